@@ -1,0 +1,117 @@
+# fitd — build, test, run.
+#
+#   make          build build/fitd
+#   make run      install what is missing, build, serve on 127.0.0.1:8080 with ./fitd.db
+#   make test     install what is missing, build, run every test (unit, ASan+UBSan, integration, web)
+#   make bench    core training benchmark (a table)
+#
+# Objects go to build/<variant>/, one variant per set of flags: rel (the -O2
+# binary), san (AddressSanitizer + UndefinedBehaviorSanitizer), tsan.
+
+CC       ?= cc
+PKGS     := libmicrohttpd libcjson sqlite3 openblas libcrypto
+DEB_PKGS := build-essential pkg-config libmicrohttpd-dev libcjson-dev libsqlite3-dev check \
+            libopenblas-dev libssl-dev curl python3 sqlite3
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
+CFLAGS  ?= -O2 -g
+# -fno-math-errno lets sqrtf vectorise; it changes no result.
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -fno-math-errno -pthread -I. $(PKG_CFLAGS)
+LDLIBS  := $(PKG_LIBS) -lm -pthread
+
+SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
+
+CORE_SRC   := $(wildcard core/*.c)
+API_SRC    := $(wildcard api/*.c)
+SERVER_SRC := $(filter-out server/main.c,$(wildcard server/*.c))
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+
+B := build
+
+.PHONY: all run test test-unit test-san test-integration test-tsan test-web test-container \
+        bench fuzz soak deps clean
+all: $(B)/fitd
+
+# ---- object variants -------------------------------------------------------
+$(B)/rel/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+$(B)/san/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -O1 $(SAN_FLAGS) -MMD -MP -c $< -o $@
+$(B)/tsan/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -O1 $(TSAN_FLAGS) -MMD -MP -c $< -o $@
+
+objs = $(patsubst %.c,$(B)/$(1)/%.o,$(2))
+
+$(B)/fitd: $(call objs,rel,server/main.c $(SERVER_SRC) $(API_SRC) $(CORE_SRC))
+	$(CC) -o $@ $^ $(LDLIBS)
+$(B)/fitd-tsan: $(call objs,tsan,server/main.c $(SERVER_SRC) $(API_SRC) $(CORE_SRC))
+	$(CC) $(TSAN_FLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/unit: $(call objs,rel,$(UNIT_SRC) tests/unit/check_main.c $(SERVER_SRC) $(API_SRC) $(CORE_SRC))
+	$(CC) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
+$(B)/unit-san: $(call objs,san,$(UNIT_SRC) tests/unit/check_main.c $(SERVER_SRC) $(API_SRC) $(CORE_SRC))
+	$(CC) $(SAN_FLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
+
+$(B)/bench: $(call objs,rel,bench/bench.c $(CORE_SRC))
+	$(CC) -o $@ $^ $(LDLIBS)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)
+
+# ---- packages ----------------------------------------------------------------
+# Installs the Debian packages that are missing (needs root and apt); a no-op
+# when everything is there.
+deps:
+	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# ---- run -------------------------------------------------------------------------
+run: deps
+	$(MAKE) $(B)/fitd
+	./$(B)/fitd --bind 127.0.0.1 --port 8080 --db ./fitd.db
+
+# ---- tests -----------------------------------------------------------------------
+# CK_FORK=no under the sanitizers so that LeakSanitizer sees the whole process.
+test: deps
+	$(MAKE) test-unit test-san test-integration test-web
+
+test-unit: $(B)/unit
+	./$(B)/unit
+
+test-san: $(B)/unit-san
+	CK_FORK=no ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./$(B)/unit-san
+
+test-integration: $(B)/fitd
+	python3 tests/integration/run.py --binary ./$(B)/fitd
+
+test-tsan: $(B)/fitd-tsan
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+		python3 tests/integration/run.py --binary ./$(B)/fitd-tsan --slow-ok
+
+test-web: $(B)/fitd
+	@if [ -f tests/web/run.sh ]; then bash tests/web/run.sh ./$(B)/fitd; else echo "no web tests yet"; fi
+
+test-container:
+	bash tests/container/run.sh
+
+fuzz:
+	@if [ -f tests/fuzz/run.sh ]; then bash tests/fuzz/run.sh $${FUZZ_SECONDS:-60}; else echo "no fuzz targets yet"; fi
+
+soak:
+	@if [ -f tests/soak/run.sh ]; then bash tests/soak/run.sh; else echo "no soak suite yet"; fi
+
+bench: deps
+	$(MAKE) $(B)/bench
+	./$(B)/bench
+
+clean:
+	rm -rf $(B)

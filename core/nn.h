@@ -1,0 +1,342 @@
+/*
+ * nn.h — fitd's neural-network core: Keras-style Sequential stacks of Dense and
+ * Dropout layers, trained in float32 on one thread.
+ *
+ * DESIGN
+ * Pure computation: libc, libm and CBLAS only. No I/O, no locks, no clocks, no
+ * globals. Every source of randomness is a struct nn_rng passed in by the caller,
+ * so the same spec, data, seed and hyper-parameters give bit-identical weights
+ * and loss curves (BLAS runs single-threaded inside a job; every reduction has a
+ * fixed order).
+ *
+ * A model owns three flat float32 arrays of n_params elements: parameters,
+ * gradients, and the optimizer's slots (0, 1 or 2 arrays of n_params). The
+ * parameter array is laid out in Keras's get_weights() order: for each dense
+ * layer, the kernel [inputs x units] row-major, then the bias [units] when the
+ * layer has one. Dropout layers own no parameters.
+ *
+ * Training is an epoch stepper (struct nn_train): the caller runs one epoch at a
+ * time, may checkpoint the model and trainer state between epochs, and can
+ * resume from such a checkpoint with results identical to an uninterrupted run.
+ * nn_fit() wraps the stepper for callers that want Keras's fit() in one call.
+ *
+ * Return convention: actions return NN_OK (0) or a negative enum nn_status;
+ * predicates return bool; constructors return a pointer or NULL.
+ * Thread-safety: objects are not shared between threads, except that
+ * nn_predict() and nn_evaluate() only read the model and may run concurrently
+ * on the same model.
+ */
+#ifndef FITD_NN_H
+#define FITD_NN_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- status ------------------------------------------------------------ */
+
+enum nn_status {
+	NN_OK = 0,
+	NN_EINVAL = -1,     /* a spec, option or data shape is invalid */
+	NN_ENOMEM = -2,     /* allocation failed */
+	NN_ELIMIT = -3,     /* a size limit below would be exceeded */
+	NN_EFORMAT = -4,    /* a serialized blob is malformed or does not fit */
+	NN_EDIVERGED = -5,  /* the loss became NaN or infinite */
+	NN_ECANCELLED = -6, /* the caller's cancel flag was set */
+};
+
+/* Returns a static English description of an nn_status. Never NULL. */
+const char *nn_strerror(int status);
+
+/* ---- limits (checked by the API before anything is allocated) ---------- */
+
+#define NN_MAX_LAYERS 64           /* dense + dropout layers */
+#define NN_MAX_UNITS 65536         /* units of one dense layer */
+#define NN_MAX_INPUT_DIM 1048576   /* features per sample */
+#define NN_MAX_PARAMS 50000000ULL  /* parameters of one model (200 MB float32) */
+#define NN_MAX_EPOCHS 1000000
+#define NN_MAX_BATCH 1048576
+/* Per-batch activation storage of a trainer: batch x sum(units) floats. */
+#define NN_MAX_BATCH_FLOATS (1ULL << 27)
+
+/* ---- random numbers ---------------------------------------------------- */
+
+/* xoshiro256** seeded through splitmix64. A plain value: copy it to save it. */
+struct nn_rng {
+	uint64_t s[4];
+};
+
+void nn_rng_seed(struct nn_rng *rng, uint64_t seed);
+uint64_t nn_rng_next(struct nn_rng *rng);
+/* Uniform double in [0, 1) with 53 random bits. */
+double nn_rng_uniform(struct nn_rng *rng);
+/* Standard normal deviate (Box-Muller; uses two uniforms per call). */
+double nn_rng_normal(struct nn_rng *rng);
+/* Uniform integer in [0, bound), bound >= 1, without modulo bias. */
+uint64_t nn_rng_below(struct nn_rng *rng, uint64_t bound);
+
+/* ---- model specification (plain values) -------------------------------- */
+
+enum nn_act {
+	NN_ACT_LINEAR,
+	NN_ACT_SIGMOID,
+	NN_ACT_RELU,
+	NN_ACT_SOFTMAX,
+	NN_ACT_TANH,
+	NN_ACT_LEAKY_RELU, /* alpha: negative slope, Keras default 0.2 */
+	NN_ACT_ELU,        /* alpha, default 1 */
+	NN_ACT_GELU,       /* exact erf form; approximate: tanh form */
+	NN_ACT_SOFTPLUS,
+	NN_ACT_SWISH,
+	NN_ACT_COUNT
+};
+
+enum nn_init {
+	NN_INIT_GLOROT_UNIFORM,
+	NN_INIT_GLOROT_NORMAL,
+	NN_INIT_HE_UNIFORM,
+	NN_INIT_HE_NORMAL,
+	NN_INIT_LECUN_UNIFORM,
+	NN_INIT_LECUN_NORMAL,
+	NN_INIT_ZEROS,
+	NN_INIT_ONES,
+	NN_INIT_COUNT
+};
+
+enum nn_layer_kind { NN_LAYER_DENSE, NN_LAYER_DROPOUT };
+
+struct nn_layer_spec {
+	enum nn_layer_kind kind;
+	/* dense */
+	uint32_t units;
+	enum nn_act act;
+	double alpha;      /* leaky_relu / elu parameter */
+	bool approximate;  /* gelu: tanh approximation */
+	bool use_bias;
+	enum nn_init kernel_init;
+	enum nn_init bias_init;
+	double l2;         /* kernel regularizer: loss += l2 * sum(kernel^2); 0 = none */
+	/* dropout */
+	double rate;       /* in [0, 1) */
+};
+
+enum nn_loss_kind {
+	NN_LOSS_MSE,
+	NN_LOSS_MAE,
+	NN_LOSS_HUBER, /* delta 1 */
+	NN_LOSS_BINARY_CROSSENTROPY,
+	NN_LOSS_CATEGORICAL_CROSSENTROPY,
+	NN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY,
+	NN_LOSS_COUNT
+};
+
+struct nn_loss_spec {
+	enum nn_loss_kind kind;
+	bool from_logits;
+};
+
+enum nn_opt_kind { NN_OPT_SGD, NN_OPT_ADAGRAD, NN_OPT_RMSPROP, NN_OPT_ADAM, NN_OPT_COUNT };
+
+struct nn_opt_spec {
+	enum nn_opt_kind kind;
+	double learning_rate;
+	double momentum;                  /* sgd, rmsprop */
+	bool nesterov;                    /* sgd */
+	double initial_accumulator_value; /* adagrad */
+	double rho;                       /* rmsprop */
+	double beta_1, beta_2;            /* adam */
+	double epsilon;                   /* adagrad, rmsprop, adam */
+};
+
+/* Fills *opt with Keras's defaults for kind: sgd lr 0.01 momentum 0; adagrad
+ * lr 0.001 initial accumulator 0.1; rmsprop lr 0.001 rho 0.9 momentum 0; adam
+ * lr 0.001 beta_1 0.9 beta_2 0.999; epsilon 1e-7 everywhere. */
+void nn_opt_defaults(enum nn_opt_kind kind, struct nn_opt_spec *opt);
+
+/* Fills *layer with a dense layer's defaults: glorot_uniform kernel, zeros
+ * bias, use_bias, no L2, alpha 0.2 for leaky_relu and 1 for elu. */
+void nn_dense_defaults(struct nn_layer_spec *layer, uint32_t units, enum nn_act act);
+
+struct nn_model_spec {
+	uint32_t input_dim;
+	uint32_t n_layers;
+	struct nn_layer_spec layers[NN_MAX_LAYERS];
+	struct nn_loss_spec loss;
+	struct nn_opt_spec opt;
+};
+
+/* Checks a spec without allocating: ranges, at least one dense layer, the last
+ * layer dense, limits. Returns NN_OK and stores the parameter count in
+ * *n_params (may be NULL), or NN_EINVAL / NN_ELIMIT with the index of the
+ * offending layer in *bad_layer (-1 when not a layer's fault; may be NULL).
+ * Overflow-safe for any field values. */
+int nn_spec_check(const struct nn_model_spec *spec, uint64_t *n_params, int *bad_layer);
+
+/* Number of outputs of the model (units of the last dense layer). */
+uint32_t nn_spec_outputs(const struct nn_model_spec *spec);
+
+/* What the outputs mean, from the loss: classes are argmax (multiclass), a 0.5
+ * threshold on the probability (binary), or none (regression). */
+enum nn_task { NN_TASK_REGRESSION, NN_TASK_BINARY, NN_TASK_MULTICLASS };
+enum nn_task nn_spec_task(const struct nn_model_spec *spec);
+
+/* ---- models ------------------------------------------------------------ */
+
+struct nn_model;
+
+/* Returns a new model for a spec that passes nn_spec_check, with parameters
+ * and optimizer state zeroed (step 0, accumulators at their initial values);
+ * NULL on an invalid spec or out of memory. The spec is copied.
+ * Free with nn_model_destroy. */
+struct nn_model *nn_model_create(const struct nn_model_spec *spec);
+/* Frees the model; NULL is a no-op. */
+void nn_model_destroy(struct nn_model *m);
+
+/* Draws every parameter from its layer's initializer using rng, layer by
+ * layer, kernel before bias. Resets the optimizer state. */
+void nn_model_init(struct nn_model *m, struct nn_rng *rng);
+
+const struct nn_model_spec *nn_model_spec(const struct nn_model *m);
+size_t nn_model_n_params(const struct nn_model *m);
+/* The flat parameter array (get_weights() order), borrowed from the model. */
+float *nn_model_params(struct nn_model *m);
+const float *nn_model_params_const(const struct nn_model *m);
+/* Optimizer steps taken so far (Keras's optimizer.iterations). */
+uint64_t nn_model_opt_steps(const struct nn_model *m);
+
+/* Serialized model state: parameters, optimizer step count and slot arrays,
+ * versioned and little-endian whatever the host. nn_model_state_size() is the
+ * exact size nn_model_state_save() writes into buf. nn_model_state_load()
+ * returns NN_EFORMAT if the blob is malformed or belongs to another
+ * architecture / optimizer, leaving the model unchanged. */
+size_t nn_model_state_size(const struct nn_model *m);
+void nn_model_state_save(const struct nn_model *m, uint8_t *buf);
+int nn_model_state_load(struct nn_model *m, const uint8_t *buf, size_t len);
+
+/* ---- data ---------------------------------------------------------------- */
+
+/* A borrowed view of n samples, row-major float32. For sparse categorical
+ * crossentropy y_dim is 1 and y holds class indices as floats; otherwise y_dim
+ * equals the model's outputs (or 1 for a single output). */
+struct nn_data {
+	const float *x;
+	const float *y;
+	size_t n;
+	uint32_t x_dim;
+	uint32_t y_dim;
+};
+
+/* Checks that data fits a model: x_dim = input_dim, y_dim as above, sparse
+ * labels integers in [0, outputs), binary crossentropy targets in [0, 1],
+ * every value finite. Returns NN_OK or NN_EINVAL; on failure *bad_row gets the
+ * first offending row (or SIZE_MAX for a shape mismatch); may be NULL. */
+int nn_data_check(const struct nn_model_spec *spec, const struct nn_data *d, size_t *bad_row);
+
+/* ---- inference ----------------------------------------------------------- */
+
+/* Forward pass of n rows of x (n x input_dim) into out (n x outputs) in
+ * batches, inference mode (dropout off). Reads the model only; allocates its
+ * own workspace. Returns NN_OK or NN_ENOMEM. */
+int nn_predict(const struct nn_model *m, const float *x, size_t n, float *out);
+
+/* Class of each of n output rows (n x outputs) into classes: argmax for
+ * multiclass, output > 0.5 (probabilities) or > 0 (from_logits) for binary
+ * with one output. Returns NN_EINVAL for regression models. */
+int nn_classes(const struct nn_model_spec *spec, const float *out, size_t n, int32_t *classes);
+
+struct nn_eval {
+	double loss;     /* mean loss over the samples, plus the L2 penalty */
+	double metric;   /* accuracy; NaN when has_metric is false */
+	bool has_metric; /* the loss is a classification loss */
+	size_t n;
+};
+
+/* Loss and accuracy of the model on d, in batches, inference mode. Data must
+ * pass nn_data_check. Returns NN_OK, NN_EINVAL or NN_ENOMEM. */
+int nn_evaluate(const struct nn_model *m, const struct nn_data *d, struct nn_eval *out);
+
+/* ---- training ------------------------------------------------------------ */
+
+enum nn_monitor { NN_MONITOR_LOSS, NN_MONITOR_VAL_LOSS, NN_MONITOR_ACCURACY, NN_MONITOR_VAL_ACCURACY };
+
+struct nn_fit_opts {
+	uint32_t epochs;          /* total epochs of this fit, 1..NN_MAX_EPOCHS */
+	uint32_t batch_size;      /* 1 = SGD, >= n = full batch; 0 means 32 */
+	bool shuffle;             /* reshuffle the training rows every epoch */
+	uint64_t seed;            /* seeds the shuffling and dropout stream */
+	double validation_split;  /* [0, 1): last fraction of rows, before shuffling */
+	bool early_stopping;
+	enum nn_monitor monitor;  /* loss/accuracy: lower/higher is better */
+	uint32_t patience;
+	double min_delta;
+};
+
+struct nn_epoch_log {
+	uint32_t epoch;      /* 1-based */
+	double loss;         /* Keras History: batch losses weighted by batch size, L2 included */
+	double metric;       /* accuracy over the epoch's batches (before each update) */
+	double val_loss;
+	double val_metric;
+	bool has_metric;
+	bool has_val;
+	bool stop;           /* early stopping triggered after this epoch */
+};
+
+struct nn_train;
+
+/* Returns a trainer for model m on train, validating on val when non-NULL,
+ * or else on the last validation_split of train. m, train and val are
+ * borrowed and must outlive the trainer. Returns NULL on invalid options,
+ * data that fails nn_data_check, a validation split that leaves either part
+ * empty, a batch above NN_MAX_BATCH_FLOATS, or out of memory; *status (may be
+ * NULL) then says which. All per-batch memory is allocated here: an epoch
+ * allocates nothing. Free with nn_train_destroy (NULL is a no-op). */
+struct nn_train *nn_train_create(struct nn_model *m, const struct nn_data *train,
+				 const struct nn_data *val, const struct nn_fit_opts *opts,
+				 int *status);
+void nn_train_destroy(struct nn_train *t);
+
+/* Runs the next epoch and fills *log. Checks *cancel (may be NULL) before
+ * every batch. Returns NN_OK; NN_ECANCELLED (the model holds the weights of a
+ * partial epoch: restore a checkpoint to discard them); NN_EDIVERGED when a
+ * batch loss is not finite (stopped at that batch); NN_EINVAL if the trainer
+ * is already done. */
+int nn_train_epoch(struct nn_train *t, const atomic_int *cancel, struct nn_epoch_log *log);
+
+/* True once every epoch ran or early stopping fired. */
+bool nn_train_done(const struct nn_train *t);
+/* Epochs completed so far (the next epoch is this + 1). */
+uint32_t nn_train_epochs_done(const struct nn_train *t);
+/* Number of training / validation rows after the split. */
+size_t nn_train_n_train(const struct nn_train *t);
+size_t nn_train_n_val(const struct nn_train *t);
+
+/* Serialized trainer state: epochs done, RNG, early-stopping best and wait,
+ * versioned and little-endian. Together with nn_model_state_* this is a
+ * complete checkpoint: restoring both into a trainer created with the same
+ * model spec, data and options continues bit-identically. nn_train_state_load
+ * returns NN_EFORMAT on a malformed blob, leaving the trainer unchanged. */
+size_t nn_train_state_size(const struct nn_train *t);
+void nn_train_state_save(const struct nn_train *t, uint8_t *buf);
+int nn_train_state_load(struct nn_train *t, const uint8_t *buf, size_t len);
+
+/* Keras's fit() in one call: creates a trainer, runs epochs until done,
+ * calling on_epoch (may be NULL) after each with its log; a nonzero return
+ * from on_epoch stops training. clock (may be NULL) returns seconds and times
+ * each epoch into the log's caller-visible seconds argument. Returns NN_OK or
+ * the first error of nn_train_create / nn_train_epoch. */
+typedef int (*nn_epoch_fn)(void *ctx, const struct nn_epoch_log *log, double seconds);
+int nn_fit(struct nn_model *m, const struct nn_data *train, const struct nn_data *val,
+	   const struct nn_fit_opts *opts, const atomic_int *cancel, nn_epoch_fn on_epoch,
+	   double (*clock)(void), void *ctx);
+
+/* ---- BLAS ------------------------------------------------------------------ */
+
+/* Makes the BLAS library single-threaded for the whole process: parallelism
+ * comes from running several trainers on several threads. */
+void nn_blas_single_threaded(void);
+/* Static description of the BLAS in use (e.g. "OpenBLAS 0.3.21 ... Haswell"). */
+const char *nn_blas_name(void);
+
+#endif
