@@ -54,7 +54,7 @@ const char *nn_strerror(int status);
 #define NN_MAX_LAYERS 64           /* dense + dropout layers */
 #define NN_MAX_UNITS 65536         /* units of one dense layer */
 #define NN_MAX_INPUT_DIM 1048576   /* features per sample */
-#define NN_MAX_PARAMS 50000000ULL  /* parameters of one model (200 MB float32) */
+#define NN_MAX_PARAMS (1ULL << 24) /* parameters of one model (64 MB float32 per array) */
 #define NN_MAX_EPOCHS 1000000
 #define NN_MAX_BATCH 1048576
 /* Per-batch activation storage of a trainer: batch x sum(units) floats. */
