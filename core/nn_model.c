@@ -1,0 +1,722 @@
+/*
+ * nn_model.c — models: spec checks, layout, creation, initialisation, the
+ * forward and backward passes, inference, evaluation and the serialized
+ * model state.
+ *
+ * DESIGN
+ * A model is three flat float32 arrays (parameters, gradients, optimizer
+ * slots) plus the per-layer layout computed once at creation. A forward or
+ * backward pass runs over a struct nn_work, whose buffers were sized for a
+ * maximum batch when it was made, so a pass allocates nothing. Dense layers
+ * compute Z = X W + b by pre-filling Z with the bias rows and calling sgemm
+ * with beta = 1; the backward pass computes dW = X^T dZ, db = column sums of
+ * dZ (in double) and dX = dZ W^T, skipping dX below the first dense layer.
+ *
+ * State blob (little-endian, whatever the host):
+ *   0  "FDMS"   magic
+ *   4  u32      version (1)
+ *   8  u64      n_params
+ *  16  u32      optimizer kind
+ *  20  u32      slot arrays
+ *  24  u64      layout fingerprint (input_dim, dense units and biases)
+ *  32  u64      optimizer steps
+ *  40  f32[n_params * (1 + slots)]   parameters, then each slot array
+ *  ..  u64      checksum of every byte before it
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn_internal.h"
+
+#define STATE_MAGIC "FDMS"
+#define STATE_VERSION 1u
+#define STATE_HEADER 40u
+#define ALIGN_BYTES 64u
+
+/* ---- small helpers ----------------------------------------------------------- */
+
+static bool finite_in(double x, double lo, double hi)
+{
+	return isfinite(x) && x >= lo && x <= hi;
+}
+
+/* Returns a new zeroed, 64-byte aligned array of n floats; free with free(). */
+static float *alloc_floats(size_t n)
+{
+	size_t bytes = (n * sizeof(float) + ALIGN_BYTES - 1) / ALIGN_BYTES * ALIGN_BYTES;
+	float *p = aligned_alloc(ALIGN_BYTES, bytes ? bytes : ALIGN_BYTES);
+	if (p)
+		memset(p, 0, bytes);
+	return p;
+}
+
+static uint32_t argmax(const float *row, uint32_t k)
+{
+	uint32_t best = 0;
+	for (uint32_t j = 1; j < k; j++)
+		if (row[j] > row[best] || (row[best] != row[best] && row[j] == row[j]))
+			best = j;
+	return best;
+}
+
+static struct nn_act_param act_param(const struct nn_layer_spec *l)
+{
+	struct nn_act_param p = {(float)l->alpha, l->approximate};
+	return p;
+}
+
+/* ---- specs ---------------------------------------------------------------------- */
+
+void nn_dense_defaults(struct nn_layer_spec *layer, uint32_t units, enum nn_act act)
+{
+	memset(layer, 0, sizeof *layer);
+	layer->kind = NN_LAYER_DENSE;
+	layer->units = units;
+	layer->act = act;
+	layer->alpha = act == NN_ACT_ELU ? 1.0 : 0.2;
+	layer->use_bias = true;
+	layer->kernel_init = NN_INIT_GLOROT_UNIFORM;
+	layer->bias_init = NN_INIT_ZEROS;
+}
+
+static bool opt_valid(const struct nn_opt_spec *o)
+{
+	if ((unsigned)o->kind >= NN_OPT_COUNT || !isfinite(o->learning_rate) ||
+	    !(o->learning_rate > 0.0))
+		return false;
+	switch (o->kind) {
+	case NN_OPT_SGD:
+		return finite_in(o->momentum, 0.0, 1.0);
+	case NN_OPT_ADAGRAD:
+		return finite_in(o->initial_accumulator_value, 0.0, HUGE_VAL) &&
+		       finite_in(o->epsilon, 0.0, HUGE_VAL);
+	case NN_OPT_RMSPROP:
+		return finite_in(o->rho, 0.0, 1.0) && finite_in(o->momentum, 0.0, 1.0) &&
+		       finite_in(o->epsilon, 0.0, HUGE_VAL);
+	case NN_OPT_ADAM:
+		return finite_in(o->beta_1, 0.0, 1.0) && o->beta_1 < 1.0 &&
+		       finite_in(o->beta_2, 0.0, 1.0) && o->beta_2 < 1.0 &&
+		       finite_in(o->epsilon, 0.0, HUGE_VAL);
+	default:
+		return false;
+	}
+}
+
+static int layer_check(const struct nn_layer_spec *l)
+{
+	if (l->kind == NN_LAYER_DROPOUT)
+		return finite_in(l->rate, 0.0, 1.0) && l->rate < 1.0 ? NN_OK : NN_EINVAL;
+	if (l->kind != NN_LAYER_DENSE)
+		return NN_EINVAL;
+	if (l->units == 0)
+		return NN_EINVAL;
+	if (l->units > NN_MAX_UNITS)
+		return NN_ELIMIT;
+	if ((unsigned)l->act >= NN_ACT_COUNT || (unsigned)l->kernel_init >= NN_INIT_COUNT ||
+	    (unsigned)l->bias_init >= NN_INIT_COUNT || !finite_in(l->l2, 0.0, HUGE_VAL))
+		return NN_EINVAL;
+	if ((l->act == NN_ACT_LEAKY_RELU || l->act == NN_ACT_ELU) && !isfinite(l->alpha))
+		return NN_EINVAL;
+	return NN_OK;
+}
+
+int nn_spec_check(const struct nn_model_spec *spec, uint64_t *n_params, int *bad_layer)
+{
+	int bad = -1, status = NN_OK;
+	uint64_t total = 0, width;
+	if (!spec) {
+		status = NN_EINVAL;
+		goto out;
+	}
+	if (spec->input_dim == 0 || spec->n_layers == 0 ||
+	    (unsigned)spec->loss.kind >= NN_LOSS_COUNT || !opt_valid(&spec->opt)) {
+		status = NN_EINVAL;
+		goto out;
+	}
+	if (spec->input_dim > NN_MAX_INPUT_DIM || spec->n_layers > NN_MAX_LAYERS) {
+		status = NN_ELIMIT;
+		goto out;
+	}
+	width = spec->input_dim;
+	for (uint32_t i = 0; i < spec->n_layers; i++) {
+		const struct nn_layer_spec *l = &spec->layers[i];
+		status = layer_check(l);
+		if (status == NN_OK && l->kind == NN_LAYER_DENSE) {
+			/* width <= 2^20 and units <= 2^16 here: no overflow */
+			total += width * l->units + (l->use_bias ? l->units : 0);
+			width = l->units;
+			if (total > NN_MAX_PARAMS)
+				status = NN_ELIMIT;
+		}
+		if (status != NN_OK) {
+			bad = (int)i;
+			goto out;
+		}
+	}
+	if (spec->layers[spec->n_layers - 1].kind != NN_LAYER_DENSE) {
+		status = NN_EINVAL;
+		bad = (int)spec->n_layers - 1;
+	}
+out:
+	if (bad_layer)
+		*bad_layer = bad;
+	if (n_params)
+		*n_params = status == NN_OK ? total : 0;
+	return status;
+}
+
+uint32_t nn_spec_outputs(const struct nn_model_spec *spec)
+{
+	for (uint32_t i = spec->n_layers; i-- > 0;)
+		if (spec->layers[i].kind == NN_LAYER_DENSE)
+			return spec->layers[i].units;
+	return 0;
+}
+
+enum nn_task nn_spec_task(const struct nn_model_spec *spec)
+{
+	switch (spec->loss.kind) {
+	case NN_LOSS_BINARY_CROSSENTROPY:
+		return NN_TASK_BINARY;
+	case NN_LOSS_CATEGORICAL_CROSSENTROPY:
+	case NN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY:
+		return NN_TASK_MULTICLASS;
+	default:
+		return NN_TASK_REGRESSION;
+	}
+}
+
+/* ---- models -------------------------------------------------------------------- */
+
+struct nn_model *nn_model_create(const struct nn_model_spec *spec)
+{
+	uint64_t n_params;
+	if (nn_spec_check(spec, &n_params, NULL) != NN_OK)
+		return NULL;
+	struct nn_model *m = calloc(1, sizeof *m);
+	if (!m)
+		return NULL;
+	m->spec = *spec;
+	m->n_params = (size_t)n_params;
+	m->first_dense = -1;
+	uint32_t width = spec->input_dim;
+	size_t offset = 0;
+	for (uint32_t i = 0; i < spec->n_layers; i++) {
+		const struct nn_layer_spec *l = &spec->layers[i];
+		m->in_dim[i] = width;
+		if (l->kind == NN_LAYER_DENSE) {
+			m->kernel_off[i] = offset;
+			offset += (size_t)width * l->units;
+			m->bias_off[i] = offset;
+			offset += l->use_bias ? l->units : 0;
+			width = l->units;
+			m->sum_units += l->units;
+			if (m->first_dense < 0)
+				m->first_dense = (int)i;
+			m->last_dense = (int)i;
+		}
+		m->out_dim[i] = width;
+		if (width > m->max_width)
+			m->max_width = width;
+	}
+	m->outputs = width;
+	m->fused = nn_loss_fused(spec);
+	m->n_slots = nn_opt_table[spec->opt.kind].n_slots(&spec->opt);
+	m->params = alloc_floats(m->n_params);
+	m->grads = alloc_floats(m->n_params);
+	if (m->n_slots)
+		m->slots = alloc_floats(m->n_params * m->n_slots);
+	if (!m->params || !m->grads || (m->n_slots && !m->slots)) {
+		nn_model_destroy(m);
+		return NULL;
+	}
+	nn_opt_table[spec->opt.kind].reset(&spec->opt, m->slots, m->n_params);
+	return m;
+}
+
+void nn_model_destroy(struct nn_model *m)
+{
+	if (!m)
+		return;
+	free(m->params);
+	free(m->grads);
+	free(m->slots);
+	free(m);
+}
+
+void nn_model_init(struct nn_model *m, struct nn_rng *rng)
+{
+	for (uint32_t i = 0; i < m->spec.n_layers; i++) {
+		const struct nn_layer_spec *l = &m->spec.layers[i];
+		if (l->kind != NN_LAYER_DENSE)
+			continue;
+		double fan_in = m->in_dim[i], fan_out = l->units;
+		nn_init_fill(l->kernel_init, m->params + m->kernel_off[i],
+			     (size_t)m->in_dim[i] * l->units, fan_in, fan_out, rng);
+		/* Keras computes a bias's fans from its own 1-D shape: both = units. */
+		if (l->use_bias)
+			nn_init_fill(l->bias_init, m->params + m->bias_off[i], l->units, fan_out,
+				     fan_out, rng);
+	}
+	memset(m->grads, 0, m->n_params * sizeof(float));
+	m->steps = 0;
+	nn_opt_table[m->spec.opt.kind].reset(&m->spec.opt, m->slots, m->n_params);
+}
+
+const struct nn_model_spec *nn_model_spec(const struct nn_model *m)
+{
+	return &m->spec;
+}
+
+size_t nn_model_n_params(const struct nn_model *m)
+{
+	return m->n_params;
+}
+
+float *nn_model_params(struct nn_model *m)
+{
+	return m->params;
+}
+
+const float *nn_model_params_const(const struct nn_model *m)
+{
+	return m->params;
+}
+
+uint64_t nn_model_opt_steps(const struct nn_model *m)
+{
+	return m->steps;
+}
+
+double nn_model_penalty(const struct nn_model *m)
+{
+	double penalty = 0.0;
+	for (uint32_t i = 0; i < m->spec.n_layers; i++) {
+		const struct nn_layer_spec *l = &m->spec.layers[i];
+		if (l->kind != NN_LAYER_DENSE || l->l2 == 0.0)
+			continue;
+		const float *w = m->params + m->kernel_off[i];
+		size_t count = (size_t)m->in_dim[i] * l->units;
+		double squares = 0.0;
+		for (size_t j = 0; j < count; j++)
+			squares += (double)w[j] * w[j];
+		penalty += l->l2 * squares;
+	}
+	return penalty;
+}
+
+/* ---- workspaces ---------------------------------------------------------------- */
+
+/* Floats per row, each buffer rounded so that every buffer starts aligned
+ * when max_rows is a multiple of 16; the allocation adds the rounding. */
+uint64_t nn_work_row_floats(const struct nn_model *m, bool training, bool need_dx)
+{
+	uint64_t floats = 0, widest = m->max_width;
+	if (need_dx && m->spec.input_dim > widest)
+		widest = m->spec.input_dim;
+	if (!training)
+		return 2 * (uint64_t)m->max_width + m->outputs;
+	for (uint32_t i = 0; i < m->spec.n_layers; i++) {
+		const struct nn_layer_spec *l = &m->spec.layers[i];
+		if (l->kind == NN_LAYER_DENSE)
+			floats += (uint64_t)l->units * (l->act == NN_ACT_LINEAR ? 1 : 2);
+		else
+			floats += 2 * (uint64_t)m->out_dim[i];
+	}
+	return floats + 2 * widest;
+}
+
+/* Hands out aligned pieces of one block. */
+struct carve {
+	char *base;
+	size_t used;
+};
+
+static float *carve_floats(struct carve *c, size_t n)
+{
+	float *p = c->base ? (float *)(c->base + c->used) : NULL;
+	c->used += (n * sizeof(float) + ALIGN_BYTES - 1) / ALIGN_BYTES * ALIGN_BYTES;
+	return p;
+}
+
+/* Lays the buffers out over c (sizing only when c->base is NULL). */
+static void work_layout(struct nn_work *w, const struct nn_model *m, struct carve *c,
+			bool need_dx)
+{
+	size_t rows = w->max_rows;
+	w->col = (double *)carve_floats(c, 2 * (size_t)m->max_width);
+	if (!w->training) {
+		float *ping = carve_floats(c, rows * m->max_width);
+		float *pong = carve_floats(c, rows * m->max_width);
+		int dense = 0;
+		for (uint32_t i = 0; i < m->spec.n_layers; i++) {
+			if (m->spec.layers[i].kind != NN_LAYER_DENSE)
+				continue;
+			w->a[i] = w->z[i] = dense++ % 2 ? pong : ping;
+		}
+		int last = m->last_dense;
+		if (m->spec.layers[last].act != NN_ACT_LINEAR)
+			w->z[last] = carve_floats(c, rows * m->outputs);
+		return;
+	}
+	size_t widest = m->max_width;
+	if (need_dx && m->spec.input_dim > widest)
+		widest = m->spec.input_dim;
+	for (uint32_t i = 0; i < m->spec.n_layers; i++) {
+		const struct nn_layer_spec *l = &m->spec.layers[i];
+		size_t n = rows * m->out_dim[i];
+		w->a[i] = carve_floats(c, n);
+		if (l->kind == NN_LAYER_DENSE)
+			w->z[i] = l->act == NN_ACT_LINEAR ? w->a[i] : carve_floats(c, n);
+		else
+			w->mask[i] = carve_floats(c, n);
+	}
+	w->grad[0] = carve_floats(c, rows * widest);
+	w->grad[1] = carve_floats(c, rows * widest);
+}
+
+int nn_work_init(struct nn_work *w, const struct nn_model *m, size_t max_rows, bool training,
+		 bool need_dx)
+{
+	memset(w, 0, sizeof *w);
+	w->max_rows = max_rows;
+	w->training = training;
+	struct carve sizing = {NULL, 0};
+	work_layout(w, m, &sizing, need_dx);
+	w->block = aligned_alloc(ALIGN_BYTES, sizing.used);
+	if (!w->block)
+		return NN_ENOMEM;
+	struct carve real = {w->block, 0};
+	work_layout(w, m, &real, need_dx);
+	return NN_OK;
+}
+
+void nn_work_free(struct nn_work *w)
+{
+	free(w->block);
+	w->block = NULL;
+}
+
+/* ---- forward and backward ------------------------------------------------------- */
+
+void nn_forward(const struct nn_model *m, struct nn_work *w, const float *x, size_t n,
+		struct nn_rng *rng)
+{
+	const float *in = x;
+	for (uint32_t i = 0; i < m->spec.n_layers; i++) {
+		const struct nn_layer_spec *l = &m->spec.layers[i];
+		w->in[i] = in;
+		if (l->kind == NN_LAYER_DROPOUT) {
+			/* Keras: identity in inference and for rate 0; else keep with
+			 * probability 1 - rate and scale kept values by 1 / (1 - rate). */
+			if (!w->training || l->rate == 0.0)
+				continue;
+			size_t count = n * m->out_dim[i];
+			float scale = (float)(1.0 / (1.0 - l->rate));
+			float *mask = w->mask[i], *out = w->a[i];
+			for (size_t j = 0; j < count; j++) {
+				mask[j] = nn_rng_uniform(rng) >= l->rate ? scale : 0.0f;
+				out[j] = in[j] * mask[j];
+			}
+			in = out;
+			continue;
+		}
+		size_t units = l->units;
+		const float *kernel = m->params + m->kernel_off[i];
+		float *z = w->z[i];
+		/* Z = X W + b: bias rows first, then sgemm with beta = 1 */
+		if (l->use_bias) {
+			const float *bias = m->params + m->bias_off[i];
+			for (size_t r = 0; r < n; r++)
+				memcpy(z + r * units, bias, units * sizeof(float));
+		}
+		nn_mat_gemm(false, false, n, units, m->in_dim[i], 1.0f, in, m->in_dim[i], kernel,
+			    units, l->use_bias ? 1.0f : 0.0f, z, units);
+		struct nn_act_param p = act_param(l);
+		nn_act_table[l->act].forward(z, w->a[i], n, units, &p);
+		in = w->a[i];
+	}
+	w->out = in;
+}
+
+double nn_loss_batch(const struct nn_model *m, struct nn_work *w, const float *y, size_t n,
+		     bool grad, double *correct)
+{
+	const struct nn_loss_ops *ops = &nn_loss_table[m->spec.loss.kind];
+	bool sparse = m->spec.loss.kind == NN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY;
+	struct nn_loss_io io = {
+		.z = w->z[m->last_dense],
+		.a = w->out,
+		.y = y,
+		.n = n,
+		.k = m->outputs,
+		.y_dim = sparse ? 1 : m->outputs,
+		.from_logits = m->spec.loss.from_logits,
+		.fused = m->fused,
+		.grad_scale = 1.0 / (double)n,
+		.grad = grad ? w->grad[0] : NULL,
+	};
+	if (correct && ops->correct)
+		*correct += ops->correct(&io);
+	return ops->loss(&io);
+}
+
+double nn_backward(struct nn_model *m, struct nn_work *w, size_t n, float *dx)
+{
+	float *g = w->grad[0], *other = w->grad[1];
+	double penalty = 0.0;
+	for (int i = (int)m->spec.n_layers - 1; i >= 0; i--) {
+		const struct nn_layer_spec *l = &m->spec.layers[i];
+		if (l->kind == NN_LAYER_DROPOUT) {
+			if (l->rate != 0.0) {
+				const float *mask = w->mask[i];
+				size_t count = n * m->out_dim[i];
+				for (size_t j = 0; j < count; j++)
+					g[j] *= mask[j];
+			}
+			continue;
+		}
+		size_t units = l->units, in = m->in_dim[i];
+		/* dZ = dA * act'(Z), in place (the fused loss gave dZ already) */
+		if (!(i == m->last_dense && m->fused)) {
+			struct nn_act_param p = act_param(l);
+			nn_act_table[l->act].backward(w->z[i], w->a[i], g, g, n, units, &p);
+		}
+		const float *kernel = m->params + m->kernel_off[i];
+		float *d_kernel = m->grads + m->kernel_off[i];
+		/* dW = X^T dZ */
+		nn_mat_gemm(true, false, in, units, n, 1.0f, w->in[i], in, g, units, 0.0f, d_kernel,
+			    units);
+		if (l->use_bias) {
+			/* db = column sums of dZ, accumulated in double */
+			double *col = w->col;
+			for (size_t j = 0; j < units; j++)
+				col[j] = 0.0;
+			for (size_t r = 0; r < n; r++)
+				for (size_t j = 0; j < units; j++)
+					col[j] += g[r * units + j];
+			float *d_bias = m->grads + m->bias_off[i];
+			for (size_t j = 0; j < units; j++)
+				d_bias[j] = (float)col[j];
+		}
+		if (l->l2 != 0.0) {
+			/* loss += l2 sum(W^2); dW += 2 l2 W */
+			const float twice = (float)(2.0 * l->l2);
+			size_t count = in * units;
+			double squares = 0.0;
+			for (size_t j = 0; j < count; j++) {
+				squares += (double)kernel[j] * kernel[j];
+				d_kernel[j] += twice * kernel[j];
+			}
+			penalty += l->l2 * squares;
+		}
+		if (i == m->first_dense && !dx)
+			break;
+		/* dX = dZ W^T */
+		nn_mat_gemm(false, true, n, in, units, 1.0f, g, units, kernel, units, 0.0f, other, in);
+		float *swap = g;
+		g = other;
+		other = swap;
+	}
+	if (dx)
+		memcpy(dx, g, n * m->spec.input_dim * sizeof(float));
+	return penalty;
+}
+
+/* ---- inference and evaluation ------------------------------------------------------- */
+
+size_t nn_work_infer_rows(const struct nn_model *m, size_t n)
+{
+	uint64_t per_row = nn_work_row_floats(m, false, false);
+	uint64_t rows = ((uint64_t)1 << 22) / (per_row ? per_row : 1);
+	if (rows > 256)
+		rows = 256;
+	if (rows < 1)
+		rows = 1;
+	return rows < n ? (size_t)rows : n;
+}
+
+int nn_predict(const struct nn_model *m, const float *x, size_t n, float *out)
+{
+	if (n == 0)
+		return NN_OK;
+	struct nn_work w;
+	if (nn_work_init(&w, m, nn_work_infer_rows(m, n), false, false) != NN_OK)
+		return NN_ENOMEM;
+	size_t in = m->spec.input_dim, k = m->outputs;
+	for (size_t start = 0; start < n; start += w.max_rows) {
+		size_t rows = n - start < w.max_rows ? n - start : w.max_rows;
+		nn_forward(m, &w, x + start * in, rows, NULL);
+		memcpy(out + start * k, w.out, rows * k * sizeof(float));
+	}
+	nn_work_free(&w);
+	return NN_OK;
+}
+
+int nn_classes(const struct nn_model_spec *spec, const float *out, size_t n, int32_t *classes)
+{
+	uint32_t k = nn_spec_outputs(spec);
+	switch (nn_spec_task(spec)) {
+	case NN_TASK_MULTICLASS:
+		for (size_t r = 0; r < n; r++)
+			classes[r] = (int32_t)argmax(out + r * k, k);
+		return NN_OK;
+	case NN_TASK_BINARY: {
+		if (k != 1)
+			return NN_EINVAL;
+		float threshold = spec->loss.from_logits ? 0.0f : 0.5f;
+		for (size_t r = 0; r < n; r++)
+			classes[r] = out[r] > threshold;
+		return NN_OK;
+	}
+	default:
+		return NN_EINVAL;
+	}
+}
+
+void nn_eval_run(const struct nn_model *m, struct nn_work *w, const struct nn_data *d,
+		 struct nn_eval *out)
+{
+	bool has_metric = nn_loss_table[m->spec.loss.kind].correct != NULL;
+	double loss = 0.0, correct = 0.0;
+	for (size_t start = 0; start < d->n; start += w->max_rows) {
+		size_t rows = d->n - start < w->max_rows ? d->n - start : w->max_rows;
+		nn_forward(m, w, d->x + start * d->x_dim, rows, NULL);
+		loss += nn_loss_batch(m, w, d->y + start * d->y_dim, rows, false, &correct);
+	}
+	out->n = d->n;
+	out->has_metric = has_metric;
+	out->loss = loss / (double)d->n + nn_model_penalty(m);
+	out->metric = has_metric ? correct / (double)d->n : NAN;
+}
+
+int nn_evaluate(const struct nn_model *m, const struct nn_data *d, struct nn_eval *out)
+{
+	if (nn_data_check(&m->spec, d, NULL) != NN_OK)
+		return NN_EINVAL;
+	struct nn_work w;
+	if (nn_work_init(&w, m, nn_work_infer_rows(m, d->n), false, false) != NN_OK)
+		return NN_ENOMEM;
+	nn_eval_run(m, &w, d, out);
+	nn_work_free(&w);
+	return NN_OK;
+}
+
+/* ---- serialized state ----------------------------------------------------------------- */
+
+void nn_put_u32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+void nn_put_u64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+uint32_t nn_get_u32(const uint8_t *p)
+{
+	uint32_t v = 0;
+	for (int i = 0; i < 4; i++)
+		v |= (uint32_t)p[i] << (8 * i);
+	return v;
+}
+
+uint64_t nn_get_u64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+uint64_t nn_checksum(const uint8_t *p, size_t len)
+{
+	/* Each step is a bijection of h for a fixed word, so changing any one
+	 * word changes the result. */
+	uint64_t h = 0x6a09e667f3bcc909ULL ^ len;
+	size_t i = 0;
+	for (; i + 8 <= len; i += 8) {
+		h = (h ^ nn_get_u64(p + i)) * 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 29;
+	}
+	uint64_t tail = 0;
+	for (size_t j = 0; i + j < len; j++)
+		tail |= (uint64_t)p[i + j] << (8 * j);
+	h = (h ^ tail) * 0x9e3779b97f4a7c15ULL;
+	return h ^ (h >> 32);
+}
+
+/* Identifies the parameter layout: input width, then units and bias of each
+ * dense layer (dropout layers own no parameters). */
+static uint64_t layout_fingerprint(const struct nn_model *m)
+{
+	uint8_t bytes[8 + 8 * NN_MAX_LAYERS];
+	size_t len = 0;
+	nn_put_u32(bytes, m->spec.input_dim);
+	nn_put_u32(bytes + 4, m->spec.n_layers);
+	len = 8;
+	for (uint32_t i = 0; i < m->spec.n_layers; i++) {
+		const struct nn_layer_spec *l = &m->spec.layers[i];
+		if (l->kind != NN_LAYER_DENSE)
+			continue;
+		nn_put_u32(bytes + len, l->units);
+		nn_put_u32(bytes + len + 4, l->use_bias);
+		len += 8;
+	}
+	return nn_checksum(bytes, len);
+}
+
+size_t nn_model_state_size(const struct nn_model *m)
+{
+	return STATE_HEADER + m->n_params * (1 + m->n_slots) * sizeof(float) + 8;
+}
+
+static void put_floats(uint8_t *p, const float *x, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint32_t bits;
+		memcpy(&bits, &x[i], 4);
+		nn_put_u32(p + 4 * i, bits);
+	}
+}
+
+static void get_floats(float *x, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint32_t bits = nn_get_u32(p + 4 * i);
+		memcpy(&x[i], &bits, 4);
+	}
+}
+
+void nn_model_state_save(const struct nn_model *m, uint8_t *buf)
+{
+	size_t size = nn_model_state_size(m);
+	memcpy(buf, STATE_MAGIC, 4);
+	nn_put_u32(buf + 4, STATE_VERSION);
+	nn_put_u64(buf + 8, m->n_params);
+	nn_put_u32(buf + 16, (uint32_t)m->spec.opt.kind);
+	nn_put_u32(buf + 20, m->n_slots);
+	nn_put_u64(buf + 24, layout_fingerprint(m));
+	nn_put_u64(buf + 32, m->steps);
+	put_floats(buf + STATE_HEADER, m->params, m->n_params);
+	put_floats(buf + STATE_HEADER + 4 * m->n_params, m->slots, m->n_params * m->n_slots);
+	nn_put_u64(buf + size - 8, nn_checksum(buf, size - 8));
+}
+
+int nn_model_state_load(struct nn_model *m, const uint8_t *buf, size_t len)
+{
+	if (!buf || len != nn_model_state_size(m) || memcmp(buf, STATE_MAGIC, 4) != 0 ||
+	    nn_get_u32(buf + 4) != STATE_VERSION || nn_get_u64(buf + 8) != m->n_params ||
+	    nn_get_u32(buf + 16) != (uint32_t)m->spec.opt.kind ||
+	    nn_get_u32(buf + 20) != m->n_slots || nn_get_u64(buf + 24) != layout_fingerprint(m) ||
+	    nn_get_u64(buf + len - 8) != nn_checksum(buf, len - 8))
+		return NN_EFORMAT;
+	m->steps = nn_get_u64(buf + 32);
+	get_floats(m->params, buf + STATE_HEADER, m->n_params);
+	get_floats(m->slots, buf + STATE_HEADER + 4 * m->n_params, m->n_params * m->n_slots);
+	return NN_OK;
+}

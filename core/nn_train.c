@@ -1,0 +1,345 @@
+/*
+ * nn_train.c — the epoch stepper (struct nn_train) and nn_fit(), Keras's
+ * fit() loop: validation split, shuffling, mini-batches, History's epoch
+ * loss and accuracy, validation, EarlyStopping, checkpointable state.
+ *
+ * DESIGN
+ * Everything an epoch touches is allocated by nn_train_create: the index
+ * array, the gather buffers of one batch, a training workspace (per-layer Z,
+ * A and dropout masks) and an inference workspace for validation. An epoch
+ * resets the index array to the identity and, when shuffling, permutes it
+ * with Fisher-Yates from the trainer's RNG, so the RNG words are the only
+ * stream state; dropout masks come from the same RNG. A checkpoint is the
+ * model state plus: epochs done, the RNG, early stopping's best and wait.
+ *
+ * State blob (little-endian):
+ *   0  "FDTS"  magic          4  u32 version (1)
+ *   8  u32     epochs done   12  u32 wait
+ *  16  u32     flags (bit 0: stopped)   20 u32 zero
+ *  24  u64[4]  RNG words     56  f64 best (IEEE bits)
+ *  64  u64     checksum of bytes 0..63
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn_internal.h"
+
+#define STATE_MAGIC "FDTS"
+#define STATE_VERSION 1u
+#define STATE_SIZE 72u
+#define DEFAULT_BATCH 32u
+
+struct nn_train {
+	struct nn_model *m;     /* borrowed */
+	struct nn_data train;   /* borrowed rows: the part before the split */
+	struct nn_data val;     /* borrowed rows: validation data or the split's tail */
+	bool has_val;
+	bool has_metric;
+	struct nn_fit_opts opts;
+	size_t batch;           /* effective batch: min(batch_size, train rows) */
+	struct nn_rng rng;      /* shuffling and dropout */
+	uint32_t epochs_done;
+	double best;            /* early stopping */
+	uint32_t wait;
+	bool stopped;
+	size_t *index;          /* train.n row numbers, permuted each epoch */
+	float *x_batch, *y_batch;
+	struct nn_work work;    /* training passes */
+	struct nn_work eval;    /* validation passes */
+};
+
+static bool monitor_lower_is_better(enum nn_monitor monitor)
+{
+	return monitor == NN_MONITOR_LOSS || monitor == NN_MONITOR_VAL_LOSS;
+}
+
+static bool opts_valid(const struct nn_fit_opts *o)
+{
+	return o->epochs >= 1 && o->epochs <= NN_MAX_EPOCHS && o->batch_size <= NN_MAX_BATCH &&
+	       isfinite(o->validation_split) && o->validation_split >= 0.0 &&
+	       o->validation_split < 1.0 && (unsigned)o->monitor <= NN_MONITOR_VAL_ACCURACY &&
+	       isfinite(o->min_delta);
+}
+
+static void reset_early_stopping(struct nn_train *t)
+{
+	t->best = monitor_lower_is_better(t->opts.monitor) ? INFINITY : -INFINITY;
+	t->wait = 0;
+	t->stopped = false;
+}
+
+struct nn_train *nn_train_create(struct nn_model *m, const struct nn_data *train,
+				 const struct nn_data *val, const struct nn_fit_opts *opts,
+				 int *status)
+{
+	int st = NN_EINVAL;
+	struct nn_train *t = NULL;
+	if (!m || !train || !opts || !opts_valid(opts) ||
+	    nn_data_check(&m->spec, train, NULL) != NN_OK ||
+	    (val && nn_data_check(&m->spec, val, NULL) != NN_OK))
+		goto fail;
+
+	struct nn_data head = *train, tail = {0};
+	if (val) {
+		tail = *val;
+	} else if (opts->validation_split > 0.0) {
+		/* Keras: the first floor(n (1 - split)) rows train, the rest validate */
+		head.n = (size_t)floor((double)train->n * (1.0 - opts->validation_split));
+		if (head.n > train->n)
+			head.n = train->n;
+		tail = *train;
+		tail.n = train->n - head.n;
+		tail.x = train->x + head.n * train->x_dim;
+		tail.y = train->y + head.n * train->y_dim;
+		if (head.n == 0 || tail.n == 0)
+			goto fail;
+	}
+	size_t batch = opts->batch_size ? opts->batch_size : DEFAULT_BATCH;
+	if (batch > head.n)
+		batch = head.n;
+	if ((uint64_t)batch * m->sum_units > NN_MAX_BATCH_FLOATS) {
+		st = NN_ELIMIT;
+		goto fail;
+	}
+
+	st = NN_ENOMEM;
+	t = calloc(1, sizeof *t);
+	if (!t)
+		goto fail;
+	t->m = m;
+	t->train = head;
+	t->val = tail;
+	t->has_val = tail.n > 0;
+	t->has_metric = nn_loss_table[m->spec.loss.kind].correct != NULL;
+	t->opts = *opts;
+	t->batch = batch;
+	nn_rng_seed(&t->rng, opts->seed);
+	reset_early_stopping(t);
+	t->index = malloc(head.n * sizeof *t->index);
+	t->x_batch = malloc(batch * head.x_dim * sizeof(float));
+	t->y_batch = malloc(batch * head.y_dim * sizeof(float));
+	if (!t->index || !t->x_batch || !t->y_batch ||
+	    nn_work_init(&t->work, m, batch, true, false) != NN_OK)
+		goto fail;
+	if (t->has_val && nn_work_init(&t->eval, m, nn_work_infer_rows(m, tail.n), false, false) !=
+				  NN_OK)
+		goto fail;
+	if (status)
+		*status = NN_OK;
+	return t;
+fail:
+	nn_train_destroy(t);
+	if (status)
+		*status = st;
+	return NULL;
+}
+
+void nn_train_destroy(struct nn_train *t)
+{
+	if (!t)
+		return;
+	free(t->index);
+	free(t->x_batch);
+	free(t->y_batch);
+	nn_work_free(&t->work);
+	nn_work_free(&t->eval);
+	free(t);
+}
+
+/* Keras 3 EarlyStopping.on_epoch_end for one epoch's logs. */
+static void early_stopping(struct nn_train *t, const struct nn_epoch_log *log)
+{
+	double current;
+	switch (t->opts.monitor) {
+	case NN_MONITOR_LOSS:
+		current = log->loss;
+		break;
+	case NN_MONITOR_VAL_LOSS:
+		if (!log->has_val)
+			return; /* Keras warns and skips a missing monitor */
+		current = log->val_loss;
+		break;
+	case NN_MONITOR_ACCURACY:
+		if (!log->has_metric)
+			return;
+		current = log->metric;
+		break;
+	default:
+		if (!log->has_val || !log->has_metric)
+			return;
+		current = log->val_metric;
+		break;
+	}
+	double delta = fabs(t->opts.min_delta);
+	bool improved = monitor_lower_is_better(t->opts.monitor) ? current + delta < t->best
+								 : current - delta > t->best;
+	t->wait++;
+	if (improved) {
+		t->best = current;
+		t->wait = 0;
+		return;
+	}
+	/* Keras never stops after the first epoch (its epoch index 0). */
+	if (t->wait >= t->opts.patience && t->epochs_done > 1)
+		t->stopped = true;
+}
+
+int nn_train_epoch(struct nn_train *t, const atomic_int *cancel, struct nn_epoch_log *log)
+{
+	if (nn_train_done(t))
+		return NN_EINVAL;
+	struct nn_model *m = t->m;
+	const struct nn_opt_ops *opt = &nn_opt_table[m->spec.opt.kind];
+	const struct nn_data *d = &t->train;
+	const struct nn_rng epoch_start = t->rng;
+	size_t n = d->n, x_dim = d->x_dim, y_dim = d->y_dim;
+
+	for (size_t i = 0; i < n; i++)
+		t->index[i] = i;
+	if (t->opts.shuffle) {
+		/* Fisher-Yates */
+		for (size_t i = n - 1; i > 0; i--) {
+			size_t j = (size_t)nn_rng_below(&t->rng, (uint64_t)i + 1);
+			size_t swap = t->index[i];
+			t->index[i] = t->index[j];
+			t->index[j] = swap;
+		}
+	}
+
+	double loss_sum = 0.0, correct = 0.0;
+	for (size_t start = 0; start < n; start += t->batch) {
+		if (cancel && atomic_load(cancel)) {
+			t->rng = epoch_start;
+			return NN_ECANCELLED;
+		}
+		size_t rows = n - start < t->batch ? n - start : t->batch;
+		const float *x = d->x + start * x_dim, *y = d->y + start * y_dim;
+		if (t->opts.shuffle) {
+			for (size_t r = 0; r < rows; r++) {
+				size_t row = t->index[start + r];
+				memcpy(t->x_batch + r * x_dim, d->x + row * x_dim, x_dim * sizeof(float));
+				memcpy(t->y_batch + r * y_dim, d->y + row * y_dim, y_dim * sizeof(float));
+			}
+			x = t->x_batch;
+			y = t->y_batch;
+		}
+		nn_forward(m, &t->work, x, rows, &t->rng);
+		double sum = nn_loss_batch(m, &t->work, y, rows, true, &correct);
+		double penalty = nn_backward(m, &t->work, rows, NULL);
+		double batch_loss = sum / (double)rows + penalty;
+		if (!isfinite(batch_loss)) {
+			t->rng = epoch_start;
+			return NN_EDIVERGED;
+		}
+		m->steps++;
+		opt->step(&m->spec.opt, m->steps, m->params, m->grads, m->slots, m->n_params);
+		loss_sum += batch_loss * (double)rows;
+	}
+
+	t->epochs_done++;
+	memset(log, 0, sizeof *log);
+	log->epoch = t->epochs_done;
+	log->loss = loss_sum / (double)n;
+	log->has_metric = t->has_metric;
+	log->metric = t->has_metric ? correct / (double)n : NAN;
+	log->has_val = t->has_val;
+	log->val_loss = log->val_metric = NAN;
+	if (t->has_val) {
+		struct nn_eval ev;
+		nn_eval_run(m, &t->eval, &t->val, &ev);
+		log->val_loss = ev.loss;
+		log->val_metric = ev.metric;
+	}
+	if (t->opts.early_stopping)
+		early_stopping(t, log);
+	log->stop = t->stopped;
+	return NN_OK;
+}
+
+bool nn_train_done(const struct nn_train *t)
+{
+	return t->stopped || t->epochs_done >= t->opts.epochs;
+}
+
+uint32_t nn_train_epochs_done(const struct nn_train *t)
+{
+	return t->epochs_done;
+}
+
+size_t nn_train_n_train(const struct nn_train *t)
+{
+	return t->train.n;
+}
+
+size_t nn_train_n_val(const struct nn_train *t)
+{
+	return t->has_val ? t->val.n : 0;
+}
+
+size_t nn_train_state_size(const struct nn_train *t)
+{
+	(void)t;
+	return STATE_SIZE;
+}
+
+void nn_train_state_save(const struct nn_train *t, uint8_t *buf)
+{
+	uint64_t best_bits;
+	memcpy(&best_bits, &t->best, 8);
+	memcpy(buf, STATE_MAGIC, 4);
+	nn_put_u32(buf + 4, STATE_VERSION);
+	nn_put_u32(buf + 8, t->epochs_done);
+	nn_put_u32(buf + 12, t->wait);
+	nn_put_u32(buf + 16, t->stopped ? 1u : 0u);
+	nn_put_u32(buf + 20, 0);
+	for (int i = 0; i < 4; i++)
+		nn_put_u64(buf + 24 + 8 * i, t->rng.s[i]);
+	nn_put_u64(buf + 56, best_bits);
+	nn_put_u64(buf + 64, nn_checksum(buf, 64));
+}
+
+int nn_train_state_load(struct nn_train *t, const uint8_t *buf, size_t len)
+{
+	if (!buf || len != STATE_SIZE || memcmp(buf, STATE_MAGIC, 4) != 0 ||
+	    nn_get_u32(buf + 4) != STATE_VERSION || nn_get_u64(buf + 64) != nn_checksum(buf, 64))
+		return NN_EFORMAT;
+	uint32_t epochs = nn_get_u32(buf + 8), flags = nn_get_u32(buf + 16);
+	struct nn_rng rng;
+	for (int i = 0; i < 4; i++)
+		rng.s[i] = nn_get_u64(buf + 24 + 8 * i);
+	uint64_t best_bits = nn_get_u64(buf + 56);
+	double best;
+	memcpy(&best, &best_bits, 8);
+	if (epochs > NN_MAX_EPOCHS || flags > 1 || nn_get_u32(buf + 20) != 0 || isnan(best) ||
+	    (rng.s[0] | rng.s[1] | rng.s[2] | rng.s[3]) == 0)
+		return NN_EFORMAT;
+	t->epochs_done = epochs;
+	t->wait = nn_get_u32(buf + 12);
+	t->stopped = flags & 1;
+	t->rng = rng;
+	t->best = best;
+	return NN_OK;
+}
+
+int nn_fit(struct nn_model *m, const struct nn_data *train, const struct nn_data *val,
+	   const struct nn_fit_opts *opts, const atomic_int *cancel, nn_epoch_fn on_epoch,
+	   double (*clock)(void), void *ctx)
+{
+	int status;
+	struct nn_train *t = nn_train_create(m, train, val, opts, &status);
+	if (!t)
+		return status;
+	while (!nn_train_done(t)) {
+		double started = clock ? clock() : 0.0;
+		struct nn_epoch_log log;
+		status = nn_train_epoch(t, cancel, &log);
+		if (status != NN_OK)
+			break;
+		double seconds = clock ? clock() - started : 0.0;
+		if (on_epoch && on_epoch(ctx, &log, seconds) != 0)
+			break;
+	}
+	nn_train_destroy(t);
+	return status;
+}
