@@ -8,6 +8,7 @@
  * from the rounded a), which avoids the cancellation of 1 - a near a = 1.
  */
 #include <math.h>
+#include <string.h>
 
 #include "nn_internal.h"
 
@@ -27,8 +28,7 @@ static void linear_forward(const float *z, float *a, size_t rows, size_t cols,
 {
 	(void)p;
 	if (a != z)
-		for (size_t i = 0; i < rows * cols; i++)
-			a[i] = z[i];
+		memcpy(a, z, rows * cols * sizeof(float));
 }
 
 static void linear_backward(const float *z, const float *a, const float *da, float *dz,
@@ -36,8 +36,7 @@ static void linear_backward(const float *z, const float *a, const float *da, flo
 {
 	(void)z, (void)a, (void)p;
 	if (dz != da)
-		for (size_t i = 0; i < rows * cols; i++)
-			dz[i] = da[i];
+		memcpy(dz, da, rows * cols * sizeof(float));
 }
 
 /* ---- sigmoid ---------------------------------------------------------------- */
@@ -63,12 +62,41 @@ static void sigmoid_backward(const float *z, const float *a, const float *da, fl
 
 /* ---- relu ------------------------------------------------------------------- */
 
+/* Branch-free kernels (random signs would defeat branch prediction), in
+ * place or between distinct arrays so that both vectorise. */
+NN_HOT static void relu_inplace(float *a, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		a[i] = a[i] > 0.0f ? a[i] : 0.0f;
+}
+
+NN_HOT static void relu_copy(const float *restrict z, float *restrict a, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		a[i] = z[i] > 0.0f ? z[i] : 0.0f;
+}
+
+/* g = g * slope(z) with slope 1 for z > 0 and `negative` otherwise */
+NN_HOT static void slope_mask(const float *restrict z, float *restrict g, size_t n, float negative)
+{
+	for (size_t i = 0; i < n; i++)
+		g[i] = z[i] > 0.0f ? g[i] : negative * g[i];
+}
+
+NN_HOT static void zero_mask(const float *restrict z, float *restrict g, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		g[i] = z[i] > 0.0f ? g[i] : 0.0f;
+}
+
 static void relu_forward(const float *z, float *a, size_t rows, size_t cols,
 			 const struct nn_act_param *p)
 {
 	(void)p;
-	for (size_t i = 0; i < rows * cols; i++)
-		a[i] = z[i] > 0.0f ? z[i] : 0.0f;
+	if (a == z)
+		relu_inplace(a, rows * cols);
+	else
+		relu_copy(z, a, rows * cols);
 }
 
 static void relu_backward(const float *z, const float *a, const float *da, float *dz,
@@ -76,8 +104,9 @@ static void relu_backward(const float *z, const float *a, const float *da, float
 {
 	(void)a, (void)p;
 	/* derivative 1 for z > 0, 0 otherwise (also at 0, as TensorFlow) */
-	for (size_t i = 0; i < rows * cols; i++)
-		dz[i] = z[i] > 0.0f ? da[i] : 0.0f;
+	if (dz != da)
+		memcpy(dz, da, rows * cols * sizeof(float));
+	zero_mask(z, dz, rows * cols);
 }
 
 /* ---- softmax (over each row) ------------------------------------------------ */
@@ -144,21 +173,30 @@ static void tanh_backward(const float *z, const float *a, const float *da, float
 
 /* ---- leaky_relu --------------------------------------------------------------- */
 
+NN_HOT static void leaky_copy(const float *restrict z, float *restrict a, size_t n, float alpha)
+{
+	for (size_t i = 0; i < n; i++)
+		a[i] = z[i] > 0.0f ? z[i] : alpha * z[i];
+}
+
 static void leaky_relu_forward(const float *z, float *a, size_t rows, size_t cols,
 			       const struct nn_act_param *p)
 {
-	float alpha = p->alpha;
-	for (size_t i = 0; i < rows * cols; i++)
-		a[i] = z[i] > 0.0f ? z[i] : alpha * z[i];
+	if (a == z) {
+		for (size_t i = 0; i < rows * cols; i++)
+			a[i] = a[i] > 0.0f ? a[i] : p->alpha * a[i];
+	} else {
+		leaky_copy(z, a, rows * cols, p->alpha);
+	}
 }
 
 static void leaky_relu_backward(const float *z, const float *a, const float *da, float *dz,
 				size_t rows, size_t cols, const struct nn_act_param *p)
 {
 	(void)a;
-	float alpha = p->alpha;
-	for (size_t i = 0; i < rows * cols; i++)
-		dz[i] = z[i] > 0.0f ? da[i] : alpha * da[i];
+	if (dz != da)
+		memcpy(dz, da, rows * cols * sizeof(float));
+	slope_mask(z, dz, rows * cols, p->alpha);
 }
 
 /* ---- elu ---------------------------------------------------------------------- */

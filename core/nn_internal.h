@@ -17,6 +17,17 @@
 
 #include "nn.h"
 
+/* Marks the hot elementwise loops. gcc's -O2 cost model ("very-cheap")
+ * leaves loops of unknown trip count scalar; these get the dynamic model and
+ * an AVX2 clone picked at load time. ISO C mode turns FMA contraction off and
+ * gcc never reorders a float reduction without -ffast-math, so every clone
+ * computes bit-identical results: determinism does not depend on the CPU. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define NN_HOT __attribute__((target_clones("avx2", "default"), optimize("vect-cost-model=dynamic")))
+#else
+#define NN_HOT
+#endif
+
 /* ---- matrices (nn_mat.c: the only file that calls CBLAS) ----------------- */
 
 /* C[m x n] = alpha * op(A) * op(B) + beta * C, all row-major float32, where

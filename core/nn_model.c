@@ -60,6 +60,21 @@ static uint32_t argmax(const float *row, uint32_t k)
 	return best;
 }
 
+/* col[j] += sum over rows of g[r][j], row by row (a fixed order) */
+NN_HOT static void add_rows(double *restrict col, const float *restrict g, size_t rows,
+			    size_t units)
+{
+	for (size_t r = 0; r < rows; r++)
+		for (size_t j = 0; j < units; j++)
+			col[j] += g[r * units + j];
+}
+
+NN_HOT static void multiply(float *restrict g, const float *restrict mask, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		g[i] *= mask[i];
+}
+
 static struct nn_act_param act_param(const struct nn_layer_spec *l)
 {
 	struct nn_act_param p = {(float)l->alpha, l->approximate};
@@ -469,12 +484,8 @@ double nn_backward(struct nn_model *m, struct nn_work *w, size_t n, float *dx)
 	for (int i = (int)m->spec.n_layers - 1; i >= 0; i--) {
 		const struct nn_layer_spec *l = &m->spec.layers[i];
 		if (l->kind == NN_LAYER_DROPOUT) {
-			if (l->rate != 0.0) {
-				const float *mask = w->mask[i];
-				size_t count = n * m->out_dim[i];
-				for (size_t j = 0; j < count; j++)
-					g[j] *= mask[j];
-			}
+			if (l->rate != 0.0)
+				multiply(g, w->mask[i], n * m->out_dim[i]);
 			continue;
 		}
 		size_t units = l->units, in = m->in_dim[i];
@@ -493,9 +504,7 @@ double nn_backward(struct nn_model *m, struct nn_work *w, size_t n, float *dx)
 			double *col = w->col;
 			for (size_t j = 0; j < units; j++)
 				col[j] = 0.0;
-			for (size_t r = 0; r < n; r++)
-				for (size_t j = 0; j < units; j++)
-					col[j] += g[r * units + j];
+			add_rows(col, g, n, units);
 			float *d_bias = m->grads + m->bias_off[i];
 			for (size_t j = 0; j < units; j++)
 				d_bias[j] = (float)col[j];

@@ -24,7 +24,7 @@ void nn_opt_defaults(enum nn_opt_kind kind, struct nn_opt_spec *opt)
 	opt->epsilon = 1e-7;
 }
 
-static void fill(float *x, size_t n, float value)
+NN_HOT static void fill(float *x, size_t n, float value)
 {
 	for (size_t i = 0; i < n; i++)
 		x[i] = value;
@@ -42,7 +42,7 @@ static void sgd_reset(const struct nn_opt_spec *o, float *slots, size_t n)
 	fill(slots, n * sgd_slots(o), 0.0f);
 }
 
-static void sgd_step(const struct nn_opt_spec *o, uint64_t t, float *restrict w,
+NN_HOT static void sgd_step(const struct nn_opt_spec *o, uint64_t t, float *restrict w,
 		     const float *restrict g, float *restrict slots, size_t n)
 {
 	(void)t;
@@ -81,7 +81,7 @@ static void adagrad_reset(const struct nn_opt_spec *o, float *slots, size_t n)
 	fill(slots, n, (float)o->initial_accumulator_value);
 }
 
-static void adagrad_step(const struct nn_opt_spec *o, uint64_t t, float *restrict w,
+NN_HOT static void adagrad_step(const struct nn_opt_spec *o, uint64_t t, float *restrict w,
 			 const float *restrict g, float *restrict acc, size_t n)
 {
 	(void)t;
@@ -106,7 +106,7 @@ static void rmsprop_reset(const struct nn_opt_spec *o, float *slots, size_t n)
 	fill(slots, n * rmsprop_slots(o), 0.0f);
 }
 
-static void rmsprop_step(const struct nn_opt_spec *o, uint64_t t, float *restrict w,
+NN_HOT static void rmsprop_step(const struct nn_opt_spec *o, uint64_t t, float *restrict w,
 			 const float *restrict g, float *restrict slots, size_t n)
 {
 	(void)t;
@@ -148,7 +148,7 @@ static void adam_reset(const struct nn_opt_spec *o, float *slots, size_t n)
 	(void)o;
 }
 
-static void adam_step(const struct nn_opt_spec *o, uint64_t t, float *restrict w,
+NN_HOT static void adam_step(const struct nn_opt_spec *o, uint64_t t, float *restrict w,
 		      const float *restrict g, float *restrict slots, size_t n)
 {
 	/* alpha = lr sqrt(1 - b2^t) / (1 - b1^t) */
