@@ -1,0 +1,544 @@
+/*
+ * test_nn_train.c — core/nn_train.c: learning checks (XOR, the tutorial
+ * classifier, linear regression), determinism, checkpoint and resume,
+ * validation split, early stopping, cancellation, divergence, History's
+ * epoch loss, trainer state blobs.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/nn_internal.h"
+
+Suite *suite_nn_train(void);
+
+static struct nn_model *make_model(const struct nn_model_spec *spec, uint64_t seed)
+{
+	struct nn_model *m = nn_model_create(spec);
+	ck_assert_ptr_nonnull(m);
+	struct nn_rng rng;
+	nn_rng_seed(&rng, seed);
+	nn_model_init(m, &rng);
+	return m;
+}
+
+/* n rows of k Gaussian blobs in d dimensions (centres 3 apart on average). */
+static void blobs(float *x, float *y, size_t n, uint32_t d, uint32_t k, uint64_t seed)
+{
+	struct nn_rng rng;
+	nn_rng_seed(&rng, 5150);
+	float centres[8 * 16];
+	for (uint32_t i = 0; i < k * d; i++)
+		centres[i] = (float)(2.0 * nn_rng_normal(&rng));
+	nn_rng_seed(&rng, seed);
+	for (size_t r = 0; r < n; r++) {
+		uint32_t c = (uint32_t)nn_rng_below(&rng, k);
+		y[r] = (float)c;
+		for (uint32_t j = 0; j < d; j++)
+			x[r * d + j] = centres[c * d + j] + (float)(0.7 * nn_rng_normal(&rng));
+	}
+}
+
+/* The tutorial model: Dense(25 relu) -> Dense(15 relu) -> Dense(k softmax), Adam. */
+static void tutorial_spec(struct nn_model_spec *spec, uint32_t d, uint32_t k)
+{
+	memset(spec, 0, sizeof *spec);
+	spec->input_dim = d;
+	spec->n_layers = 3;
+	nn_dense_defaults(&spec->layers[0], 25, NN_ACT_RELU);
+	nn_dense_defaults(&spec->layers[1], 15, NN_ACT_RELU);
+	nn_dense_defaults(&spec->layers[2], k, NN_ACT_SOFTMAX);
+	spec->loss.kind = NN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY;
+	nn_opt_defaults(NN_OPT_ADAM, &spec->opt);
+}
+
+/* ---- learning ----------------------------------------------------------------------- */
+
+START_TEST(test_xor)
+{
+	struct nn_model_spec spec;
+	memset(&spec, 0, sizeof spec);
+	spec.input_dim = 2;
+	spec.n_layers = 2;
+	nn_dense_defaults(&spec.layers[0], 4, NN_ACT_SIGMOID);
+	nn_dense_defaults(&spec.layers[1], 1, NN_ACT_SIGMOID);
+	spec.loss.kind = NN_LOSS_BINARY_CROSSENTROPY;
+	nn_opt_defaults(NN_OPT_ADAM, &spec.opt);
+	spec.opt.learning_rate = 0.05;
+	struct nn_model *m = make_model(&spec, 1);
+	const float x[8] = {0, 0, 0, 1, 1, 0, 1, 1}, y[4] = {0, 1, 1, 0};
+	struct nn_data d = {x, y, 4, 2, 1};
+	struct nn_fit_opts opts = {.epochs = 1500, .batch_size = 4, .seed = 1};
+	ck_assert_int_eq(nn_fit(m, &d, NULL, &opts, NULL, NULL, NULL, NULL), NN_OK);
+	struct nn_eval ev;
+	ck_assert_int_eq(nn_evaluate(m, &d, &ev), NN_OK);
+	ck_assert_double_lt(ev.loss, 0.05);
+	ck_assert_double_eq(ev.metric, 1.0);
+	nn_model_destroy(m);
+}
+END_TEST
+
+START_TEST(test_tutorial_classifier)
+{
+	const uint32_t d = 8, k = 4;
+	const size_t n = 1200, n_test = 400;
+	float *x = malloc(n * d * sizeof(float)), *y = malloc(n * sizeof(float));
+	float *xt = malloc(n_test * d * sizeof(float)), *yt = malloc(n_test * sizeof(float));
+	blobs(x, y, n, d, k, 1);
+	blobs(xt, yt, n_test, d, k, 2);
+	struct nn_model_spec spec;
+	tutorial_spec(&spec, d, k);
+	struct nn_model *m = make_model(&spec, 42);
+	struct nn_data train = {x, y, n, d, 1}, test = {xt, yt, n_test, d, 1};
+	struct nn_fit_opts opts = {.epochs = 20, .batch_size = 32, .shuffle = true, .seed = 3,
+				   .validation_split = 0.2};
+	ck_assert_int_eq(nn_fit(m, &train, NULL, &opts, NULL, NULL, NULL, NULL), NN_OK);
+	struct nn_eval ev;
+	ck_assert_int_eq(nn_evaluate(m, &test, &ev), NN_OK);
+	ck_assert_double_gt(ev.metric, 0.95);
+	ck_assert_uint_eq(nn_model_opt_steps(m), 20 * 30); /* 960 rows / 32 per epoch */
+	free(x), free(y), free(xt), free(yt);
+	nn_model_destroy(m);
+}
+END_TEST
+
+START_TEST(test_linear_regression_recovers_coefficients)
+{
+	/* y = 2 x0 - 3 x1 + 0.5 x2 + 1, no noise */
+	const size_t n = 256;
+	float x[256 * 3], y[256];
+	struct nn_rng rng;
+	nn_rng_seed(&rng, 9);
+	for (size_t r = 0; r < n; r++) {
+		for (int j = 0; j < 3; j++)
+			x[r * 3 + j] = (float)(2 * nn_rng_uniform(&rng) - 1);
+		y[r] = 2 * x[r * 3] - 3 * x[r * 3 + 1] + 0.5f * x[r * 3 + 2] + 1;
+	}
+	struct nn_model_spec spec;
+	memset(&spec, 0, sizeof spec);
+	spec.input_dim = 3;
+	spec.n_layers = 1;
+	nn_dense_defaults(&spec.layers[0], 1, NN_ACT_LINEAR);
+	spec.loss.kind = NN_LOSS_MSE;
+	nn_opt_defaults(NN_OPT_SGD, &spec.opt);
+	spec.opt.learning_rate = 0.1;
+	struct nn_model *m = make_model(&spec, 4);
+	struct nn_data data = {x, y, n, 3, 1};
+	struct nn_fit_opts opts = {.epochs = 200, .batch_size = 16, .shuffle = true, .seed = 5};
+	ck_assert_int_eq(nn_fit(m, &data, NULL, &opts, NULL, NULL, NULL, NULL), NN_OK);
+	const float *w = nn_model_params_const(m);
+	ck_assert_float_eq_tol(w[0], 2.0f, 1e-3f);
+	ck_assert_float_eq_tol(w[1], -3.0f, 1e-3f);
+	ck_assert_float_eq_tol(w[2], 0.5f, 1e-3f);
+	ck_assert_float_eq_tol(w[3], 1.0f, 1e-3f);
+	nn_model_destroy(m);
+}
+END_TEST
+
+/* ---- determinism and checkpoints ------------------------------------------------------- */
+
+#define MAX_LOG 16
+
+struct history {
+	struct nn_epoch_log log[MAX_LOG];
+	int n;
+	int stop_after; /* on_epoch returns nonzero after this many (0: never) */
+};
+
+static int record(void *ctx, const struct nn_epoch_log *log, double seconds)
+{
+	struct history *h = ctx;
+	ck_assert_double_ge(seconds, 0.0);
+	ck_assert_int_lt(h->n, MAX_LOG);
+	h->log[h->n++] = *log;
+	return h->stop_after && h->n >= h->stop_after;
+}
+
+static double fake_clock(void)
+{
+	return 0.0;
+}
+
+/* A dropout classifier on blob data: the stream of shuffles and masks
+ * matters for every result. */
+static void dropout_spec(struct nn_model_spec *spec)
+{
+	tutorial_spec(spec, 8, 4);
+	spec->n_layers = 4;
+	spec->layers[3] = spec->layers[2];
+	spec->layers[2] = spec->layers[1];
+	memset(&spec->layers[1], 0, sizeof spec->layers[1]);
+	spec->layers[1].kind = NN_LAYER_DROPOUT;
+	spec->layers[1].rate = 0.3;
+	spec->layers[0].l2 = 1e-3;
+}
+
+START_TEST(test_same_seed_bit_identical)
+{
+	float x[300 * 8], y[300];
+	blobs(x, y, 300, 8, 4, 7);
+	struct nn_data d = {x, y, 300, 8, 1};
+	struct nn_model_spec spec;
+	dropout_spec(&spec);
+	struct nn_fit_opts opts = {.epochs = 5, .batch_size = 16, .shuffle = true, .seed = 11,
+				   .validation_split = 0.1};
+	struct history h[2];
+	memset(h, 0, sizeof h);
+	struct nn_model *m[2];
+	for (int run = 0; run < 2; run++) {
+		m[run] = make_model(&spec, 8);
+		ck_assert_int_eq(nn_fit(m[run], &d, NULL, &opts, NULL, record, fake_clock, &h[run]), NN_OK);
+	}
+	ck_assert_int_eq(h[0].n, 5);
+	ck_assert(memcmp(h[0].log, h[1].log, sizeof h[0].log) == 0);
+	ck_assert(memcmp(nn_model_params(m[0]), nn_model_params(m[1]),
+			 nn_model_n_params(m[0]) * sizeof(float)) == 0);
+	/* a different seed gives a different run */
+	struct nn_model *other = make_model(&spec, 8);
+	opts.seed = 12;
+	struct history h2 = {0};
+	ck_assert_int_eq(nn_fit(other, &d, NULL, &opts, NULL, record, NULL, &h2), NN_OK);
+	ck_assert(h2.log[0].loss != h[0].log[0].loss);
+	nn_model_destroy(m[0]);
+	nn_model_destroy(m[1]);
+	nn_model_destroy(other);
+}
+END_TEST
+
+START_TEST(test_checkpoint_resume_bit_identical)
+{
+	float x[240 * 8], y[240];
+	blobs(x, y, 240, 8, 4, 17);
+	struct nn_data d = {x, y, 240, 8, 1};
+	struct nn_model_spec spec;
+	dropout_spec(&spec);
+	struct nn_fit_opts opts = {.epochs = 6, .batch_size = 20, .shuffle = true, .seed = 19,
+				   .validation_split = 0.25, .early_stopping = true,
+				   .monitor = NN_MONITOR_VAL_LOSS, .patience = 100};
+	/* uninterrupted */
+	struct nn_model *m = make_model(&spec, 23);
+	struct nn_train *t = nn_train_create(m, &d, NULL, &opts, NULL);
+	ck_assert_ptr_nonnull(t);
+	struct nn_epoch_log full[6];
+	for (int e = 0; e < 6; e++)
+		ck_assert_int_eq(nn_train_epoch(t, NULL, &full[e]), NN_OK);
+	ck_assert(nn_train_done(t));
+	ck_assert_int_eq(nn_train_epoch(t, NULL, &full[0 + 5]), NN_EINVAL);
+
+	/* two epochs, checkpoint, fresh objects, restore, four more */
+	struct nn_model *a = make_model(&spec, 23);
+	struct nn_train *ta = nn_train_create(a, &d, NULL, &opts, NULL);
+	struct nn_epoch_log log;
+	for (int e = 0; e < 2; e++) {
+		ck_assert_int_eq(nn_train_epoch(ta, NULL, &log), NN_OK);
+		ck_assert(memcmp(&log, &full[e], sizeof log) == 0);
+	}
+	size_t model_size = nn_model_state_size(a), train_size = nn_train_state_size(ta);
+	uint8_t *model_blob = malloc(model_size), *train_blob = malloc(train_size);
+	nn_model_state_save(a, model_blob);
+	nn_train_state_save(ta, train_blob);
+	nn_train_destroy(ta);
+	nn_model_destroy(a);
+
+	struct nn_model *b = make_model(&spec, 999); /* other weights: the blob replaces them */
+	struct nn_train *tb = nn_train_create(b, &d, NULL, &opts, NULL);
+	ck_assert_int_eq(nn_model_state_load(b, model_blob, model_size), NN_OK);
+	ck_assert_int_eq(nn_train_state_load(tb, train_blob, train_size), NN_OK);
+	ck_assert_uint_eq(nn_train_epochs_done(tb), 2);
+	for (int e = 2; e < 6; e++) {
+		ck_assert_int_eq(nn_train_epoch(tb, NULL, &log), NN_OK);
+		ck_assert(memcmp(&log, &full[e], sizeof log) == 0);
+	}
+	ck_assert(nn_train_done(tb));
+	ck_assert(memcmp(nn_model_params(b), nn_model_params(m), nn_model_n_params(m) * 4) == 0);
+	ck_assert(memcmp(b->slots, m->slots, 2 * nn_model_n_params(m) * 4) == 0);
+	ck_assert_uint_eq(nn_model_opt_steps(b), nn_model_opt_steps(m));
+
+	/* trainer blobs: every truncation and corruption is NN_EFORMAT, state unchanged */
+	uint8_t *copy = malloc(train_size), *now = malloc(train_size), *after = malloc(train_size);
+	nn_train_state_save(tb, now);
+	for (size_t len = 0; len < train_size; len++)
+		ck_assert_int_eq(nn_train_state_load(tb, train_blob, len), NN_EFORMAT);
+	for (size_t i = 0; i < train_size; i++) {
+		memcpy(copy, train_blob, train_size);
+		copy[i] ^= 0x10;
+		ck_assert_int_eq(nn_train_state_load(tb, copy, train_size), NN_EFORMAT);
+	}
+	ck_assert_int_eq(nn_model_state_load(b, train_blob, train_size), NN_EFORMAT);
+	ck_assert_int_eq(nn_train_state_load(tb, model_blob, model_size), NN_EFORMAT);
+	nn_train_state_save(tb, after);
+	ck_assert(memcmp(now, after, train_size) == 0);
+
+	free(model_blob), free(train_blob), free(copy), free(now), free(after);
+	nn_train_destroy(t);
+	nn_train_destroy(tb);
+	nn_model_destroy(m);
+	nn_model_destroy(b);
+	nn_train_destroy(NULL);
+}
+END_TEST
+
+/* ---- fit semantics ----------------------------------------------------------------------- */
+
+START_TEST(test_validation_split_rows)
+{
+	float x[10 * 8] = {0}, y[10] = {0};
+	struct nn_model_spec spec;
+	tutorial_spec(&spec, 8, 4);
+	struct nn_model *m = make_model(&spec, 1);
+	struct nn_data d = {x, y, 10, 8, 1};
+	struct nn_fit_opts opts = {.epochs = 1, .validation_split = 0.25};
+	/* Keras: train = floor(n (1 - split)) */
+	struct nn_train *t = nn_train_create(m, &d, NULL, &opts, NULL);
+	ck_assert_uint_eq(nn_train_n_train(t), 7);
+	ck_assert_uint_eq(nn_train_n_val(t), 3);
+	nn_train_destroy(t);
+	/* 10 * (1 - 0.8) = 1.9999999999999996 in double: 1 train row, as in Keras */
+	opts.validation_split = 0.8;
+	t = nn_train_create(m, &d, NULL, &opts, NULL);
+	ck_assert_uint_eq(nn_train_n_train(t), 1);
+	ck_assert_uint_eq(nn_train_n_val(t), 9);
+	nn_train_destroy(t);
+	opts.validation_split = 0;
+	t = nn_train_create(m, &d, NULL, &opts, NULL);
+	ck_assert_uint_eq(nn_train_n_train(t), 10);
+	ck_assert_uint_eq(nn_train_n_val(t), 0);
+	nn_train_destroy(t);
+	/* separate validation data overrides the split */
+	struct nn_data v = {x, y, 4, 8, 1};
+	opts.validation_split = 0.5;
+	t = nn_train_create(m, &d, &v, &opts, NULL);
+	ck_assert_uint_eq(nn_train_n_train(t), 10);
+	ck_assert_uint_eq(nn_train_n_val(t), 4);
+	nn_train_destroy(t);
+	/* a split leaving either part empty is refused */
+	int status = 0;
+	d.n = 1;
+	t = nn_train_create(m, &d, NULL, &opts, &status);
+	ck_assert_ptr_null(t);
+	ck_assert_int_eq(status, NN_EINVAL);
+	d.n = 10;
+	opts.validation_split = 0.01; /* floor(9.9) = 9 train, 1 validation */
+	t = nn_train_create(m, &d, NULL, &opts, NULL);
+	ck_assert_uint_eq(nn_train_n_val(t), 1);
+	nn_train_destroy(t);
+	nn_model_destroy(m);
+}
+END_TEST
+
+START_TEST(test_create_errors)
+{
+	float x[8 * 8] = {0}, y[8] = {0};
+	struct nn_model_spec spec;
+	tutorial_spec(&spec, 8, 4);
+	struct nn_model *m = make_model(&spec, 1);
+	struct nn_data d = {x, y, 8, 8, 1};
+	struct nn_fit_opts opts = {.epochs = 0};
+	int status = 0;
+	ck_assert_ptr_null(nn_train_create(m, &d, NULL, &opts, &status));
+	ck_assert_int_eq(status, NN_EINVAL);
+	opts.epochs = 1;
+	opts.validation_split = 1.0;
+	ck_assert_ptr_null(nn_train_create(m, &d, NULL, &opts, &status));
+	ck_assert_int_eq(status, NN_EINVAL);
+	opts.validation_split = 0;
+	y[3] = 4; /* label out of range */
+	ck_assert_ptr_null(nn_train_create(m, &d, NULL, &opts, &status));
+	ck_assert_int_eq(status, NN_EINVAL);
+	nn_model_destroy(m);
+
+	/* batch x sum(units) above NN_MAX_BATCH_FLOATS: 4096 x 65537 > 2^27 */
+	memset(&spec, 0, sizeof spec);
+	spec.input_dim = 1;
+	spec.n_layers = 2;
+	nn_dense_defaults(&spec.layers[0], NN_MAX_UNITS, NN_ACT_RELU);
+	nn_dense_defaults(&spec.layers[1], 1, NN_ACT_LINEAR);
+	spec.loss.kind = NN_LOSS_MSE;
+	nn_opt_defaults(NN_OPT_SGD, &spec.opt);
+	m = nn_model_create(&spec);
+	float *big = calloc(4096, sizeof(float));
+	struct nn_data wide = {big, big, 4096, 1, 1};
+	opts.batch_size = 4096;
+	ck_assert_ptr_null(nn_train_create(m, &wide, NULL, &opts, &status));
+	ck_assert_int_eq(status, NN_ELIMIT);
+	free(big);
+	nn_model_destroy(m);
+}
+END_TEST
+
+START_TEST(test_epoch_loss_is_history_mean)
+{
+	/* SGD with lr 1e-30 leaves the float weights unchanged, so every batch
+	 * sees the same model: History's batch-size weighted mean of batch
+	 * losses (L2 included) must equal evaluate() on the same rows, for
+	 * batches of 4, 4 and 2 rows. */
+	float x[10 * 8], y[10];
+	blobs(x, y, 10, 8, 4, 3);
+	struct nn_model_spec spec;
+	tutorial_spec(&spec, 8, 4);
+	spec.layers[0].l2 = 0.01;
+	nn_opt_defaults(NN_OPT_SGD, &spec.opt);
+	spec.opt.learning_rate = 1e-30;
+	struct nn_model *m = make_model(&spec, 2);
+	struct nn_data d = {x, y, 10, 8, 1};
+	struct nn_eval ev;
+	ck_assert_int_eq(nn_evaluate(m, &d, &ev), NN_OK);
+	struct nn_fit_opts opts = {.epochs = 1, .batch_size = 4, .shuffle = true, .seed = 1};
+	struct history h = {0};
+	ck_assert_int_eq(nn_fit(m, &d, NULL, &opts, NULL, record, NULL, &h), NN_OK);
+	ck_assert_int_eq(h.n, 1);
+	ck_assert_uint_eq(h.log[0].epoch, 1);
+	ck_assert_double_eq_tol(h.log[0].loss, ev.loss, 1e-12);
+	ck_assert_double_eq_tol(h.log[0].metric, ev.metric, 1e-12);
+	ck_assert(h.log[0].has_metric && !h.log[0].has_val && !h.log[0].stop);
+	ck_assert(isnan(h.log[0].val_loss));
+	ck_assert_uint_eq(nn_model_opt_steps(m), 3);
+	nn_model_destroy(m);
+}
+END_TEST
+
+START_TEST(test_early_stopping_scripted)
+{
+	float x[40 * 8], y[40];
+	blobs(x, y, 40, 8, 4, 5);
+	struct nn_data d = {x, y, 40, 8, 1};
+	struct nn_model_spec spec;
+	tutorial_spec(&spec, 8, 4);
+	/* min_delta 1e6: only the first epoch improves on best = inf; with
+	 * patience 2, wait reaches 2 after epoch 3, which stops. */
+	struct nn_model *m = make_model(&spec, 1);
+	struct nn_fit_opts opts = {.epochs = 20, .batch_size = 8, .seed = 1, .early_stopping = true,
+				   .monitor = NN_MONITOR_LOSS, .patience = 2, .min_delta = 1e6};
+	struct history h = {0};
+	ck_assert_int_eq(nn_fit(m, &d, NULL, &opts, NULL, record, NULL, &h), NN_OK);
+	ck_assert_int_eq(h.n, 3);
+	ck_assert(!h.log[0].stop && !h.log[1].stop && h.log[2].stop);
+	/* the same through the stepper, with the state after the stop */
+	struct nn_train *t = nn_train_create(m, &d, NULL, &opts, NULL);
+	struct nn_epoch_log log;
+	for (int e = 0; e < 3; e++)
+		ck_assert_int_eq(nn_train_epoch(t, NULL, &log), NN_OK);
+	ck_assert(log.stop && nn_train_done(t));
+	ck_assert_uint_eq(nn_train_epochs_done(t), 3);
+	ck_assert_int_eq(nn_train_epoch(t, NULL, &log), NN_EINVAL);
+	nn_train_destroy(t);
+
+	/* val_accuracy with patience 0 (higher is better, min_delta's sign
+	 * ignored as Keras takes abs): stops after epoch 2 */
+	opts.monitor = NN_MONITOR_VAL_ACCURACY;
+	opts.patience = 0;
+	opts.min_delta = -1e6;
+	opts.validation_split = 0.25;
+	h.n = 0;
+	ck_assert_int_eq(nn_fit(m, &d, NULL, &opts, NULL, record, NULL, &h), NN_OK);
+	ck_assert_int_eq(h.n, 2);
+	ck_assert(h.log[1].stop && h.log[1].has_val);
+
+	/* a monitor that is not there (val_loss without validation): Keras skips */
+	opts.monitor = NN_MONITOR_VAL_LOSS;
+	opts.validation_split = 0;
+	opts.epochs = 4;
+	h.n = 0;
+	ck_assert_int_eq(nn_fit(m, &d, NULL, &opts, NULL, record, NULL, &h), NN_OK);
+	ck_assert_int_eq(h.n, 4);
+
+	/* improving runs do not stop: min_delta 0 and a learning model */
+	opts.monitor = NN_MONITOR_LOSS;
+	opts.min_delta = 0;
+	opts.patience = 1;
+	opts.epochs = 5;
+	spec.opt.learning_rate = 0.01;
+	struct nn_model *fast = make_model(&spec, 1);
+	h.n = 0;
+	ck_assert_int_eq(nn_fit(fast, &d, NULL, &opts, NULL, record, NULL, &h), NN_OK);
+	ck_assert_int_eq(h.n, 5);
+	/* on_epoch returning nonzero stops nn_fit */
+	h.n = 0;
+	h.stop_after = 2;
+	ck_assert_int_eq(nn_fit(fast, &d, NULL, &opts, NULL, record, NULL, &h), NN_OK);
+	ck_assert_int_eq(h.n, 2);
+	nn_model_destroy(fast);
+	nn_model_destroy(m);
+}
+END_TEST
+
+START_TEST(test_cancel)
+{
+	float x[64 * 8], y[64];
+	blobs(x, y, 64, 8, 4, 5);
+	struct nn_data d = {x, y, 64, 8, 1};
+	struct nn_model_spec spec;
+	dropout_spec(&spec);
+	struct nn_model *m = make_model(&spec, 1);
+	struct nn_fit_opts opts = {.epochs = 3, .batch_size = 8, .shuffle = true, .seed = 2};
+	struct nn_train *t = nn_train_create(m, &d, NULL, &opts, NULL);
+	uint8_t before[72], after[72];
+	ck_assert_uint_eq(nn_train_state_size(t), sizeof before);
+	nn_train_state_save(t, before);
+	atomic_int cancel = 1;
+	struct nn_epoch_log log;
+	/* checked before the first batch: nothing ran, the RNG is as it was */
+	ck_assert_int_eq(nn_train_epoch(t, &cancel, &log), NN_ECANCELLED);
+	ck_assert_uint_eq(nn_model_opt_steps(m), 0);
+	ck_assert_uint_eq(nn_train_epochs_done(t), 0);
+	nn_train_state_save(t, after);
+	ck_assert(memcmp(before, after, sizeof before) == 0);
+	atomic_store(&cancel, 0);
+	ck_assert_int_eq(nn_train_epoch(t, &cancel, &log), NN_OK);
+	ck_assert_uint_eq(nn_model_opt_steps(m), 8);
+	nn_train_destroy(t);
+	/* nn_fit returns the cancellation */
+	atomic_store(&cancel, 1);
+	ck_assert_int_eq(nn_fit(m, &d, NULL, &opts, &cancel, NULL, NULL, NULL), NN_ECANCELLED);
+	nn_model_destroy(m);
+}
+END_TEST
+
+START_TEST(test_divergence)
+{
+	/* linear regression with a learning rate far too large explodes */
+	float x[32], y[32];
+	for (int i = 0; i < 32; i++) {
+		x[i] = (float)i;
+		y[i] = 1000.0f * (float)i;
+	}
+	struct nn_model_spec spec;
+	memset(&spec, 0, sizeof spec);
+	spec.input_dim = 1;
+	spec.n_layers = 1;
+	nn_dense_defaults(&spec.layers[0], 1, NN_ACT_LINEAR);
+	spec.loss.kind = NN_LOSS_MSE;
+	nn_opt_defaults(NN_OPT_SGD, &spec.opt);
+	spec.opt.learning_rate = 10;
+	struct nn_model *m = make_model(&spec, 1);
+	struct nn_data d = {x, y, 32, 1, 1};
+	struct nn_fit_opts opts = {.epochs = 100, .batch_size = 32};
+	struct history h = {0};
+	ck_assert_int_eq(nn_fit(m, &d, NULL, &opts, NULL, record, NULL, &h), NN_EDIVERGED);
+	ck_assert_int_lt(h.n, 100);
+	nn_model_destroy(m);
+}
+END_TEST
+
+Suite *suite_nn_train(void)
+{
+	Suite *s = suite_create("nn_train");
+	TCase *learn = tcase_create("learning");
+	tcase_set_timeout(learn, 60);
+	tcase_add_test(learn, test_xor);
+	tcase_add_test(learn, test_tutorial_classifier);
+	tcase_add_test(learn, test_linear_regression_recovers_coefficients);
+	suite_add_tcase(s, learn);
+	TCase *tc = tcase_create("fit");
+	tcase_add_test(tc, test_same_seed_bit_identical);
+	tcase_add_test(tc, test_checkpoint_resume_bit_identical);
+	tcase_add_test(tc, test_validation_split_rows);
+	tcase_add_test(tc, test_create_errors);
+	tcase_add_test(tc, test_epoch_loss_is_history_mean);
+	tcase_add_test(tc, test_early_stopping_scripted);
+	tcase_add_test(tc, test_cancel);
+	tcase_add_test(tc, test_divergence);
+	suite_add_tcase(s, tc);
+	return s;
+}
