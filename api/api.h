@@ -1,0 +1,316 @@
+/*
+ * api.h — the language of fitd's HTTP API: request bodies in, validated structs
+ * out; records in, response bodies out; every error as one value.
+ *
+ * DESIGN
+ * Pure translation. No I/O, no SQL, no libmicrohttpd: every validation rule is
+ * unit-testable without a server. The server decodes a request with api_*,
+ * acts on the result with db_ / jobq_, and encodes its answer with api_*.
+ * JSON is read strictly (case-sensitive keys, unknown keys refused, numbers
+ * finite, integers integral); the first failing check fills a struct api_err
+ * whose field is the JSON path of the culprit ("layers[1].units").
+ *
+ * Ownership: decoders fill caller-owned structs; anything they allocate is
+ * released by the matching *_free. Encoders return a new NUL-terminated string
+ * (free with free()), or NULL when out of memory.
+ * Thread-safety: every function is reentrant.
+ */
+#ifndef FITD_API_H
+#define FITD_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/nn.h"
+
+/* ---- errors ---------------------------------------------------------------- */
+
+/* name, HTTP status, code string */
+#define API_ERRORS(X)                                              \
+	X(API_OK, 200, "ok")                                       \
+	X(API_INVALID_JSON, 400, "invalid_json")                   \
+	X(API_INVALID_CSV, 400, "invalid_csv")                     \
+	X(API_INVALID_NPY, 400, "invalid_npy")                     \
+	X(API_BAD_REQUEST, 400, "bad_request")                     \
+	X(API_UNAUTHORIZED, 401, "unauthorized")                   \
+	X(API_NOT_FOUND, 404, "not_found")                         \
+	X(API_METHOD_NOT_ALLOWED, 405, "method_not_allowed")       \
+	X(API_CONFLICT, 409, "conflict")                           \
+	X(API_PAYLOAD_TOO_LARGE, 413, "payload_too_large")         \
+	X(API_UNSUPPORTED_MEDIA_TYPE, 415, "unsupported_media_type") \
+	X(API_VALIDATION_FAILED, 422, "validation_failed")         \
+	X(API_INTERNAL, 500, "internal_error")                     \
+	X(API_QUEUE_FULL, 503, "queue_full")                       \
+	X(API_SHUTTING_DOWN, 503, "shutting_down")                 \
+	X(API_UNAVAILABLE, 503, "unavailable")
+
+enum api_code {
+#define API_ENUM(name, status, code) name,
+	API_ERRORS(API_ENUM)
+#undef API_ENUM
+	API_CODE_COUNT
+};
+
+struct api_err {
+	enum api_code code; /* API_OK while nothing failed */
+	char field[160];    /* JSON path or parameter name; "" when none */
+	char message[400];
+};
+
+/* Records the failure in *err and returns -1, so a check reads
+ * `return api_fail(err, API_VALIDATION_FAILED, "epochs", "must be ...");`.
+ * field may be NULL. */
+int api_fail(struct api_err *err, enum api_code code, const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+int api_status(enum api_code code);
+const char *api_code_name(enum api_code code);
+/* {"error": {"code", "message", "field"}} — field omitted when empty. */
+char *api_err_json(const struct api_err *err);
+
+/* ---- small values ----------------------------------------------------------- */
+
+/* Current time as RFC 3339 UTC is produced by the server; api only carries it. */
+#define API_TIME_LEN 24
+#define API_NAME_MAX 128
+/* A name (dataset, model): 1..API_NAME_MAX bytes of UTF-8, no control characters. */
+bool api_name_valid(const char *s);
+
+/* ---- datasets --------------------------------------------------------------- */
+
+enum api_y_kind { API_Y_CLASS, API_Y_ONE_HOT, API_Y_REAL };
+const char *api_y_kind_name(enum api_y_kind kind);
+
+/* What is known of a stored dataset without reading its rows. y_dim 0 means
+ * one value per row (y_shape [n]); y_dim k means rows of k values. */
+struct api_dataset_info {
+	int64_t id;
+	char name[API_NAME_MAX + 1];
+	uint64_t n_samples;
+	uint32_t n_features;
+	uint32_t y_dim;
+	enum api_y_kind y_kind;
+	uint32_t n_classes;   /* 0 for real-valued targets */
+	double y_min, y_max;  /* over every target value */
+	bool y_integral;      /* every target value is an integer */
+	char created_at[API_TIME_LEN];
+};
+
+/* Running statistics of the targets, fed row by row, that decide y_kind. */
+struct api_y_stats {
+	uint32_t y_dim;
+	uint64_t n;
+	double min, max;
+	bool integral;   /* all values integers */
+	bool one_hot;    /* every row so far is one 1 and zeros (y_dim >= 2) */
+};
+void api_y_stats_init(struct api_y_stats *s, uint32_t y_dim);
+void api_y_stats_add(struct api_y_stats *s, const float *y_row);
+/* Fills y_kind, n_classes, y_min, y_max, y_integral, y_dim of info. */
+void api_y_stats_finish(const struct api_y_stats *s, struct api_dataset_info *info);
+
+/* A JSON dataset body decoded: x is n x n_features, y is n x max(1, y_dim),
+ * both float32 row-major, owned by the struct. */
+struct api_dataset_body {
+	struct api_dataset_info info;
+	float *x;
+	float *y;
+};
+
+/* Limits applied while decoding (the server's configuration). */
+struct api_limits {
+	uint64_t max_rows;       /* samples of a dataset */
+	uint64_t max_cells;      /* rows x (features + y values) */
+	uint32_t max_instances;  /* rows of one predict request */
+};
+
+int api_dataset_decode(const char *body, size_t len, const struct api_limits *lim,
+		       struct api_dataset_body *out, struct api_err *err);
+void api_dataset_body_free(struct api_dataset_body *d);
+char *api_dataset_encode(const struct api_dataset_info *d);
+/* {"items": [...], "total": total} */
+char *api_dataset_list_encode(const struct api_dataset_info *items, size_t n, uint64_t total);
+
+/* ---- CSV --------------------------------------------------------------------- */
+
+/* Incremental CSV reader for dataset uploads: numbers only, one label column.
+ * Bytes arrive in chunks of any size; rows leave through on_row as soon as
+ * they are complete. Memory is bounded by one row, whatever the body size. */
+enum api_csv_header { API_CSV_HEADER_AUTO, API_CSV_HEADER_NO, API_CSV_HEADER_YES };
+struct api_csv_opts {
+	/* Does the first line name the columns? AUTO: yes when any of its cells
+	 * is not a number. */
+	enum api_csv_header header;
+	const char *label_name; /* label column by name (needs header), or NULL */
+	long label_index;       /* 0-based column, or -1 for the last column */
+	uint64_t max_rows;
+	uint64_t max_cells;
+};
+/* Called once per data row: features (n_features values) and the label.
+ * Returning nonzero stops the parse; the callback should then have filled err. */
+typedef int (*api_csv_row_fn)(void *ctx, const float *features, uint32_t n_features,
+			      float label, struct api_err *err);
+struct api_csv;
+/* Returns a new reader or NULL (out of memory). The opts strings are copied. */
+struct api_csv *api_csv_create(const struct api_csv_opts *opts, api_csv_row_fn on_row, void *ctx);
+void api_csv_destroy(struct api_csv *csv);
+/* Feeds the next bytes. Returns 0, or -1 with err filled (400 invalid_csv
+ * naming line and column, or 422 for a bad label option / limit). */
+int api_csv_feed(struct api_csv *csv, const char *data, size_t len, struct api_err *err);
+/* Ends the input (a last line without a newline is a row). Returns 0 or -1. */
+int api_csv_finish(struct api_csv *csv, struct api_err *err);
+uint32_t api_csv_n_features(const struct api_csv *csv);
+uint64_t api_csv_n_rows(const struct api_csv *csv);
+
+/* ---- models ------------------------------------------------------------------- */
+
+struct api_model_def {
+	char name[API_NAME_MAX + 1];
+	struct nn_model_spec spec;
+	bool accuracy;      /* "accuracy" among the metrics */
+	bool has_seed;
+	uint64_t seed;
+};
+
+/* Decodes POST /v1/models (plain or {"keras": ...} import) into *out.
+ * Checks every field and the limits (nn_spec_check) without allocating for
+ * the model. */
+int api_model_decode(const char *body, size_t len, struct api_model_def *out, struct api_err *err);
+/* The canonical definition (every default filled in), as stored and as read
+ * back by api_model_decode. */
+char *api_model_def_encode(const struct api_model_def *def);
+
+enum api_model_status { API_MODEL_UNTRAINED, API_MODEL_TRAINING, API_MODEL_TRAINED };
+const char *api_model_status_name(enum api_model_status s);
+bool api_model_status_parse(const char *s, enum api_model_status *out);
+
+struct api_model_info {
+	int64_t id;
+	struct api_model_def def;
+	enum api_model_status status;
+	uint64_t n_params;
+	char created_at[API_TIME_LEN];
+	char updated_at[API_TIME_LEN];
+};
+char *api_model_encode(const struct api_model_info *m);
+char *api_model_list_encode(const struct api_model_info *items, size_t n, uint64_t total);
+
+/* GET /v1/models/{id}/weights from the flat parameter array. */
+char *api_weights_encode(const struct nn_model_spec *spec, const float *params);
+/* PUT /v1/models/{id}/weights: exact shapes of spec, finite values, into
+ * params (n_params floats, caller-owned). */
+int api_weights_decode(const char *body, size_t len, const struct nn_model_spec *spec,
+		       float *params, struct api_err *err);
+
+/* ---- jobs ------------------------------------------------------------------------ */
+
+struct api_job_req {
+	int64_t model_id;
+	int64_t dataset_id;
+	int64_t validation_dataset_id; /* 0 when none */
+	struct nn_fit_opts fit;        /* epochs, batch_size, shuffle, seed, split, early stopping */
+	bool has_seed;
+};
+
+int api_job_decode(const char *body, size_t len, struct api_job_req *out, struct api_err *err);
+/* Does the data fit the model? 422 naming dataset_id / validation_dataset_id /
+ * batch_size / validation_split / early_stopping.monitor otherwise.
+ * val may be NULL. */
+int api_job_check(const struct api_job_req *req, const struct api_model_def *model,
+		  const struct api_dataset_info *train, const struct api_dataset_info *val,
+		  struct api_err *err);
+/* Do a dataset's features and targets fit the model (input_dim, the loss's
+ * label form, the output units)? 422 naming field otherwise. */
+int api_dataset_fits(const struct nn_model_spec *spec, const struct api_dataset_info *d, const char *field,
+		     struct api_err *err);
+/* The canonical job options as stored, and read back. */
+char *api_job_req_encode(const struct api_job_req *req);
+
+enum api_job_status { API_JOB_QUEUED, API_JOB_RUNNING, API_JOB_SUCCEEDED, API_JOB_FAILED, API_JOB_CANCELLED };
+const char *api_job_status_name(enum api_job_status s);
+bool api_job_status_parse(const char *s, enum api_job_status *out);
+static inline bool api_job_final(enum api_job_status s)
+{
+	return s == API_JOB_SUCCEEDED || s == API_JOB_FAILED || s == API_JOB_CANCELLED;
+}
+
+/* Metrics of one epoch; NaN for a value that does not exist. */
+struct api_epoch {
+	uint32_t epoch;
+	double loss, accuracy, val_loss, val_accuracy;
+	double seconds;
+};
+
+struct api_job_info {
+	int64_t id;
+	int64_t model_id;
+	int64_t dataset_id;            /* 0 once the dataset was deleted */
+	int64_t validation_dataset_id; /* 0 when none */
+	struct api_job_req req;
+	enum api_job_status status;
+	uint32_t epoch;                /* epochs finished */
+	struct api_epoch last;         /* metrics of the last finished epoch */
+	double samples_per_second;     /* NaN before the first epoch */
+	char error[400];               /* "" when none */
+	uint32_t attempts;
+	char weights_sha256[65];       /* "" until succeeded */
+	char created_at[API_TIME_LEN];
+	char started_at[API_TIME_LEN]; /* "" when not yet */
+	char finished_at[API_TIME_LEN];
+};
+char *api_job_encode(const struct api_job_info *j);
+char *api_job_list_encode(const struct api_job_info *items, size_t n, uint64_t total);
+/* One epoch row as a single line of JSON (history items and SSE data). */
+char *api_epoch_encode(const struct api_epoch *e);
+char *api_history_encode(int64_t job_id, const struct api_epoch *epochs, size_t n);
+
+/* ---- predictions and evaluation ------------------------------------------------------- */
+
+/* {"instances": [[...], ...]}: n rows of input_dim finite numbers into a new
+ * float array *x (free with free()). */
+int api_instances_decode(const char *body, size_t len, uint32_t input_dim, uint32_t max_rows,
+			 float **x, size_t *n, struct api_err *err);
+/* {"id": id (omitted when 0), "predictions": [[...]], "classes": [...] (when
+ * classes != NULL)}; floats round-trip float32. */
+char *api_predictions_encode(int64_t id, const float *out, size_t n, uint32_t outputs,
+			     const int32_t *classes);
+
+struct api_prediction_info {
+	int64_t id;
+	int64_t model_id;
+	uint32_t n, input_dim, outputs;
+	const float *inputs;    /* borrowed */
+	const float *outputs_v; /* borrowed */
+	const int32_t *classes; /* borrowed; NULL when none */
+	char created_at[API_TIME_LEN];
+};
+char *api_prediction_encode(const struct api_prediction_info *p);
+char *api_prediction_list_encode(const struct api_prediction_info *items, size_t n, uint64_t total);
+
+/* {"dataset_id": N} */
+int api_evaluate_decode(const char *body, size_t len, int64_t *dataset_id, struct api_err *err);
+char *api_evaluate_encode(const struct nn_eval *e);
+
+/* ---- service information ------------------------------------------------------------------ */
+
+struct api_info {
+	const char *version;
+	const char *blas;
+	unsigned workers, queue_capacity, http_threads, commit_interval_ms;
+	bool auth;
+	uint64_t max_body_bytes, max_upload_bytes, max_rows;
+	unsigned max_instances;
+};
+/* GET /v1/info, with the core's limits. */
+char *api_info_encode(const struct api_info *info);
+
+/* ---- lists and query strings -------------------------------------------------------------- */
+
+/* limit (1..500, default 50) and offset (>= 0, default 0) from query values
+ * (NULL when absent). */
+int api_page_parse(const char *limit, const char *offset, uint32_t *lim, uint64_t *off,
+		   struct api_err *err);
+/* A positive id from a URL segment or query value; false when not one. */
+bool api_id_parse(const char *s, int64_t *id);
+
+#endif

@@ -1,0 +1,74 @@
+/*
+ * api_internal.h — helpers shared by the api_* translators: strict JSON
+ * reading on top of cJSON, and a growable text buffer for large numeric
+ * output (weights, predictions) where a cJSON node per number would cost
+ * ~80 bytes each.
+ */
+#ifndef FITD_API_INTERNAL_H
+#define FITD_API_INTERNAL_H
+
+#include <cJSON.h>
+
+#include "api/api.h"
+
+/* ---- strict JSON reading ---------------------------------------------------- */
+
+/* Parses len bytes (need not be NUL-terminated). Returns a new tree (free with
+ * cJSON_Delete) or NULL with a 400 invalid_json naming line and column. The
+ * body must hold exactly one JSON value, optionally surrounded by whitespace. */
+cJSON *api_json_parse(const char *body, size_t len, struct api_err *err);
+
+/* Fails with 422 unless obj is an object whose keys are all in allowed
+ * (NULL-terminated) and none repeats; names the first offender. path is the
+ * object's own JSON path ("" for the root). what names the object for the
+ * type message ("the body", "layers[1]"). */
+int api_obj_check(const cJSON *obj, const char *path, const char *what,
+		  const char *const *allowed, struct api_err *err);
+
+/* Child path: "" + "units" -> "units"; "layers[1]" + "units" -> "layers[1].units". */
+void api_path(char *out, size_t size, const char *parent, const char *key);
+void api_path_index(char *out, size_t size, const char *parent, size_t index);
+
+/* Typed getters. Each looks up key in obj (case-sensitive). When absent:
+ * required -> 422 "is required", else leave *out untouched and return 0.
+ * Wrong type or out of range -> 422 naming path.key. */
+int api_get_number(const cJSON *obj, const char *path, const char *key, bool required,
+		   double lo, double hi, double *out, struct api_err *err);
+int api_get_int(const cJSON *obj, const char *path, const char *key, bool required,
+		int64_t lo, int64_t hi, int64_t *out, struct api_err *err);
+int api_get_bool(const cJSON *obj, const char *path, const char *key, bool required,
+		 bool *out, struct api_err *err);
+/* Copies a UTF-8 string of 1..max bytes into out (max + 1 bytes). */
+int api_get_string(const cJSON *obj, const char *path, const char *key, bool required,
+		   size_t max, char *out, struct api_err *err);
+
+/* One finite number within float32's range into *out; 422 naming path otherwise. */
+int api_read_float(const cJSON *item, const char *path, float *out, struct api_err *err);
+/* An array of exactly n such numbers into out[0..n). */
+int api_read_floats(const cJSON *arr, const char *path, uint32_t n, float *out, struct api_err *err);
+
+/* The value itself, for arrays of numbers. */
+bool api_number_value(const cJSON *item, double *out);
+bool api_utf8_valid(const char *s, size_t len);
+
+/* ---- output buffer ---------------------------------------------------------- */
+
+struct api_buf {
+	char *data;
+	size_t len, cap;
+	bool failed; /* an allocation failed: every later append is a no-op */
+};
+void api_buf_put(struct api_buf *b, const char *s, size_t n);
+void api_buf_puts(struct api_buf *b, const char *s);
+void api_buf_printf(struct api_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A float32 that parses back to the same float32 ("%.9g"), or null when not finite. */
+void api_buf_float(struct api_buf *b, float v);
+/* Returns the NUL-terminated text (caller frees) or NULL if anything failed. */
+char *api_buf_finish(struct api_buf *b);
+
+/* cJSON helpers for encoders: a number that is NaN becomes null. */
+cJSON *api_json_number_or_null(double v);
+/* cJSON_PrintUnformatted + cJSON_Delete; NULL on failure. */
+char *api_json_print_free(cJSON *root);
+
+#endif

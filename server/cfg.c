@@ -1,0 +1,217 @@
+/*
+ * cfg.c — flags and FITD_* environment variables into struct cfg.
+ *
+ * One table row per option: its flag, its variable, its kind and where it
+ * lands, so the usage text, the environment and the flags cannot drift apart.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "server/cfg.h"
+
+#ifndef FITD_VERSION
+#define FITD_VERSION "0.1.0"
+#endif
+
+enum opt_kind { OPT_UINT, OPT_U64, OPT_PORT, OPT_STR, OPT_LOG };
+
+struct opt {
+	const char *flag;
+	const char *env;
+	enum opt_kind kind;
+	size_t offset;
+	size_t size;        /* strings: buffer size */
+	unsigned long long min, max;
+	const char *help;
+};
+
+#define STR(field) OPT_STR, offsetof(struct cfg, field), sizeof(((struct cfg *)0)->field), 0, 0
+#define UINT(field, lo, hi) OPT_UINT, offsetof(struct cfg, field), 0, lo, hi
+static const struct opt opts[] = {
+	{"--port", "FITD_PORT", OPT_PORT, offsetof(struct cfg, port), 0, 0, 65535, "TCP port (8080; 0 picks a free one)"},
+	{"--bind", "FITD_BIND", STR(bind), "address to listen on (127.0.0.1)"},
+	{"--db", "FITD_DB", STR(db), "SQLite database file (./fitd.db)"},
+	{"--workers", "FITD_WORKERS", UINT(workers, 1, 256), "training worker threads (the number of cores)"},
+	{"--queue", "FITD_QUEUE", UINT(queue, 1, 1000000), "queued jobs before POST /v1/jobs answers 503 (256)"},
+	{"--max-body-mb", "FITD_MAX_BODY_MB", UINT(max_body_mb, 1, 1024), "largest JSON body in MiB (32)"},
+	{"--max-upload-mb", "FITD_MAX_UPLOAD_MB", UINT(max_upload_mb, 1, 1048576),
+	 "largest streamed CSV upload in MiB (4096)"},
+	{"--api-key", "FITD_API_KEY", STR(api_key), "require Authorization: Bearer KEY (unset: no auth)"},
+	{"--cors-origin", "FITD_CORS_ORIGIN", STR(cors_origin), "allowed CORS origin, or * (unset: no CORS headers)"},
+	{"--commit-interval-ms", "FITD_COMMIT_INTERVAL_MS", UINT(commit_interval_ms, 0, 3600000),
+	 "group fast epochs into one commit at least this often (1000)"},
+	{"--http-threads", "FITD_HTTP_THREADS", UINT(http_threads, 1, 1024), "HTTP threads (2 x cores, at least 4)"},
+	{"--max-connections", "FITD_MAX_CONNECTIONS", UINT(max_connections, 16, 1000000), "open connections (2048)"},
+	{"--per-ip-connections", "FITD_PER_IP_CONNECTIONS", UINT(per_ip_connections, 0, 1000000),
+	 "open connections per client address (0 = unlimited; behind a proxy every client shares its address)"},
+	{"--timeout", "FITD_TIMEOUT", UINT(timeout_s, 1, 86400), "seconds before an idle connection is closed (60)"},
+	{"--max-rows", "FITD_MAX_ROWS", OPT_U64, offsetof(struct cfg, max_rows), 0, 1, 1000000000ULL,
+	 "samples per dataset (10000000)"},
+	{"--max-instances", "FITD_MAX_INSTANCES", UINT(max_instances, 1, 10000000), "rows per predict request (10000)"},
+	{"--log-format", "FITD_LOG_FORMAT", OPT_LOG, offsetof(struct cfg, log_format), 0, 0, 0, "text or json (text)"},
+	{"--share-dir", "FITD_SHARE_DIR", STR(share_dir), "folder holding migrations/ and web/ (next to the binary)"},
+	{"--vendor-dir", "FITD_VENDOR_DIR", STR(vendor_dir),
+	 "folder of packaged JavaScript libraries (/usr/share/javascript)"},
+};
+#undef STR
+#undef UINT
+#define N_OPTS (sizeof opts / sizeof opts[0])
+
+static void defaults(struct cfg *cfg)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (cores < 1)
+		cores = 1;
+	memset(cfg, 0, sizeof *cfg);
+	cfg->port = 8080;
+	snprintf(cfg->bind, sizeof cfg->bind, "127.0.0.1");
+	snprintf(cfg->db, sizeof cfg->db, "./fitd.db");
+	cfg->workers = (unsigned)cores;
+	cfg->queue = 256;
+	cfg->max_body_mb = 32;
+	cfg->max_upload_mb = 4096;
+	cfg->commit_interval_ms = 1000;
+	cfg->http_threads = cores * 2 < 4 ? 4 : (unsigned)cores * 2;
+	cfg->max_connections = 2048;
+	cfg->timeout_s = 60;
+	cfg->max_rows = 10000000;
+	cfg->max_instances = 10000;
+	snprintf(cfg->vendor_dir, sizeof cfg->vendor_dir, "/usr/share/javascript");
+}
+
+/* The folder above the executable when it holds migrations/ (a build tree or
+ * an install prefix), else the current directory. */
+static void default_share_dir(struct cfg *cfg)
+{
+	char exe[900], probe[1100];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+
+	snprintf(cfg->share_dir, sizeof cfg->share_dir, ".");
+	if (n <= 0)
+		return;
+	exe[n] = '\0';
+	for (int up = 0; up < 2; up++) {
+		char *slash = strrchr(exe, '/');
+
+		if (!slash)
+			return;
+		*slash = '\0';
+		if (up == 1) {
+			snprintf(probe, sizeof probe, "%s/migrations", exe[0] ? exe : "/");
+			if (access(probe, R_OK) == 0)
+				snprintf(cfg->share_dir, sizeof cfg->share_dir, "%s", exe[0] ? exe : "/");
+		}
+	}
+}
+
+static int set_opt(struct cfg *cfg, const struct opt *o, const char *value, const char *from, char *msg, size_t size)
+{
+	char *base = (char *)cfg + o->offset;
+	unsigned long long v;
+	char *end;
+
+	switch (o->kind) {
+	case OPT_STR:
+		if (strlen(value) >= o->size) {
+			snprintf(msg, size, "%s: value too long", from);
+			return -1;
+		}
+		memcpy(base, value, strlen(value) + 1);
+		return 0;
+	case OPT_LOG:
+		if (strcmp(value, "text") == 0)
+			*(enum cfg_log_format *)base = CFG_LOG_TEXT;
+		else if (strcmp(value, "json") == 0)
+			*(enum cfg_log_format *)base = CFG_LOG_JSON;
+		else {
+			snprintf(msg, size, "%s: expected text or json, got \"%s\"", from, value);
+			return -1;
+		}
+		return 0;
+	default:
+		errno = 0;
+		v = strtoull(value, &end, 10);
+		if (errno || end == value || *end || value[0] == '-' || v < o->min || v > o->max) {
+			snprintf(msg, size, "%s: expected an integer in %llu..%llu, got \"%s\"", from, o->min, o->max, value);
+			return -1;
+		}
+		if (o->kind == OPT_PORT)
+			*(uint16_t *)base = (uint16_t)v;
+		else if (o->kind == OPT_U64)
+			*(uint64_t *)base = v;
+		else
+			*(unsigned *)base = (unsigned)v;
+		return 0;
+	}
+}
+
+const char *cfg_usage(void)
+{
+	static char text[4096];
+	size_t len;
+
+	if (text[0])
+		return text;
+	len = (size_t)snprintf(text, sizeof text,
+			       "usage: fitd [options]          serve the API\n"
+			       "       fitd healthcheck        exit 0 when the server on FITD_PORT answers /healthz\n"
+			       "       fitd backup PATH        copy the database to PATH while it is in use\n\n"
+			       "options (each also read from its environment variable):\n");
+	for (size_t i = 0; i < N_OPTS && len < sizeof text; i++)
+		len += (size_t)snprintf(text + len, sizeof text - len, "  %-22s %-24s %s\n", opts[i].flag, opts[i].env,
+					opts[i].help);
+	return text;
+}
+
+int cfg_load(struct cfg *cfg, int argc, char **argv, char *msg, size_t size)
+{
+	defaults(cfg);
+	for (size_t i = 0; i < N_OPTS; i++) {
+		const char *v = getenv(opts[i].env);
+
+		if (v && *v && set_opt(cfg, &opts[i], v, opts[i].env, msg, size))
+			return -1;
+	}
+	for (int a = 1; a < argc; a++) {
+		const char *arg = argv[a], *value = NULL, *eq;
+		const struct opt *o = NULL;
+		size_t name_len;
+
+		if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+			fputs(cfg_usage(), stdout);
+			return 1;
+		}
+		if (strcmp(arg, "--version") == 0) {
+			printf("fitd %s\n", FITD_VERSION);
+			return 1;
+		}
+		eq = strchr(arg, '=');
+		name_len = eq ? (size_t)(eq - arg) : strlen(arg);
+		for (size_t i = 0; i < N_OPTS; i++)
+			if (strlen(opts[i].flag) == name_len && strncmp(opts[i].flag, arg, name_len) == 0)
+				o = &opts[i];
+		if (!o) {
+			snprintf(msg, size, "unknown option %s (see --help)", arg);
+			return -1;
+		}
+		if (eq)
+			value = eq + 1;
+		else if (a + 1 < argc)
+			value = argv[++a];
+		else {
+			snprintf(msg, size, "%s needs a value", o->flag);
+			return -1;
+		}
+		if (set_opt(cfg, o, value, o->flag, msg, size))
+			return -1;
+	}
+	if (!cfg->share_dir[0])
+		default_share_dir(cfg);
+	return 0;
+}

@@ -1,0 +1,216 @@
+/*
+ * main.c — fitd's entry point: configuration, start-up (migrations, crash
+ * recovery, workers, HTTP), and an orderly shutdown on SIGTERM/SIGINT.
+ *
+ * Also two subcommands for containers and operators: `fitd healthcheck`
+ * (exit 0 when /healthz answers 200; no curl needed in the image) and
+ * `fitd backup PATH` (a consistent copy of the live database).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server/app.h"
+#include "server/cfg.h"
+#include "server/db.h"
+#include "server/http.h"
+#include "server/jobq.h"
+#include "server/log.h"
+#include "server/metrics.h"
+#include "server/predq.h"
+#include "server/route.h"
+#include "server/worker.h"
+
+#define MAX_ATTEMPTS 3
+#define DRAIN_SECONDS 20
+
+static int healthcheck(const struct cfg *cfg)
+{
+	const char *host = strcmp(cfg->bind, "0.0.0.0") == 0 ? "127.0.0.1" : strcmp(cfg->bind, "::") == 0 ? "::1" : cfg->bind;
+	struct addrinfo hints = {0}, *ai;
+	struct timeval tv = {5, 0};
+	char port[16], reply[64] = "";
+	static const char request[] = "GET /healthz HTTP/1.0\r\n\r\n";
+	ssize_t n;
+	int fd, ok;
+
+	snprintf(port, sizeof port, "%u", cfg->port);
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(host, port, &hints, &ai) != 0)
+		return 1;
+	fd = socket(ai->ai_family, SOCK_STREAM, 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	ok = fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+	     write(fd, request, sizeof request - 1) == (ssize_t)(sizeof request - 1);
+	freeaddrinfo(ai);
+	n = ok ? read(fd, reply, sizeof reply - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n > 0)
+		reply[n] = '\0';
+	ok = n > 12 && strncmp(reply, "HTTP/1.", 7) == 0 && strncmp(reply + 9, "200", 3) == 0;
+	fprintf(ok ? stdout : stderr, "healthcheck %s:%s %s\n", host, port, ok ? "ok" : "failed");
+	return ok ? 0 : 1;
+}
+
+static int backup(const struct cfg *cfg, const char *path)
+{
+	char msg[512];
+	struct db *db = db_open(cfg->db, msg, sizeof msg);
+	int rc;
+
+	if (!db) {
+		fprintf(stderr, "fitd: %s\n", msg);
+		return 1;
+	}
+	rc = db_backup(db, path, msg, sizeof msg);
+	db_close(db);
+	if (rc) {
+		fprintf(stderr, "fitd: %s\n", msg);
+		return 1;
+	}
+	printf("backed up %s to %s\n", cfg->db, path);
+	return 0;
+}
+
+/* Opens the database, applies migrations, recovers what a crash left. */
+static int prepare_database(const struct cfg *cfg)
+{
+	char msg[1024], dir[1100];
+	struct api_err err = {0};
+	struct db *db = db_open(cfg->db, msg, sizeof msg);
+	int requeued;
+
+	if (!db) {
+		fprintf(stderr, "fitd: %s\n", msg);
+		return -1;
+	}
+	snprintf(dir, sizeof dir, "%s/migrations", cfg->share_dir);
+	if (db_migrate(db, dir, msg, sizeof msg)) {
+		fprintf(stderr, "fitd: %s\n", msg);
+		db_close(db);
+		return -1;
+	}
+	requeued = db_recover(db, MAX_ATTEMPTS, &err);
+	db_close(db);
+	if (requeued < 0) {
+		fprintf(stderr, "fitd: recovery failed: %s\n", err.message);
+		return -1;
+	}
+	if (requeued > 0)
+		log_message("resuming %d job(s) interrupted by the last shutdown or crash", requeued);
+	return 0;
+}
+
+static void wake_streams(void *ctx)
+{
+	struct app *app = ctx;
+
+	if (app->http)
+		http_wake_streams(app->http);
+}
+
+int main(int argc, char **argv)
+{
+	struct cfg cfg;
+	struct app app = {0};
+	struct worker_pool *workers = NULL;
+	sigset_t signals;
+	char msg[1024];
+	int sig = 0, rc;
+
+	if (argc >= 2 && (strcmp(argv[1], "healthcheck") == 0 || strcmp(argv[1], "backup") == 0)) {
+		const char *sub = argv[1];
+
+		if (strcmp(sub, "backup") == 0 && argc < 3) {
+			fprintf(stderr, "usage: fitd backup PATH\n");
+			return 2;
+		}
+		rc = cfg_load(&cfg, strcmp(sub, "backup") == 0 ? argc - 2 : argc - 1,
+			      strcmp(sub, "backup") == 0 ? argv + 2 : argv + 1, msg, sizeof msg);
+		if (rc) {
+			if (rc < 0)
+				fprintf(stderr, "fitd: %s\n", msg);
+			return rc < 0 ? 2 : 0;
+		}
+		return strcmp(sub, "healthcheck") == 0 ? healthcheck(&cfg) : backup(&cfg, argv[2]);
+	}
+	rc = cfg_load(&cfg, argc, argv, msg, sizeof msg);
+	if (rc) {
+		if (rc < 0)
+			fprintf(stderr, "fitd: %s\n", msg);
+		return rc < 0 ? 2 : 0;
+	}
+	log_init(cfg.log_format);
+	/* Every thread inherits this mask; main alone waits for the signals. */
+	sigemptyset(&signals);
+	sigaddset(&signals, SIGTERM);
+	sigaddset(&signals, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &signals, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	nn_blas_single_threaded();
+	db_set_path(cfg.db);
+	if (prepare_database(&cfg))
+		return 1;
+
+	app.cfg = &cfg;
+	app.limits = (struct api_limits){
+		.max_rows = cfg.max_rows,
+		.max_cells = (uint64_t)1 << 31,
+		.max_instances = cfg.max_instances,
+	};
+	app.jobq = jobq_create(cfg.workers);
+	app.predq = predq_start();
+	if (!app.jobq || !app.predq) {
+		fprintf(stderr, "fitd: cannot start (out of memory?)\n");
+		return 1;
+	}
+	metrics_init(route_table, route_count);
+	app.http = http_start(&cfg, route_table, route_count, &app, msg, sizeof msg);
+	if (!app.http) {
+		fprintf(stderr, "fitd: %s\n", msg);
+		predq_stop(app.predq);
+		jobq_destroy(app.jobq);
+		return 1;
+	}
+	jobq_set_listener(app.jobq, wake_streams, &app);
+	workers = worker_start(app.jobq, cfg.workers, cfg.commit_interval_ms);
+	if (!workers) {
+		fprintf(stderr, "fitd: cannot start the workers\n");
+		http_stop(app.http);
+		predq_stop(app.predq);
+		jobq_destroy(app.jobq);
+		return 1;
+	}
+	atomic_store(&app.workers_running, true);
+	log_message("fitd listening on http://%s:%u (database %s, %u workers, %s)", cfg.bind, http_port(app.http), cfg.db,
+		    cfg.workers, nn_blas_name());
+
+	while (sigwait(&signals, &sig) != 0)
+		;
+	log_message("received %s: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+
+	/* Stop accepting; stop the jobs at a batch boundary (resumable); let
+	 * the requests in flight finish; then close everything. */
+	http_quiesce(app.http);
+	atomic_store(&app.workers_running, false);
+	worker_stop(workers);
+	for (int i = 0; i < DRAIN_SECONDS * 10 && http_active(app.http) > 0; i++)
+		usleep(100000);
+	predq_stop(app.predq);
+	jobq_set_listener(app.jobq, NULL, NULL);
+	http_stop(app.http);
+	jobq_destroy(app.jobq);
+	db_thread_close();
+	log_message("stopped");
+	return 0;
+}

@@ -1,0 +1,171 @@
+/*
+ * metrics.c — request counters and latency histograms, as atomics indexed by
+ * route and status class; rendered in Prometheus's text format on demand.
+ */
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/metrics.h"
+
+#define MAX_ROUTES 64
+static const int statuses[] = {200, 201, 202, 204, 304, 400, 401, 404, 405, 409, 413, 415, 422, 500, 503, 0};
+#define N_STATUS (sizeof statuses / sizeof statuses[0]) /* the last slot holds every other status */
+static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+#define N_BUCKETS (sizeof buckets / sizeof buckets[0])
+
+static const struct http_route *metric_routes;
+static size_t metric_n_routes;
+static atomic_ulong requests[MAX_ROUTES + 1][N_STATUS];
+static atomic_ulong latency[MAX_ROUTES + 1][N_BUCKETS + 1];
+static atomic_ulong latency_sum_us[MAX_ROUTES + 1];
+
+void metrics_init(const struct http_route *routes, size_t n_routes)
+{
+	metric_routes = routes;
+	metric_n_routes = n_routes < MAX_ROUTES ? n_routes : MAX_ROUTES;
+}
+
+static size_t route_slot(int route_index)
+{
+	return route_index >= 0 && (size_t)route_index < metric_n_routes ? (size_t)route_index : MAX_ROUTES;
+}
+
+void metrics_request(int route_index, int status, double seconds)
+{
+	size_t r = route_slot(route_index), s = 0, b = 0;
+
+	while (s < N_STATUS - 1 && statuses[s] != status)
+		s++;
+	while (b < N_BUCKETS && seconds > buckets[b])
+		b++;
+	atomic_fetch_add_explicit(&requests[r][s], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&latency[r][b], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&latency_sum_us[r], (unsigned long)(seconds * 1e6), memory_order_relaxed);
+}
+
+struct out {
+	char *buf;
+	size_t len, cap;
+	int failed;
+};
+
+__attribute__((format(printf, 2, 3))) static void put(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o->failed)
+		return;
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			o->failed = 1;
+			return;
+		}
+		if (o->len + (size_t)n < o->cap) {
+			o->len += (size_t)n;
+			return;
+		}
+		{
+			size_t cap = o->cap * 2 + (size_t)n;
+			char *p = realloc(o->buf, cap);
+
+			if (!p) {
+				o->failed = 1;
+				return;
+			}
+			o->buf = p;
+			o->cap = cap;
+		}
+	}
+}
+
+static void route_label(size_t r, char *out, size_t size)
+{
+	const struct http_route *route = r < metric_n_routes ? &metric_routes[r] : NULL;
+
+	if (!route)
+		snprintf(out, size, "method=\"\",route=\"unmatched\"");
+	else if (route->flags & HTTP_STATIC)
+		snprintf(out, size, "method=\"GET\",route=\"/ (web)\"");
+	else
+		snprintf(out, size, "method=\"%s\",route=\"%s\"", route->method, route->pattern);
+}
+
+char *metrics_render(const struct metrics_jobs *jobs)
+{
+	static const char *const job_states[] = {"queued", "running", "succeeded", "failed", "cancelled"};
+	struct out o = {malloc(16384), 0, 16384, 0};
+	char label[256];
+
+	if (!o.buf)
+		return NULL;
+	o.buf[0] = '\0';
+	put(&o, "# HELP fitd_http_requests_total HTTP requests by route and status.\n"
+		"# TYPE fitd_http_requests_total counter\n");
+	for (size_t r = 0; r <= MAX_ROUTES; r++) {
+		if (r >= metric_n_routes && r != MAX_ROUTES)
+			continue;
+		route_label(r, label, sizeof label);
+		for (size_t s = 0; s < N_STATUS; s++) {
+			unsigned long v = atomic_load_explicit(&requests[r][s], memory_order_relaxed);
+
+			if (!v)
+				continue;
+			if (statuses[s])
+				put(&o, "fitd_http_requests_total{%s,status=\"%d\"} %lu\n", label, statuses[s], v);
+			else
+				put(&o, "fitd_http_requests_total{%s,status=\"other\"} %lu\n", label, v);
+		}
+	}
+	put(&o, "# HELP fitd_http_request_duration_seconds Time from request headers to response completion.\n"
+		"# TYPE fitd_http_request_duration_seconds histogram\n");
+	for (size_t r = 0; r <= MAX_ROUTES; r++) {
+		unsigned long cumulative = 0;
+
+		if (r >= metric_n_routes && r != MAX_ROUTES)
+			continue;
+		for (size_t b = 0; b <= N_BUCKETS; b++)
+			cumulative += atomic_load_explicit(&latency[r][b], memory_order_relaxed);
+		if (!cumulative)
+			continue;
+		route_label(r, label, sizeof label);
+		cumulative = 0;
+		for (size_t b = 0; b <= N_BUCKETS; b++) {
+			cumulative += atomic_load_explicit(&latency[r][b], memory_order_relaxed);
+			if (b < N_BUCKETS)
+				put(&o, "fitd_http_request_duration_seconds_bucket{%s,le=\"%g\"} %lu\n", label, buckets[b],
+				    cumulative);
+			else
+				put(&o, "fitd_http_request_duration_seconds_bucket{%s,le=\"+Inf\"} %lu\n", label, cumulative);
+		}
+		put(&o, "fitd_http_request_duration_seconds_sum{%s} %.6f\n", label,
+		    atomic_load_explicit(&latency_sum_us[r], memory_order_relaxed) / 1e6);
+		put(&o, "fitd_http_request_duration_seconds_count{%s} %lu\n", label, cumulative);
+	}
+	put(&o, "# HELP fitd_jobs Training jobs by state.\n# TYPE fitd_jobs gauge\n");
+	for (int s = 0; s < 5; s++)
+		put(&o, "fitd_jobs{state=\"%s\"} %llu\n", job_states[s], (unsigned long long)jobs->by_status[s]);
+	put(&o, "# HELP fitd_queue_depth Jobs waiting for a worker.\n# TYPE fitd_queue_depth gauge\n"
+		"fitd_queue_depth %llu\n", (unsigned long long)jobs->by_status[0]);
+	put(&o, "# HELP fitd_workers Training worker threads.\n# TYPE fitd_workers gauge\nfitd_workers %u\n",
+	    jobs->workers);
+	put(&o, "# HELP fitd_workers_busy Workers running a job.\n# TYPE fitd_workers_busy gauge\n"
+		"fitd_workers_busy %u\n", jobs->busy_workers);
+	put(&o, "# HELP fitd_training_samples_per_second Training throughput of the running jobs.\n"
+		"# TYPE fitd_training_samples_per_second gauge\nfitd_training_samples_per_second %.1f\n",
+	    jobs->samples_per_second);
+	put(&o, "# HELP fitd_training_samples_total Samples trained since start.\n"
+		"# TYPE fitd_training_samples_total counter\nfitd_training_samples_total %llu\n",
+	    (unsigned long long)jobs->samples_total);
+	if (o.failed) {
+		free(o.buf);
+		return NULL;
+	}
+	return o.buf;
+}
