@@ -47,13 +47,16 @@ static double softplus_d(double x)
 	return fmax(x, 0.0) + log1p(exp(-fabs(x)));
 }
 
-/* Index of the first largest value of row[k] (NaN never wins). */
+/* Index of the first largest value of row[k]. */
 static uint32_t argmax(const float *row, uint32_t k)
 {
 	uint32_t best = 0;
-	for (uint32_t j = 1; j < k; j++)
-		if (row[j] > row[best] || (row[best] != row[best] && row[j] == row[j]))
-			best = j;
+	float max = row[0];
+	for (uint32_t j = 1; j < k; j++) {
+		bool larger = row[j] > max;
+		best = larger ? j : best;
+		max = larger ? row[j] : max;
+	}
 	return best;
 }
 
@@ -216,6 +219,17 @@ static double cce_row_probs(const struct nn_loss_io *io, bool sparse, size_t r)
 	double sum = 0.0, y_sum = 0.0, value = 0.0;
 	for (uint32_t j = 0; j < io->k; j++)
 		sum += a[j];
+	if (sparse && io->fused) {
+		/* the common softmax + sparse labels case, one term:
+		 * -log q_label; d/dz_j = softmax_j - [j == label] */
+		uint32_t label = (uint32_t)io->y[r];
+		if (g) {
+			for (uint32_t j = 0; j < io->k; j++)
+				g[j] = (float)(io->grad_scale * a[j]);
+			g[label] = (float)(io->grad_scale * ((double)a[label] - 1.0));
+		}
+		return -clipped_log_normalized(a[label], sum);
+	}
 	/* Keras: q = a / sum(a), clipped to [eps, 1-eps]; -sum y log q */
 	for (uint32_t j = 0; j < io->k; j++) {
 		double t = target(io, sparse, r, j);

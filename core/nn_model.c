@@ -55,7 +55,7 @@ static uint32_t argmax(const float *row, uint32_t k)
 {
 	uint32_t best = 0;
 	for (uint32_t j = 1; j < k; j++)
-		if (row[j] > row[best] || (row[best] != row[best] && row[j] == row[j]))
+		if (row[j] > row[best])
 			best = j;
 	return best;
 }
@@ -67,6 +67,15 @@ NN_HOT static void add_rows(double *restrict col, const float *restrict g, size_
 	for (size_t r = 0; r < rows; r++)
 		for (size_t j = 0; j < units; j++)
 			col[j] += g[r * units + j];
+}
+
+/* every row of z[rows x units] = b */
+NN_HOT static void fill_rows(float *restrict z, const float *restrict b, size_t rows,
+			     size_t units)
+{
+	for (size_t r = 0; r < rows; r++)
+		for (size_t j = 0; j < units; j++)
+			z[r * units + j] = b[j];
 }
 
 NN_HOT static void multiply(float *restrict g, const float *restrict mask, size_t n)
@@ -441,11 +450,8 @@ void nn_forward(const struct nn_model *m, struct nn_work *w, const float *x, siz
 		const float *kernel = m->params + m->kernel_off[i];
 		float *z = w->z[i];
 		/* Z = X W + b: bias rows first, then sgemm with beta = 1 */
-		if (l->use_bias) {
-			const float *bias = m->params + m->bias_off[i];
-			for (size_t r = 0; r < n; r++)
-				memcpy(z + r * units, bias, units * sizeof(float));
-		}
+		if (l->use_bias)
+			fill_rows(z, m->params + m->bias_off[i], n, units);
 		nn_mat_gemm(false, false, n, units, m->in_dim[i], 1.0f, in, m->in_dim[i], kernel,
 			    units, l->use_bias ? 1.0f : 0.0f, z, units);
 		struct nn_act_param p = act_param(l);

@@ -49,6 +49,17 @@ struct nn_train {
 	struct nn_work eval;    /* validation passes */
 };
 
+/* dst row r = src row index[r], for rows rows of dim floats */
+NN_HOT static void gather(float *restrict dst, const float *restrict src,
+			  const size_t *restrict index, size_t rows, size_t dim)
+{
+	for (size_t r = 0; r < rows; r++) {
+		const float *row = src + index[r] * dim;
+		for (size_t j = 0; j < dim; j++)
+			dst[r * dim + j] = row[j];
+	}
+}
+
 static bool monitor_lower_is_better(enum nn_monitor monitor)
 {
 	return monitor == NN_MONITOR_LOSS || monitor == NN_MONITOR_VAL_LOSS;
@@ -216,11 +227,8 @@ int nn_train_epoch(struct nn_train *t, const atomic_int *cancel, struct nn_epoch
 		size_t rows = n - start < t->batch ? n - start : t->batch;
 		const float *x = d->x + start * x_dim, *y = d->y + start * y_dim;
 		if (t->opts.shuffle) {
-			for (size_t r = 0; r < rows; r++) {
-				size_t row = t->index[start + r];
-				memcpy(t->x_batch + r * x_dim, d->x + row * x_dim, x_dim * sizeof(float));
-				memcpy(t->y_batch + r * y_dim, d->y + row * y_dim, y_dim * sizeof(float));
-			}
+			gather(t->x_batch, d->x, t->index + start, rows, x_dim);
+			gather(t->y_batch, d->y, t->index + start, rows, y_dim);
 			x = t->x_batch;
 			y = t->y_batch;
 		}
