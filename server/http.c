@@ -35,6 +35,7 @@
 #define MAX_HEADERS 8
 #define STREAM_BLOCK 16384
 #define TICK_MS 1000
+#define DRAIN_MAX ((size_t)256 << 20)
 
 struct stream {
 	struct http *http;
@@ -60,6 +61,7 @@ struct http_req {
 	/* body */
 	char *body;
 	size_t body_len, body_cap, body_limit;
+	size_t drained;         /* body bytes read and dropped after a refusal */
 	http_sink_fn sink;
 	void *sink_ctx;
 	void (*sink_free)(void *ctx);
@@ -722,13 +724,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
+		/* libmicrohttpd 0.9.75 takes a response only before the body or
+		 * after all of it: a request refused mid-body has the rest drained
+		 * (never stored), up to a bound past which the connection is cut. */
+		if (r->replied) {
+			r->drained += *upload_data_size;
+			*upload_data_size = 0;
+			return r->drained > DRAIN_MAX ? MHD_NO : MHD_YES;
+		}
 		take_upload(r, upload_data, *upload_data_size);
 		*upload_data_size = 0;
-		return r->replied ? queue_reply(r) : MHD_YES;
+		return MHD_YES;
 	}
 	if (r->deferred) /* resumed by http_complete */
 		return finish(r);
-	r->route->handle(r);
+	if (!r->replied)
+		r->route->handle(r);
 	return finish(r);
 }
 
