@@ -3,7 +3,7 @@
 -- Float arrays are little-endian float32 row-major blobs. Times are RFC 3339 UTC text.
 
 CREATE TABLE datasets (
-    id            INTEGER PRIMARY KEY,
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,   -- ids are never reused
     name          TEXT    NOT NULL,
     -- 'uploading' while a streamed upload is in progress: invisible to the API,
     -- deleted at start-up if the process died mid-upload.
@@ -30,7 +30,7 @@ CREATE TABLE dataset_chunks (
 );
 
 CREATE TABLE models (
-    id            INTEGER PRIMARY KEY,
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,   -- ids are never reused
     name          TEXT    NOT NULL,
     definition    TEXT    NOT NULL,            -- canonical JSON (api_model_def_encode)
     n_params      INTEGER NOT NULL,
@@ -42,7 +42,7 @@ CREATE TABLE models (
 );
 
 CREATE TABLE jobs (
-    id                    INTEGER PRIMARY KEY,
+    id                    INTEGER PRIMARY KEY AUTOINCREMENT,
     model_id              INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
     dataset_id            INTEGER REFERENCES datasets(id) ON DELETE SET NULL,
     validation_dataset_id INTEGER REFERENCES datasets(id) ON DELETE SET NULL,
@@ -90,7 +90,7 @@ CREATE TABLE job_events (
 );
 
 CREATE TABLE predictions (
-    id            INTEGER PRIMARY KEY,
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,   -- ids are never reused
     model_id      INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
     n             INTEGER NOT NULL,
     input_dim     INTEGER NOT NULL,

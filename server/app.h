@@ -12,6 +12,7 @@
 #include "server/cfg.h"
 #include "server/http.h"
 #include "server/jobq.h"
+#include "server/mcache.h"
 #include "server/predq.h"
 
 struct app {
@@ -19,6 +20,7 @@ struct app {
 	struct api_limits limits;
 	struct jobq *jobq;
 	struct predq *predq;
+	struct mcache *mcache;
 	struct http *http;    /* set once the server runs */
 	atomic_bool workers_running;
 };

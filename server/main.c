@@ -170,7 +170,8 @@ int main(int argc, char **argv)
 	};
 	app.jobq = jobq_create(cfg.workers);
 	app.predq = predq_start();
-	if (!app.jobq || !app.predq) {
+	app.mcache = mcache_create(64);
+	if (!app.jobq || !app.predq || !app.mcache) {
 		fprintf(stderr, "fitd: cannot start (out of memory?)\n");
 		return 1;
 	}
@@ -183,7 +184,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	jobq_set_listener(app.jobq, wake_streams, &app);
-	workers = worker_start(app.jobq, cfg.workers, cfg.commit_interval_ms);
+	workers = worker_start(app.jobq, app.mcache, cfg.workers, cfg.commit_interval_ms);
 	if (!workers) {
 		fprintf(stderr, "fitd: cannot start the workers\n");
 		http_stop(app.http);
@@ -210,6 +211,7 @@ int main(int argc, char **argv)
 	jobq_set_listener(app.jobq, NULL, NULL);
 	http_stop(app.http);
 	jobq_destroy(app.jobq);
+	mcache_destroy(app.mcache);
 	db_thread_close();
 	log_message("stopped");
 	return 0;

@@ -158,23 +158,37 @@ void route_model_delete(struct http_req *r)
 
 	if (!db || !route_id(r, 0, &id))
 		return;
-	if (db_model_delete(db, id, &err))
+	if (db_model_delete(db, id, &err)) {
 		http_reply_error(r, &err);
-	else
+	} else {
+		mcache_invalidate(route_app(r)->mcache, id);
 		http_reply_empty(r, 204);
+	}
+}
+
+/* A shared, read-only model from the cache; replies and returns NULL on failure. */
+static struct mcache_ref *cached_model(struct http_req *r, struct db *db, int64_t id, const struct nn_model **m)
+{
+	const struct api_model_info *info;
+	struct api_err err = {0};
+	struct mcache_ref *ref = mcache_get(route_app(r)->mcache, db, id, m, &info, &err);
+
+	if (!ref)
+		http_reply_error(r, &err);
+	return ref;
 }
 
 void route_weights_get(struct http_req *r)
 {
-	struct api_model_info info;
 	struct db *db = route_db(r);
-	struct nn_model *m;
+	const struct nn_model *m;
+	struct mcache_ref *ref;
 	int64_t id;
 
-	if (!db || !route_id(r, 0, &id) || !(m = load_model(r, db, id, &info)))
+	if (!db || !route_id(r, 0, &id) || !(ref = cached_model(r, db, id, &m)))
 		return;
 	http_reply_json(r, 200, api_weights_encode(nn_model_spec(m), nn_model_params_const(m)));
-	nn_model_destroy(m);
+	mcache_release(route_app(r)->mcache, ref);
 }
 
 void route_weights_put(struct http_req *r)
@@ -201,10 +215,12 @@ void route_weights_put(struct http_req *r)
 	nn_model_destroy(m);
 	if (!state)
 		return;
-	if (db_model_put_state(db, id, state, state_len, &err))
+	if (db_model_put_state(db, id, state, state_len, &err)) {
 		http_reply_error(r, &err);
-	else
+	} else {
+		mcache_invalidate(route_app(r)->mcache, id);
 		reply_model(r, db, id, 200);
+	}
 	free(state);
 }
 
@@ -244,17 +260,17 @@ void route_predict(struct http_req *r)
 {
 	struct app *app = route_app(r);
 	struct pending_prediction *p = NULL;
-	struct api_model_info info;
 	struct api_err err = {0};
 	struct db *db = route_db(r);
 	const struct nn_model_spec *spec;
 	const char *body, *store = http_query(r, "store");
-	struct nn_model *m;
+	const struct nn_model *m;
+	struct mcache_ref *ref;
 	uint32_t outputs;
 	size_t len, n;
 	int64_t id;
 
-	if (!db || !route_id(r, 0, &id) || !(m = load_model(r, db, id, &info)))
+	if (!db || !route_id(r, 0, &id) || !(ref = cached_model(r, db, id, &m)))
 		return;
 	spec = nn_model_spec(m);
 	outputs = nn_spec_outputs(spec);
@@ -294,17 +310,17 @@ void route_predict(struct http_req *r)
 out:
 	if (p)
 		pending_free(p);
-	nn_model_destroy(m);
+	mcache_release(app->mcache, ref);
 }
 
 void route_evaluate(struct http_req *r)
 {
 	struct api_dataset_info data_info;
-	struct api_model_info info;
 	struct api_err err = {0};
 	struct nn_eval eval;
 	struct db *db = route_db(r);
-	struct nn_model *m;
+	const struct nn_model *m;
+	struct mcache_ref *ref;
 	struct nn_data data;
 	float *x = NULL, *y = NULL;
 	const char *body;
@@ -318,7 +334,7 @@ void route_evaluate(struct http_req *r)
 		http_reply_error(r, &err);
 		return;
 	}
-	if (!(m = load_model(r, db, id, &info)))
+	if (!(ref = cached_model(r, db, id, &m)))
 		return;
 	if (db_dataset_get(db, dataset_id, &data_info, &err) ||
 	    api_dataset_fits(nn_model_spec(m), &data_info, "dataset_id", &err) ||
@@ -336,7 +352,7 @@ void route_evaluate(struct http_req *r)
 out:
 	free(x);
 	free(y);
-	nn_model_destroy(m);
+	mcache_release(route_app(r)->mcache, ref);
 }
 
 void route_model_predictions(struct http_req *r)

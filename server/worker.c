@@ -31,6 +31,7 @@
 
 struct worker_pool {
 	struct jobq *q;
+	struct mcache *cache;
 	unsigned commit_interval_ms;
 	unsigned n;
 	pthread_t threads[];
@@ -149,6 +150,7 @@ static int commit(struct worker_pool *pool, struct db *db, struct run_state *s, 
 	for (int attempt = 0; attempt < COMMIT_RETRIES; attempt++) {
 		if (db_job_commit(db, s->run.job_id, &c, &err) == 0) {
 			s->n_pending = 0;
+			mcache_invalidate(pool->cache, s->run.model.id);
 			jobq_publish(pool->q);
 			return 0;
 		}
@@ -269,13 +271,14 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-struct worker_pool *worker_start(struct jobq *q, unsigned n, unsigned commit_interval_ms)
+struct worker_pool *worker_start(struct jobq *q, struct mcache *cache, unsigned n, unsigned commit_interval_ms)
 {
 	struct worker_pool *pool = calloc(1, sizeof *pool + n * sizeof pool->threads[0]);
 
 	if (!pool)
 		return NULL;
 	pool->q = q;
+	pool->cache = cache;
 	pool->commit_interval_ms = commit_interval_ms;
 	for (unsigned i = 0; i < n; i++) {
 		if (pthread_create(&pool->threads[i], NULL, worker_main, pool) != 0) {
