@@ -198,6 +198,9 @@ static void early_stopping(struct nn_train *t, const struct nn_epoch_log *log)
 
 int nn_train_epoch(struct nn_train *t, const atomic_int *cancel, struct nn_epoch_log *log)
 {
+	struct nn_epoch_log unused;
+	if (!log)
+		log = &unused;
 	if (nn_train_done(t))
 		return NN_EINVAL;
 	struct nn_model *m = t->m;
