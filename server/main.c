@@ -157,6 +157,8 @@ int main(int argc, char **argv)
 	sigaddset(&signals, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &signals, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* Past a file-size limit, a write must fail (503 to the client), not kill us. */
+	signal(SIGXFSZ, SIG_IGN);
 	nn_blas_single_threaded();
 	db_set_path(cfg.db);
 	if (prepare_database(&cfg))

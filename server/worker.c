@@ -27,7 +27,7 @@
 #include "server/worker.h"
 
 #define MAX_PENDING 256
-#define COMMIT_RETRIES 20
+#define COMMIT_RETRY_US 1000000
 
 struct worker_pool {
 	struct jobq *q;
@@ -147,19 +147,24 @@ static int commit(struct worker_pool *pool, struct db *db, struct run_state *s, 
 
 	if (end == API_JOB_SUCCEEDED)
 		hash_floats_hex(nn_model_params_const(s->model), nn_model_n_params(s->model), sha);
-	for (int attempt = 0; attempt < COMMIT_RETRIES; attempt++) {
+	/* A full disk or a busy or read-only database may pass: keep the epochs
+	 * in memory and retry until the write lands or the server stops (the
+	 * job then resumes from its last committed epoch at the next start). */
+	for (unsigned attempt = 0;; attempt++) {
 		if (db_job_commit(db, s->run.job_id, &c, &err) == 0) {
 			s->n_pending = 0;
 			mcache_invalidate(pool->cache, s->run.model.id);
 			jobq_publish(pool->q);
+			if (attempt)
+				log_job(s->run.job_id, "commit-recovered", NULL);
 			return 0;
 		}
-		log_job(s->run.job_id, "commit-failed", err.message);
-		if (err.code != API_UNAVAILABLE)
-			break;
-		usleep(500000);
+		if (attempt == 0 || attempt % 60 == 0)
+			log_job(s->run.job_id, "commit-failed", err.message);
+		if (err.code != API_UNAVAILABLE || jobq_stopping(pool->q))
+			return -1;
+		usleep(COMMIT_RETRY_US);
 	}
-	return -1;
 }
 
 static void run_job(struct worker_pool *pool, struct db *db, struct run_state *s)
@@ -221,7 +226,7 @@ static void run_job(struct worker_pool *pool, struct db *db, struct run_state *s
 		done = nn_train_done(s->trainer);
 		if (done || seconds >= interval || now_seconds() - last_commit >= interval || s->n_pending == MAX_PENDING) {
 			if (commit(pool, db, s, done ? API_JOB_SUCCEEDED : API_JOB_RUNNING, NULL)) {
-				log_job(s->run.job_id, "stalled", "the database refuses writes; the job resumes at restart");
+				log_job(s->run.job_id, "stopped", "its progress could not be committed; it resumes at restart");
 				goto out;
 			}
 			last_commit = now_seconds();
