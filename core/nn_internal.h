@@ -81,6 +81,11 @@ struct nn_loss_io {
 
 struct nn_loss_ops {
 	const char *name;
+	enum nn_task task;
+	/* The last activation whose gradient fuses with this loss when not
+	 * from_logits (sigmoid for binary, softmax for categorical), else
+	 * NN_ACT_COUNT. */
+	enum nn_act fused_act;
 	/* Returns the sum over the n rows of the per-sample loss (Keras's value
 	 * before the batch mean) and, when io->grad is set, writes the gradient
 	 * of grad_scale times that sum. */
@@ -101,6 +106,9 @@ bool nn_loss_fused(const struct nn_model_spec *spec);
 
 struct nn_opt_ops {
 	const char *name;
+	/* True when the kind's own hyper-parameters are in range (the learning
+	 * rate is checked by the caller). */
+	bool (*valid)(const struct nn_opt_spec *o);
 	/* Slot arrays of n_params each that the optimizer keeps (0, 1 or 2). */
 	unsigned (*n_slots)(const struct nn_opt_spec *o);
 	/* Sets the slots to their initial values. */

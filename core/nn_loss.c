@@ -311,13 +311,15 @@ static double sparse_correct(const struct nn_loss_io *io)
 }
 
 const struct nn_loss_ops nn_loss_table[NN_LOSS_COUNT] = {
-	[NN_LOSS_MSE] = {"mean_squared_error", mse_loss, NULL},
-	[NN_LOSS_MAE] = {"mean_absolute_error", mae_loss, NULL},
-	[NN_LOSS_HUBER] = {"huber", huber_loss, NULL},
-	[NN_LOSS_BINARY_CROSSENTROPY] = {"binary_crossentropy", bce_loss, binary_correct},
-	[NN_LOSS_CATEGORICAL_CROSSENTROPY] = {"categorical_crossentropy", cce_loss,
-					      categorical_correct},
+	[NN_LOSS_MSE] = {"mean_squared_error", NN_TASK_REGRESSION, NN_ACT_COUNT, mse_loss, NULL},
+	[NN_LOSS_MAE] = {"mean_absolute_error", NN_TASK_REGRESSION, NN_ACT_COUNT, mae_loss, NULL},
+	[NN_LOSS_HUBER] = {"huber", NN_TASK_REGRESSION, NN_ACT_COUNT, huber_loss, NULL},
+	[NN_LOSS_BINARY_CROSSENTROPY] = {"binary_crossentropy", NN_TASK_BINARY, NN_ACT_SIGMOID,
+					 bce_loss, binary_correct},
+	[NN_LOSS_CATEGORICAL_CROSSENTROPY] = {"categorical_crossentropy", NN_TASK_MULTICLASS,
+					      NN_ACT_SOFTMAX, cce_loss, categorical_correct},
 	[NN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY] = {"sparse_categorical_crossentropy",
+						     NN_TASK_MULTICLASS, NN_ACT_SOFTMAX,
 						     sparse_cce_loss, sparse_correct},
 };
 
@@ -325,14 +327,12 @@ bool nn_loss_fused(const struct nn_model_spec *spec)
 {
 	if (spec->loss.from_logits || spec->n_layers == 0)
 		return false;
-	enum nn_act act = spec->layers[spec->n_layers - 1].act;
-	switch (spec->loss.kind) {
-	case NN_LOSS_BINARY_CROSSENTROPY:
-		return act == NN_ACT_SIGMOID;
-	case NN_LOSS_CATEGORICAL_CROSSENTROPY:
-	case NN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY:
-		return act == NN_ACT_SOFTMAX;
-	default:
-		return false;
-	}
+	return spec->layers[spec->n_layers - 1].act == nn_loss_table[spec->loss.kind].fused_act;
+}
+
+enum nn_task nn_spec_task(const struct nn_model_spec *spec)
+{
+	if ((unsigned)spec->loss.kind >= NN_LOSS_COUNT)
+		return NN_TASK_REGRESSION;
+	return nn_loss_table[spec->loss.kind].task;
 }

@@ -106,25 +106,8 @@ void nn_dense_defaults(struct nn_layer_spec *layer, uint32_t units, enum nn_act 
 
 static bool opt_valid(const struct nn_opt_spec *o)
 {
-	if ((unsigned)o->kind >= NN_OPT_COUNT || !isfinite(o->learning_rate) ||
-	    !(o->learning_rate > 0.0))
-		return false;
-	switch (o->kind) {
-	case NN_OPT_SGD:
-		return finite_in(o->momentum, 0.0, 1.0);
-	case NN_OPT_ADAGRAD:
-		return finite_in(o->initial_accumulator_value, 0.0, HUGE_VAL) &&
-		       finite_in(o->epsilon, 0.0, HUGE_VAL);
-	case NN_OPT_RMSPROP:
-		return finite_in(o->rho, 0.0, 1.0) && finite_in(o->momentum, 0.0, 1.0) &&
-		       finite_in(o->epsilon, 0.0, HUGE_VAL);
-	case NN_OPT_ADAM:
-		return finite_in(o->beta_1, 0.0, 1.0) && o->beta_1 < 1.0 &&
-		       finite_in(o->beta_2, 0.0, 1.0) && o->beta_2 < 1.0 &&
-		       finite_in(o->epsilon, 0.0, HUGE_VAL);
-	default:
-		return false;
-	}
+	return (unsigned)o->kind < NN_OPT_COUNT && isfinite(o->learning_rate) &&
+	       o->learning_rate > 0.0 && nn_opt_table[o->kind].valid(o);
 }
 
 static int layer_check(const struct nn_layer_spec *l)
@@ -196,19 +179,6 @@ uint32_t nn_spec_outputs(const struct nn_model_spec *spec)
 		if (spec->layers[i].kind == NN_LAYER_DENSE)
 			return spec->layers[i].units;
 	return 0;
-}
-
-enum nn_task nn_spec_task(const struct nn_model_spec *spec)
-{
-	switch (spec->loss.kind) {
-	case NN_LOSS_BINARY_CROSSENTROPY:
-		return NN_TASK_BINARY;
-	case NN_LOSS_CATEGORICAL_CROSSENTROPY:
-	case NN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY:
-		return NN_TASK_MULTICLASS;
-	default:
-		return NN_TASK_REGRESSION;
-	}
 }
 
 /* ---- models -------------------------------------------------------------------- */

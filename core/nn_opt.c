@@ -24,6 +24,36 @@ void nn_opt_defaults(enum nn_opt_kind kind, struct nn_opt_spec *opt)
 	opt->epsilon = 1e-7;
 }
 
+static bool in_range(double x, double lo, double hi)
+{
+	return isfinite(x) && x >= lo && x <= hi;
+}
+
+/* Keras accepts momentum in [0, 1]; rho in [0, 1]; betas in [0, 1) (1 would
+ * divide by zero); epsilon and the initial accumulator >= 0. */
+static bool sgd_valid(const struct nn_opt_spec *o)
+{
+	return in_range(o->momentum, 0.0, 1.0);
+}
+
+static bool adagrad_valid(const struct nn_opt_spec *o)
+{
+	return in_range(o->initial_accumulator_value, 0.0, HUGE_VAL) &&
+	       in_range(o->epsilon, 0.0, HUGE_VAL);
+}
+
+static bool rmsprop_valid(const struct nn_opt_spec *o)
+{
+	return in_range(o->rho, 0.0, 1.0) && in_range(o->momentum, 0.0, 1.0) &&
+	       in_range(o->epsilon, 0.0, HUGE_VAL);
+}
+
+static bool adam_valid(const struct nn_opt_spec *o)
+{
+	return in_range(o->beta_1, 0.0, 1.0) && o->beta_1 < 1.0 && in_range(o->beta_2, 0.0, 1.0) &&
+	       o->beta_2 < 1.0 && in_range(o->epsilon, 0.0, HUGE_VAL);
+}
+
 NN_HOT static void fill(float *x, size_t n, float value)
 {
 	for (size_t i = 0; i < n; i++)
@@ -169,8 +199,8 @@ NN_HOT static void adam_step(const struct nn_opt_spec *o, uint64_t t, float *res
 }
 
 const struct nn_opt_ops nn_opt_table[NN_OPT_COUNT] = {
-	[NN_OPT_SGD] = {"sgd", sgd_slots, sgd_reset, sgd_step},
-	[NN_OPT_ADAGRAD] = {"adagrad", adagrad_slots, adagrad_reset, adagrad_step},
-	[NN_OPT_RMSPROP] = {"rmsprop", rmsprop_slots, rmsprop_reset, rmsprop_step},
-	[NN_OPT_ADAM] = {"adam", adam_slots, adam_reset, adam_step},
+	[NN_OPT_SGD] = {"sgd", sgd_valid, sgd_slots, sgd_reset, sgd_step},
+	[NN_OPT_ADAGRAD] = {"adagrad", adagrad_valid, adagrad_slots, adagrad_reset, adagrad_step},
+	[NN_OPT_RMSPROP] = {"rmsprop", rmsprop_valid, rmsprop_slots, rmsprop_reset, rmsprop_step},
+	[NN_OPT_ADAM] = {"adam", adam_valid, adam_slots, adam_reset, adam_step},
 };
