@@ -283,7 +283,7 @@ int db_migrate(struct db *db, const char *dir, char *msg, size_t size)
 			closedir(d);
 			return -1;
 		}
-		snprintf(names[v], sizeof names[v], "%s", e->d_name);
+		memcpy(names[v], e->d_name, strlen(e->d_name) + 1); /* length checked above */
 		if (v > latest)
 			latest = v;
 	}

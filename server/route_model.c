@@ -266,6 +266,7 @@ void route_predict(struct http_req *r)
 	const char *body, *store = http_query(r, "store");
 	const struct nn_model *m;
 	struct mcache_ref *ref;
+	bool has_classes;
 	uint32_t outputs;
 	size_t len, n;
 	int64_t id;
@@ -284,12 +285,13 @@ void route_predict(struct http_req *r)
 		http_reply_error(r, &err);
 		goto out;
 	}
+	/* Classes for single-label outputs: argmax, or a 0.5 threshold on one unit. */
+	has_classes = nn_spec_task(spec) == NN_TASK_MULTICLASS || (nn_spec_task(spec) == NN_TASK_BINARY && outputs == 1);
 	p->out = malloc(n * outputs * sizeof(float));
-	if (nn_spec_task(spec) != NN_TASK_REGRESSION)
+	if (has_classes)
 		p->classes = malloc(n * sizeof(int32_t));
-	if (!p->out || (nn_spec_task(spec) != NN_TASK_REGRESSION && !p->classes) ||
-	    nn_predict(m, p->x, n, p->out) != NN_OK ||
-	    (p->classes && nn_classes(spec, p->out, n, p->classes) != NN_OK)) {
+	if (!p->out || (has_classes && !p->classes) || nn_predict(m, p->x, n, p->out) != NN_OK ||
+	    (has_classes && nn_classes(spec, p->out, n, p->classes) != NN_OK)) {
 		route_fail(r, API_UNAVAILABLE, NULL, "out of memory");
 		goto out;
 	}
