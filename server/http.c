@@ -118,39 +118,47 @@ static double now_seconds(void)
 
 /* ---- routing -------------------------------------------------------------------------- */
 
-/* Does path match pattern? Fills params with copies of the {..} segments. */
-static bool match(const char *pattern, const char *path, struct http_req *r)
+bool http_match(const char *pattern, const char *path, char **params, int max_params, int *n_params)
 {
 	int n = 0;
 
 	while (*pattern && *path) {
 		if (*pattern != '/' || *path != '/')
-			return false;
+			goto fail;
 		pattern++, path++;
 		if (*pattern == '{') {
-			const char *end = strchr(path, '/');
+			const char *end = strchr(path, '/'), *close = strchr(pattern, '}');
 			size_t len = end ? (size_t)(end - path) : strlen(path);
 
-			if (len == 0 || n == MAX_PARAMS)
-				return false;
-			if (r) {
-				r->params[n] = strndup(path, len);
-				if (!r->params[n])
-					return false;
-			}
+			if (len == 0 || !close || (params && n == max_params))
+				goto fail;
+			if (params && !(params[n] = strndup(path, len)))
+				goto fail;
 			n++;
 			path += len;
-			pattern = strchr(pattern, '}') + 1;
+			pattern = close + 1;
 			continue;
 		}
 		while (*pattern && *pattern != '/' && *pattern == *path)
 			pattern++, path++;
 		if ((*pattern && *pattern != '/') || (*path && *path != '/'))
-			return false;
+			goto fail;
 	}
-	if (r)
-		r->n_params = n;
-	return *pattern == '\0' && *path == '\0';
+	if (*pattern == '\0' && *path == '\0') {
+		if (n_params)
+			*n_params = n;
+		return true;
+	}
+fail:
+	while (params && n > 0)
+		free(params[--n]);
+	return false;
+}
+
+/* The route pattern matches; r (may be NULL) receives the {..} segments. */
+static bool match(const char *pattern, const char *path, struct http_req *r)
+{
+	return http_match(pattern, path, r ? r->params : NULL, MAX_PARAMS, r ? &r->n_params : NULL);
 }
 
 static bool method_is(const char *route_method, const char *method)
@@ -196,11 +204,6 @@ static void route_request(struct http_req *r)
 			r->route_index = (int)i;
 			return;
 		}
-		for (int p = 0; p < r->n_params; p++) {
-			free(r->params[p]);
-			r->params[p] = NULL;
-		}
-		r->n_params = 0;
 	}
 }
 

@@ -48,6 +48,11 @@ struct http_route {
 	unsigned flags;
 };
 
+/* Pure route matching: does path match pattern ("/v1/jobs/{id}")? On a match
+ * params (may be NULL) receive new copies of the {..} segments (free each),
+ * at most max_params, and *n_params (may be NULL) their count. */
+bool http_match(const char *pattern, const char *path, char **params, int max_params, int *n_params);
+
 /* Returns a running server, or NULL with a message. routes is borrowed for
  * the server's life; app is handed back to handlers by http_app(). */
 struct http *http_start(const struct cfg *cfg, const struct http_route *routes, size_t n_routes, void *app,
