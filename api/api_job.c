@@ -131,16 +131,6 @@ int api_dataset_fits(const struct nn_model_spec *spec, const struct api_dataset_
 	}
 }
 
-/* Rows of activations a batch needs, an upper bound of what the core allocates. */
-static uint64_t batch_floats(const struct nn_model_spec *spec, uint64_t batch)
-{
-	uint64_t per_row = spec->input_dim;
-
-	for (uint32_t i = 0; i < spec->n_layers; i++)
-		per_row += 4ULL * (spec->layers[i].kind == NN_LAYER_DENSE ? spec->layers[i].units : 0);
-	return per_row * batch;
-}
-
 int api_job_check(const struct api_job_req *req, const struct api_model_def *model,
 		  const struct api_dataset_info *train, const struct api_dataset_info *val, struct api_err *err)
 {
@@ -174,7 +164,7 @@ int api_job_check(const struct api_job_req *req, const struct api_model_def *mod
 					"early_stopping.monitor %s needs a classification loss", monitor_names[fit->monitor]);
 	}
 	batch = fit->batch_size < n_train ? fit->batch_size : n_train;
-	if (batch_floats(&model->spec, batch) > NN_MAX_BATCH_FLOATS)
+	if (nn_spec_batch_floats(&model->spec, batch) > NN_MAX_BATCH_FLOATS)
 		return api_fail(err, API_VALIDATION_FAILED, "batch_size",
 				"batch_size %u needs more than %llu floats of activations for this model; use a smaller "
 				"batch",

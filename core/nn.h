@@ -176,6 +176,10 @@ int nn_spec_check(const struct nn_model_spec *spec, uint64_t *n_params, int *bad
 /* Number of outputs of the model (units of the last dense layer). */
 uint32_t nn_spec_outputs(const struct nn_model_spec *spec);
 
+/* Activation floats a trainer keeps per batch: batch x the units of every
+ * dense layer. nn_train_create refuses more than NN_MAX_BATCH_FLOATS. */
+uint64_t nn_spec_batch_floats(const struct nn_model_spec *spec, uint64_t batch);
+
 /* What the outputs mean, from the loss: classes are argmax (multiclass), a 0.5
  * threshold on the probability (binary), or none (regression). */
 enum nn_task { NN_TASK_REGRESSION, NN_TASK_BINARY, NN_TASK_MULTICLASS };

@@ -145,7 +145,6 @@ struct nn_model {
 	size_t bias_off[NN_MAX_LAYERS];
 	uint32_t outputs;
 	uint32_t max_width;   /* widest layer output */
-	uint64_t sum_units;   /* units summed over dense layers */
 	int first_dense, last_dense;
 	bool fused;
 };

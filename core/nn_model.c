@@ -173,6 +173,16 @@ out:
 	return status;
 }
 
+uint64_t nn_spec_batch_floats(const struct nn_model_spec *spec, uint64_t batch)
+{
+	uint64_t units = 0;
+
+	for (uint32_t i = 0; i < spec->n_layers; i++)
+		if (spec->layers[i].kind == NN_LAYER_DENSE)
+			units += spec->layers[i].units;
+	return batch * units;
+}
+
 uint32_t nn_spec_outputs(const struct nn_model_spec *spec)
 {
 	for (uint32_t i = spec->n_layers; i-- > 0;)
@@ -205,7 +215,6 @@ struct nn_model *nn_model_create(const struct nn_model_spec *spec)
 			m->bias_off[i] = offset;
 			offset += l->use_bias ? l->units : 0;
 			width = l->units;
-			m->sum_units += l->units;
 			if (m->first_dense < 0)
 				m->first_dense = (int)i;
 			m->last_dense = (int)i;

@@ -109,7 +109,7 @@ struct nn_train *nn_train_create(struct nn_model *m, const struct nn_data *train
 	size_t batch = opts->batch_size ? opts->batch_size : DEFAULT_BATCH;
 	if (batch > head.n)
 		batch = head.n;
-	if ((uint64_t)batch * m->sum_units > NN_MAX_BATCH_FLOATS) {
+	if (nn_spec_batch_floats(&m->spec, batch) > NN_MAX_BATCH_FLOATS) {
 		st = NN_ELIMIT;
 		goto fail;
 	}
