@@ -228,12 +228,11 @@ async function readEvents(path, { on, done, onError, signal }) {
 				if (end)
 					break;
 				buf += value;
-				let m;
-				while ((m = /\r\n|\n|\r/.exec(buf))) {
-					if (m[0] === '\r' && m.index === buf.length - 1)
-						break; /* maybe the \r of a \r\n split across chunks */
-					const line = buf.slice(0, m.index);
-					buf = buf.slice(m.index + m[0].length);
+				/* a trailing \r may be the first half of a \r\n: keep it for the next chunk */
+				const held = buf.endsWith('\r') ? '\r' : '';
+				const lines = (held ? buf.slice(0, -1) : buf).split(/\r\n|\n|\r/);
+				buf = lines.pop() + held;
+				for (const line of lines) {
 					if (line === '') {
 						if (id !== null)
 							lastId = id;
@@ -313,26 +312,31 @@ function controlFor(form, path) {
 	return best;
 }
 
-function markField(control, message) {
+function markField(control, message, focus) {
 	const id = nextId('err');
 	const msg = h('p.field-error', { id, dataset: { errorFor: control.dataset.field } }, message);
 	(control.closest('.field') || control.parentElement).append(msg);
 	control.setAttribute('aria-invalid', 'true');
 	const described = control.getAttribute('aria-describedby');
 	control.setAttribute('aria-describedby', described ? `${described} ${id}` : id);
-	control.focus();
+	if (focus)
+		control.focus();
 }
 
 /*
  * Shows an API error next to the control that caused it: the one named by
  * error.field, else the form's fallback control (data-fallback), else the
- * banner. A missing or wrong API key always lands on the key field.
+ * banner. A missing or wrong API key always lands on the key field. Errors of
+ * a form's submission take the focus; those of background loads do not.
  */
 function showError(form, err) {
 	if (err.code === 'unauthorized') {
 		const keyForm = document.getElementById('key-form');
-		clearErrors(keyForm);
-		markField(keyForm.querySelector('#api-key'), err.message);
+		const keyInput = keyForm.querySelector('#api-key');
+		if (keyForm.querySelector('.field-error')?.textContent !== err.message) {
+			clearErrors(keyForm);
+			markField(keyInput, err.message, !!form);
+		}
 		banner(`${err.message} — enter the server's API key at the top of the page.`);
 		return;
 	}
@@ -344,7 +348,7 @@ function showError(form, err) {
 			message = `${err.field}: ${message}`;
 	}
 	if (control)
-		markField(control, message);
+		markField(control, message, true);
 	else
 		banner(err.field && !message.includes(err.field) ? `${err.field}: ${message}` : message);
 }
@@ -702,7 +706,7 @@ function viewModels(view) {
 		h('div.actions', null, h('button', { type: 'button', onclick: () => rows.add() }, 'Add layer')),
 		h('h3', null, 'Training'),
 		h('div.grid', null,
-			field('Loss', loss),
+			h('div.wide', null, field('Loss', loss)),
 			checkField('Loss takes logits (from_logits)', fromLogits),
 			checkField('Track accuracy', accuracy),
 			field('Seed', seed, 'weights are initialised from it')),
@@ -718,8 +722,7 @@ function viewModels(view) {
 
 	/* The JSON editor: any API body, keras imports included. */
 	const json = h('textarea', { rows: 14, spellcheck: false, dataset: { field: 'json' }, class: 'code' });
-	const jsonForm = h('form#model-json-form.card', { dataset: { fallback: 'json' } },
-		h('h2', null, 'New model from JSON'),
+	const jsonForm = h('form#model-json-form', { dataset: { fallback: 'json' } },
 		field('Request body for POST /v1/models', json),
 		h('div.actions', null,
 			h('button', { type: 'button', onclick: () => { json.value = JSON.stringify(body(), null, 2); } }, 'Copy from form'),
@@ -737,7 +740,9 @@ function viewModels(view) {
 	});
 
 	const list = table(['Id', 'Name', 'Status', 'Parameters', 'Layers', 'Loss', 'Optimizer', 'Updated', ''], 'Models');
-	view.append(h('h1.page', null, 'Models'), form, jsonForm, h('section.card', null, list.wrap));
+	const jsonBox = h('details#model-json.card', null,
+		h('summary', null, h('h2', null, 'New model from JSON (any API body, Keras imports too)')), jsonForm);
+	view.append(h('h1.page', null, 'Models'), form, jsonBox, h('section.card', null, list.wrap));
 
 	tutorial();
 	load(async () => {
@@ -773,8 +778,8 @@ function viewModels(view) {
 			h('td', null, statusBadge(m.status)), h('td.num', { dataset: { col: 'n_params' } }, m.n_params),
 			h('td', null, describeLayers(m)), h('td', null, typeof m.loss === 'string' ? m.loss : m.loss.type),
 			h('td', null, describeOptimizer(m.optimizer)), h('td', null, when(m.updated_at)),
-			h('td.row-actions', null,
-				h('a.button', { href: `#/jobs?model=${m.id}`, dataset: { key: `train-${m.id}` } }, 'Train'), del));
+			h('td', null, h('div.row-actions', null,
+				h('a.button', { href: `#/jobs?model=${m.id}`, dataset: { key: `train-${m.id}` } }, 'Train'), del)));
 	}
 	refresh();
 }
@@ -1038,9 +1043,13 @@ function viewJob(view, id) {
 		for (const d of c.data.datasets)
 			series[d.label] = d;
 
-	let job = null, datasetName = null, modelName = null, lastEpoch = 0, frame = 0, streamDone = false;
+	let job = null, datasetName = null, modelName = null, lastEpoch = 0, frame = 0, streamDone = false, summaryDirty = false;
 	const redraw = () => {
 		frame = 0;
+		if (summaryDirty) {
+			summaryDirty = false;
+			renderJob();
+		}
 		charts.loss.update('none');
 		charts.accuracy.update('none');
 		accFigure.hidden = series.accuracy.data.length === 0 && series.val_accuracy.data.length === 0;
@@ -1068,7 +1077,7 @@ function viewJob(view, id) {
 		if (job) {
 			job.epoch = Math.max(job.epoch, row.epoch);
 			job.metrics = { loss: row.loss, accuracy: row.accuracy, val_loss: row.val_loss, val_accuracy: row.val_accuracy };
-			renderJob();
+			summaryDirty = true;
 		}
 		schedule();
 	}

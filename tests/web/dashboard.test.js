@@ -281,7 +281,9 @@ test('models: a bad form shows the API validation error next to its field', asyn
 	await page.locator('#model-form .field-error[data-error-for="optimizer.learning_rate"]').waitFor();
 	assert.equal(await page.locator('[data-field="layers[0].units"]').getAttribute('aria-invalid'), null, 'old errors are cleared');
 
-	/* the JSON editor: a typo'd key is named next to the editor */
+	/* the JSON editor, opened by keyboard: a typo'd key is named next to the editor */
+	await page.focus('#model-json > summary');
+	await page.keyboard.press('Enter');
 	await page.fill('#model-json-form textarea', JSON.stringify({
 		name: 'typo', input_dim: 32, layers: [{ type: 'dense', units: 4, activation: 'softmax' }],
 		loss: 'sparse_categorical_crossentropy', optimizer: { type: 'adam', learning_rte: 0.01 },
@@ -381,6 +383,7 @@ test('a model from the JSON editor runs to the end: complete curves equal the hi
 	/* a fresh copy of the tutorial through the JSON editor, so that this curve starts from scratch */
 	await go('#/models');
 	await page.locator('select option', { hasText: 'blobs' }).first().waitFor({ state: 'attached' });
+	await page.click('#model-json > summary');
 	await page.click('#model-json-form button:has-text("Copy from form")');
 	const body = JSON.parse(await page.inputValue('#model-json-form textarea'));
 	assert.equal(body.input_dim, 32);
@@ -438,6 +441,38 @@ test('a model from the JSON editor runs to the end: complete curves equal the hi
 	const err = form.locator('.field-error[data-error-for=instances]');
 	await err.waitFor();
 	assert.match(await err.innerText(), /instances\[0\] must be an array of 32 numbers/);
+});
+
+test('a dropped event stream reconnects with Last-Event-ID and misses nothing', async () => {
+	const id = ids.job;
+	/* the job's real stream, cut after its first epochs as a dropped connection would cut it */
+	const full = await (await fetch(`${BASE}/v1/jobs/${id}/events`)).text();
+	const events = full.split('\n\n').filter((e) => /^id: /m.test(e));
+	const cut = events.slice(0, 6);
+	const cutId = /^id: (\d+)$/m.exec(cut[cut.length - 1])[1];
+	const asked = [];
+	const pattern = `**/v1/jobs/${id}/events`;
+	await page.route(pattern, (route) => {
+		asked.push(route.request().headers()['last-event-id'] ?? null);
+		if (asked.length > 1)
+			return route.continue();
+		return route.fulfill({
+			status: 200, headers: { 'Content-Type': 'text/event-stream' },
+			body: `retry: 100\n\n${cut.join('\n\n')}\n\n`,
+		});
+	});
+	try {
+		await page.goto('about:blank');
+		await go(`#/jobs/${id}`);
+		await until('the stream to end', async () => (await chartData())?.done);
+	} finally {
+		await page.unroute(pattern);
+	}
+	assert.deepEqual(asked, [null, cutId], 'the second request resumes after the last event received');
+	const h = (await api('GET', `/v1/jobs/${id}/history`)).body.epochs;
+	const d = await chartData();
+	for (const k of SERIES)
+		assert.deepEqual(d[k], expected(h)[k], `${k} after the reconnection`);
 });
 
 test('jobs list: progress, and cancelling a second job from the list', async () => {
