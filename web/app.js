@@ -315,7 +315,11 @@ function controlFor(form, path) {
 function markField(control, message, focus) {
 	const id = nextId('err');
 	const msg = h('p.field-error', { id, dataset: { errorFor: control.dataset.field } }, message);
-	(control.closest('.field') || control.parentElement).append(msg);
+	const host = control.closest('.field');
+	if (host)
+		host.append(msg);
+	else
+		control.after(msg); /* a group such as the layer list */
 	control.setAttribute('aria-invalid', 'true');
 	const described = control.getAttribute('aria-describedby');
 	control.setAttribute('aria-describedby', described ? `${described} ${id}` : id);
