@@ -73,6 +73,8 @@ char *api_err_json(const struct api_err *err);
 /* Current time as RFC 3339 UTC is produced by the server; api only carries it. */
 #define API_TIME_LEN 24
 #define API_NAME_MAX 128
+/* Does a finite double round to a finite float32? */
+bool api_fits_float(double v);
 /* A name (dataset, model): 1..API_NAME_MAX bytes of UTF-8, no control characters. */
 bool api_name_valid(const char *s);
 

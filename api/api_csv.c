@@ -136,7 +136,7 @@ static bool parse_number(const char *s, size_t len, float *out)
 		return false;
 	errno = 0;
 	v = strtod(s, &end);
-	if (end != s + len || !isfinite(v) || fabs(v) > FLT_MAX)
+	if (end != s + len || !isfinite(v) || !api_fits_float(v))
 		return false;
 	*out = (float)v;
 	return true;

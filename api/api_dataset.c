@@ -181,17 +181,17 @@ static cJSON *dataset_json(const struct api_dataset_info *d)
 	cJSON *o = cJSON_CreateObject();
 	cJSON *shape;
 
-	cJSON_AddNumberToObject(o, "id", (double)d->id);
+	api_add_number(o, "id", (double)d->id);
 	cJSON_AddStringToObject(o, "name", d->name);
-	cJSON_AddNumberToObject(o, "n_samples", (double)d->n_samples);
-	cJSON_AddNumberToObject(o, "n_features", d->n_features);
+	api_add_number(o, "n_samples", (double)d->n_samples);
+	api_add_number(o, "n_features", d->n_features);
 	shape = cJSON_AddArrayToObject(o, "y_shape");
-	cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)d->n_samples));
+	cJSON_AddItemToArray(shape, api_json_number_or_null((double)d->n_samples));
 	if (d->y_dim)
-		cJSON_AddItemToArray(shape, cJSON_CreateNumber(d->y_dim));
+		cJSON_AddItemToArray(shape, api_json_number_or_null(d->y_dim));
 	cJSON_AddStringToObject(o, "y_kind", api_y_kind_name(d->y_kind));
 	if (d->n_classes)
-		cJSON_AddNumberToObject(o, "n_classes", d->n_classes);
+		api_add_number(o, "n_classes", d->n_classes);
 	else
 		cJSON_AddNullToObject(o, "n_classes");
 	cJSON_AddStringToObject(o, "created_at", d->created_at);
@@ -210,6 +210,6 @@ char *api_dataset_list_encode(const struct api_dataset_info *items, size_t n, ui
 
 	for (size_t i = 0; i < n; i++)
 		cJSON_AddItemToArray(arr, dataset_json(&items[i]));
-	cJSON_AddNumberToObject(o, "total", (double)total);
+	api_add_number(o, "total", (double)total);
 	return api_json_print_free(o);
 }

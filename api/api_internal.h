@@ -66,8 +66,12 @@ void api_buf_float(struct api_buf *b, float v);
 /* Returns the NUL-terminated text (caller frees) or NULL if anything failed. */
 char *api_buf_finish(struct api_buf *b);
 
-/* cJSON helpers for encoders: a number that is NaN becomes null. */
+/* cJSON helpers for encoders. cJSON prints numbers with 15 significant
+ * digits when they compare equal within a tolerance, which changes large
+ * integers and some doubles; these print the shortest text that parses back
+ * to exactly the same double. Non-finite values become null. */
 cJSON *api_json_number_or_null(double v);
+cJSON *api_add_number(cJSON *obj, const char *key, double v);
 /* cJSON_PrintUnformatted + cJSON_Delete; NULL on failure. */
 char *api_json_print_free(cJSON *root);
 

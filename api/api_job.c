@@ -176,17 +176,17 @@ static void req_fields(cJSON *o, const struct api_job_req *req)
 {
 	const struct nn_fit_opts *fit = &req->fit;
 
-	cJSON_AddNumberToObject(o, "epochs", fit->epochs);
-	cJSON_AddNumberToObject(o, "batch_size", fit->batch_size);
-	cJSON_AddNumberToObject(o, "validation_split", fit->validation_split);
+	api_add_number(o, "epochs", fit->epochs);
+	api_add_number(o, "batch_size", fit->batch_size);
+	api_add_number(o, "validation_split", fit->validation_split);
 	cJSON_AddBoolToObject(o, "shuffle", fit->shuffle);
-	cJSON_AddNumberToObject(o, "seed", (double)fit->seed);
+	api_add_number(o, "seed", (double)fit->seed);
 	if (fit->early_stopping) {
 		cJSON *es = cJSON_AddObjectToObject(o, "early_stopping");
 
 		cJSON_AddStringToObject(es, "monitor", monitor_names[fit->monitor]);
-		cJSON_AddNumberToObject(es, "patience", fit->patience);
-		cJSON_AddNumberToObject(es, "min_delta", fit->min_delta);
+		api_add_number(es, "patience", fit->patience);
+		api_add_number(es, "min_delta", fit->min_delta);
 	} else {
 		cJSON_AddNullToObject(o, "early_stopping");
 	}
@@ -196,10 +196,10 @@ char *api_job_req_encode(const struct api_job_req *req)
 {
 	cJSON *o = cJSON_CreateObject();
 
-	cJSON_AddNumberToObject(o, "model_id", (double)req->model_id);
-	cJSON_AddNumberToObject(o, "dataset_id", (double)req->dataset_id);
+	api_add_number(o, "model_id", (double)req->model_id);
+	api_add_number(o, "dataset_id", (double)req->dataset_id);
 	if (req->validation_dataset_id)
-		cJSON_AddNumberToObject(o, "validation_dataset_id", (double)req->validation_dataset_id);
+		api_add_number(o, "validation_dataset_id", (double)req->validation_dataset_id);
 	req_fields(o, req);
 	return api_json_print_free(o);
 }
@@ -224,19 +224,19 @@ bool api_job_status_parse(const char *s, enum api_job_status *out)
 static void add_if_finite(cJSON *o, const char *key, double v)
 {
 	if (isfinite(v))
-		cJSON_AddNumberToObject(o, key, v);
+		api_add_number(o, key, v);
 }
 
 static cJSON *epoch_json(const struct api_epoch *e)
 {
 	cJSON *o = cJSON_CreateObject();
 
-	cJSON_AddNumberToObject(o, "epoch", e->epoch);
+	api_add_number(o, "epoch", e->epoch);
 	add_if_finite(o, "loss", e->loss);
 	add_if_finite(o, "accuracy", e->accuracy);
 	add_if_finite(o, "val_loss", e->val_loss);
 	add_if_finite(o, "val_accuracy", e->val_accuracy);
-	cJSON_AddNumberToObject(o, "seconds", isfinite(e->seconds) ? e->seconds : 0.0);
+	api_add_number(o, "seconds", isfinite(e->seconds) ? e->seconds : 0.0);
 	return o;
 }
 
@@ -253,16 +253,16 @@ static cJSON *job_json(const struct api_job_info *j)
 	cJSON *o = cJSON_CreateObject();
 	cJSON *metrics;
 
-	cJSON_AddNumberToObject(o, "id", (double)j->id);
-	cJSON_AddNumberToObject(o, "model_id", (double)j->model_id);
+	api_add_number(o, "id", (double)j->id);
+	api_add_number(o, "model_id", (double)j->model_id);
 	if (j->dataset_id)
-		cJSON_AddNumberToObject(o, "dataset_id", (double)j->dataset_id);
+		api_add_number(o, "dataset_id", (double)j->dataset_id);
 	else
 		cJSON_AddNullToObject(o, "dataset_id");
 	if (j->validation_dataset_id)
-		cJSON_AddNumberToObject(o, "validation_dataset_id", (double)j->validation_dataset_id);
+		api_add_number(o, "validation_dataset_id", (double)j->validation_dataset_id);
 	cJSON_AddStringToObject(o, "status", api_job_status_name(j->status));
-	cJSON_AddNumberToObject(o, "epoch", j->epoch);
+	api_add_number(o, "epoch", j->epoch);
 	req_fields(o, &j->req);
 	metrics = cJSON_AddObjectToObject(o, "metrics");
 	if (j->epoch > 0) {
@@ -276,7 +276,7 @@ static cJSON *job_json(const struct api_job_info *j)
 		cJSON_AddStringToObject(o, "error", j->error);
 	else
 		cJSON_AddNullToObject(o, "error");
-	cJSON_AddNumberToObject(o, "attempts", j->attempts);
+	api_add_number(o, "attempts", j->attempts);
 	add_time(o, "weights_sha256", j->weights_sha256);
 	cJSON_AddStringToObject(o, "created_at", j->created_at);
 	add_time(o, "started_at", j->started_at);
@@ -296,7 +296,7 @@ char *api_job_list_encode(const struct api_job_info *items, size_t n, uint64_t t
 
 	for (size_t i = 0; i < n; i++)
 		cJSON_AddItemToArray(arr, job_json(&items[i]));
-	cJSON_AddNumberToObject(o, "total", (double)total);
+	api_add_number(o, "total", (double)total);
 	return api_json_print_free(o);
 }
 
@@ -310,7 +310,7 @@ char *api_history_encode(int64_t job_id, const struct api_epoch *epochs, size_t 
 	cJSON *o = cJSON_CreateObject();
 	cJSON *arr;
 
-	cJSON_AddNumberToObject(o, "job_id", (double)job_id);
+	api_add_number(o, "job_id", (double)job_id);
 	arr = cJSON_AddArrayToObject(o, "epochs");
 	for (size_t i = 0; i < n; i++)
 		cJSON_AddItemToArray(arr, epoch_json(&epochs[i]));

@@ -164,11 +164,18 @@ bool api_number_value(const cJSON *item, double *out)
 	return true;
 }
 
+bool api_fits_float(double v)
+{
+	/* Below FLT_MAX + half an ulp, a double rounds to a finite float
+	 * (3.40282347e+38, as "%.9g" prints FLT_MAX, is just above FLT_MAX). */
+	return fabs(v) < 0x1.ffffffp+127;
+}
+
 int api_read_float(const cJSON *item, const char *path, float *out, struct api_err *err)
 {
 	double v;
 
-	if (!api_number_value(item, &v) || fabs(v) > FLT_MAX)
+	if (!api_number_value(item, &v) || !api_fits_float(v))
 		return api_fail(err, API_VALIDATION_FAILED, path, "%s must be a finite number", path);
 	*out = (float)v;
 	return 0;
@@ -232,9 +239,10 @@ int api_get_int(const cJSON *obj, const char *path, const char *key, bool requir
 
 	if (found <= 0)
 		return found;
-	/* |v| <= 2^53 first: beyond it a double is not an exact integer, and the
-	 * conversion below would be undefined past INT64_MAX. */
-	if (!api_number_value(item, &v) || fabs(v) > 9007199254740992.0 || v != floor(v) ||
+	/* |v| < 2^53 first: from there on a double is not an exact integer (the
+	 * text 2^53 + 1 parses as 2^53), and past INT64_MAX the conversion below
+	 * would be undefined. */
+	if (!api_number_value(item, &v) || fabs(v) >= 9007199254740992.0 || v != floor(v) ||
 	    v < (double)lo || v > (double)hi)
 		return api_fail(err, API_VALIDATION_FAILED, field, "%s must be an integer in %lld..%lld", field,
 				(long long)lo, (long long)hi);
@@ -360,7 +368,27 @@ char *api_buf_finish(struct api_buf *b)
 
 cJSON *api_json_number_or_null(double v)
 {
-	return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
+	char text[32];
+
+	if (!isfinite(v))
+		return cJSON_CreateNull();
+	for (int digits = 15; digits <= 17; digits++) {
+		snprintf(text, sizeof text, "%.*g", digits, v);
+		if (strtod(text, NULL) == v)
+			break;
+	}
+	return cJSON_CreateRaw(text);
+}
+
+cJSON *api_add_number(cJSON *obj, const char *key, double v)
+{
+	cJSON *item = api_json_number_or_null(v);
+
+	if (item && !cJSON_AddItemToObject(obj, key, item)) {
+		cJSON_Delete(item);
+		return NULL;
+	}
+	return item;
 }
 
 char *api_json_print_free(cJSON *root)

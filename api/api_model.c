@@ -334,7 +334,10 @@ static int decode_metrics(const cJSON *root, const struct nn_model_spec *spec, b
 }
 
 /* Final checks shared by both forms: the core's own (limits, shape). */
-static int check_spec(const struct nn_model_spec *spec, const char *layers_path, struct api_err *err)
+/* source_index (may be NULL) maps a spec layer to its index in the request's
+ * layer array, which differs for Keras imports (InputLayer is skipped). */
+static int check_spec(const struct nn_model_spec *spec, const char *layers_path, const int *source_index,
+		      struct api_err *err)
 {
 	char field[FIELD_MAX];
 	uint64_t n_params = 0;
@@ -344,7 +347,7 @@ static int check_spec(const struct nn_model_spec *spec, const char *layers_path,
 	if (rc == NN_OK)
 		return 0;
 	if (bad >= 0)
-		api_path_index(field, sizeof field, layers_path, (size_t)bad);
+		api_path_index(field, sizeof field, layers_path, (size_t)(source_index ? source_index[bad] : bad));
 	else
 		snprintf(field, sizeof field, "%s", layers_path);
 	if (rc == NN_ELIMIT)
@@ -410,7 +413,7 @@ static int keras_initializer(const cJSON *cfg, const char *path, const char *key
 static int keras_regularizer(const cJSON *cfg, const char *path, double *l2, struct api_err *err)
 {
 	const cJSON *reg = cJSON_GetObjectItemCaseSensitive(cfg, "kernel_regularizer");
-	char field[FIELD_MAX];
+	char field[FIELD_MAX], cfg_path[FIELD_MAX];
 	const cJSON *name, *rcfg, *l1;
 
 	api_path(field, sizeof field, path, "kernel_regularizer");
@@ -423,8 +426,8 @@ static int keras_regularizer(const cJSON *cfg, const char *path, double *l2, str
 	l1 = cJSON_GetObjectItemCaseSensitive(rcfg, "l1");
 	if (l1 && !(cJSON_IsNumber(l1) && l1->valuedouble == 0))
 		return api_fail(err, API_VALIDATION_FAILED, field, "L1 regularization is not supported");
-	api_path(field, sizeof field, field, "config");
-	return api_get_number(rcfg, field, "l2", true, 0.0, 1e3, l2, err);
+	api_path(cfg_path, sizeof cfg_path, field, "config");
+	return api_get_number(rcfg, cfg_path, "l2", true, 0.0, 1e3, l2, err);
 }
 
 /* [null, d] from batch_input_shape / batch_shape / build_input_shape. */
@@ -475,12 +478,13 @@ static int keras_dense(const cJSON *cfg, const char *path, struct nn_layer_spec 
 	       keras_regularizer(cfg, path, &l->l2, err);
 }
 
-static int decode_keras(const cJSON *root, struct api_model_def *def, bool have_dim, struct api_err *err)
+static int decode_keras(const cJSON *root, struct api_model_def *def, bool have_dim, int *source_index,
+			struct api_err *err)
 {
 	const cJSON *keras = cJSON_GetObjectItemCaseSensitive(root, "keras");
 	cJSON *parsed = NULL;
 	const cJSON *cls, *cfg, *layers;
-	char path[FIELD_MAX], field[FIELD_MAX];
+	char layer_path[FIELD_MAX], path[FIELD_MAX], field[FIELD_MAX];
 	struct nn_model_spec *spec = &def->spec;
 	bool found_dim = have_dim;
 	size_t i = 0;
@@ -516,13 +520,13 @@ static int decode_keras(const cJSON *root, struct api_model_def *def, bool have_
 		const cJSON *lcls = cJSON_GetObjectItemCaseSensitive(l, "class_name");
 		const cJSON *lcfg = cJSON_GetObjectItemCaseSensitive(l, "config");
 
-		api_path_index(path, sizeof path, "keras.config.layers", i);
-		api_path(field, sizeof field, path, "class_name");
+		api_path_index(layer_path, sizeof layer_path, "keras.config.layers", i);
+		api_path(field, sizeof field, layer_path, "class_name");
 		if (!cJSON_IsString(lcls) || !cJSON_IsObject(lcfg)) {
-			api_fail(err, API_VALIDATION_FAILED, path, "%s must have class_name and config", path);
+			api_fail(err, API_VALIDATION_FAILED, layer_path, "%s must have class_name and config", layer_path);
 			goto out;
 		}
-		api_path(path, sizeof path, path, "config");
+		api_path(path, sizeof path, layer_path, "config");
 		if (strcmp(lcls->valuestring, "InputLayer") == 0) {
 			if (!found_dim && keras_input_dim(lcfg, &spec->input_dim))
 				found_dim = true;
@@ -550,7 +554,7 @@ static int decode_keras(const cJSON *root, struct api_model_def *def, bool have_
 				 lcls->valuestring);
 			goto out;
 		}
-		spec->n_layers++;
+		source_index[spec->n_layers++] = (int)i;
 	}
 	if (!found_dim) {
 		api_fail(err, API_VALIDATION_FAILED, "input_dim",
@@ -574,6 +578,7 @@ int api_model_decode(const char *body, size_t len, struct api_model_def *out, st
 	static const char *const keys[] = {"name", "input_dim", "layers", "loss", "optimizer", "metrics",
 					   "seed", "keras", NULL};
 	cJSON *root = api_json_parse(body, len, err);
+	int source_index[NN_MAX_LAYERS];
 	int64_t input_dim = 0, seed;
 	bool keras;
 	int rc = -1;
@@ -585,24 +590,27 @@ int api_model_decode(const char *body, size_t len, struct api_model_def *out, st
 	if (api_obj_check(root, "", "the model body", keys, err) ||
 	    api_get_string(root, "", "name", false, API_NAME_MAX, out->name, err))
 		goto out;
-	keras = cJSON_GetObjectItemCaseSensitive(root, "keras") != NULL;
-	if (keras && cJSON_GetObjectItemCaseSensitive(root, "layers")) {
+	keras = !cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(root, "keras")) &&
+		cJSON_GetObjectItemCaseSensitive(root, "keras");
+	if (keras && cJSON_GetObjectItemCaseSensitive(root, "layers") &&
+	    !cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(root, "layers"))) {
 		api_fail(err, API_VALIDATION_FAILED, "layers", "give either layers or keras, not both");
 		goto out;
 	}
 	if (api_get_int(root, "", "input_dim", !keras, 1, NN_MAX_INPUT_DIM, &input_dim, err))
 		goto out;
 	out->spec.input_dim = (uint32_t)input_dim;
-	if (keras ? decode_keras(root, out, input_dim > 0, err) : decode_layers(root, &out->spec, err))
+	if (keras ? decode_keras(root, out, input_dim > 0, source_index, err) : decode_layers(root, &out->spec, err))
 		goto out;
 	if (decode_loss(root, &out->spec.loss, err) ||
 	    decode_optimizer(cJSON_GetObjectItemCaseSensitive(root, "optimizer"), "optimizer", &out->spec.opt, err) ||
-	    check_spec(&out->spec, keras ? "keras.config.layers" : "layers", err) ||
+	    check_spec(&out->spec, keras ? "keras.config.layers" : "layers", keras ? source_index : NULL, err) ||
 	    decode_metrics(root, &out->spec, &out->accuracy, err))
 		goto out;
-	if (cJSON_GetObjectItemCaseSensitive(root, "seed")) {
-		if (api_get_int(root, "", "seed", false, 0, 9007199254740991LL, &seed, err))
-			goto out;
+	seed = -1;
+	if (api_get_int(root, "", "seed", false, 0, 9007199254740991LL, &seed, err))
+		goto out;
+	if (seed >= 0) { /* absent and null leave it -1 */
 		out->has_seed = true;
 		out->seed = (uint64_t)seed;
 	}
@@ -624,7 +632,7 @@ static cJSON *activation_json(const struct nn_layer_spec *l)
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "type", name_of(act_names, l->act));
 	if (custom_alpha)
-		cJSON_AddNumberToObject(o, "alpha", l->alpha);
+		api_add_number(o, "alpha", l->alpha);
 	else
 		cJSON_AddBoolToObject(o, "approximate", true);
 	return o;
@@ -636,17 +644,17 @@ static cJSON *layer_json(const struct nn_layer_spec *l)
 
 	if (l->kind == NN_LAYER_DROPOUT) {
 		cJSON_AddStringToObject(o, "type", "dropout");
-		cJSON_AddNumberToObject(o, "rate", l->rate);
+		api_add_number(o, "rate", l->rate);
 		return o;
 	}
 	cJSON_AddStringToObject(o, "type", "dense");
-	cJSON_AddNumberToObject(o, "units", l->units);
+	api_add_number(o, "units", l->units);
 	cJSON_AddItemToObject(o, "activation", activation_json(l));
 	cJSON_AddBoolToObject(o, "use_bias", l->use_bias);
 	cJSON_AddStringToObject(o, "kernel_initializer", name_of(init_names, l->kernel_init));
 	cJSON_AddStringToObject(o, "bias_initializer", name_of(init_names, l->bias_init));
 	if (l->l2 > 0)
-		cJSON_AddNumberToObject(o, "l2", l->l2);
+		api_add_number(o, "l2", l->l2);
 	return o;
 }
 
@@ -655,25 +663,25 @@ static cJSON *optimizer_json(const struct nn_opt_spec *opt)
 	cJSON *o = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(o, "type", name_of(opt_names, opt->kind));
-	cJSON_AddNumberToObject(o, "learning_rate", opt->learning_rate);
+	api_add_number(o, "learning_rate", opt->learning_rate);
 	switch (opt->kind) {
 	case NN_OPT_SGD:
-		cJSON_AddNumberToObject(o, "momentum", opt->momentum);
+		api_add_number(o, "momentum", opt->momentum);
 		cJSON_AddBoolToObject(o, "nesterov", opt->nesterov);
 		break;
 	case NN_OPT_ADAGRAD:
-		cJSON_AddNumberToObject(o, "initial_accumulator_value", opt->initial_accumulator_value);
-		cJSON_AddNumberToObject(o, "epsilon", opt->epsilon);
+		api_add_number(o, "initial_accumulator_value", opt->initial_accumulator_value);
+		api_add_number(o, "epsilon", opt->epsilon);
 		break;
 	case NN_OPT_RMSPROP:
-		cJSON_AddNumberToObject(o, "rho", opt->rho);
-		cJSON_AddNumberToObject(o, "momentum", opt->momentum);
-		cJSON_AddNumberToObject(o, "epsilon", opt->epsilon);
+		api_add_number(o, "rho", opt->rho);
+		api_add_number(o, "momentum", opt->momentum);
+		api_add_number(o, "epsilon", opt->epsilon);
 		break;
 	default:
-		cJSON_AddNumberToObject(o, "beta_1", opt->beta_1);
-		cJSON_AddNumberToObject(o, "beta_2", opt->beta_2);
-		cJSON_AddNumberToObject(o, "epsilon", opt->epsilon);
+		api_add_number(o, "beta_1", opt->beta_1);
+		api_add_number(o, "beta_2", opt->beta_2);
+		api_add_number(o, "epsilon", opt->epsilon);
 		break;
 	}
 	return o;
@@ -685,7 +693,7 @@ static void def_fields(cJSON *o, const struct api_model_def *def)
 	cJSON *layers = cJSON_AddArrayToObject(o, "layers");
 	cJSON *metrics;
 
-	cJSON_AddNumberToObject(o, "input_dim", def->spec.input_dim);
+	api_add_number(o, "input_dim", def->spec.input_dim);
 	for (uint32_t i = 0; i < def->spec.n_layers; i++)
 		cJSON_AddItemToArray(layers, layer_json(&def->spec.layers[i]));
 	if (def->spec.loss.from_logits) {
@@ -700,7 +708,7 @@ static void def_fields(cJSON *o, const struct api_model_def *def)
 	if (def->accuracy)
 		cJSON_AddItemToArray(metrics, cJSON_CreateString("accuracy"));
 	if (def->has_seed)
-		cJSON_AddNumberToObject(o, "seed", (double)def->seed);
+		api_add_number(o, "seed", (double)def->seed);
 }
 
 char *api_model_def_encode(const struct api_model_def *def)
@@ -733,10 +741,10 @@ static cJSON *model_json(const struct api_model_info *m)
 {
 	cJSON *o = cJSON_CreateObject();
 
-	cJSON_AddNumberToObject(o, "id", (double)m->id);
+	api_add_number(o, "id", (double)m->id);
 	cJSON_AddStringToObject(o, "name", m->def.name);
 	cJSON_AddStringToObject(o, "status", api_model_status_name(m->status));
-	cJSON_AddNumberToObject(o, "n_params", (double)m->n_params);
+	api_add_number(o, "n_params", (double)m->n_params);
 	def_fields(o, &m->def);
 	cJSON_AddStringToObject(o, "created_at", m->created_at);
 	cJSON_AddStringToObject(o, "updated_at", m->updated_at);
@@ -755,7 +763,7 @@ char *api_model_list_encode(const struct api_model_info *items, size_t n, uint64
 
 	for (size_t i = 0; i < n; i++)
 		cJSON_AddItemToArray(arr, model_json(&items[i]));
-	cJSON_AddNumberToObject(o, "total", (double)total);
+	api_add_number(o, "total", (double)total);
 	return api_json_print_free(o);
 }
 

@@ -155,7 +155,7 @@ char *api_evaluate_encode(const struct nn_eval *e)
 	cJSON_AddItemToObject(o, "loss", api_json_number_or_null(e->loss));
 	if (e->has_metric)
 		cJSON_AddItemToObject(o, "accuracy", api_json_number_or_null(e->metric));
-	cJSON_AddNumberToObject(o, "n_samples", (double)e->n);
+	api_add_number(o, "n_samples", (double)e->n);
 	return api_json_print_free(o);
 }
 
@@ -166,23 +166,23 @@ char *api_info_encode(const struct api_info *info)
 
 	cJSON_AddStringToObject(o, "name", "fitd");
 	cJSON_AddStringToObject(o, "version", info->version);
-	cJSON_AddNumberToObject(o, "workers", info->workers);
-	cJSON_AddNumberToObject(o, "queue_capacity", info->queue_capacity);
-	cJSON_AddNumberToObject(o, "http_threads", info->http_threads);
-	cJSON_AddNumberToObject(o, "commit_interval_ms", info->commit_interval_ms);
+	api_add_number(o, "workers", info->workers);
+	api_add_number(o, "queue_capacity", info->queue_capacity);
+	api_add_number(o, "http_threads", info->http_threads);
+	api_add_number(o, "commit_interval_ms", info->commit_interval_ms);
 	cJSON_AddStringToObject(o, "blas", info->blas);
 	cJSON_AddBoolToObject(o, "auth", info->auth);
 	limits = cJSON_AddObjectToObject(o, "limits");
-	cJSON_AddNumberToObject(limits, "max_body_bytes", (double)info->max_body_bytes);
-	cJSON_AddNumberToObject(limits, "max_upload_bytes", (double)info->max_upload_bytes);
-	cJSON_AddNumberToObject(limits, "max_rows", (double)info->max_rows);
-	cJSON_AddNumberToObject(limits, "max_instances", info->max_instances);
-	cJSON_AddNumberToObject(limits, "max_layers", NN_MAX_LAYERS);
-	cJSON_AddNumberToObject(limits, "max_units", NN_MAX_UNITS);
-	cJSON_AddNumberToObject(limits, "max_input_dim", NN_MAX_INPUT_DIM);
-	cJSON_AddNumberToObject(limits, "max_params", (double)NN_MAX_PARAMS);
-	cJSON_AddNumberToObject(limits, "max_epochs", NN_MAX_EPOCHS);
-	cJSON_AddNumberToObject(limits, "max_batch_size", NN_MAX_BATCH);
+	api_add_number(limits, "max_body_bytes", (double)info->max_body_bytes);
+	api_add_number(limits, "max_upload_bytes", (double)info->max_upload_bytes);
+	api_add_number(limits, "max_rows", (double)info->max_rows);
+	api_add_number(limits, "max_instances", info->max_instances);
+	api_add_number(limits, "max_layers", NN_MAX_LAYERS);
+	api_add_number(limits, "max_units", NN_MAX_UNITS);
+	api_add_number(limits, "max_input_dim", NN_MAX_INPUT_DIM);
+	api_add_number(limits, "max_params", (double)NN_MAX_PARAMS);
+	api_add_number(limits, "max_epochs", NN_MAX_EPOCHS);
+	api_add_number(limits, "max_batch_size", NN_MAX_BATCH);
 	return api_json_print_free(o);
 }
 

@@ -214,6 +214,7 @@ int db_bind_real(sqlite3_stmt *st, int col, double v)
 
 /* ---- migrations ---------------------------------------------------------------------- */
 
+/* NNNN_name.sql -> NNNN; -1 for any other name. */
 static int version_of(const char *name)
 {
 	int v = 0;
@@ -262,13 +263,26 @@ static char *read_file(const char *path)
 	return buf;
 }
 
-int db_migrate(struct db *db, const char *dir, char *msg, size_t size)
+struct migration {
+	int version;
+	char *name;
+};
+
+static int migration_order(const void *a, const void *b)
 {
-	char names[1000][64] = {{0}};
-	int latest = 0, current;
+	return ((const struct migration *)a)->version - ((const struct migration *)b)->version;
+}
+
+/* The NNNN_name.sql files of dir, sorted; -1 with a message on error. */
+static int list_migrations(const char *dir, struct migration **out, size_t *n, char *msg, size_t size)
+{
+	struct migration *list = NULL;
+	size_t count = 0, cap = 0;
 	struct dirent *e;
 	DIR *d = opendir(dir);
 
+	*out = NULL;
+	*n = 0;
 	if (!d) {
 		snprintf(msg, size, "cannot read migrations folder %s: %s", dir, strerror(errno));
 		return -1;
@@ -276,59 +290,94 @@ int db_migrate(struct db *db, const char *dir, char *msg, size_t size)
 	while ((e = readdir(d)) != NULL) {
 		int v = version_of(e->d_name);
 
-		if (v <= 0 || v >= 1000 || strlen(e->d_name) >= sizeof names[0])
+		if (v <= 0)
 			continue;
-		if (names[v][0]) {
-			snprintf(msg, size, "two migrations numbered %04d in %s", v, dir);
-			closedir(d);
-			return -1;
+		if (count == cap) {
+			struct migration *p = realloc(list, (cap = cap ? cap * 2 : 16) * sizeof *p);
+
+			if (!p)
+				goto oom;
+			list = p;
 		}
-		memcpy(names[v], e->d_name, strlen(e->d_name) + 1); /* length checked above */
-		if (v > latest)
-			latest = v;
+		list[count].version = v;
+		list[count].name = strdup(e->d_name);
+		if (!list[count].name)
+			goto oom;
+		count++;
 	}
 	closedir(d);
-	for (int v = 1; v <= latest; v++) {
-		if (!names[v][0]) {
-			snprintf(msg, size, "migration %04d is missing from %s", v, dir);
-			return -1;
+	qsort(list, count, sizeof *list, migration_order);
+	*out = list;
+	*n = count;
+	return 0;
+oom:
+	closedir(d);
+	for (size_t i = 0; i < count; i++)
+		free(list[i].name);
+	free(list);
+	snprintf(msg, size, "out of memory");
+	return -1;
+}
+
+int db_migrate(struct db *db, const char *dir, char *msg, size_t size)
+{
+	struct migration *list;
+	size_t n;
+	int latest, current, rc = -1;
+
+	if (list_migrations(dir, &list, &n, msg, size))
+		return -1;
+	/* Numbered 1..n, each once. */
+	for (size_t i = 0; i < n; i++) {
+		if (list[i].version != (int)i + 1) {
+			if (i > 0 && list[i].version == list[i - 1].version)
+				snprintf(msg, size, "two migrations numbered %04d in %s", list[i].version, dir);
+			else
+				snprintf(msg, size, "migration %04d is missing from %s", (int)i + 1, dir);
+			goto out;
 		}
 	}
+	latest = (int)n;
 	current = db_schema_version(db);
 	if (current < 0) {
 		snprintf(msg, size, "cannot read the schema version: %s", sqlite3_errmsg(db->h));
-		return -1;
+		goto out;
 	}
 	if (current > latest) {
 		snprintf(msg, size,
 			 "the database has schema version %d, newer than this fitd knows (%d): it was written by a newer "
 			 "fitd; run that version, or restore a backup",
 			 current, latest);
-		return -1;
+		goto out;
 	}
 	for (int v = current + 1; v <= latest; v++) {
 		char path[1200], pragma[64], *sql, *emsg = NULL;
 
-		snprintf(path, sizeof path, "%s/%s", dir, names[v]);
+		snprintf(path, sizeof path, "%s/%s", dir, list[v - 1].name);
 		sql = read_file(path);
 		if (!sql) {
 			snprintf(msg, size, "cannot read %s", path);
-			return -1;
+			goto out;
 		}
 		snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d;", v);
 		if (sqlite3_exec(db->h, "BEGIN IMMEDIATE", NULL, NULL, &emsg) != SQLITE_OK ||
 		    sqlite3_exec(db->h, sql, NULL, NULL, &emsg) != SQLITE_OK ||
 		    sqlite3_exec(db->h, pragma, NULL, NULL, &emsg) != SQLITE_OK ||
 		    sqlite3_exec(db->h, "COMMIT", NULL, NULL, &emsg) != SQLITE_OK) {
-			snprintf(msg, size, "migration %s failed: %s", names[v], emsg ? emsg : sqlite3_errmsg(db->h));
+			snprintf(msg, size, "migration %s failed: %s", list[v - 1].name, emsg ? emsg : sqlite3_errmsg(db->h));
 			sqlite3_free(emsg);
 			free(sql);
 			db_rollback(db);
-			return -1;
+			goto out;
 		}
 		free(sql);
 	}
-	return 0;
+	rc = 0;
+out:
+	for (size_t i = 0; i < n; i++)
+		free(list[i].name);
+	free(list);
+	return rc;
 }
 
 bool db_ping(struct db *db)
