@@ -187,6 +187,7 @@ void route_web(struct http_req *r)
 		route_fail(r, API_NOT_FOUND, NULL, "no route %s", http_path(r));
 		return;
 	}
-	http_reply_file(r, fd, (size_t)st.st_size, type,
-			strcmp(type, "text/html; charset=utf-8") == 0 ? "no-cache" : "public, max-age=300");
+	/* The dashboard's own files change with fitd: always revalidate them, so a
+	 * new page never runs with an old script. Packaged libraries may be kept. */
+	http_reply_file(r, fd, (size_t)st.st_size, type, sub ? "no-cache" : "public, max-age=86400");
 }
