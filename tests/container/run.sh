@@ -16,9 +16,10 @@
 #      process is not root, runs the tutorial workflow through curl (dataset,
 #      model, job, predict) and `fitd backup`;
 #   5. starts a longer job, `podman stop -t 30` during it (SIGTERM): exit code
-#      0, quickly; then a new container on the same volume: the job resumes
-#      from its last epoch and ends with the same weights as an uninterrupted
-#      run of the same job, and all the data is still there;
+#      0, quickly; then a new container on the same volume, with a read-only
+#      root and no capabilities: the job resumes from its last epoch and ends
+#      with the same weights as an uninterrupted run of the same job, and all
+#      the data is still there;
 #   6. removes the containers, the volume and the image tag it made. It keeps
 #      the base image, build/container-cache/ and the layer cache, tagged
 #      localhost/fitd-test-cache:build and :image (each run replaces the
