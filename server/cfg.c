@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +37,8 @@ static const struct opt opts[] = {
 	{"--port", "FITD_PORT", OPT_PORT, offsetof(struct cfg, port), 0, 0, 65535, "TCP port (8080; 0 picks a free one)"},
 	{"--bind", "FITD_BIND", STR(bind), "address to listen on (127.0.0.1)"},
 	{"--db", "FITD_DB", STR(db), "SQLite database file (./fitd.db)"},
-	{"--workers", "FITD_WORKERS", UINT(workers, 1, 256), "training worker threads (the number of cores)"},
+	{"--workers", "FITD_WORKERS", UINT(workers, 1, 256),
+	 "training worker threads (the CPUs available, a container's CPU quota included)"},
 	{"--queue", "FITD_QUEUE", UINT(queue, 1, 1000000), "queued jobs before POST /v1/jobs answers 503 (256)"},
 	{"--max-body-mb", "FITD_MAX_BODY_MB", UINT(max_body_mb, 1, 1024), "largest JSON body in MiB (32)"},
 	{"--max-upload-mb", "FITD_MAX_UPLOAD_MB", UINT(max_upload_mb, 1, 1048576),
@@ -62,12 +64,32 @@ static const struct opt opts[] = {
 #undef UINT
 #define N_OPTS (sizeof opts / sizeof opts[0])
 
-static void defaults(struct cfg *cfg)
+/* The CPUs this process may use: its affinity mask, capped by a cgroup v2
+ * CPU quota (a container's --cpus), rounded up. */
+static long available_cpus(void)
 {
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t set;
+	FILE *f;
 
-	if (cores < 1)
-		cores = 1;
+	if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+		cores = CPU_COUNT(&set);
+	f = fopen("/sys/fs/cgroup/cpu.max", "r");
+	if (f) {
+		long long quota, period;
+
+		if (fscanf(f, "%lld %lld", &quota, &period) == 2 && quota > 0 && period > 0 &&
+		    (quota + period - 1) / period < cores)
+			cores = (long)((quota + period - 1) / period);
+		fclose(f);
+	}
+	return cores < 1 ? 1 : cores;
+}
+
+static void defaults(struct cfg *cfg)
+{
+	long cores = available_cpus();
+
 	memset(cfg, 0, sizeof *cfg);
 	cfg->port = 8080;
 	snprintf(cfg->bind, sizeof cfg->bind, "127.0.0.1");
@@ -161,7 +183,7 @@ const char *cfg_usage(void)
 	len = (size_t)snprintf(text, sizeof text,
 			       "usage: fitd [options]          serve the API\n"
 			       "       fitd healthcheck        exit 0 when the server on FITD_PORT answers /healthz\n"
-			       "       fitd backup PATH        copy the database to PATH while it is in use\n\n"
+			       "       fitd backup PATH        copy the database to PATH (which must not exist) while in use\n\n"
 			       "options (each also read from its environment variable):\n");
 	for (size_t i = 0; i < N_OPTS && len < sizeof text; i++)
 		len += (size_t)snprintf(text + len, sizeof text - len, "  %-22s %-24s %s\n", opts[i].flag, opts[i].env,

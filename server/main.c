@@ -47,9 +47,9 @@ static int healthcheck(const struct cfg *cfg)
 	if (getaddrinfo(host, port, &hints, &ai) != 0)
 		return 1;
 	fd = socket(ai->ai_family, SOCK_STREAM, 0);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-	ok = fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+	ok = fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0 &&
+	     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) == 0 &&
+	     connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
 	     write(fd, request, sizeof request - 1) == (ssize_t)(sizeof request - 1);
 	freeaddrinfo(ai);
 	n = ok ? read(fd, reply, sizeof reply - 1) : -1;
@@ -88,6 +88,7 @@ static int prepare_database(const struct cfg *cfg)
 	char msg[1024], dir[1100];
 	struct api_err err = {0};
 	struct db *db = db_open(cfg->db, msg, sizeof msg);
+	uint64_t counts[5];
 	int requeued;
 
 	if (!db) {
@@ -101,13 +102,16 @@ static int prepare_database(const struct cfg *cfg)
 		return -1;
 	}
 	requeued = db_recover(db, MAX_ATTEMPTS, &err);
-	db_close(db);
-	if (requeued < 0) {
+	if (requeued < 0 || db_job_counts(db, counts, &err)) {
 		fprintf(stderr, "fitd: recovery failed: %s\n", err.message);
+		db_close(db);
 		return -1;
 	}
+	db_close(db);
 	if (requeued > 0)
-		log_message("resuming %d job(s) interrupted by the last shutdown or crash", requeued);
+		log_message("%d job(s) were running when the last process died; they resume", requeued);
+	if (counts[API_JOB_QUEUED] > 0)
+		log_message("%llu job(s) queued", (unsigned long long)counts[API_JOB_QUEUED]);
 	return 0;
 }
 
