@@ -212,6 +212,84 @@ int db_bind_real(sqlite3_stmt *st, int col, double v)
 	return isfinite(v) ? sqlite3_bind_double(st, col, v) : sqlite3_bind_null(st, col);
 }
 
+int db_get_by_id(struct db *db, const char *sql, int64_t id, const char *what, db_read_fn read, void *item,
+		 struct api_err *err)
+{
+	sqlite3_stmt *st = db_stmt(db, sql, err);
+	int rc;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		rc = read(st, item, err);
+		sqlite3_reset(st);
+		return rc;
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return api_fail(err, API_NOT_FOUND, NULL, "no %s with id %lld", what, (long long)id);
+	return db_fail(db, rc, err);
+}
+
+static int read_nothing(sqlite3_stmt *st, void *item, struct api_err *err)
+{
+	(void)st, (void)item, (void)err;
+	return 0;
+}
+
+int db_exists(struct db *db, const char *sql, int64_t id, const char *field, const char *what, struct api_err *err)
+{
+	if (db_get_by_id(db, sql, id, what, read_nothing, NULL, err) == 0)
+		return 0;
+	if (err->code == API_NOT_FOUND && field)
+		snprintf(err->field, sizeof err->field, "%s", field);
+	return -1;
+}
+
+int db_count(struct db *db, sqlite3_stmt *st, uint64_t *total, struct api_err *err)
+{
+	int rc = sqlite3_step(st);
+
+	*total = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : db_fail(db, rc, err);
+}
+
+int db_read_rows(struct db *db, sqlite3_stmt *st, size_t item_size, uint32_t limit, db_read_fn read,
+		 void (*drop)(void *item), void **items, size_t *n, struct api_err *err)
+{
+	char *array = calloc(limit ? limit : 1, item_size);
+	int rc = SQLITE_DONE;
+
+	*items = NULL;
+	*n = 0;
+	if (!array) {
+		sqlite3_reset(st);
+		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
+	}
+	while (*n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (read(st, array + *n * item_size, err))
+			goto fail;
+		(*n)++;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		db_fail(db, rc, err);
+		goto fail;
+	}
+	sqlite3_reset(st);
+	*items = array;
+	return 0;
+fail:
+	sqlite3_reset(st);
+	for (size_t i = 0; drop && i < *n; i++)
+		drop(array + i * item_size);
+	free(array);
+	*n = 0;
+	return -1;
+}
+
 /* ---- migrations ---------------------------------------------------------------------- */
 
 /* NNNN_name.sql -> NNNN; -1 for any other name. */

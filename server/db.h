@@ -187,11 +187,11 @@ struct db_prediction {
 };
 /* Inserts every prediction in one transaction; fills each id. */
 int db_prediction_insert(struct db *db, struct db_prediction *p, size_t n, struct api_err *err);
-/* *buf owns the arrays p points into; free(*buf) after use. */
-int db_prediction_get(struct db *db, int64_t id, struct api_prediction_info *p, void **buf, struct api_err *err);
-/* Newest first. *bufs[i] own the arrays of items[i]: free each then free(*bufs). */
+/* A stored prediction; its arrays are new: release with db_prediction_free. */
+int db_prediction_get(struct db *db, int64_t id, struct api_prediction_info *p, struct api_err *err);
+/* Newest first; release each item with db_prediction_free, then the array. */
 int db_prediction_list(struct db *db, int64_t model_id, uint32_t limit, uint64_t offset,
-		       struct api_prediction_info **items, void ***bufs, size_t *n, uint64_t *total,
-		       struct api_err *err);
+		       struct api_prediction_info **items, size_t *n, uint64_t *total, struct api_err *err);
+void db_prediction_free(struct api_prediction_info *p);
 
 #endif

@@ -10,10 +10,12 @@
 
 #define CHUNK_BYTES (4u << 20)
 
-static void read_info(sqlite3_stmt *st, struct api_dataset_info *d)
+static int read_info(sqlite3_stmt *st, void *item, struct api_err *err)
 {
+	struct api_dataset_info *d = item;
 	const char *kind;
 
+	(void)err;
 	memset(d, 0, sizeof *d);
 	d->id = sqlite3_column_int64(st, 0);
 	db_col_text(st, 1, d->name, sizeof d->name);
@@ -29,6 +31,7 @@ static void read_info(sqlite3_stmt *st, struct api_dataset_info *d)
 	d->y_max = sqlite3_column_double(st, 8);
 	d->y_integral = sqlite3_column_int(st, 9) != 0;
 	db_col_text(st, 10, d->created_at, sizeof d->created_at);
+	return 0;
 }
 
 static int insert_chunk(struct db *db, int64_t id, uint32_t seq, uint32_t n_rows, const float *x, size_t x_len,
@@ -187,26 +190,13 @@ void db_upload_abort(struct db *db, int64_t id)
 	db_exec_stmt(db, st, &err);
 }
 
+#define DATASET_COLS "id, name, n_samples, n_features, y_dim, y_kind, n_classes, y_min, y_max, y_integral, created_at"
+
 int db_dataset_get(struct db *db, int64_t id, struct api_dataset_info *info, struct api_err *err)
 {
-	static const char sql[] =
-		"SELECT id, name, n_samples, n_features, y_dim, y_kind, n_classes, y_min, y_max, y_integral, created_at "
-		"FROM datasets WHERE id = ?1 AND state = 'ready'";
-	sqlite3_stmt *st = db_stmt(db, sql, err);
-	int rc;
+	static const char sql[] = "SELECT " DATASET_COLS " FROM datasets WHERE id = ?1 AND state = 'ready'";
 
-	if (!st)
-		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		read_info(st, info);
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
-		return 0;
-	if (rc == SQLITE_DONE)
-		return api_fail(err, API_NOT_FOUND, NULL, "no dataset with id %lld", (long long)id);
-	return db_fail(db, rc, err);
+	return db_get_by_id(db, sql, id, "dataset", read_info, info, err);
 }
 
 int db_dataset_list(struct db *db, uint32_t limit, uint64_t offset, struct api_dataset_info **items, size_t *n,
@@ -214,40 +204,16 @@ int db_dataset_list(struct db *db, uint32_t limit, uint64_t offset, struct api_d
 {
 	static const char count[] = "SELECT count(*) FROM datasets WHERE state = 'ready'";
 	static const char sql[] =
-		"SELECT id, name, n_samples, n_features, y_dim, y_kind, n_classes, y_min, y_max, y_integral, created_at "
-		"FROM datasets WHERE state = 'ready' ORDER BY id LIMIT ?1 OFFSET ?2";
+		"SELECT " DATASET_COLS " FROM datasets WHERE state = 'ready' ORDER BY id LIMIT ?1 OFFSET ?2";
 	sqlite3_stmt *st = db_stmt(db, count, err);
-	int rc;
 
 	*items = NULL;
 	*n = 0;
-	if (!st)
+	if (!st || db_count(db, st, total, err) || !(st = db_stmt(db, sql, err)))
 		return -1;
-	rc = sqlite3_step(st);
-	*total = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW)
-		return db_fail(db, rc, err);
-	*items = calloc(limit ? limit : 1, sizeof **items);
-	if (!*items)
-		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
-	st = db_stmt(db, sql, err);
-	if (!st) {
-		free(*items);
-		*items = NULL;
-		return -1;
-	}
 	sqlite3_bind_int64(st, 1, limit);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)offset);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < limit)
-		read_info(st, &(*items)[(*n)++]);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		free(*items);
-		*items = NULL;
-		return db_fail(db, rc, err);
-	}
-	return 0;
+	return db_read_rows(db, st, sizeof **items, limit, read_info, NULL, (void **)items, n, err);
 }
 
 int db_dataset_delete(struct db *db, int64_t id, struct api_err *err)

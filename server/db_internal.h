@@ -40,6 +40,22 @@ void db_col_text(sqlite3_stmt *st, int col, char *out, size_t size);
 double db_col_real(sqlite3_stmt *st, int col);
 /* Binds a double, NULL when NaN. */
 int db_bind_real(sqlite3_stmt *st, int col, double v);
+/* Reads one row of st into item; 0, or -1 with err filled. */
+typedef int (*db_read_fn)(sqlite3_stmt *st, void *item, struct api_err *err);
+/* The row of sql (?1 bound to id) read into item; 404 "no <what> with id N"
+ * when there is none. */
+int db_get_by_id(struct db *db, const char *sql, int64_t id, const char *what, db_read_fn read, void *item,
+		 struct api_err *err);
+/* Does the row of sql (?1 bound to id) exist? 404 naming field (may be NULL)
+ * and "no <what> with id N" when not. */
+int db_exists(struct db *db, const char *sql, int64_t id, const char *field, const char *what, struct api_err *err);
+/* The count(*) of st (bound by the caller) into *total. */
+int db_count(struct db *db, sqlite3_stmt *st, uint64_t *total, struct api_err *err);
+/* Up to limit rows of st (bound by the caller) into a new array of
+ * item_size-byte items (free with free()). On failure drop (may be NULL)
+ * releases what read put in the items read so far. */
+int db_read_rows(struct db *db, sqlite3_stmt *st, size_t item_size, uint32_t limit, db_read_fn read,
+		 void (*drop)(void *item), void **items, size_t *n, struct api_err *err);
 /* Records the key in the current transaction (no-op for NULL idem). Returns 1
  * with *id set when the key is already there (the transaction is left for the
  * caller to roll back), 0 when recorded, -1 on error. */

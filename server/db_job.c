@@ -28,8 +28,9 @@
 	"THEN 'trained' ELSE 'untrained' END, updated_at = " DB_NOW " WHERE id = (SELECT model_id FROM jobs WHERE " \
 	"id = ?1)"
 
-static int read_job(sqlite3_stmt *st, struct api_job_info *j, struct api_err *err)
+static int read_job(sqlite3_stmt *st, void *item, struct api_err *err)
 {
+	struct api_job_info *j = item;
 	const char *options = (const char *)sqlite3_column_text(st, 4);
 	const char *status = (const char *)sqlite3_column_text(st, 5);
 
@@ -62,22 +63,8 @@ static int read_job(sqlite3_stmt *st, struct api_job_info *j, struct api_err *er
 int db_job_get(struct db *db, int64_t id, struct api_job_info *info, struct api_err *err)
 {
 	static const char sql[] = "SELECT " JOB_COLS " FROM jobs WHERE id = ?1";
-	sqlite3_stmt *st = db_stmt(db, sql, err);
-	int rc;
 
-	if (!st)
-		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		rc = read_job(st, info, err);
-		sqlite3_reset(st);
-		return rc;
-	}
-	sqlite3_reset(st);
-	if (rc == SQLITE_DONE)
-		return api_fail(err, API_NOT_FOUND, NULL, "no job with id %lld", (long long)id);
-	return db_fail(db, rc, err);
+	return db_get_by_id(db, sql, id, "job", read_job, info, err);
 }
 
 /* Runs a statement bound to one job id (?1). */
@@ -124,24 +111,6 @@ int db_job_status_event(struct db *db, int64_t job_id, struct api_err *err)
 
 /* ---- submission ----------------------------------------------------------------------- */
 
-static int check_exists(struct db *db, const char *sql, int64_t id, const char *field, const char *what,
-			struct api_err *err)
-{
-	sqlite3_stmt *st = db_stmt(db, sql, err);
-	int rc;
-
-	if (!st)
-		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
-		return 0;
-	if (rc == SQLITE_DONE)
-		return api_fail(err, API_NOT_FOUND, field, "no %s with id %lld", what, (long long)id);
-	return db_fail(db, rc, err);
-}
-
 int db_job_submit(struct db *db, const struct api_job_req *req, const char *options, unsigned capacity,
 		  const struct db_idem *idem, struct api_job_info *info, struct api_err *err)
 {
@@ -165,9 +134,9 @@ int db_job_submit(struct db *db, const struct api_job_req *req, const char *opti
 		db_rollback(db);
 		return rc == 1 && db_job_get(db, id, info, err) ? -1 : rc;
 	}
-	if (check_exists(db, model_sql, req->model_id, "model_id", "model", err) ||
-	    check_exists(db, dataset_sql, req->dataset_id, "dataset_id", "dataset", err) ||
-	    (req->validation_dataset_id && check_exists(db, dataset_sql, req->validation_dataset_id,
+	if (db_exists(db, model_sql, req->model_id, "model_id", "model", err) ||
+	    db_exists(db, dataset_sql, req->dataset_id, "dataset_id", "dataset", err) ||
+	    (req->validation_dataset_id && db_exists(db, dataset_sql, req->validation_dataset_id,
 							"validation_dataset_id", "dataset", err)))
 		goto fail;
 	st = db_stmt(db, busy_sql, err);
@@ -225,54 +194,24 @@ int db_job_list(struct db *db, const enum api_job_status *status, int64_t model_
 		"SELECT count(*) FROM jobs WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR model_id = ?2)";
 	static const char sql[] = "SELECT " JOB_COLS " FROM jobs WHERE (?1 IS NULL OR status = ?1) AND "
 				  "(?2 IS NULL OR model_id = ?2) ORDER BY id DESC LIMIT ?3 OFFSET ?4";
-	const char *queries[2] = {count, sql};
-	int rc = SQLITE_DONE;
+	sqlite3_stmt *st;
 
 	*items = NULL;
 	*n = 0;
-	*items = calloc(limit ? limit : 1, sizeof **items);
-	if (!*items)
-		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
 	for (int q = 0; q < 2; q++) {
-		sqlite3_stmt *st = db_stmt(db, queries[q], err);
-
+		st = db_stmt(db, q == 0 ? count : sql, err);
 		if (!st)
-			goto fail;
+			return -1;
 		if (status)
 			sqlite3_bind_text(st, 1, api_job_status_name(*status), -1, SQLITE_STATIC);
 		if (model_id)
 			sqlite3_bind_int64(st, 2, model_id);
-		if (q == 0) {
-			rc = sqlite3_step(st);
-			*total = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
-			sqlite3_reset(st);
-			if (rc != SQLITE_ROW) {
-				db_fail(db, rc, err);
-				goto fail;
-			}
-			continue;
-		}
-		sqlite3_bind_int64(st, 3, limit);
-		sqlite3_bind_int64(st, 4, (sqlite3_int64)offset);
-		while (*n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-			if (read_job(st, &(*items)[*n], err)) {
-				sqlite3_reset(st);
-				goto fail;
-			}
-			(*n)++;
-		}
-		sqlite3_reset(st);
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-			db_fail(db, rc, err);
-			goto fail;
-		}
+		if (q == 0 && db_count(db, st, total, err))
+			return -1;
 	}
-	return 0;
-fail:
-	free(*items);
-	*items = NULL;
-	*n = 0;
-	return -1;
+	sqlite3_bind_int64(st, 3, limit);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)offset);
+	return db_read_rows(db, st, sizeof **items, limit, read_job, NULL, (void **)items, n, err);
 }
 
 int db_job_history(struct db *db, int64_t id, struct api_epoch **epochs, size_t *n, struct api_err *err)

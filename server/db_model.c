@@ -9,12 +9,12 @@
 
 #define MODEL_COLS "id, definition, n_params, status, created_at, updated_at"
 
-static int read_info(struct db *db, sqlite3_stmt *st, struct api_model_info *m, struct api_err *err)
+static int read_info(sqlite3_stmt *st, void *item, struct api_err *err)
 {
+	struct api_model_info *m = item;
 	const char *def = (const char *)sqlite3_column_text(st, 1);
 	const char *status = (const char *)sqlite3_column_text(st, 3);
 
-	(void)db;
 	memset(m, 0, sizeof *m);
 	m->id = sqlite3_column_int64(st, 0);
 	if (!def || api_model_decode(def, (size_t)sqlite3_column_bytes(st, 1), &m->def, err))
@@ -101,57 +101,44 @@ fail_free:
 int db_model_get(struct db *db, int64_t id, struct api_model_info *info, struct api_err *err)
 {
 	static const char sql[] = "SELECT " MODEL_COLS " FROM models WHERE id = ?1";
-	sqlite3_stmt *st = db_stmt(db, sql, err);
-	int rc;
 
-	if (!st)
+	return db_get_by_id(db, sql, id, "model", read_info, info, err);
+}
+
+struct model_state {
+	struct api_model_info *info;
+	uint8_t *state;
+	size_t len;
+};
+
+/* The model's columns, then its state blob (column 6) copied. */
+static int read_with_state(sqlite3_stmt *st, void *item, struct api_err *err)
+{
+	struct model_state *ms = item;
+
+	if (read_info(st, ms->info, err))
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		rc = read_info(db, st, info, err);
-		sqlite3_reset(st);
-		return rc;
-	}
-	sqlite3_reset(st);
-	if (rc == SQLITE_DONE)
-		return api_fail(err, API_NOT_FOUND, NULL, "no model with id %lld", (long long)id);
-	return db_fail(db, rc, err);
+	ms->len = (size_t)sqlite3_column_bytes(st, 6);
+	ms->state = malloc(ms->len ? ms->len : 1);
+	if (!ms->state)
+		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
+	if (ms->len)
+		memcpy(ms->state, sqlite3_column_blob(st, 6), ms->len);
+	return 0;
 }
 
 int db_model_get_state(struct db *db, int64_t id, struct api_model_info *info, uint8_t **state, size_t *len,
 		       struct api_err *err)
 {
 	static const char sql[] = "SELECT " MODEL_COLS ", state FROM models WHERE id = ?1";
-	sqlite3_stmt *st = db_stmt(db, sql, err);
-	int rc;
+	struct model_state ms = {info, NULL, 0};
+	int rc = db_get_by_id(db, sql, id, "model", read_with_state, &ms, err);
 
-	*state = NULL;
-	*len = 0;
-	if (!st)
-		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		sqlite3_reset(st);
-		if (rc == SQLITE_DONE)
-			return api_fail(err, API_NOT_FOUND, NULL, "no model with id %lld", (long long)id);
-		return db_fail(db, rc, err);
-	}
-	if (read_info(db, st, info, err)) {
-		sqlite3_reset(st);
-		return -1;
-	}
-	*len = (size_t)sqlite3_column_bytes(st, 6);
-	*state = malloc(*len ? *len : 1);
-	if (!*state) {
-		sqlite3_reset(st);
-		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
-	}
-	if (*len)
-		memcpy(*state, sqlite3_column_blob(st, 6), *len);
-	sqlite3_reset(st);
-	return 0;
+	*state = rc ? NULL : ms.state;
+	*len = rc ? 0 : ms.len;
+	if (rc)
+		free(ms.state);
+	return rc;
 }
 
 int db_model_list(struct db *db, uint32_t limit, uint64_t offset, struct api_model_info **items, size_t *n,
@@ -160,62 +147,17 @@ int db_model_list(struct db *db, uint32_t limit, uint64_t offset, struct api_mod
 	static const char count[] = "SELECT count(*) FROM models";
 	static const char sql[] = "SELECT " MODEL_COLS " FROM models ORDER BY id LIMIT ?1 OFFSET ?2";
 	sqlite3_stmt *st = db_stmt(db, count, err);
-	int rc;
 
 	*items = NULL;
 	*n = 0;
-	if (!st)
+	if (!st || db_count(db, st, total, err) || !(st = db_stmt(db, sql, err)))
 		return -1;
-	rc = sqlite3_step(st);
-	*total = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW)
-		return db_fail(db, rc, err);
-	*items = calloc(limit ? limit : 1, sizeof **items);
-	if (!*items)
-		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
-	st = db_stmt(db, sql, err);
-	if (!st)
-		goto fail;
 	sqlite3_bind_int64(st, 1, limit);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)offset);
-	while (*n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (read_info(db, st, &(*items)[*n], err)) {
-			sqlite3_reset(st);
-			goto fail;
-		}
-		(*n)++;
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		db_fail(db, rc, err);
-		goto fail;
-	}
-	return 0;
-fail:
-	free(*items);
-	*items = NULL;
-	*n = 0;
-	return -1;
+	return db_read_rows(db, st, sizeof **items, limit, read_info, NULL, (void **)items, n, err);
 }
 
-static int exists(struct db *db, int64_t id, struct api_err *err)
-{
-	static const char sql[] = "SELECT 1 FROM models WHERE id = ?1";
-	sqlite3_stmt *st = db_stmt(db, sql, err);
-	int rc;
-
-	if (!st)
-		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
-		return 0;
-	if (rc == SQLITE_DONE)
-		return api_fail(err, API_NOT_FOUND, NULL, "no model with id %lld", (long long)id);
-	return db_fail(db, rc, err);
-}
+static const char model_exists[] = "SELECT 1 FROM models WHERE id = ?1";
 
 int db_model_delete(struct db *db, int64_t id, struct api_err *err)
 {
@@ -224,7 +166,7 @@ int db_model_delete(struct db *db, int64_t id, struct api_err *err)
 
 	if (db_begin(db, err))
 		return -1;
-	if (exists(db, id, err) || model_busy(db, id, "delete", err))
+	if (db_exists(db, model_exists, id, NULL, "model", err) || model_busy(db, id, "delete", err))
 		goto fail;
 	st = db_stmt(db, sql, err);
 	if (!st)
@@ -245,7 +187,7 @@ int db_model_put_state(struct db *db, int64_t id, const uint8_t *state, size_t l
 
 	if (db_begin(db, err))
 		return -1;
-	if (exists(db, id, err) || model_busy(db, id, "change the weights of", err))
+	if (db_exists(db, model_exists, id, NULL, "model", err) || model_busy(db, id, "change the weights of", err))
 		goto fail;
 	st = db_stmt(db, sql, err);
 	if (!st)

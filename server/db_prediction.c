@@ -42,9 +42,10 @@ fail:
 
 #define PRED_COLS "id, model_id, n, input_dim, outputs, inputs, predictions, classes, created_at"
 
-/* Copies a row's arrays into one new buffer that *p points into. */
-static int read_prediction(sqlite3_stmt *st, struct api_prediction_info *p, void **buf, struct api_err *err)
+/* Copies a row's arrays into one new buffer, which p->inputs points at. */
+static int read_prediction(sqlite3_stmt *st, void *item, struct api_err *err)
 {
+	struct api_prediction_info *p = item;
 	size_t in_bytes, out_bytes, cls_bytes;
 	char *b;
 
@@ -72,97 +73,55 @@ static int read_prediction(sqlite3_stmt *st, struct api_prediction_info *p, void
 	p->outputs_v = (const float *)(b + in_bytes);
 	p->classes = cls_bytes ? (const int32_t *)(b + in_bytes + out_bytes) : NULL;
 	db_col_text(st, 8, p->created_at, sizeof p->created_at);
-	*buf = b;
 	return 0;
 }
 
-int db_prediction_get(struct db *db, int64_t id, struct api_prediction_info *p, void **buf, struct api_err *err)
+void db_prediction_free(struct api_prediction_info *p)
+{
+	free((void *)p->inputs);
+	p->inputs = p->outputs_v = NULL;
+	p->classes = NULL;
+}
+
+static void drop_prediction(void *item)
+{
+	db_prediction_free(item);
+}
+
+int db_prediction_get(struct db *db, int64_t id, struct api_prediction_info *p, struct api_err *err)
 {
 	static const char sql[] = "SELECT " PRED_COLS " FROM predictions WHERE id = ?1";
-	sqlite3_stmt *st = db_stmt(db, sql, err);
-	int rc;
 
-	*buf = NULL;
-	if (!st)
-		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		rc = read_prediction(st, p, buf, err);
-		sqlite3_reset(st);
-		return rc;
-	}
-	sqlite3_reset(st);
-	if (rc == SQLITE_DONE)
-		return api_fail(err, API_NOT_FOUND, NULL, "no prediction with id %lld", (long long)id);
-	return db_fail(db, rc, err);
+	return db_get_by_id(db, sql, id, "prediction", read_prediction, p, err);
 }
 
 int db_prediction_list(struct db *db, int64_t model_id, uint32_t limit, uint64_t offset,
-		       struct api_prediction_info **items, void ***bufs, size_t *n, uint64_t *total,
-		       struct api_err *err)
+		       struct api_prediction_info **items, size_t *n, uint64_t *total, struct api_err *err)
 {
-	static const char model_sql[] = "SELECT 1 FROM models WHERE id = ?1";
+	static const char model_sql[] = "SELECT count(*) FROM models WHERE id = ?1";
 	static const char count[] = "SELECT count(*) FROM predictions WHERE model_id = ?1";
 	static const char sql[] =
 		"SELECT " PRED_COLS " FROM predictions WHERE model_id = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3";
-	sqlite3_stmt *st;
-	int rc;
+	sqlite3_stmt *st = db_stmt(db, model_sql, err);
+	uint64_t models;
 
 	*items = NULL;
-	*bufs = NULL;
 	*n = 0;
-	st = db_stmt(db, model_sql, err);
 	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, model_id);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc == SQLITE_DONE)
+	if (db_count(db, st, &models, err))
+		return -1;
+	if (models == 0)
 		return api_fail(err, API_NOT_FOUND, NULL, "no model with id %lld", (long long)model_id);
-	if (rc != SQLITE_ROW)
-		return db_fail(db, rc, err);
 	st = db_stmt(db, count, err);
 	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, model_id);
-	rc = sqlite3_step(st);
-	*total = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW)
-		return db_fail(db, rc, err);
-	*items = calloc(limit ? limit : 1, sizeof **items);
-	*bufs = calloc(limit ? limit : 1, sizeof **bufs);
-	if (!*items || !*bufs) {
-		api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
-		goto fail;
-	}
-	st = db_stmt(db, sql, err);
-	if (!st)
-		goto fail;
+	if (db_count(db, st, total, err) || !(st = db_stmt(db, sql, err)))
+		return -1;
 	sqlite3_bind_int64(st, 1, model_id);
 	sqlite3_bind_int64(st, 2, limit);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)offset);
-	while (*n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (read_prediction(st, &(*items)[*n], &(*bufs)[*n], err)) {
-			sqlite3_reset(st);
-			goto fail;
-		}
-		(*n)++;
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		db_fail(db, rc, err);
-		goto fail;
-	}
-	return 0;
-fail:
-	for (size_t i = 0; *bufs && i < *n; i++)
-		free((*bufs)[i]);
-	free(*items);
-	free(*bufs);
-	*items = NULL;
-	*bufs = NULL;
-	*n = 0;
-	return -1;
+	return db_read_rows(db, st, sizeof **items, limit, read_prediction, drop_prediction, (void **)items, n, err);
 }

@@ -364,20 +364,18 @@ void route_model_predictions(struct http_req *r)
 	struct db *db = route_db(r);
 	uint64_t offset, total;
 	uint32_t limit;
-	void **bufs;
 	int64_t id;
 	size_t n;
 
 	if (!db || !route_id(r, 0, &id) || !route_page(r, &limit, &offset))
 		return;
-	if (db_prediction_list(db, id, limit, offset, &items, &bufs, &n, &total, &err)) {
+	if (db_prediction_list(db, id, limit, offset, &items, &n, &total, &err)) {
 		http_reply_error(r, &err);
 		return;
 	}
 	http_reply_json(r, 200, api_prediction_list_encode(items, n, total));
 	for (size_t i = 0; i < n; i++)
-		free(bufs[i]);
-	free(bufs);
+		db_prediction_free(&items[i]);
 	free(items);
 }
 
@@ -386,15 +384,14 @@ void route_prediction_get(struct http_req *r)
 	struct api_prediction_info p;
 	struct api_err err = {0};
 	struct db *db = route_db(r);
-	void *buf;
 	int64_t id;
 
 	if (!db || !route_id(r, 0, &id))
 		return;
-	if (db_prediction_get(db, id, &p, &buf, &err)) {
+	if (db_prediction_get(db, id, &p, &err)) {
 		http_reply_error(r, &err);
 		return;
 	}
 	http_reply_json(r, 200, api_prediction_encode(&p));
-	free(buf);
+	db_prediction_free(&p);
 }
