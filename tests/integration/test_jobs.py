@@ -1,0 +1,695 @@
+"""Training jobs: the tutorial workflow end to end, validation, early
+stopping, submit-time checks, determinism, many jobs on two workers, one job
+per model, cancel, the bounded queue, Idempotency-Key."""
+import json
+import math
+import re
+import threading
+import time
+
+from harness import (ANY, FINAL, FitdCase, T, blobs, hist_values, mlp_body, one_hot, weights_sha256)
+from test_sse import read_events
+
+SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+def tutorial_data():
+    return blobs(n=400, features=16, classes=4, seed=1)
+
+
+def big_data():
+    # Big enough that an epoch takes tens of milliseconds: a job of many
+    # epochs on it runs until it is cancelled.
+    return blobs(n=4000, features=64, classes=4, seed=2)
+
+
+def big_model(name, seed=1):
+    return mlp_body(input_dim=64, hidden=(256, 256), outputs=4, seed=seed, name=name)
+
+
+LONG_EPOCHS = 100000
+
+
+class JobCase(FitdCase):
+    def long_job(self, c, model_id, dataset_id):
+        """A job that runs until cancelled; cancelled at the end of the test."""
+        j = self.submit_job(c, {"model_id": model_id, "dataset_id": dataset_id, "epochs": LONG_EPOCHS,
+                                "batch_size": 32, "seed": 3})
+
+        def cancel():
+            try:
+                r = c.post("/v1/jobs/%d/cancel" % j["id"])
+            except OSError:
+                return  # the test stopped the server
+            if r.status == 200:
+                self.wait_job(c, j["id"])
+        self.addCleanup(cancel)
+        return j
+
+
+class TestJobs(JobCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = cls.start_class_server(args=["--commit-interval-ms", "50"], name="jobs")
+        cls.c = cls.srv.client
+        x, y = tutorial_data()
+        r = cls.c.post("/v1/datasets", {"name": "tutorial", "x": x, "y": y})
+        assert r.status == 201, r
+        cls.data = r.json
+
+    def run_job(self, body, model=None):
+        if "model_id" not in body:
+            body = dict(body, model_id=self.create_model(self.c, model or mlp_body())["id"])
+        j = self.submit_job(self.c, body)
+        return self.wait_job(self.c, j["id"])
+
+    def test_tutorial_workflow(self):
+        model = self.create_model(self.c, mlp_body(input_dim=16, hidden=(25, 15), outputs=4, name="tutorial"))
+        body = {"model_id": model["id"], "dataset_id": self.data["id"], "epochs": 10, "batch_size": 32, "seed": 7}
+        r = self.c.post("/v1/jobs", body)
+        self.assertStatus(r, 202)
+        j = r.json
+        self.assertEqual(r.header("Location"), "/v1/jobs/%d" % j["id"])
+        self.assertIn(j["status"], ("queued", "running"))
+        self.assertEqual((j["model_id"], j["dataset_id"], j["epochs"]), (model["id"], self.data["id"], 10))
+        self.assertIsNone(j["error"])
+        self.assertTime(j["created_at"])
+
+        done = self.wait_job(self.c, j["id"])
+        self.assertEqual(done["status"], "succeeded", done)
+        self.assertEqual(done["epoch"], 10)
+        self.assertEqual(done["epochs"], 10)
+        self.assertIsNone(done["error"])
+        self.assertRegex(done["weights_sha256"], SHA_RE)
+        self.assertIsInstance(done["metrics"]["loss"], float)
+        self.assertTrue(0 <= done["metrics"]["accuracy"] <= 1)
+        self.assertGreater(done["samples_per_second"], 0)
+        for k in ("created_at", "started_at", "finished_at"):
+            self.assertTime(done[k], k)
+        self.assertLessEqual(done["started_at"], done["finished_at"])
+
+        epochs = self.history(self.c, j["id"])
+        self.assertHistoryComplete(epochs, 10)
+        losses = [e["loss"] for e in epochs]
+        self.assertLess(losses[-1], 0.5 * losses[0], "loss decreases overall: %r" % losses)
+        self.assertLess(sum(losses[5:]), sum(losses[:5]))
+        for e in epochs:
+            self.assertTrue(0 <= e["accuracy"] <= 1)
+            self.assertGreaterEqual(e["seconds"], 0)
+            self.assertNotIn("val_loss", e)
+        self.assertGreater(epochs[-1]["accuracy"], 0.9, "the blobs are learnable")
+        self.assertEqual(done["metrics"]["loss"], epochs[-1]["loss"])
+
+        m = self.c.get("/v1/models/%d" % model["id"]).json
+        self.assertEqual(m["status"], "trained")
+        # weights_sha256 is SHA-256 of the final weights as little-endian float32 in get_weights() order
+        w = self.c.get("/v1/models/%d/weights" % model["id"]).json
+        self.assertEqual(weights_sha256(w), done["weights_sha256"])
+
+        # the trained model predicts the training data well
+        x, y = tutorial_data()
+        p = self.c.post("/v1/models/%d/predict?store=false" % model["id"], {"instances": x[:100]}).json
+        self.assertGreater(sum(1 for a, b in zip(p["classes"], y[:100]) if a == b), 90)
+        ev = self.c.post("/v1/models/%d/evaluate" % model["id"], {"dataset_id": self.data["id"]}).json
+        self.assertEqual(ev["n_samples"], 400)
+        self.assertGreater(ev["accuracy"], 0.9)
+
+        # a second job continues from the trained weights, as a second fit() does
+        again = self.wait_job(self.c, self.submit_job(self.c, dict(body, epochs=2))["id"])
+        self.assertEqual(again["status"], "succeeded")
+        second = self.history(self.c, again["id"])
+        self.assertHistoryComplete(second, 2)
+        self.assertLess(second[0]["loss"], losses[2], "training went on from the trained weights")
+
+    def test_job_listing(self):
+        done = self.run_job({"dataset_id": self.data["id"], "epochs": 2, "seed": 1})
+        r = self.c.get("/v1/jobs?model_id=%d" % done["model_id"])
+        self.assertStatus(r, 200)
+        self.assertEqual(set(r.json), {"items", "total"})
+        self.assertEqual([j["id"] for j in r.json["items"]], [done["id"]])
+        self.assertEqual(r.json["total"], 1)
+        r = self.c.get("/v1/jobs?status=succeeded&limit=500")
+        self.assertStatus(r, 200)
+        self.assertIn(done["id"], [j["id"] for j in r.json["items"]])
+        self.assertTrue(all(j["status"] == "succeeded" for j in r.json["items"]))
+        self.assertEqual(self.c.get("/v1/jobs?status=running&model_id=%d" % done["model_id"]).json["total"], 0)
+        self.assertError(self.c.get("/v1/jobs?status=done"), 422, "validation_failed", "status")
+        self.assertError(self.c.get("/v1/jobs?model_id=x"), 422, "validation_failed", "model_id")
+        self.assertError(self.c.get("/v1/jobs?limit=501"), 422, "validation_failed", "limit")
+
+    def test_validation_split(self):
+        done = self.run_job({"dataset_id": self.data["id"], "epochs": 4, "validation_split": 0.25, "seed": 2})
+        self.assertEqual(done["status"], "succeeded")
+        for k in ("loss", "accuracy", "val_loss", "val_accuracy"):
+            self.assertIsInstance(done["metrics"].get(k), (int, float), k)
+        epochs = self.history(self.c, done["id"])
+        self.assertHistoryComplete(epochs, 4)
+        for e in epochs:
+            self.assertIsInstance(e.get("val_loss"), float)
+            self.assertTrue(0 <= e["val_accuracy"] <= 1)
+
+    def test_validation_split_takes_the_last_rows(self):
+        """validation_split 0.25 of 400 rows validates on rows 300..399, the
+        last ones before shuffling: val_loss after the last epoch is the
+        loss of the final weights on exactly those rows."""
+        x, y = tutorial_data()
+        tail = self.create_dataset(self.c, x[300:], y[300:], name="last 100 rows")
+        done = self.run_job({"dataset_id": self.data["id"], "epochs": 3, "validation_split": 0.25, "seed": 6,
+                             "shuffle": True})
+        self.assertEqual(done["status"], "succeeded")
+        last = self.history(self.c, done["id"])[-1]
+        ev = self.c.post("/v1/models/%d/evaluate" % done["model_id"], {"dataset_id": tail["id"]}).json
+        self.assertEqual(ev["n_samples"], 100)
+        self.assertAlmostEqual(last["val_loss"], ev["loss"], delta=1e-5 * max(1, ev["loss"]))
+        self.assertAlmostEqual(last["val_accuracy"], ev["accuracy"], places=6)
+
+    def test_epoch_loss_is_keras_history_loss(self):
+        """With a learning rate too small to move a float32 weight, an epoch's
+        loss is the loss of the initial weights on the training rows: the
+        mean over the batches weighted by batch size (400 rows in batches of
+        32: the last batch has 16), plus the L2 penalty l2 * sum(kernel^2)."""
+        x, y = tutorial_data()
+        body = mlp_body(optimizer={"type": "sgd", "learning_rate": 1e-12}, name="frozen")
+        body["layers"][0]["l2"] = 0.01
+        model = self.create_model(self.c, body)
+        w = self.c.get("/v1/models/%d/weights" % model["id"]).json
+        penalty = 0.01 * sum(v * v for row in w["layers"][0]["kernel"] for v in row)
+        p = self.c.post("/v1/models/%d/predict?store=false" % model["id"], {"instances": x}).json
+        ce = [-math.log(max(row[c], 1e-7)) for row, c in zip(p["predictions"], y)]
+        weighted = sum(ce) / len(ce) + penalty
+        batches = [ce[i:i + 32] for i in range(0, len(ce), 32)]
+        unweighted = sum(sum(b) / len(b) for b in batches) / len(batches) + penalty
+        accuracy = sum(1 for k, c in zip(p["classes"], y) if k == c) / len(y)
+
+        done = self.run_job({"model_id": model["id"], "dataset_id": self.data["id"], "epochs": 1,
+                             "batch_size": 32, "shuffle": False})
+        self.assertEqual(done["status"], "succeeded")
+        after = self.c.get("/v1/models/%d/weights" % model["id"]).json
+        self.assertEqual([l["kernel"] for l in after["layers"]], [l["kernel"] for l in w["layers"]],
+                         "the kernels moved")  # the zero biases may move by 1e-13: no matter
+        e = self.history(self.c, done["id"])[0]
+        tolerance = 2e-5 * weighted
+        self.assertGreater(abs(weighted - unweighted), 3 * tolerance, "the test cannot tell the two means apart")
+        self.assertAlmostEqual(e["loss"], weighted, delta=tolerance,
+                               msg="epoch loss %r: weighted mean %r + L2 (unweighted mean would be %r, without "
+                                   "L2 %r)" % (e["loss"], weighted, unweighted, weighted - penalty))
+        self.assertAlmostEqual(e["accuracy"], accuracy, places=6)
+
+    def test_batch_sizes(self):
+        x, y = blobs(n=40, features=16, classes=4, seed=12)
+        small = self.create_dataset(self.c, x, y, name="40 rows")
+        for batch in (1, 7, 40, 1000):
+            with self.subTest(batch_size=batch):
+                done = self.run_job({"dataset_id": small["id"], "epochs": 2, "batch_size": batch, "seed": 1})
+                self.assertEqual(done["status"], "succeeded", done)
+                self.assertEqual(done["batch_size"], batch)
+                self.assertHistoryComplete(self.history(self.c, done["id"]), 2)
+
+    def test_diverging_job_fails_and_keeps_good_weights(self):
+        x = [[float(i), float(2 * i)] for i in range(50)]
+        y = [100.0 * i for i in range(50)]
+        data = self.create_dataset(self.c, x, y, name="diverge")
+        model = self.create_model(self.c, mlp_body(input_dim=2, hidden=(8,), outputs=1, out_act="linear", loss="mse",
+                                                   metrics=(), optimizer={"type": "sgd", "learning_rate": 10.0},
+                                                   name="diverge"))
+        # seed 0: the loss of epoch 2 is finite (in double), its last update
+        # overflows a float32 weight, and epoch 3 diverges
+        done = self.run_job({"model_id": model["id"], "dataset_id": data["id"], "epochs": 50, "batch_size": 5,
+                             "seed": 0})
+        self.assertEqual(done["status"], "failed", done)
+        self.assertIsInstance(done["error"], str)
+        self.assertRegex(done["error"], r"(?i)diverg|nan|infinit", "a clear error: %r" % done["error"])
+        self.assertLess(done["epoch"], 50)
+        self.assertIn(done["weights_sha256"], (None, ""))
+        self.assertTime(done["finished_at"])
+        epochs = self.history(self.c, done["id"])
+        self.assertHistoryComplete(epochs, done["epoch"])
+        self.assertTrue(all(math.isfinite(e["loss"]) for e in epochs))
+        w = self.c.get("/v1/models/%d/weights" % model["id"]).json
+        values = [v for l in w["layers"] for row in l["kernel"] for v in row] + \
+                 [v for l in w["layers"] for v in l["bias"]]
+        bad = [v for v in values if not (isinstance(v, (int, float)) and math.isfinite(v))]
+        self.assertEqual(bad, [], "the model keeps its last good (finite) weights; job: %r" % done)
+        self.assertNotEqual(self.c.get("/v1/models/%d" % model["id"]).json["status"], "training")
+
+    def test_validation_dataset(self):
+        x, y = blobs(n=80, features=16, classes=4, seed=1)
+        val = self.create_dataset(self.c, x, y, name="val")
+        done = self.run_job({"dataset_id": self.data["id"], "validation_dataset_id": val["id"], "epochs": 3})
+        self.assertEqual(done["status"], "succeeded")
+        self.assertEqual(done.get("validation_dataset_id"), val["id"])
+        epochs = self.history(self.c, done["id"])
+        self.assertHistoryComplete(epochs, 3)
+        self.assertTrue(all("val_loss" in e and "val_accuracy" in e for e in epochs))
+        # val_loss is the loss on the validation rows after the epoch: evaluate agrees on the last one
+        ev = self.c.post("/v1/models/%d/evaluate" % done["model_id"], {"dataset_id": val["id"]}).json
+        self.assertAlmostEqual(ev["loss"], epochs[-1]["val_loss"], delta=1e-4 * max(1, ev["loss"]))
+        self.assertAlmostEqual(ev["accuracy"], epochs[-1]["val_accuracy"], places=6)
+
+    def test_early_stopping(self):
+        # No epoch can improve the loss by 10: patience 2 stops after epoch 3.
+        done = self.run_job({"dataset_id": self.data["id"], "epochs": 50, "seed": 4,
+                             "early_stopping": {"monitor": "loss", "patience": 2, "min_delta": 10}})
+        self.assertEqual(done["status"], "succeeded", done)
+        self.assertLess(done["epoch"], 50, "early stopping stops early")
+        self.assertEqual(done["epoch"], 3)
+        self.assertRegex(done["weights_sha256"], SHA_RE)
+        self.assertHistoryComplete(self.history(self.c, done["id"]), done["epoch"])
+        done = self.run_job({"dataset_id": self.data["id"], "epochs": 40, "validation_split": 0.2, "seed": 4,
+                             "early_stopping": {"monitor": "val_loss", "patience": 1, "min_delta": 10}})
+        self.assertEqual((done["status"], done["epoch"]), ("succeeded", 2))
+
+    def test_submit_checks(self):
+        d16 = self.data
+        d8 = self.create_dataset(self.c, [[0.5] * 8] * 8, [0, 1, 2, 3] * 2, name="8 features")
+        d_labels = self.create_dataset(self.c, [[0.5] * 16] * 6, [0, 1, 2, 3, 4, 5], name="labels to 5")
+        x, y = blobs(n=8, features=16, classes=4)
+        d_onehot = self.create_dataset(self.c, x, one_hot(y, 4), name="one-hot")
+        d_real = self.create_dataset(self.c, x, [0.5] * 8, name="real")
+        sparse = self.create_model(self.c, mlp_body(name="sparse"))["id"]
+        categorical = self.create_model(self.c, mlp_body(loss="categorical_crossentropy", name="cat"))["id"]
+        before = self.c.get("/v1/jobs").json["total"]
+        base = {"model_id": sparse, "dataset_id": d16["id"], "epochs": 1}
+        cases = [
+            (dict(base, dataset_id=d8["id"]), 422, "validation_failed", "dataset_id"),
+            (dict(base, dataset_id=d_labels["id"]), 422, "validation_failed", "dataset_id"),
+            (dict(base, dataset_id=d_onehot["id"]), 422, "validation_failed", "dataset_id"),
+            (dict(base, dataset_id=d_real["id"]), 422, "validation_failed", "dataset_id"),
+            (dict(base, model_id=categorical), 422, "validation_failed", "dataset_id"),
+            (dict(base, validation_dataset_id=d8["id"]), 422, "validation_failed", "validation_dataset_id"),
+            (dict(base, model_id=999999), 404, "not_found", "model_id"),
+            (dict(base, dataset_id=999999), 404, "not_found", "dataset_id"),
+            (dict(base, validation_dataset_id=999999), 404, "not_found", "validation_dataset_id"),
+            (dict(base, epochs=10 ** 12), 422, "validation_failed", "epochs"),
+            (dict(base, epochs=0), 422, "validation_failed", "epochs"),
+            (dict(base, epochs=2.5), 422, "validation_failed", "epochs"),
+            (dict(base, epochs="10"), 422, "validation_failed", "epochs"),
+            (dict(base, batch_size=0), 422, "validation_failed", "batch_size"),
+            (dict(base, validation_split=1.0), 422, "validation_failed", "validation_split"),
+            (dict(base, validation_split=-0.1), 422, "validation_failed", "validation_split"),
+            (dict(base, validation_split=0.2, validation_dataset_id=d16["id"]), 422, "validation_failed", ANY),
+            (dict(base, shuffle="yes"), 422, "validation_failed", "shuffle"),
+            (dict(base, seed=-1), 422, "validation_failed", "seed"),
+            (dict(base, epoch=3), 422, "validation_failed", "epoch"),
+            (dict(base, early_stopping={"monitor": "val_los"}), 422, "validation_failed", "early_stopping.monitor"),
+            (dict(base, early_stopping={"monitor": "val_loss"}), 422, "validation_failed",
+             "early_stopping.monitor"),
+            (dict(base, early_stopping={"monitor": "loss", "patient": 1}), 422, "validation_failed",
+             "early_stopping.patient"),
+            ({"dataset_id": d16["id"]}, 422, "validation_failed", "model_id"),
+            ({"model_id": sparse}, 422, "validation_failed", "dataset_id"),
+            (dict(base, model_id="1"), 422, "validation_failed", "model_id"),
+        ]
+        for body, status, code, field in cases:
+            with self.subTest(body=body):
+                self.assertError(self.c.post("/v1/jobs", body), status, code, field)
+        r = self.c.post("/v1/jobs", body=json.dumps(base).replace('"epochs": 1', '"epochs": 1e999'),
+                        headers={"Content-Type": "application/json"})
+        self.assertError(r, 422, "validation_failed", "epochs")
+        self.assertError(self.c.post("/v1/jobs", body='{"model_id": 1,', headers={"Content-Type": "application/json"}),
+                         400, "invalid_json", None)
+        self.assertEqual(self.c.get("/v1/jobs").json["total"], before, "a refused job was stored")
+
+    def test_determinism(self):
+        """Same model, data, seed and options: bit-identical curves and weights,
+        though the two jobs run at once on the two workers."""
+        body = {"dataset_id": self.data["id"], "epochs": 12, "batch_size": 16, "validation_split": 0.2,
+                "shuffle": True, "seed": 11}
+        models = [self.create_model(self.c, mlp_body(seed=42, name="twin-%d" % i))["id"] for i in range(3)]
+        jobs = [self.submit_job(self.c, dict(body, model_id=m))["id"] for m in models[:2]]
+        jobs.append(self.submit_job(self.c, dict(body, model_id=models[2], seed=12))["id"])
+        done = [self.wait_job(self.c, j) for j in jobs]
+        self.assertEqual([d["status"] for d in done], ["succeeded"] * 3)
+        self.assertEqual(done[0]["weights_sha256"], done[1]["weights_sha256"])
+        h = [hist_values(self.history(self.c, j)) for j in jobs]
+        self.assertEqual(h[0], h[1], "identical jobs gave different loss curves")
+        self.assertEqual(self.c.get("/v1/models/%d/weights" % models[0]).json,
+                         self.c.get("/v1/models/%d/weights" % models[1]).json)
+        self.assertNotEqual(done[2]["weights_sha256"], done[0]["weights_sha256"], "the job's seed shuffles")
+
+    def test_many_jobs(self):
+        """Six jobs on two workers: all succeed, every epoch row exactly once."""
+        x, y = blobs(n=1200, features=16, classes=4, seed=9)
+        data = self.create_dataset(self.c, x, y, name="many")
+        jobs = []
+        for i in range(6):
+            m = self.create_model(self.c, mlp_body(seed=i, hidden=(64, 32), name="many-%d" % i))
+            jobs.append(self.submit_job(self.c, {"model_id": m["id"], "dataset_id": data["id"], "epochs": 25,
+                                                 "batch_size": 8 + i, "seed": i})["id"])
+        for j in jobs:
+            done = self.wait_job(self.c, j, timeout=T(120))
+            self.assertEqual(done["status"], "succeeded", done)
+            self.assertEqual(done["epoch"], 25)
+            self.assertHistoryComplete(self.history(self.c, j), 25, "history of job %d" % j)
+            self.assertEqual(self.c.get("/v1/models/%d" % done["model_id"]).json["status"], "trained")
+        metrics = self.c.get("/metrics").text
+        m = re.search(r'(?m)^fitd_jobs\{state="succeeded"\} (\d+)$', metrics)
+        self.assertTrue(m and int(m.group(1)) >= 6, "fitd_jobs{state=succeeded} counts them")
+
+    def test_one_job_per_model_and_dataset_in_use(self):
+        big = self.create_dataset(self.c, *big_data(), name="big-409")
+        model = self.create_model(self.c, big_model("busy"))
+        j = self.long_job(self.c, model["id"], big["id"])
+        self.wait_job(self.c, j["id"], statuses=("running",))
+        r = self.c.post("/v1/jobs", {"model_id": model["id"], "dataset_id": big["id"], "epochs": 1})
+        self.assertError(r, 409, "conflict", ANY)
+        self.assertError(self.c.delete("/v1/datasets/%d" % big["id"]), 409, "conflict", ANY)
+        self.assertStatus(self.c.get("/v1/datasets/%d" % big["id"]), 200)
+        self.assertEqual(self.c.get("/v1/models/%d" % model["id"]).json["status"], "training")
+        # once the job is over, both are free again
+        self.assertStatus(self.c.post("/v1/jobs/%d/cancel" % j["id"]), 200)
+        self.wait_job(self.c, j["id"], statuses=("cancelled",))
+        self.assertStatus(self.c.delete("/v1/datasets/%d" % big["id"]), 204)
+        again = self.c.post("/v1/jobs", {"model_id": model["id"], "dataset_id": self.data["id"], "epochs": 1})
+        self.assertError(again, 422, "validation_failed", "dataset_id")  # 16 features, the model takes 64
+
+    def test_cancel_running(self):
+        big = self.create_dataset(self.c, *big_data(), name="big-cancel")
+        model = self.create_model(self.c, big_model("cancel"))
+        j = self.long_job(self.c, model["id"], big["id"])
+        self.wait_job(self.c, j["id"], statuses=("running",), min_epoch=3)
+        # a dashboard follows the job's events
+        stream = {}
+
+        def listen():
+            try:
+                stream["events"] = read_events(self.srv.port, j["id"], last_event_id=2, timeout=T(20))[1]
+            except Exception as e:  # checked below
+                stream["error"] = e
+        listener = threading.Thread(target=listen, daemon=True)
+        listener.start()
+        time.sleep(0.2)
+        t0 = time.monotonic()
+        r = self.c.post("/v1/jobs/%d/cancel" % j["id"])
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json["id"], j["id"])
+        if r.json["status"] != "cancelled":
+            self.wait_job(self.c, j["id"], statuses=("cancelled",), timeout=T(2))
+        elapsed = time.monotonic() - t0
+        self.assertLess(elapsed, T(2), "a running job stops within one batch")
+        done = self.c.get("/v1/jobs/%d" % j["id"]).json
+        self.assertEqual(done["status"], "cancelled")
+        self.assertGreaterEqual(done["epoch"], 3)
+        self.assertLess(done["epoch"], LONG_EPOCHS)
+        self.assertTime(done["finished_at"])
+        self.assertIn(done["weights_sha256"], (None, ""), "only a succeeded job reports weights_sha256")
+        epochs = self.history(self.c, j["id"])
+        self.assertHistoryComplete(epochs, done["epoch"], "the finished epochs are kept, no partial one")
+        listener.join(T(10))
+        self.assertNotIn("error", stream, "the event stream: %r" % stream.get("error"))
+        self.assertEqual(json.loads(stream["events"][-1]["data"])["status"], "cancelled",
+                         "the stream ends with the cancelled status")
+        self.assertNotEqual(self.c.get("/v1/models/%d" % model["id"]).json["status"], "training")
+        self.assertError(self.c.post("/v1/jobs/%d/cancel" % j["id"]), 409, "conflict", ANY)
+        # still cancelled, nothing more was recorded
+        time.sleep(0.2)
+        self.assertEqual(len(self.history(self.c, j["id"])), done["epoch"])
+        self.assertError(self.c.post("/v1/jobs/999999/cancel"), 404, "not_found", ANY)
+        # a finished job cannot be cancelled either
+        finished = self.run_job({"dataset_id": self.data["id"], "epochs": 1})
+        self.assertError(self.c.post("/v1/jobs/%d/cancel" % finished["id"]), 409, "conflict", ANY)
+
+    def test_cancel_before_the_first_epoch_ends(self):
+        big = self.create_dataset(self.c, *big_data(), name="big-cancel-early")
+        model = self.create_model(self.c, big_model("cancel-early"))
+        w = self.c.get("/v1/models/%d/weights" % model["id"]).json
+        j = self.long_job(self.c, model["id"], big["id"])
+        self.wait_job(self.c, j["id"], statuses=("running",))
+        r = self.c.post("/v1/jobs/%d/cancel" % j["id"])
+        self.assertStatus(r, 200)
+        done = self.wait_job(self.c, j["id"], statuses=("cancelled",), timeout=T(2))
+        epochs = self.history(self.c, j["id"])
+        self.assertHistoryComplete(epochs, done["epoch"])
+        if done["epoch"] == 0:
+            # no partial epoch reached the model either
+            self.assertEqual(self.c.get("/v1/models/%d/weights" % model["id"]).json, w)
+            self.assertEqual(self.c.get("/v1/models/%d" % model["id"]).json["status"], "untrained")
+
+    def test_cancel_right_after_submit(self):
+        """Cancel races the worker's claim: whichever wins, the job ends
+        cancelled, never runs to its end, and the model is free again."""
+        big = self.create_dataset(self.c, *big_data(), name="big-race")
+        for i in range(6):
+            model = self.create_model(self.c, big_model("race-%d" % i))
+            j = self.submit_job(self.c, {"model_id": model["id"], "dataset_id": big["id"], "epochs": LONG_EPOCHS})
+            r = self.c.post("/v1/jobs/%d/cancel" % j["id"])
+            self.assertStatus(r, 200)
+            done = self.wait_job(self.c, j["id"], timeout=T(5))
+            self.assertEqual(done["status"], "cancelled", done)
+            self.assertHistoryComplete(self.history(self.c, j["id"]), done["epoch"])
+            self.assertNotEqual(self.c.get("/v1/models/%d" % model["id"]).json["status"], "training")
+
+    def test_one_job_per_model_concurrent(self):
+        """Ten submits for one model at once, no key: exactly one is queued."""
+        model = self.create_model(self.c, mlp_body(name="race-submit"))
+        body = {"model_id": model["id"], "dataset_id": self.data["id"], "epochs": 200, "seed": 1}
+        results = self.concurrent(10, lambda: self.c.post("/v1/jobs", body))
+        statuses = sorted(r.status for r in results)
+        self.assertEqual(statuses, [202] + [409] * 9, [r for r in results if r.status not in (202, 409)][:2])
+        for r in results:
+            if r.status == 409:
+                self.assertError(r, 409, "conflict", ANY)
+        jobs = self.c.get("/v1/jobs?model_id=%d" % model["id"]).json
+        self.assertEqual(jobs["total"], 1)
+        self.wait_job(self.c, jobs["items"][0]["id"])
+
+    def test_writes_while_training(self):
+        """Creating datasets, models and stored predictions while two jobs
+        commit every epoch (--commit-interval-ms 0): every request is
+        answered, promptly, with success (a busy database is no 5xx)."""
+        srv = self.server(args=["--commit-interval-ms", "0"], name="load")
+        c = srv.client
+        models = [self.create_model(c, mlp_body(name="load-%d" % i, hidden=(8,)))["id"] for i in range(2)]
+        x, y = blobs(n=64, features=16, classes=4, seed=3)
+        small = self.create_dataset(c, x, y, name="load")
+        # no cancel at the end: the server is killed with them still running
+        jobs = [self.submit_job(c, {"model_id": m, "dataset_id": small["id"], "epochs": LONG_EPOCHS})["id"]
+                for m in models]
+        for j in jobs:
+            self.wait_job(c, j, statuses=("running",), min_epoch=2, timeout=T(10))
+        quick = T(3)
+
+        def timed(method, path, body=None):
+            t0 = time.monotonic()
+            try:
+                r = c.request(method, path, json_body=body, timeout=quick)
+                return (method, path, r.status, r.body[:120], round(time.monotonic() - t0, 2))
+            except OSError as e:
+                return (method, path, None, repr(e), round(time.monotonic() - t0, 2))
+
+        def work():
+            out = []
+            for k in range(4):
+                out.append(timed("POST", "/v1/datasets", {"name": "w", "x": x[:8], "y": y[:8]}))
+                out.append(timed("POST", "/v1/models", mlp_body(name="w", hidden=(4,))))
+                out.append(timed("POST", "/v1/models/%d/predict" % models[0], {"instances": x[:2]}))
+                out.append(timed("GET", "/v1/jobs/%d/history" % jobs[0]))
+                if any(o[2] is None or o[2] >= 300 for o in out):
+                    break
+            return out
+        results = [r for rs in self.concurrent(3, work) for r in rs]
+        bad = [r for r in results if r[2] is None or r[2] >= 300 or r[4] > T(2)]
+        self.assertEqual(bad, [], "requests failed or took over %.0f s while jobs were committing" % T(2))
+        progress = [c.get("/v1/jobs/%d" % j).json for j in jobs]
+        self.assertEqual([p["status"] for p in progress], ["running", "running"], progress)
+
+    # ---- Idempotency-Key ------------------------------------------------------------------------
+
+    def test_idempotency_key_csv_options_are_part_of_the_request(self):
+        """The same CSV bytes with other ?name/label options are another
+        request, not a retry: 409, not the first dataset."""
+        csv = "a,b,y\n1,2,0\n3,4,1\n5,6,0\n"
+        h = {"Content-Type": "text/csv", "Idempotency-Key": "csv-key-options"}
+        r1 = self.c.post("/v1/datasets?name=opts&label=y", body=csv, headers=h)
+        self.assertStatus(r1, 201)
+        self.assertEqual(r1.json["n_features"], 2)
+        r2 = self.c.post("/v1/datasets?name=opts&label=a", body=csv, headers=h)
+        self.assertError(r2, 409, "conflict", ANY,
+                         msg="label=a asks for another dataset (label column a) than the first request (label y)")
+
+    def test_idempotency_key(self):
+        body = mlp_body(name="idem")
+        r1 = self.c.post("/v1/models", body, headers={"Idempotency-Key": "model-key-1"})
+        total = self.c.get("/v1/models").json["total"]
+        r2 = self.c.post("/v1/models", body, headers={"Idempotency-Key": "model-key-1"})
+        self.assertStatus(r1, 201)
+        self.assertStatus(r2, 201)
+        self.assertEqual(r1.json["id"], r2.json["id"])
+        self.assertEqual(self.c.get("/v1/models").json["total"], total, "the retry created a model")
+        r3 = self.c.post("/v1/models", dict(body, name="other"), headers={"Idempotency-Key": "model-key-1"})
+        self.assertError(r3, 409, "conflict", ANY)
+        self.assertEqual(self.c.get("/v1/models").json["total"], total)
+
+        d = {"name": "idem", "x": [[1.0] * 16, [2.0] * 16], "y": [0, 1]}
+        r1 = self.c.post("/v1/datasets", d, headers={"Idempotency-Key": "data-key-1"})
+        total = self.c.get("/v1/datasets").json["total"]
+        r2 = self.c.post("/v1/datasets", d, headers={"Idempotency-Key": "data-key-1"})
+        self.assertStatus(r1, 201)
+        self.assertStatus(r2, 201)
+        self.assertEqual(r1.json["id"], r2.json["id"])
+        self.assertEqual(self.c.get("/v1/datasets").json["total"], total)
+        self.assertError(self.c.post("/v1/datasets", dict(d, y=[1, 0]), headers={"Idempotency-Key": "data-key-1"}),
+                         409, "conflict", ANY)
+
+        csv = "a,b,y\n1,2,0\n3,4,1\n"
+        h = {"Content-Type": "text/csv", "Idempotency-Key": "csv-key-1"}
+        r1 = self.c.post("/v1/datasets?name=idem-csv", body=csv, headers=h)
+        total = self.c.get("/v1/datasets").json["total"]
+        r2 = self.c.post("/v1/datasets?name=idem-csv", body=csv, headers=h)
+        self.assertStatus(r1, 201)
+        self.assertStatus(r2, 201)
+        self.assertEqual(r1.json["id"], r2.json["id"])
+        self.assertEqual(self.c.get("/v1/datasets").json["total"], total)
+        self.assertError(self.c.post("/v1/datasets?name=idem-csv", body=csv + "5,6,1\n", headers=h),
+                         409, "conflict", ANY)
+
+        model = self.create_model(self.c, mlp_body(name="idem-job"))
+        job = {"model_id": model["id"], "dataset_id": self.data["id"], "epochs": 2}
+        r1 = self.c.post("/v1/jobs", job, headers={"Idempotency-Key": "job-key-1"})
+        r2 = self.c.post("/v1/jobs", job, headers={"Idempotency-Key": "job-key-1"})
+        self.assertStatus(r1, 202)
+        self.assertStatus(r2, 202)
+        self.assertEqual(r1.json["id"], r2.json["id"])
+        self.assertEqual(self.c.get("/v1/jobs?model_id=%d" % model["id"]).json["total"], 1)
+        self.wait_job(self.c, r1.json["id"])
+        r3 = self.c.post("/v1/jobs", job, headers={"Idempotency-Key": "job-key-1"})
+        self.assertStatus(r3, 202)
+        self.assertEqual(r3.json["id"], r1.json["id"], "a late retry still gets the first job")
+        self.assertError(self.c.post("/v1/jobs", dict(job, epochs=3), headers={"Idempotency-Key": "job-key-1"}),
+                         409, "conflict", ANY)
+        self.assertEqual(self.c.get("/v1/jobs?model_id=%d" % model["id"]).json["total"], 1)
+
+    def concurrent(self, n, fn):
+        barrier = threading.Barrier(n)
+        results = [None] * n
+
+        def run(i):
+            try:
+                barrier.wait(T(10))
+                results[i] = fn()
+            except Exception as e:  # reported below
+                results[i] = e
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(T(60))
+        for r in results:
+            if isinstance(r, Exception) or r is None:
+                self.fail("a concurrent request failed: %r" % (r,))
+        return results
+
+    def test_idempotency_key_concurrent(self):
+        model = self.create_model(self.c, mlp_body(name="idem-race"))
+        job = {"model_id": model["id"], "dataset_id": self.data["id"], "epochs": 3, "seed": 5}
+        results = self.concurrent(20, lambda: self.c.post("/v1/jobs", job, headers={"Idempotency-Key": "race-job"}))
+        self.assertEqual([r.status for r in results], [202] * 20, [r for r in results if r.status != 202][:3])
+        self.assertEqual(len({r.json["id"] for r in results}), 1, "one job for one key")
+        self.assertEqual(self.c.get("/v1/jobs?model_id=%d" % model["id"]).json["total"], 1)
+        self.assertEqual(self.wait_job(self.c, results[0].json["id"])["status"], "succeeded")
+
+        body = mlp_body(name="idem-race-model")
+        before = self.c.get("/v1/models").json["total"]
+        results = self.concurrent(20, lambda: self.c.post("/v1/models", body, headers={"Idempotency-Key": "race-m"}))
+        self.assertEqual([r.status for r in results], [201] * 20, [r for r in results if r.status != 201][:3])
+        self.assertEqual(len({r.json["id"] for r in results}), 1, "one model for one key")
+        self.assertEqual(self.c.get("/v1/models").json["total"], before + 1)
+
+
+class TestCommits(JobCase):
+    """--commit-interval-ms: fast epochs are committed in groups at least
+    once per interval; an epoch longer than the interval at once."""
+
+    def observe(self, c, job_id, timeout):
+        """(seconds since start, epoch) at each change seen while polling."""
+        t0 = time.monotonic()
+        seen = []
+        while True:
+            j = c.get("/v1/jobs/%d" % job_id).json
+            now = time.monotonic() - t0
+            if not seen or seen[-1][1] != j["epoch"]:
+                seen.append((now, j["epoch"]))
+            if j["status"] in FINAL:
+                return j, seen
+            if now > timeout:
+                self.fail("job %d did not end in %.0f s: %r" % (job_id, timeout, j))
+            time.sleep(0.01)
+
+    def test_fast_epochs_grouped(self):
+        srv = self.server(args=["--commit-interval-ms", "300"], name="commit-fast")
+        c = srv.client
+        x, y = blobs(n=600, features=32, classes=4, seed=8)
+        data = self.create_dataset(c, x, y, name="fast")
+        model = self.create_model(c, mlp_body(input_dim=32, hidden=(64, 64), name="fast"))
+        epochs = 1500
+        job = self.submit_job(c, {"model_id": model["id"], "dataset_id": data["id"], "epochs": epochs})
+        done, seen = self.observe(c, job["id"], T(60))
+        self.assertEqual(done["status"], "succeeded")
+        self.assertHistoryComplete(self.history(c, job["id"]), epochs)
+        running = [s for s in seen if 0 < s[1] < epochs]
+        self.assertGreaterEqual(len(running), 2, "progress is committed while the job runs: %r" % seen)
+        self.assertLess(len(seen), epochs / 20, "epochs of about a millisecond are committed in groups: %r"
+                        % seen[:20])
+        gaps = [b[0] - a[0] for a, b in zip(seen, seen[1:]) if a[1] > 0]
+        self.assertLess(max(gaps), T(0.3 + 0.7), "a commit at least once per interval: %r" % seen)
+        srv.stop()
+
+    def test_slow_epochs_committed_at_once(self):
+        srv = self.server(args=["--commit-interval-ms", "50"], name="commit-slow")
+        c = srv.client
+        x, y = blobs(n=1000, features=64, classes=4, seed=8)
+        data = self.create_dataset(c, x, y, name="slow")
+        model = self.create_model(c, big_model("slow"))
+        job = self.submit_job(c, {"model_id": model["id"], "dataset_id": data["id"], "epochs": 5, "batch_size": 1})
+        done, seen = self.observe(c, job["id"], T(60))
+        self.assertEqual(done["status"], "succeeded")
+        # each epoch takes far longer than 50 ms: every one is visible on its own
+        self.assertEqual([e for _, e in seen], [0, 1, 2, 3, 4, 5], "epochs longer than the interval are "
+                         "committed one by one: %r" % seen)
+        srv.stop()
+
+
+class TestQueueFull(JobCase):
+    """--queue 1 --workers 1: one job runs, one waits, the next is refused."""
+
+    def test_queue_full_and_cancel_queued(self):
+        srv = self.server(args=["--queue", "1"], workers=1, name="queue")
+        c = srv.client
+        big = self.create_dataset(c, *big_data(), name="big")
+        a, b, d = (self.create_model(c, big_model(n))["id"] for n in ("a", "b", "d"))
+        ja = self.long_job(c, a, big["id"])
+        self.wait_job(c, ja["id"], statuses=("running",))
+        jb = self.long_job(c, b, big["id"])
+        self.assertEqual(c.get("/v1/jobs/%d" % jb["id"]).json["status"], "queued")
+        metrics = c.get("/metrics").text
+        self.assertRegex(metrics, r"(?m)^fitd_queue_depth 1$")
+        self.assertRegex(metrics, r"(?m)^fitd_workers_busy 1$")
+
+        r = c.post("/v1/jobs", {"model_id": d, "dataset_id": big["id"], "epochs": 1})
+        self.assertError(r, 503, "queue_full", ANY)
+        self.assertRegex(r.header("Retry-After", ""), r"^\d+$", "503 needs a Retry-After")
+        self.assertEqual(c.get("/v1/jobs?model_id=%d" % d).json["total"], 0)
+
+        # a queued job holds its dataset too
+        self.assertError(c.delete("/v1/datasets/%d" % big["id"]), 409, "conflict", ANY)
+        self.assertError(c.post("/v1/jobs", {"model_id": b, "dataset_id": big["id"], "epochs": 1}),
+                         409, "conflict", ANY)
+
+        # cancelling the queued job frees its place at once
+        r = c.post("/v1/jobs/%d/cancel" % jb["id"])
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json["status"], "cancelled")
+        got = c.get("/v1/jobs/%d" % jb["id"]).json
+        self.assertEqual((got["status"], got["epoch"]), ("cancelled", 0))
+        self.assertIsNone(got["started_at"])
+        self.assertEqual(self.history(c, jb["id"]), [])
+        self.assertEqual(c.get("/v1/models/%d" % b).json["status"], "untrained")
+        self.assertError(c.post("/v1/jobs/%d/cancel" % jb["id"]), 409, "conflict", ANY)
+        jd = self.long_job(c, d, big["id"])
+        self.assertEqual(c.get("/v1/jobs/%d" % jd["id"]).json["status"], "queued")
+        self.assertEqual(c.post("/v1/jobs/%d/cancel" % jd["id"]).json["status"], "cancelled")
+        r = c.post("/v1/jobs/%d/cancel" % ja["id"])
+        self.assertStatus(r, 200)
+        self.assertEqual(self.wait_job(c, ja["id"], timeout=T(5))["status"], "cancelled")
+        self.assertEqual(self.wait_job(c, jb["id"])["status"], "cancelled", "a cancelled job never runs")
+        srv.stop()
