@@ -60,6 +60,16 @@ NN_HOT static void gather(float *restrict dst, const float *restrict src,
 	}
 }
 
+static bool params_finite(const float *p, size_t n)
+{
+	float acc = 0.0f;
+
+	/* 0 * x is NaN exactly when x is infinite or NaN. */
+	for (size_t i = 0; i < n; i++)
+		acc += 0.0f * p[i];
+	return acc == 0.0f;
+}
+
 static bool monitor_lower_is_better(enum nn_monitor monitor)
 {
 	return monitor == NN_MONITOR_LOSS || monitor == NN_MONITOR_VAL_LOSS;
@@ -246,6 +256,13 @@ int nn_train_epoch(struct nn_train *t, const atomic_int *cancel, struct nn_epoch
 		m->steps++;
 		opt->step(&m->spec.opt, m->steps, m->params, m->grads, m->slots, m->n_params);
 		loss_sum += batch_loss * (double)rows;
+	}
+	/* The last updates may have overflowed a weight that no batch loss has
+	 * seen yet: an epoch that ends with non-finite weights diverged too, so
+	 * the caller keeps the weights of the epoch before. */
+	if (!params_finite(m->params, m->n_params)) {
+		t->rng = epoch_start;
+		return NN_EDIVERGED;
 	}
 
 	t->epochs_done++;
