@@ -228,6 +228,11 @@ static void reply_reset(struct http_req *r)
 
 void http_reply_json(struct http_req *r, int status, char *body)
 {
+	http_reply_body(r, status, body, "application/json");
+}
+
+void http_reply_body(struct http_req *r, int status, char *body, const char *content_type)
+{
 	reply_reset(r);
 	r->replied = true;
 	if (!body) {
@@ -235,11 +240,12 @@ void http_reply_json(struct http_req *r, int status, char *body)
 
 		body = strdup(oom);
 		status = 500;
+		content_type = "application/json";
 	}
 	r->status = status;
 	r->resp_body = body;
 	r->resp_len = body ? strlen(body) : 0;
-	r->content_type = "application/json";
+	r->content_type = content_type;
 }
 
 void http_reply_error(struct http_req *r, const struct api_err *err)

@@ -87,6 +87,8 @@ const char *http_route_pattern(const struct http_req *r);
 
 /* Takes ownership of body (malloc'd, may be NULL: then a 500 is sent). */
 void http_reply_json(struct http_req *r, int status, char *body);
+/* The same with another content type (a static string). */
+void http_reply_body(struct http_req *r, int status, char *body, const char *content_type);
 void http_reply_error(struct http_req *r, const struct api_err *err);
 void http_reply_empty(struct http_req *r, int status);
 /* Takes ownership of fd (closed after sending). */

@@ -152,7 +152,14 @@ static void begin_csv(struct http_req *r)
 	u->db = route_db(r);
 	snprintf(u->name, sizeof u->name, "%s", name ? name : "dataset");
 	api_y_stats_init(&u->stats, 0);
+	/* The options are part of the request an Idempotency-Key stands for. */
 	u->hash = hash_begin();
+	for (size_t i = 0; i < 3; i++) {
+		const char *v = (const char *[]){name, label, header}[i];
+
+		v = v ? v : "";
+		hash_update(u->hash, v, strlen(v) + 1);
+	}
 	u->csv = api_csv_create(&opts, on_row, u);
 	if (!u->db || !u->csv || !u->hash) {
 		if (u->db)

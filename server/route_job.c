@@ -226,6 +226,7 @@ struct sse {
 	int64_t last_seq;        /* last event sent */
 	unsigned long seen_gen;  /* jobq generation of the last look */
 	bool looked;
+	bool more;               /* the last look filled a whole page: look again */
 	bool final_sent;
 	time_t last_write;
 	char *buf;               /* formatted events not yet handed out */
@@ -271,6 +272,7 @@ static int sse_fetch(struct sse *s, bool *final)
 	*final = false;
 	if (!db || db_job_events(db, s->job_id, s->last_seq, EVENTS_PER_QUERY, &events, &n, final, &err))
 		return -1;
+	s->more = n == EVENTS_PER_QUERY;
 	for (size_t i = 0; i < n; i++) {
 		int len = snprintf(head, sizeof head, "id: %lld\nevent: %s\ndata: ", (long long)events[i].seq,
 				   events[i].status ? "status" : "epoch");
@@ -298,7 +300,7 @@ static ssize_t sse_read(void *ctx, char *buf, size_t max)
 		s->off = s->len = 0;
 		if (s->final_sent)
 			return -1;
-		if (!s->looked || gen != s->seen_gen) {
+		if (!s->looked || gen != s->seen_gen || s->more) {
 			s->looked = true;
 			s->seen_gen = gen;
 			if (sse_fetch(s, &final))

@@ -82,8 +82,7 @@ void route_metrics(struct http_req *r)
 		route_fail(r, API_UNAVAILABLE, NULL, "out of memory");
 		return;
 	}
-	http_reply_json(r, 200, text);
-	http_set_header(r, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+	http_reply_body(r, 200, text, "text/plain; version=0.0.4; charset=utf-8");
 }
 
 /* ---- static files -------------------------------------------------------------------- */
