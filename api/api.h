@@ -38,8 +38,10 @@
 	X(API_METHOD_NOT_ALLOWED, 405, "method_not_allowed")       \
 	X(API_CONFLICT, 409, "conflict")                           \
 	X(API_PAYLOAD_TOO_LARGE, 413, "payload_too_large")         \
+	X(API_URI_TOO_LONG, 414, "uri_too_long")                   \
 	X(API_UNSUPPORTED_MEDIA_TYPE, 415, "unsupported_media_type") \
 	X(API_VALIDATION_FAILED, 422, "validation_failed")         \
+	X(API_HEADERS_TOO_LARGE, 431, "headers_too_large")         \
 	X(API_INTERNAL, 500, "internal_error")                     \
 	X(API_QUEUE_FULL, 503, "queue_full")                       \
 	X(API_SHUTTING_DOWN, 503, "shutting_down")                 \

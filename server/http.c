@@ -36,6 +36,13 @@
 #define STREAM_BLOCK 16384
 #define TICK_MS 1000
 #define DRAIN_MAX ((size_t)256 << 20)
+/* Request line and headers are refused with a JSON 414 / 431 past these
+ * bounds. libmicrohttpd's own per-connection memory is larger (POOL_BYTES:
+ * mapped lazily, so idle connections cost little), because past it
+ * libmicrohttpd answers itself, in HTML. */
+#define MAX_URL_BYTES 8192
+#define MAX_HEADER_BYTES 65536
+#define POOL_BYTES ((size_t)256 << 10)
 
 struct stream {
 	struct http *http;
@@ -602,12 +609,38 @@ static void preflight(struct http_req *r)
 	}
 }
 
+static enum MHD_Result add_length(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	size_t *total = cls;
+
+	(void)kind;
+	*total += strlen(key) + (value ? strlen(value) : 0) + 4;
+	return MHD_YES;
+}
+
+static size_t values_length(struct MHD_Connection *conn, enum MHD_ValueKind kind)
+{
+	size_t total = 0;
+
+	MHD_get_connection_values(conn, kind, add_length, &total);
+	return total;
+}
+
 /* First callback: headers only. Decide everything that can be decided. */
 static void begin_request(struct http_req *r)
 {
 	struct http *h = r->http;
 	const char *cl;
 	char allow[128];
+
+	if (strlen(r->path) + values_length(r->conn, MHD_GET_ARGUMENT_KIND) > MAX_URL_BYTES) {
+		error_reply(r, API_URI_TOO_LONG, NULL, "%s", "the URL is longer than 8192 bytes");
+		return;
+	}
+	if (values_length(r->conn, MHD_HEADER_KIND) > MAX_HEADER_BYTES) {
+		error_reply(r, API_HEADERS_TOO_LARGE, NULL, "%s", "the request headers are larger than 64 KiB");
+		return;
+	}
 
 	if (strcmp(r->method, "OPTIONS") == 0) {
 		preflight(r);
@@ -840,7 +873,7 @@ struct http *http_start(const struct cfg *cfg, const struct http_route *routes, 
 				     MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
 				     MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->per_ip_connections,
 				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout_s,
-				     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+				     MHD_OPTION_CONNECTION_MEMORY_LIMIT, POOL_BYTES,
 				     MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
 				     MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
 				     MHD_OPTION_END);
