@@ -175,9 +175,41 @@ static int exec_sql(struct db *db, const char *sql, struct api_err *err)
 	return rc == SQLITE_OK ? 0 : db_fail(db, rc, err);
 }
 
+/* Writers of this process queue here before BEGIN IMMEDIATE. SQLite's busy
+ * handler polls with growing sleeps and is not fair: with workers committing
+ * every few milliseconds, a prediction or an upload could starve for
+ * seconds. A mutex hands the write lock over in turn, without sleeping. */
+static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void release_write_lock(struct db *db)
+{
+	if (db->writing) {
+		db->writing = false;
+		pthread_mutex_unlock(&write_lock);
+	}
+}
+
 int db_begin(struct db *db, struct api_err *err)
 {
-	return exec_sql(db, "BEGIN IMMEDIATE", err);
+	pthread_mutex_lock(&write_lock);
+	db->writing = true;
+	if (exec_sql(db, "BEGIN IMMEDIATE", err)) {
+		release_write_lock(db);
+		return -1;
+	}
+	return 0;
+}
+
+int db_write_stmt(struct db *db, sqlite3_stmt *st, struct api_err *err)
+{
+	int rc;
+
+	if (db->writing)
+		return db_exec_stmt(db, st, err);
+	pthread_mutex_lock(&write_lock);
+	rc = db_exec_stmt(db, st, err);
+	pthread_mutex_unlock(&write_lock);
+	return rc;
 }
 
 int db_commit(struct db *db, struct api_err *err)
@@ -186,6 +218,7 @@ int db_commit(struct db *db, struct api_err *err)
 		db_rollback(db);
 		return -1;
 	}
+	release_write_lock(db);
 	return 0;
 }
 
@@ -193,6 +226,7 @@ void db_rollback(struct db *db)
 {
 	if (!sqlite3_get_autocommit(db->h))
 		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+	release_write_lock(db);
 }
 
 void db_col_text(sqlite3_stmt *st, int col, char *out, size_t size)

@@ -47,7 +47,7 @@ static int insert_chunk(struct db *db, int64_t id, uint32_t seq, uint32_t n_rows
 	sqlite3_bind_int64(st, 3, n_rows);
 	sqlite3_bind_blob64(st, 4, x, x_len * sizeof(float), SQLITE_STATIC);
 	sqlite3_bind_blob64(st, 5, y, y_len * sizeof(float), SQLITE_STATIC);
-	return db_exec_stmt(db, st, err);
+	return db_write_stmt(db, st, err);
 }
 
 static int insert_dataset(struct db *db, const char *name, const char *state, uint32_t n_features, int64_t *id,
@@ -62,7 +62,7 @@ static int insert_dataset(struct db *db, const char *name, const char *state, ui
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, n_features);
-	if (db_exec_stmt(db, st, err))
+	if (db_write_stmt(db, st, err))
 		return -1;
 	*id = sqlite3_last_insert_rowid(db->h);
 	return 0;
@@ -187,7 +187,7 @@ void db_upload_abort(struct db *db, int64_t id)
 	if (!st)
 		return;
 	sqlite3_bind_int64(st, 1, id);
-	db_exec_stmt(db, st, &err);
+	db_write_stmt(db, st, &err);
 }
 
 #define DATASET_COLS "id, name, n_samples, n_features, y_dim, y_kind, n_classes, y_min, y_max, y_integral, created_at"

@@ -22,6 +22,7 @@ struct db {
 		sqlite3_stmt *stmt;
 	} cache[DB_STMT_CACHE];
 	int n_cached;
+	bool writing;  /* holds the process's write lock (inside db_begin .. db_commit) */
 };
 
 /* The prepared statement for sql (a string literal: cached by address),
@@ -34,6 +35,9 @@ int db_commit(struct db *db, struct api_err *err);
 void db_rollback(struct db *db);
 /* Runs a statement that returns no rows; -1 with err on failure. */
 int db_exec_stmt(struct db *db, sqlite3_stmt *st, struct api_err *err);
+/* The same for a write outside db_begin .. db_commit: it takes its turn
+ * behind the process's other writers (see db_begin). */
+int db_write_stmt(struct db *db, sqlite3_stmt *st, struct api_err *err);
 /* Copies column text into out (size bytes), "" for NULL. */
 void db_col_text(sqlite3_stmt *st, int col, char *out, size_t size);
 /* A REAL column, NaN for NULL. */
