@@ -317,6 +317,40 @@ class TestModels(FitdCase):
         body["layers"] = [{"type": "dense", "units": 4, "activation": "relu"} for _ in range(65)]
         e = self.assertError(self.c.post("/v1/models", body), 422, "validation_failed", "layers")
 
+    def test_initializers(self):
+        """Initial kernels follow Keras's initializers: uniform ones within
+        their limit, normal ones truncated at two standard deviations of the
+        untruncated draw, with the variance of their definition."""
+        fan_in, fan_out = 64, 256
+        cases = {  # name -> (kind, target variance)
+            "glorot_uniform": ("uniform", 2.0 / (fan_in + fan_out)),
+            "glorot_normal": ("normal", 2.0 / (fan_in + fan_out)),
+            "he_uniform": ("uniform", 2.0 / fan_in),
+            "he_normal": ("normal", 2.0 / fan_in),
+            "lecun_uniform": ("uniform", 1.0 / fan_in),
+            "lecun_normal": ("normal", 1.0 / fan_in),
+        }
+        for name, (kind, variance) in cases.items():
+            with self.subTest(initializer=name):
+                body = {"input_dim": fan_in, "loss": "mse", "optimizer": "sgd", "seed": 3,
+                        "layers": [{"type": "dense", "units": fan_out, "kernel_initializer": name,
+                                    "bias_initializer": "ones"}]}
+                m = self.create_model(self.c, body)
+                w = self.c.get("/v1/models/%d/weights" % m["id"]).json["layers"][0]
+                values = [v for row in w["kernel"] for v in row]
+                mean = sum(values) / len(values)
+                var = sum((v - mean) ** 2 for v in values) / len(values)
+                self.assertLess(abs(mean), 0.05 * variance ** 0.5)
+                self.assertAlmostEqual(var / variance, 1.0, delta=0.05, msg="variance of %s" % name)
+                bound = (3 * variance) ** 0.5 if kind == "uniform" else 2 * (variance ** 0.5) / 0.87962566103423978
+                self.assertLessEqual(max(abs(v) for v in values), bound * (1 + 1e-6), "%s bound" % name)
+                self.assertGreater(max(abs(v) for v in values), 0.9 * bound)
+                self.assertEqual(set(w["bias"]), {1})
+        body = {"input_dim": 8, "loss": "mse", "optimizer": "sgd",
+                "layers": [{"type": "dense", "units": 4, "kernel_initializer": "zeros"}]}
+        w = self.c.get("/v1/models/%d/weights" % self.create_model(self.c, body)["id"]).json["layers"][0]
+        self.assertEqual({v for row in w["kernel"] for v in row} | set(w["bias"]), {0})
+
     # ---- Keras import ---------------------------------------------------------------------
 
     def check_imported(self, m):

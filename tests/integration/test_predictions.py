@@ -222,6 +222,25 @@ class TestNumerics(FitdCase):
                     self.assertAlmostEqual(g, fn(v), delta=2e-6 * max(1, abs(fn(v))),
                                            msg="%r(%r)" % (act, v))
 
+    def test_dropout_only_in_training(self):
+        """Dropout changes nothing at inference: with the same weights, a
+        model with dropout layers predicts what the one without does."""
+        w = {"layers": [{"kernel": [[0.5, -0.25, 1.0], [0.75, 0.5, -1.5]], "bias": [0.1, 0.2, 0.3]},
+                        {"kernel": [[1.0], [-2.0], [0.5]], "bias": [0.25]}]}
+        out = []
+        for dropout in (False, True):
+            layers = [{"type": "dense", "units": 3, "activation": "relu"},
+                      {"type": "dense", "units": 1}]
+            if dropout:
+                layers.insert(1, {"type": "dropout", "rate": 0.5})
+                layers.insert(0, {"type": "dropout", "rate": 0.3})
+            m = self.create_model(self.c, {"input_dim": 2, "layers": layers, "loss": "mse", "optimizer": "sgd"})
+            self.assertStatus(self.c.put("/v1/models/%d/weights" % m["id"], w), 200)
+            r = self.c.post("/v1/models/%d/predict?store=false" % m["id"], {"instances": [[1, 2], [-1, 0.5], [3, 3]]})
+            self.assertStatus(r, 200)
+            out.append(r.json["predictions"])
+        self.assertEqual(out[0], out[1])
+
     def check_loss(self, loss, act, units, x, y, reference):
         m = self.model(act, loss=loss, units=units, input_dim=len(x[0]),
                        kernel=[[0.5 + 0.25 * j - 0.5 * i for j in range(units)] for i in range(len(x[0]))],

@@ -165,7 +165,8 @@ class TestCrashResume(ResumeCase):
         order, the stream ending with the final status."""
         srv = self.server(args=RESUME_ARGS, name="sse-crash")
         c = srv.client
-        data = self.create_dataset(c, *blobs(n=200, features=64, classes=4, seed=2), name="slow epochs")
+        rows = 40 if Config.slow else 200
+        data = self.create_dataset(c, *blobs(n=rows, features=64, classes=4, seed=2), name="slow epochs")
         model = self.create_model(c, mlp_body(input_dim=64, hidden=(256, 256), outputs=4, name="sse-crash"))
         epochs = 40   # fewer events than one page of the stream's reads
         job = self.submit_job(c, {"model_id": model["id"], "dataset_id": data["id"], "epochs": epochs,

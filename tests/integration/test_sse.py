@@ -226,6 +226,42 @@ class TestEvents(FitdCase):
         self.check_stream(events, epochs)
         srv.stop()
 
+    def test_idle_streams_do_not_starve_other_routes(self):
+        """Forty listeners of a queued job hold no request thread: the API
+        answers meanwhile, and every stream ends when the job does."""
+        srv = self.server(workers=1, name="sse-idle")
+        c = srv.client
+        x, y = blobs(n=4000, features=64, classes=4, seed=2)
+        data = self.create_dataset(c, x, y, name="big")
+        running = self.create_model(c, mlp_body(input_dim=64, hidden=(256, 256), name="running"))
+        waiting = self.create_model(c, mlp_body(input_dim=64, hidden=(8,), name="waiting"))
+        a = self.submit_job(c, {"model_id": running["id"], "dataset_id": data["id"], "epochs": 100000})
+        self.wait_job(c, a["id"], statuses=("running",))
+        b = self.submit_job(c, {"model_id": waiting["id"], "dataset_id": data["id"], "epochs": 1})
+        results = [None] * 40
+
+        def listen(i):
+            try:
+                results[i] = read_events(srv.port, b["id"], timeout=T(30))[1]
+            except Exception as e:  # checked below
+                results[i] = e
+        threads = [threading.Thread(target=listen, args=(i,), daemon=True) for i in range(40)]
+        for t in threads:
+            t.start()
+        time.sleep(0.5)
+        for _ in range(20):
+            t0 = time.monotonic()
+            self.assertStatus(c.get("/v1/jobs/%d" % b["id"], timeout=T(5)), 200)
+            self.assertLess(time.monotonic() - t0, T(1), "a request waited behind idle streams")
+        self.assertStatus(c.post("/v1/jobs/%d/cancel" % b["id"]), 200)
+        for t in threads:
+            t.join(T(10))
+        for res in results:
+            self.assertIsInstance(res, list, "a stream did not end: %r" % (res,))
+            self.assertEqual(json.loads(res[-1]["data"])["status"], "cancelled")
+        self.assertStatus(c.post("/v1/jobs/%d/cancel" % a["id"]), 200)
+        srv.stop()
+
     def test_errors(self):
         self.assertError(self.c.get("/v1/jobs/999999/events"), 404, "not_found", ANY)
         m = self.create_model(self.c, mlp_body(name="sse-err"))
