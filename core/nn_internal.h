@@ -22,7 +22,9 @@
  * an AVX2 clone picked at load time. ISO C mode turns FMA contraction off and
  * gcc never reorders a float reduction without -ffast-math, so every clone
  * computes bit-identical results: determinism does not depend on the CPU. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+/* ThreadSanitizer instruments ifunc resolvers, which run before its runtime
+ * starts: no clones there. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
 #define NN_HOT __attribute__((target_clones("avx2", "default"), optimize("vect-cost-model=dynamic")))
 #else
 #define NN_HOT

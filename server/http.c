@@ -377,6 +377,9 @@ static enum MHD_Result queue_reply(struct http_req *r)
 	ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
 	MHD_destroy_response(resp);
 	r->queued = true;
+	/* Counted now, not at completion: a client that reads /metrics right
+	 * after its response must see its request counted. */
+	metrics_request(r->route_index, r->status, now_seconds() - r->start);
 	return ret;
 }
 
@@ -808,7 +811,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 				  sizeof remote);
 	}
 	log_access(remote, r->method, r->path, r->status, seconds * 1e3, r->bytes_out);
-	metrics_request(r->route_index, r->status, seconds);
 	if (r->sink_free)
 		r->sink_free(r->sink_ctx);
 	reply_reset(r);

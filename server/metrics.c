@@ -123,7 +123,7 @@ char *metrics_render(const struct metrics_jobs *jobs)
 				put(&o, "fitd_http_requests_total{%s,status=\"other\"} %lu\n", label, v);
 		}
 	}
-	put(&o, "# HELP fitd_http_request_duration_seconds Time from request headers to response completion.\n"
+	put(&o, "# HELP fitd_http_request_duration_seconds Time from request headers to the response being queued.\n"
 		"# TYPE fitd_http_request_duration_seconds histogram\n");
 	for (size_t r = 0; r <= MAX_ROUTES; r++) {
 		unsigned long cumulative = 0;

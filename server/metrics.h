@@ -13,7 +13,8 @@
 
 /* routes is borrowed for the process's life (labels of the counters). */
 void metrics_init(const struct http_route *routes, size_t n_routes);
-/* route_index -1: no route matched. */
+/* A response was queued; seconds since its request arrived. route_index -1:
+ * no route matched. */
 void metrics_request(int route_index, int status, double seconds);
 
 struct metrics_jobs {
