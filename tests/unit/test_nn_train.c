@@ -521,6 +521,45 @@ START_TEST(test_divergence)
 }
 END_TEST
 
+START_TEST(test_no_epoch_ends_with_non_finite_weights)
+{
+	/* One full batch per epoch and a huge learning rate: the update after
+	 * the last (finite) batch loss overflows the weights. That epoch must
+	 * report the divergence, so every epoch reported OK leaves finite
+	 * weights: the ones a job keeps as its last good state. */
+	float x[8], y[8];
+	for (int i = 0; i < 8; i++) {
+		x[i] = (float)(i + 1);
+		y[i] = 3.0f * (float)(i + 1);
+	}
+	struct nn_model_spec spec;
+	memset(&spec, 0, sizeof spec);
+	spec.input_dim = 1;
+	spec.n_layers = 1;
+	nn_dense_defaults(&spec.layers[0], 1, NN_ACT_LINEAR);
+	spec.loss.kind = NN_LOSS_MSE;
+	nn_opt_defaults(NN_OPT_SGD, &spec.opt);
+	spec.opt.learning_rate = 1e6;
+	struct nn_model *m = make_model(&spec, 1);
+	struct nn_data d = {x, y, 8, 1, 1};
+	struct nn_fit_opts opts = {.epochs = 100, .batch_size = 8};
+	struct nn_train *t = nn_train_create(m, &d, NULL, &opts, NULL);
+	ck_assert_ptr_nonnull(t);
+	struct nn_epoch_log log;
+	int rc, ok_epochs = 0;
+	while ((rc = nn_train_epoch(t, NULL, &log)) == NN_OK) {
+		ok_epochs++;
+		for (size_t i = 0; i < nn_model_n_params(m); i++)
+			ck_assert_msg(isfinite(nn_model_params(m)[i]), "epoch %d ended with weight %zu = %g", ok_epochs, i,
+				      (double)nn_model_params(m)[i]);
+	}
+	ck_assert_int_eq(rc, NN_EDIVERGED);
+	ck_assert_int_eq(nn_train_epochs_done(t), ok_epochs);
+	nn_train_destroy(t);
+	nn_model_destroy(m);
+}
+END_TEST
+
 Suite *suite_nn_train(void)
 {
 	Suite *s = suite_create("nn_train");
@@ -539,6 +578,7 @@ Suite *suite_nn_train(void)
 	tcase_add_test(tc, test_early_stopping_scripted);
 	tcase_add_test(tc, test_cancel);
 	tcase_add_test(tc, test_divergence);
+	tcase_add_test(tc, test_no_epoch_ends_with_non_finite_weights);
 	suite_add_tcase(s, tc);
 	return s;
 }
