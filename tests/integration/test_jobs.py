@@ -631,8 +631,13 @@ class TestCommits(JobCase):
         self.assertHistoryComplete(self.history(c, job["id"]), epochs)
         running = [s for s in seen if 0 < s[1] < epochs]
         self.assertGreaterEqual(len(running), 3, "progress is committed while the job runs: %r" % seen)
-        self.assertLess(len(seen), epochs / 20, "epochs of about a millisecond are committed in groups: %r"
-                        % seen[:20])
+        # commits come at most once per interval (epochs shorter than it are
+        # grouped), so the changes one can see are bounded by the duration
+        changes = len(seen) - 1
+        duration = seen[-1][0] - seen[0][0]
+        self.assertLessEqual(changes, duration / interval + 2, "more commits than one per interval: %r" % seen[:20])
+        if duration / epochs < interval / 4:
+            self.assertGreaterEqual(epochs / changes, 2, "short epochs are committed in groups: %r" % seen[:20])
         gaps = [b[0] - a[0] for a, b in zip(seen, seen[1:]) if a[1] > 0]
         self.assertLess(max(gaps), T(interval + 0.7), "a commit at least once per interval: %r" % seen)
         srv.stop()
@@ -640,7 +645,7 @@ class TestCommits(JobCase):
     def test_slow_epochs_committed_at_once(self):
         srv = self.server(args=["--commit-interval-ms", "50"], name="commit-slow")
         c = srv.client
-        x, y = blobs(n=1000, features=64, classes=4, seed=8)
+        x, y = blobs(n=200 if Config.slow else 1000, features=64, classes=4, seed=8)
         data = self.create_dataset(c, x, y, name="slow")
         model = self.create_model(c, big_model("slow"))
         job = self.submit_job(c, {"model_id": model["id"], "dataset_id": data["id"], "epochs": 5, "batch_size": 1})
