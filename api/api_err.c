@@ -39,17 +39,45 @@ const char *api_code_name(enum api_code code)
 	return (unsigned)code < API_CODE_COUNT ? api_errors[code].name : "internal_error";
 }
 
+/* Copies s, replacing every byte that does not start a valid UTF-8 sequence
+ * with '?': messages quote request bytes (a CSV cell, a key) and may have
+ * been cut to fit their buffer in the middle of a character. */
+static void utf8_clean(const char *s, char *out, size_t size)
+{
+	size_t o = 0, n = strlen(s);
+
+	for (size_t i = 0; i < n && o + 5 < size;) {
+		size_t len = 1;
+		unsigned char c = (unsigned char)s[i];
+
+		if (c >= 0x80)
+			len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+		if (i + len <= n && api_utf8_valid(s + i, len)) {
+			memcpy(out + o, s + i, len);
+			o += len;
+			i += len;
+		} else {
+			out[o++] = '?';
+			i++;
+		}
+	}
+	out[o] = '\0';
+}
+
 char *api_err_json(const struct api_err *err)
 {
 	cJSON *root = cJSON_CreateObject();
 	cJSON *e = cJSON_AddObjectToObject(root, "error");
+	char message[sizeof err->message], field[sizeof err->field];
 
 	if (!e)
 		goto fail;
+	utf8_clean(err->message[0] ? err->message : api_code_name(err->code), message, sizeof message);
+	utf8_clean(err->field, field, sizeof field);
 	cJSON_AddStringToObject(e, "code", api_code_name(err->code));
-	cJSON_AddStringToObject(e, "message", err->message[0] ? err->message : api_code_name(err->code));
-	if (err->field[0])
-		cJSON_AddStringToObject(e, "field", err->field);
+	cJSON_AddStringToObject(e, "message", message);
+	if (field[0])
+		cJSON_AddStringToObject(e, "field", field);
 	return api_json_print_free(root);
 fail:
 	cJSON_Delete(root);
