@@ -30,6 +30,24 @@ static void json_position(const char *body, size_t offset, size_t *line, size_t 
 	}
 }
 
+/* Does a string of the (valid) JSON text hold the escape \u0000? cJSON
+ * would silently cut the string there. A backslash escapes the 'u' when an
+ * odd number of backslashes precede it. */
+static bool has_nul_escape(const char *body, size_t len)
+{
+	for (size_t i = 0; i + 6 <= len; i++) {
+		size_t slashes = 0;
+
+		if (body[i] != '\\' || body[i + 1] != 'u' || memcmp(body + i + 2, "0000", 4) != 0)
+			continue;
+		while (slashes < i && body[i - 1 - slashes] == '\\')
+			slashes++;
+		if (slashes % 2 == 0)
+			return true;
+	}
+	return false;
+}
+
 cJSON *api_json_parse(const char *body, size_t len, struct api_err *err)
 {
 	const char *end = NULL;
@@ -47,6 +65,11 @@ cJSON *api_json_parse(const char *body, size_t len, struct api_err *err)
 		json_position(body, offset, &line, &column);
 		api_fail(err, API_INVALID_JSON, NULL, "the body is not valid JSON: syntax error at line %zu, column %zu (byte %zu)",
 			 line, column, offset);
+		return NULL;
+	}
+	if (has_nul_escape(body, len)) {
+		cJSON_Delete(root);
+		api_fail(err, API_VALIDATION_FAILED, NULL, "strings must not contain \\u0000");
 		return NULL;
 	}
 	if (!api_utf8_valid(body, len)) {
@@ -280,10 +303,8 @@ int api_get_string(const cJSON *obj, const char *path, const char *key, bool req
 	n = strlen(item->valuestring);
 	if (n == 0 || n > max)
 		return api_fail(err, API_VALIDATION_FAILED, field, "%s must be 1..%zu bytes long", field, max);
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)item->valuestring[i] < 0x20)
-			return api_fail(err, API_VALIDATION_FAILED, field, "%s must not contain control characters",
-					field);
+	if (!api_name_valid(item->valuestring))
+		return api_fail(err, API_VALIDATION_FAILED, field, "%s must not contain control characters", field);
 	memcpy(out, item->valuestring, n + 1);
 	return 0;
 }

@@ -143,8 +143,12 @@ int db_fail(struct db *db, int rc, struct api_err *err)
 	case SQLITE_CANTOPEN:
 	case SQLITE_PERM:
 		return api_fail(err, API_UNAVAILABLE, NULL, "the database cannot be written: %s", detail);
-	case SQLITE_IOERR:
-		return api_fail(err, API_UNAVAILABLE, NULL, "the database had an I/O error: %s", detail);
+	case SQLITE_IOERR: {
+		int sys = db && db->h ? sqlite3_system_errno(db->h) : 0;
+
+		return api_fail(err, API_UNAVAILABLE, NULL, "the database had an I/O error: %s%s%s%s", detail,
+				sys ? " (" : "", sys ? strerror(sys) : "", sys ? ")" : "");
+	}
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:
 		return api_fail(err, API_UNAVAILABLE, NULL, "the database is busy; retry shortly");
