@@ -2,7 +2,8 @@
 #
 #   make          build build/fitd
 #   make run      install what is missing, build, serve on 127.0.0.1:8080 with ./fitd.db
-#   make test     install what is missing, build, run every test (unit, ASan+UBSan, integration, web)
+#   make test     install what is missing, build, run every test (unit, ASan+UBSan, integration,
+#                 web, quick soak)
 #   make bench    core training benchmark (a table)
 #
 # Objects go to build/<variant>/, one variant per set of flags: rel (the -O2
@@ -32,8 +33,8 @@ UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 
 B := build
 
-.PHONY: all run test test-unit test-san test-integration test-tsan test-web test-container \
-        bench fuzz soak deps clean
+.PHONY: all run test test-unit test-san test-integration test-tsan test-web test-soak-quick \
+        test-container bench fuzz soak deps clean
 all: $(B)/fitd
 
 # ---- object variants -------------------------------------------------------
@@ -82,7 +83,7 @@ run: deps
 # ---- tests -----------------------------------------------------------------------
 # CK_FORK=no under the sanitizers so that LeakSanitizer sees the whole process.
 test: deps
-	$(MAKE) test-unit test-san test-integration test-web
+	$(MAKE) test-unit test-san test-integration test-web test-soak-quick
 
 test-unit: $(B)/unit
 	./$(B)/unit
@@ -99,6 +100,11 @@ test-tsan: $(B)/fitd-tsan
 
 test-web: $(B)/fitd
 	@if [ -f tests/web/run.sh ]; then bash tests/web/run.sh ./$(B)/fitd; else echo "no web tests yet"; fi
+
+# Slow clients, a short crash loop, idempotency under concurrency, limits (~25 s);
+# `make soak` runs them at full length, with load and disk-full tests.
+test-soak-quick: $(B)/fitd
+	bash tests/soak/run.sh --quick
 
 test-container:
 	bash tests/container/run.sh
