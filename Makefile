@@ -115,9 +115,12 @@ fuzz:
 soak:
 	@if [ -f tests/soak/run.sh ]; then bash tests/soak/run.sh; else echo "no soak suite yet"; fi
 
+# The core's table, then PyTorch side by side when Debian's python3-torch and
+# ../shared/bench are there (it says so and skips itself otherwise).
 bench: deps
 	$(MAKE) $(B)/bench
 	./$(B)/bench
+	python3 bench/vs_torch.py
 
 clean:
 	rm -rf $(B)
