@@ -281,6 +281,17 @@ static int put_char(struct api_csv *csv, char c, struct api_err *err)
 	return 0;
 }
 
+/* A comma ends the cell; CR or LF the record (a CR swallows a following LF). */
+static int end_of(struct api_csv *csv, char c, struct api_err *err)
+{
+	if (c == ',') {
+		csv->state = CSV_FIELD_START;
+		return end_cell(csv, err);
+	}
+	csv->skip_lf = c == '\r';
+	return end_record(csv, err);
+}
+
 int api_csv_feed(struct api_csv *csv, const char *data, size_t len, struct api_err *err)
 {
 	static const unsigned char bom[3] = {0xEF, 0xBB, 0xBF};
@@ -313,13 +324,8 @@ int api_csv_feed(struct api_csv *csv, const char *data, size_t len, struct api_e
 			csv->state = CSV_UNQUOTED;
 			/* fall through */
 		case CSV_UNQUOTED:
-			if (c == ',') {
-				if (end_cell(csv, err))
-					return -1;
-				csv->state = CSV_FIELD_START;
-			} else if (c == '\n' || c == '\r') {
-				csv->skip_lf = c == '\r';
-				if (end_record(csv, err))
+			if (c == ',' || c == '\n' || c == '\r') {
+				if (end_of(csv, c, err))
 					return -1;
 			} else if (c == '"') {
 				return csv_error(csv, err, "a quote inside an unquoted cell");
@@ -347,13 +353,8 @@ int api_csv_feed(struct api_csv *csv, const char *data, size_t len, struct api_e
 			csv->state = CSV_AFTER_QUOTE;
 			/* fall through */
 		case CSV_AFTER_QUOTE:
-			if (c == ',') {
-				if (end_cell(csv, err))
-					return -1;
-				csv->state = CSV_FIELD_START;
-			} else if (c == '\n' || c == '\r') {
-				csv->skip_lf = c == '\r';
-				if (end_record(csv, err))
+			if (c == ',' || c == '\n' || c == '\r') {
+				if (end_of(csv, c, err))
 					return -1;
 			} else if (c != ' ' && c != '\t') {
 				return csv_error(csv, err, "unexpected character after a closing quote");
