@@ -4,10 +4,19 @@
  *
  * DESIGN
  * Pure computation: libc, libm and CBLAS only. No I/O, no locks, no clocks, no
- * globals. Every source of randomness is a struct nn_rng passed in by the caller,
- * so the same spec, data, seed and hyper-parameters give bit-identical weights
- * and loss curves (BLAS runs single-threaded inside a job; every reduction has a
- * fixed order).
+ * globals, no threads of its own. Every source of randomness is a struct nn_rng
+ * passed in by the caller, so the same spec, data, seed and hyper-parameters
+ * give bit-identical weights and loss curves on the same BLAS kernels: BLAS runs
+ * single-threaded; a caller may lend threads (struct nn_par), but the work is
+ * cut into tiles fixed by the shapes alone, never by the thread count; every
+ * reduction has a fixed order.
+ *
+ * Floating point: training, prediction and evaluation run with flush-to-zero
+ * and denormals-are-zero set in the thread's MXCSR (as TensorFlow's CPU kernels
+ * do), restored on return. Gradients and Adam's second moments of a converged
+ * model sink into float32's subnormal range, where x86 arithmetic is up to a
+ * hundred times slower; flushed, such values are 0, which changes no result
+ * above 1.2e-38.
  *
  * A model owns three flat float32 arrays of n_params elements: parameters,
  * gradients, and the optimizer's slots (0, 1 or 2 arrays of n_params). The
@@ -335,6 +344,24 @@ int nn_fit(struct nn_model *m, const struct nn_data *train, const struct nn_data
 	   const struct nn_fit_opts *opts, const atomic_int *cancel, nn_epoch_fn on_epoch,
 	   double (*clock)(void), void *ctx);
 
+/* ---- threads lent by the caller ---------------------------------------------- */
+
+/* A parallel-for the caller lends the core: run(ctx, n, fn, arg) calls
+ * fn(arg, i) exactly once for every i in [0, n), on any of its threads (the
+ * calling one included), and returns when every call has returned. A serial
+ * loop is a valid run. The core decides the n tiles from the shapes alone, so
+ * results do not depend on how many threads run them. */
+typedef void (*nn_task_fn)(void *arg, size_t i);
+struct nn_par {
+	void (*run)(void *ctx, size_t n, nn_task_fn fn, void *arg);
+	void *ctx;
+};
+
+/* Lends par (borrowed; must outlive the trainer; NULL = the calling thread
+ * only) to the trainer's matrix products and optimizer steps. Results are
+ * bit-identical with and without it. */
+void nn_train_set_par(struct nn_train *t, const struct nn_par *par);
+
 /* ---- BLAS ------------------------------------------------------------------ */
 
 /* Makes the BLAS library single-threaded for the whole process: parallelism
@@ -342,5 +369,16 @@ int nn_fit(struct nn_model *m, const struct nn_data *train, const struct nn_data
 void nn_blas_single_threaded(void);
 /* Static description of the BLAS in use (e.g. "OpenBLAS 0.3.21 ... Haswell"). */
 const char *nn_blas_name(void);
+/* The kernel set the BLAS runs (OpenBLAS's core name, e.g. "SkylakeX"). */
+const char *nn_blas_kernels(void);
+/* The best OpenBLAS kernel set this CPU supports by its feature bits (and the
+ * OS's saved vector state): "Cooperlake" (AVX-512 F/BW/DQ/VL + BF16),
+ * "SkylakeX" (AVX-512 F/BW/DQ/VL), "Zen" (AMD) or "Haswell" (AVX2 + FMA),
+ * "Sandybridge" (AVX), else NULL (nothing better than the oldest). *features
+ * (may be NULL) gets a static description of the features that decided it. */
+const char *nn_blas_best_kernels(const char **features);
+/* Orders kernel sets by the widest vectors they use: 4 AVX-512, 3 AVX2 + FMA,
+ * 2 AVX, 1 older or unknown. */
+int nn_blas_kernels_rank(const char *name);
 
 #endif

@@ -39,11 +39,32 @@
 void nn_mat_gemm(bool trans_a, bool trans_b, size_t m, size_t n, size_t k, float alpha,
 		 const float *a, size_t lda, const float *b, size_t ldb, float beta, float *c,
 		 size_t ldc);
+/* The same product cut into column or row tiles that depend on m, n and k
+ * only (large products; small ones are one tile), each tile one sgemm call,
+ * the tiles run through par (NULL: one after the other on this thread). So
+ * the result is bit-identical whatever par's thread count. */
+void nn_mat_gemm_tiled(const struct nn_par *par, bool trans_a, bool trans_b, size_t m, size_t n,
+		       size_t k, float alpha, const float *a, size_t lda, const float *b,
+		       size_t ldb, float beta, float *c, size_t ldc);
+/* Number of tiles nn_mat_gemm_tiled cuts an m x n x k product into. */
+size_t nn_mat_tiles(size_t m, size_t n, size_t k);
 /* The same by a plain triple loop accumulating in double: the reference the
  * tests hold the BLAS path to. */
 void nn_mat_gemm_naive(bool trans_a, bool trans_b, size_t m, size_t n, size_t k, float alpha,
 		       const float *a, size_t lda, const float *b, size_t ldb, float beta,
 		       float *c, size_t ldc);
+
+/* Runs fn(arg, i) for i in [0, n) through par, or in order on this thread
+ * when par is NULL or n is 1. Each call runs with flush-to-zero and
+ * denormals-are-zero set (the lent thread's own mode is restored after). */
+void nn_par_for(const struct nn_par *par, size_t n, nn_task_fn fn, void *arg);
+
+/* ---- floating-point mode (nn_fp.c) ------------------------------------- */
+
+/* Sets flush-to-zero and denormals-are-zero on this thread (x86 MXCSR; a
+ * no-op elsewhere) and returns the mode it found, for nn_fp_leave. */
+unsigned nn_fp_enter(void);
+void nn_fp_leave(unsigned saved);
 
 /* ---- activations (nn_act.c) -------------------------------------------- */
 
@@ -116,9 +137,12 @@ struct nn_opt_ops {
 	/* Sets the slots to their initial values. */
 	void (*reset)(const struct nn_opt_spec *o, float *slots, size_t n);
 	/* One update of w[n] with gradient g[n]; t is the step count including
-	 * this one (1 on the first step). Allocates nothing. */
+	 * this one (1 on the first step); slot s of element i is
+	 * slots[s * stride + i] (stride >= n: a chunk of a longer array may be
+	 * updated on its own). Allocates nothing; elementwise, so chunks give
+	 * the same result as the whole. */
 	void (*step)(const struct nn_opt_spec *o, uint64_t t, float *restrict w,
-		     const float *restrict g, float *restrict slots, size_t n);
+		     const float *restrict g, float *restrict slots, size_t n, size_t stride);
 };
 
 extern const struct nn_opt_ops nn_opt_table[NN_OPT_COUNT];
@@ -158,6 +182,7 @@ struct nn_model {
 struct nn_work {
 	size_t max_rows;
 	bool training;
+	const struct nn_par *par;   /* borrowed threads for the products, or NULL */
 	float *z[NN_MAX_LAYERS];    /* dense: pre-activation (== a for linear) */
 	float *a[NN_MAX_LAYERS];    /* layer output */
 	float *mask[NN_MAX_LAYERS]; /* dropout: 0 or 1/(1-rate) */

@@ -431,8 +431,8 @@ void nn_forward(const struct nn_model *m, struct nn_work *w, const float *x, siz
 		/* Z = X W + b: bias rows first, then sgemm with beta = 1 */
 		if (l->use_bias)
 			fill_rows(z, m->params + m->bias_off[i], n, units);
-		nn_mat_gemm(false, false, n, units, m->in_dim[i], 1.0f, in, m->in_dim[i], kernel,
-			    units, l->use_bias ? 1.0f : 0.0f, z, units);
+		nn_mat_gemm_tiled(w->par, false, false, n, units, m->in_dim[i], 1.0f, in,
+				  m->in_dim[i], kernel, units, l->use_bias ? 1.0f : 0.0f, z, units);
 		struct nn_act_param p = act_param(l);
 		nn_act_table[l->act].forward(z, w->a[i], n, units, &p);
 		in = w->a[i];
@@ -482,8 +482,8 @@ double nn_backward(struct nn_model *m, struct nn_work *w, size_t n, float *dx)
 		const float *kernel = m->params + m->kernel_off[i];
 		float *d_kernel = m->grads + m->kernel_off[i];
 		/* dW = X^T dZ */
-		nn_mat_gemm(true, false, in, units, n, 1.0f, w->in[i], in, g, units, 0.0f, d_kernel,
-			    units);
+		nn_mat_gemm_tiled(w->par, true, false, in, units, n, 1.0f, w->in[i], in, g, units,
+				  0.0f, d_kernel, units);
 		if (l->use_bias) {
 			/* db = column sums of dZ, accumulated in double */
 			double *col = w->col;
@@ -508,7 +508,8 @@ double nn_backward(struct nn_model *m, struct nn_work *w, size_t n, float *dx)
 		if (i == m->first_dense && !dx)
 			break;
 		/* dX = dZ W^T */
-		nn_mat_gemm(false, true, n, in, units, 1.0f, g, units, kernel, units, 0.0f, other, in);
+		nn_mat_gemm_tiled(w->par, false, true, n, in, units, 1.0f, g, units, kernel, units,
+				  0.0f, other, in);
 		float *swap = g;
 		g = other;
 		other = swap;
@@ -539,11 +540,13 @@ int nn_predict(const struct nn_model *m, const float *x, size_t n, float *out)
 	if (nn_work_init(&w, m, nn_work_infer_rows(m, n), false, false) != NN_OK)
 		return NN_ENOMEM;
 	size_t in = m->spec.input_dim, k = m->outputs;
+	unsigned fp = nn_fp_enter();
 	for (size_t start = 0; start < n; start += w.max_rows) {
 		size_t rows = n - start < w.max_rows ? n - start : w.max_rows;
 		nn_forward(m, &w, x + start * in, rows, NULL);
 		memcpy(out + start * k, w.out, rows * k * sizeof(float));
 	}
+	nn_fp_leave(fp);
 	nn_work_free(&w);
 	return NN_OK;
 }
@@ -592,7 +595,9 @@ int nn_evaluate(const struct nn_model *m, const struct nn_data *d, struct nn_eva
 	struct nn_work w;
 	if (nn_work_init(&w, m, nn_work_infer_rows(m, d->n), false, false) != NN_OK)
 		return NN_ENOMEM;
+	unsigned fp = nn_fp_enter();
 	nn_eval_run(m, &w, d, out);
+	nn_fp_leave(fp);
 	nn_work_free(&w);
 	return NN_OK;
 }

@@ -73,9 +73,10 @@ static void sgd_reset(const struct nn_opt_spec *o, float *slots, size_t n)
 }
 
 NN_HOT static void sgd_step(const struct nn_opt_spec *o, uint64_t t, float *restrict w,
-		     const float *restrict g, float *restrict slots, size_t n)
+		     const float *restrict g, float *restrict slots, size_t n, size_t stride)
 {
 	(void)t;
+	(void)stride;
 	const float lr = (float)o->learning_rate, mu = (float)o->momentum;
 	if (o->momentum == 0.0) {
 		/* w -= lr g */
@@ -112,9 +113,10 @@ static void adagrad_reset(const struct nn_opt_spec *o, float *slots, size_t n)
 }
 
 NN_HOT static void adagrad_step(const struct nn_opt_spec *o, uint64_t t, float *restrict w,
-			 const float *restrict g, float *restrict acc, size_t n)
+			 const float *restrict g, float *restrict acc, size_t n, size_t stride)
 {
 	(void)t;
+	(void)stride;
 	const float lr = (float)o->learning_rate, eps = (float)o->epsilon;
 	/* acc += g^2; w -= lr g / sqrt(acc + eps) */
 	for (size_t i = 0; i < n; i++) {
@@ -137,7 +139,7 @@ static void rmsprop_reset(const struct nn_opt_spec *o, float *slots, size_t n)
 }
 
 NN_HOT static void rmsprop_step(const struct nn_opt_spec *o, uint64_t t, float *restrict w,
-			 const float *restrict g, float *restrict slots, size_t n)
+			 const float *restrict g, float *restrict slots, size_t n, size_t stride)
 {
 	(void)t;
 	const float lr = (float)o->learning_rate, eps = (float)o->epsilon;
@@ -145,7 +147,7 @@ NN_HOT static void rmsprop_step(const struct nn_opt_spec *o, uint64_t t, float *
 	const float mu = (float)o->momentum;
 	float *restrict v = slots;
 	if (o->momentum > 0.0) {
-		float *restrict mom = slots + n;
+		float *restrict mom = slots + stride;
 		/* v = rho v + (1-rho) g^2; mom = mu mom + lr g / sqrt(v + eps); w -= mom */
 		for (size_t i = 0; i < n; i++) {
 			float vi = rho * v[i] + one_minus_rho * (g[i] * g[i]);
@@ -179,7 +181,7 @@ static void adam_reset(const struct nn_opt_spec *o, float *slots, size_t n)
 }
 
 NN_HOT static void adam_step(const struct nn_opt_spec *o, uint64_t t, float *restrict w,
-		      const float *restrict g, float *restrict slots, size_t n)
+		      const float *restrict g, float *restrict slots, size_t n, size_t stride)
 {
 	/* alpha = lr sqrt(1 - b2^t) / (1 - b1^t) */
 	double step = (double)t;
@@ -187,7 +189,7 @@ NN_HOT static void adam_step(const struct nn_opt_spec *o, uint64_t t, float *res
 				    (1.0 - pow(o->beta_1, step)));
 	const float one_minus_b1 = (float)(1.0 - o->beta_1), one_minus_b2 = (float)(1.0 - o->beta_2);
 	const float eps = (float)o->epsilon;
-	float *restrict m = slots, *restrict v = slots + n;
+	float *restrict m = slots, *restrict v = slots + stride;
 	/* m += (g - m)(1 - b1); v += (g^2 - v)(1 - b2); w -= alpha m / (sqrt(v) + eps) */
 	for (size_t i = 0; i < n; i++) {
 		float mi = m[i] + (g[i] - m[i]) * one_minus_b1;

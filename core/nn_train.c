@@ -47,7 +47,40 @@ struct nn_train {
 	float *x_batch, *y_batch;
 	struct nn_work work;    /* training passes */
 	struct nn_work eval;    /* validation passes */
+	const struct nn_par *par; /* borrowed threads, or NULL */
 };
+
+/* Parameters per optimizer chunk: an update is elementwise, so chunks fixed
+ * by this size give the same bits as one loop; below two chunks, one loop. */
+#define OPT_CHUNK ((size_t)1 << 16)
+
+struct opt_args {
+	struct nn_model *m;
+	size_t chunks;
+};
+
+static void opt_chunk(void *arg, size_t i)
+{
+	const struct opt_args *o = arg;
+	struct nn_model *m = o->m;
+	size_t lo = i * OPT_CHUNK, len = m->n_params - lo < OPT_CHUNK ? m->n_params - lo : OPT_CHUNK;
+
+	nn_opt_table[m->spec.opt.kind].step(&m->spec.opt, m->steps, m->params + lo, m->grads + lo,
+					    m->slots ? m->slots + lo : NULL, len, m->n_params);
+}
+
+/* One optimizer update of every parameter, in chunks through par. */
+static void opt_update(struct nn_model *m, const struct nn_par *par)
+{
+	struct opt_args o = {m, (m->n_params + OPT_CHUNK - 1) / OPT_CHUNK};
+
+	if (!par || o.chunks < 2) {
+		nn_opt_table[m->spec.opt.kind].step(&m->spec.opt, m->steps, m->params, m->grads,
+						    m->slots, m->n_params, m->n_params);
+		return;
+	}
+	nn_par_for(par, o.chunks, opt_chunk, &o);
+}
 
 /* dst row r = src row index[r], for rows rows of dim floats */
 NN_HOT static void gather(float *restrict dst, const float *restrict src,
@@ -156,6 +189,13 @@ fail:
 	return NULL;
 }
 
+void nn_train_set_par(struct nn_train *t, const struct nn_par *par)
+{
+	t->par = par;
+	t->work.par = par;
+	t->eval.par = par;
+}
+
 void nn_train_destroy(struct nn_train *t)
 {
 	if (!t)
@@ -206,6 +246,8 @@ static void early_stopping(struct nn_train *t, const struct nn_epoch_log *log)
 		t->stopped = true;
 }
 
+static int train_epoch(struct nn_train *t, const atomic_int *cancel, struct nn_epoch_log *log);
+
 int nn_train_epoch(struct nn_train *t, const atomic_int *cancel, struct nn_epoch_log *log)
 {
 	struct nn_epoch_log unused;
@@ -213,8 +255,16 @@ int nn_train_epoch(struct nn_train *t, const atomic_int *cancel, struct nn_epoch
 		log = &unused;
 	if (nn_train_done(t))
 		return NN_EINVAL;
+	unsigned fp = nn_fp_enter();
+	int status = train_epoch(t, cancel, log);
+	nn_fp_leave(fp);
+	return status;
+}
+
+/* nn_train_epoch in the core's floating-point mode. */
+static int train_epoch(struct nn_train *t, const atomic_int *cancel, struct nn_epoch_log *log)
+{
 	struct nn_model *m = t->m;
-	const struct nn_opt_ops *opt = &nn_opt_table[m->spec.opt.kind];
 	const struct nn_data *d = &t->train;
 	const struct nn_rng epoch_start = t->rng;
 	size_t n = d->n, x_dim = d->x_dim, y_dim = d->y_dim;
@@ -254,7 +304,7 @@ int nn_train_epoch(struct nn_train *t, const atomic_int *cancel, struct nn_epoch
 			return NN_EDIVERGED;
 		}
 		m->steps++;
-		opt->step(&m->spec.opt, m->steps, m->params, m->grads, m->slots, m->n_params);
+		opt_update(m, t->par);
 		loss_sum += batch_loss * (double)rows;
 	}
 	/* The last updates may have overflowed a weight that no batch loss has

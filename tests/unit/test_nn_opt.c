@@ -22,7 +22,7 @@ static void check_three_steps(struct nn_opt_spec *o, const double expected[3][2]
 	ck_assert_uint_le(n_slots, 2);
 	ops->reset(o, slots, 2);
 	for (int t = 1; t <= 3; t++) {
-		ops->step(o, (uint64_t)t, w, g, slots, 2);
+		ops->step(o, (uint64_t)t, w, g, slots, 2, 2);
 		for (int i = 0; i < 2; i++)
 			ck_assert_double_eq_tol(w[i], expected[t - 1][i], 2e-6);
 	}
