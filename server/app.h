@@ -13,6 +13,7 @@
 #include "server/http.h"
 #include "server/jobq.h"
 #include "server/mcache.h"
+#include "server/par.h"
 #include "server/predq.h"
 
 struct app {
@@ -21,6 +22,7 @@ struct app {
 	struct jobq *jobq;
 	struct predq *predq;
 	struct mcache *mcache;
+	struct par_pool *par; /* helper threads for a lone job's products */
 	struct http *http;    /* set once the server runs */
 	atomic_bool workers_running;
 };

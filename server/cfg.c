@@ -39,6 +39,9 @@ static const struct opt opts[] = {
 	{"--db", "FITD_DB", STR(db), "SQLite database file (./fitd.db)"},
 	{"--workers", "FITD_WORKERS", UINT(workers, 1, 256),
 	 "training worker threads (the CPUs available, a container's CPU quota included)"},
+	{"--threads", "FITD_THREADS", UINT(threads, 1, 1024),
+	 "CPU threads training may use in all; a job running alone lends the idle ones to its matrix products "
+	 "(the CPUs available; 1 = one thread per job)"},
 	{"--queue", "FITD_QUEUE", UINT(queue, 1, 1000000), "queued jobs before POST /v1/jobs answers 503 (256)"},
 	{"--max-body-mb", "FITD_MAX_BODY_MB", UINT(max_body_mb, 1, 1024), "largest JSON body in MiB (32)"},
 	{"--max-upload-mb", "FITD_MAX_UPLOAD_MB", UINT(max_upload_mb, 1, 1048576),
@@ -95,6 +98,7 @@ static void defaults(struct cfg *cfg)
 	snprintf(cfg->bind, sizeof cfg->bind, "127.0.0.1");
 	snprintf(cfg->db, sizeof cfg->db, "./fitd.db");
 	cfg->workers = (unsigned)cores;
+	cfg->threads = (unsigned)cores;
 	cfg->queue = 256;
 	cfg->max_body_mb = 32;
 	cfg->max_upload_mb = 4096;

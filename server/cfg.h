@@ -15,6 +15,7 @@ struct cfg {
 	char bind[64];                 /* --bind FITD_BIND 127.0.0.1 */
 	char db[1024];                 /* --db FITD_DB ./fitd.db */
 	unsigned workers;              /* --workers FITD_WORKERS: cores */
+	unsigned threads;              /* --threads FITD_THREADS: cores (training threads in all) */
 	unsigned queue;                /* --queue FITD_QUEUE: 256 queued jobs */
 	unsigned max_body_mb;          /* --max-body-mb FITD_MAX_BODY_MB: 32 (JSON bodies) */
 	unsigned max_upload_mb;        /* --max-upload-mb FITD_MAX_UPLOAD_MB: 4096 (streamed CSV) */

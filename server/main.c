@@ -23,6 +23,7 @@
 #include "server/db.h"
 #include "server/http.h"
 #include "server/jobq.h"
+#include "server/kernels.h"
 #include "server/log.h"
 #include "server/metrics.h"
 #include "server/predq.h"
@@ -154,6 +155,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "fitd: %s\n", msg);
 		return rc < 0 ? 2 : 0;
 	}
+	/* may execute fitd again with better BLAS kernels: before any thread */
+	kernels_choose(argv);
 	log_init(cfg.log_format);
 	/* Every thread inherits this mask; main alone waits for the signals. */
 	sigemptyset(&signals);
@@ -177,7 +180,8 @@ int main(int argc, char **argv)
 	app.jobq = jobq_create(cfg.workers);
 	app.predq = predq_start();
 	app.mcache = mcache_create(64);
-	if (!app.jobq || !app.predq || !app.mcache) {
+	app.par = par_start(cfg.threads);
+	if (!app.jobq || !app.predq || !app.mcache || !app.par) {
 		fprintf(stderr, "fitd: cannot start (out of memory?)\n");
 		return 1;
 	}
@@ -190,7 +194,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	jobq_set_listener(app.jobq, wake_streams, &app);
-	workers = worker_start(app.jobq, app.mcache, cfg.workers, cfg.commit_interval_ms);
+	workers = worker_start(app.jobq, app.mcache, app.par, cfg.workers, cfg.commit_interval_ms);
 	if (!workers) {
 		fprintf(stderr, "fitd: cannot start the workers\n");
 		http_stop(app.http);
@@ -199,8 +203,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	atomic_store(&app.workers_running, true);
-	log_message("fitd listening on http://%s:%u (database %s, %u workers, %s)", cfg.bind, http_port(app.http), cfg.db,
-		    cfg.workers, nn_blas_name());
+	log_message("fitd listening on http://%s:%u (database %s, %u workers, %u threads, %s)", cfg.bind,
+		    http_port(app.http), cfg.db, cfg.workers, cfg.threads, nn_blas_name());
+	log_message("BLAS kernels %s: %s", kernels_name(), kernels_reason());
 
 	while (sigwait(&signals, &sig) != 0)
 		;
@@ -211,6 +216,7 @@ int main(int argc, char **argv)
 	http_quiesce(app.http);
 	atomic_store(&app.workers_running, false);
 	worker_stop(workers);
+	par_stop(app.par);
 	for (int i = 0; i < DRAIN_SECONDS * 10 && http_active(app.http) > 0; i++)
 		usleep(100000);
 	predq_stop(app.predq);

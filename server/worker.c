@@ -23,6 +23,7 @@
 #include "server/db.h"
 #include "server/hash.h"
 #include "server/jobq.h"
+#include "server/kernels.h"
 #include "server/log.h"
 #include "server/worker.h"
 
@@ -32,6 +33,7 @@
 struct worker_pool {
 	struct jobq *q;
 	struct mcache *cache;
+	struct par_pool *par;
 	unsigned commit_interval_ms;
 	unsigned n;
 	pthread_t threads[];
@@ -52,6 +54,7 @@ struct run_state {
 	float *train_x, *train_y, *val_x, *val_y;
 	struct nn_model *model;
 	struct nn_train *trainer;
+	struct nn_par par;  /* lent to the trainer: the pool's idle helpers */
 	uint8_t *model_state, *train_state;
 	size_t model_state_len, train_state_len;
 	struct api_epoch pending[MAX_PENDING];
@@ -142,6 +145,7 @@ static int commit(struct worker_pool *pool, struct db *db, struct run_state *s, 
 		.end = end,
 		.error = error,
 		.weights_sha256 = sha,
+		.kernels = kernels_name(),
 	};
 	struct api_err err = {0};
 
@@ -186,6 +190,9 @@ static void run_job(struct worker_pool *pool, struct db *db, struct run_state *s
 	if (db_job_cancel_requested(db, s->run.job_id))
 		atomic_store(flag, JOBQ_CANCEL);
 	n_train = nn_train_n_train(s->trainer);
+	s->par = par_hook(pool->par);
+	nn_train_set_par(s->trainer, &s->par);
+	par_job_begin(pool->par);
 	while (!nn_train_done(s->trainer)) {
 		struct nn_epoch_log log;
 		double t0 = now_seconds(), seconds;
@@ -207,7 +214,7 @@ static void run_job(struct worker_pool *pool, struct db *db, struct run_state *s
 				snprintf(why, sizeof why, "%s", nn_strerror(rc));
 			commit(pool, db, s, end, end == API_JOB_FAILED ? why : NULL);
 			log_job(s->run.job_id, api_job_status_name(end), end == API_JOB_FAILED ? why : NULL);
-			goto out;
+			goto out_computing;
 		}
 		s->pending[s->n_pending++] = (struct api_epoch){
 			.epoch = log.epoch,
@@ -227,7 +234,7 @@ static void run_job(struct worker_pool *pool, struct db *db, struct run_state *s
 		if (done || seconds >= interval || now_seconds() - last_commit >= interval || s->n_pending == MAX_PENDING) {
 			if (commit(pool, db, s, done ? API_JOB_SUCCEEDED : API_JOB_RUNNING, NULL)) {
 				log_job(s->run.job_id, "stopped", "its progress could not be committed; it resumes at restart");
-				goto out;
+				goto out_computing;
 			}
 			last_commit = now_seconds();
 			if (done)
@@ -236,6 +243,8 @@ static void run_job(struct worker_pool *pool, struct db *db, struct run_state *s
 				atomic_store(flag, JOBQ_CANCEL);
 		}
 	}
+out_computing:
+	par_job_end(pool->par);
 out:
 	if (flag)
 		jobq_run_end(pool->q, s->run.job_id);
@@ -276,7 +285,8 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-struct worker_pool *worker_start(struct jobq *q, struct mcache *cache, unsigned n, unsigned commit_interval_ms)
+struct worker_pool *worker_start(struct jobq *q, struct mcache *cache, struct par_pool *par, unsigned n,
+				 unsigned commit_interval_ms)
 {
 	struct worker_pool *pool = calloc(1, sizeof *pool + n * sizeof pool->threads[0]);
 
@@ -284,6 +294,7 @@ struct worker_pool *worker_start(struct jobq *q, struct mcache *cache, unsigned 
 		return NULL;
 	pool->q = q;
 	pool->cache = cache;
+	pool->par = par;
 	pool->commit_interval_ms = commit_interval_ms;
 	for (unsigned i = 0; i < n; i++) {
 		if (pthread_create(&pool->threads[i], NULL, worker_main, pool) != 0) {

@@ -7,12 +7,15 @@
 
 #include "server/jobq.h"
 #include "server/mcache.h"
+#include "server/par.h"
 
 struct worker_pool;
 
 /* Starts n threads taking jobs signalled through q; returns NULL on failure.
- * Every commit invalidates the model's entry in cache (borrowed). */
-struct worker_pool *worker_start(struct jobq *q, struct mcache *cache, unsigned n, unsigned commit_interval_ms);
+ * Every commit invalidates the model's entry in cache (borrowed). A job's
+ * matrix products borrow par's idle helpers (borrowed; may be NULL). */
+struct worker_pool *worker_start(struct jobq *q, struct mcache *cache, struct par_pool *par, unsigned n,
+				 unsigned commit_interval_ms);
 /* Stops every job at a batch boundary (left resumable), joins the threads and
  * frees the pool; NULL is a no-op. */
 void worker_stop(struct worker_pool *pool);
