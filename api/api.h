@@ -258,6 +258,7 @@ struct api_job_info {
 	char error[400];               /* "" when none */
 	uint32_t attempts;
 	char weights_sha256[65];       /* "" until succeeded */
+	char kernels[64];              /* BLAS kernel sets it ran on, comma-separated; "" before it ran */
 	char created_at[API_TIME_LEN];
 	char started_at[API_TIME_LEN]; /* "" when not yet */
 	char finished_at[API_TIME_LEN];
@@ -300,6 +301,9 @@ char *api_evaluate_encode(const struct nn_eval *e);
 struct api_info {
 	const char *version;
 	const char *blas;
+	const char *kernels;        /* the BLAS kernel set in use */
+	const char *kernels_reason; /* why it was chosen */
+	unsigned threads;           /* CPU threads training may use in all */
 	unsigned workers, queue_capacity, http_threads, commit_interval_ms;
 	bool auth;
 	uint64_t max_body_bytes, max_upload_bytes, max_rows;

@@ -278,6 +278,7 @@ static cJSON *job_json(const struct api_job_info *j)
 		cJSON_AddNullToObject(o, "error");
 	api_add_number(o, "attempts", j->attempts);
 	add_time(o, "weights_sha256", j->weights_sha256);
+	add_time(o, "kernels", j->kernels);
 	cJSON_AddStringToObject(o, "created_at", j->created_at);
 	add_time(o, "started_at", j->started_at);
 	add_time(o, "finished_at", j->finished_at);

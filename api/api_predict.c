@@ -171,6 +171,9 @@ char *api_info_encode(const struct api_info *info)
 	api_add_number(o, "http_threads", info->http_threads);
 	api_add_number(o, "commit_interval_ms", info->commit_interval_ms);
 	cJSON_AddStringToObject(o, "blas", info->blas);
+	cJSON_AddStringToObject(o, "kernels", info->kernels);
+	cJSON_AddStringToObject(o, "kernels_reason", info->kernels_reason);
+	api_add_number(o, "threads", info->threads);
 	cJSON_AddBoolToObject(o, "auth", info->auth);
 	limits = cJSON_AddObjectToObject(o, "limits");
 	api_add_number(limits, "max_body_bytes", (double)info->max_body_bytes);

@@ -169,6 +169,7 @@ struct db_commit {
 	enum api_job_status end;
 	const char *error;           /* failed: why */
 	const char *weights_sha256;  /* succeeded */
+	const char *kernels;         /* the BLAS kernel set these epochs ran on */
 };
 /* Commits epochs, state and an optional end in one transaction. */
 int db_job_commit(struct db *db, int64_t job_id, const struct db_commit *c, struct api_err *err);

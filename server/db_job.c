@@ -20,7 +20,7 @@
 #define JOB_COLS                                                                                    \
 	"id, model_id, dataset_id, validation_dataset_id, options, status, epoch, epochs, loss, accuracy, " \
 	"val_loss, val_accuracy, samples_per_second, error, attempts, weights_sha256, created_at, "        \
-	"started_at, finished_at"
+	"started_at, finished_at, kernels"
 
 /* The model's status once its job stops: trained when it holds trained weights. */
 #define MODEL_STATUS_AFTER                                                                                       \
@@ -57,6 +57,7 @@ static int read_job(sqlite3_stmt *st, void *item, struct api_err *err)
 	db_col_text(st, 16, j->created_at, sizeof j->created_at);
 	db_col_text(st, 17, j->started_at, sizeof j->started_at);
 	db_col_text(st, 18, j->finished_at, sizeof j->finished_at);
+	db_col_text(st, 19, j->kernels, sizeof j->kernels);
 	return 0;
 }
 
@@ -490,7 +491,11 @@ static int write_progress(struct db *db, int64_t job_id, const struct db_commit 
 {
 	static const char job_sql[] =
 		"UPDATE jobs SET epoch = ?2, loss = ?3, accuracy = ?4, val_loss = ?5, val_accuracy = ?6, "
-		"checkpoint = ?7, samples_per_second = COALESCE(?8, samples_per_second) WHERE id = ?1";
+		"checkpoint = ?7, samples_per_second = COALESCE(?8, samples_per_second), "
+		/* the kernel sets the job ran on, each named once, in order */
+		"kernels = CASE WHEN kernels IS NULL OR kernels = '' THEN ?9 "
+		"WHEN instr(',' || kernels || ',', ',' || ?9 || ',') > 0 THEN kernels ELSE kernels || ',' || ?9 END "
+		"WHERE id = ?1";
 	static const char model_sql[] =
 		"UPDATE models SET state = ?2, updated_at = " DB_NOW " WHERE id = (SELECT model_id FROM jobs WHERE id = ?1)";
 	const struct api_epoch *last = &c->epochs[c->n_epochs - 1];
@@ -506,6 +511,7 @@ static int write_progress(struct db *db, int64_t job_id, const struct db_commit 
 	db_bind_real(st, 6, last->val_accuracy);
 	sqlite3_bind_blob64(st, 7, c->checkpoint, c->checkpoint_len, SQLITE_STATIC);
 	db_bind_real(st, 8, c->samples_per_second);
+	sqlite3_bind_text(st, 9, c->kernels ? c->kernels : "", -1, SQLITE_STATIC);
 	if (db_exec_stmt(db, st, err))
 		return -1;
 	st = db_stmt(db, model_sql, err);

@@ -97,11 +97,24 @@ static void route_label(size_t r, char *out, size_t size)
 		snprintf(out, size, "method=\"%s\",route=\"%s\"", route->method, route->pattern);
 }
 
+/* A label value in the exposition format: \, " and newline escaped. */
+static void escape_label(const char *in, char *out, size_t size)
+{
+	size_t n = 0;
+
+	for (; in && *in && n + 3 < size; in++) {
+		if (*in == '\\' || *in == '"' || *in == '\n')
+			out[n++] = '\\';
+		out[n++] = *in == '\n' ? 'n' : *in;
+	}
+	out[n] = '\0';
+}
+
 char *metrics_render(const struct metrics_jobs *jobs)
 {
 	static const char *const job_states[] = {"queued", "running", "succeeded", "failed", "cancelled"};
 	struct out o = {malloc(16384), 0, 16384, 0};
-	char label[256];
+	char label[256], reason[512];
 
 	if (!o.buf)
 		return NULL;
@@ -163,6 +176,14 @@ char *metrics_render(const struct metrics_jobs *jobs)
 	put(&o, "# HELP fitd_training_samples_total Samples trained since start.\n"
 		"# TYPE fitd_training_samples_total counter\nfitd_training_samples_total %llu\n",
 	    (unsigned long long)jobs->samples_total);
+	put(&o, "# HELP fitd_threads CPU threads training may use in all.\n# TYPE fitd_threads gauge\n"
+		"fitd_threads %u\n", jobs->threads);
+	put(&o, "# HELP fitd_helpers_busy Helper threads lending idle CPUs to a job's matrix products.\n"
+		"# TYPE fitd_helpers_busy gauge\nfitd_helpers_busy %u\n", jobs->helpers_busy);
+	escape_label(jobs->kernels, label, sizeof label);
+	escape_label(jobs->kernels_reason, reason, sizeof reason);
+	put(&o, "# HELP fitd_blas_info The BLAS kernel set in use and why it was chosen.\n"
+		"# TYPE fitd_blas_info gauge\nfitd_blas_info{kernels=\"%s\",reason=\"%s\"} 1\n", label, reason);
 	if (o.failed) {
 		free(o.buf);
 		return NULL;

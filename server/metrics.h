@@ -23,6 +23,10 @@ struct metrics_jobs {
 	unsigned workers;
 	double samples_per_second;  /* summed over running jobs */
 	uint64_t samples_total;     /* trained since start */
+	unsigned threads;           /* CPU threads training may use in all */
+	unsigned helpers_busy;      /* helper threads lending idle CPUs now */
+	const char *kernels;        /* BLAS kernel set in use */
+	const char *kernels_reason; /* why it was chosen */
 };
 /* Returns the whole exposition text (free with free()), or NULL. */
 char *metrics_render(const struct metrics_jobs *jobs);

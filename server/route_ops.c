@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "server/kernels.h"
 #include "server/metrics.h"
 #include "server/route.h"
 
@@ -42,6 +43,9 @@ void route_info(struct http_req *r)
 	struct api_info info = {
 		.version = FITD_VERSION,
 		.blas = nn_blas_name(),
+		.kernels = kernels_name(),
+		.kernels_reason = kernels_reason(),
+		.threads = cfg->threads,
 		.workers = cfg->workers,
 		.queue_capacity = cfg->queue,
 		.http_threads = cfg->http_threads,
@@ -77,6 +81,10 @@ void route_metrics(struct http_req *r)
 	jobs.workers = app->cfg->workers;
 	jobs.samples_per_second = stats.samples_per_second;
 	jobs.samples_total = stats.samples_total;
+	jobs.threads = app->cfg->threads;
+	jobs.helpers_busy = par_busy(app->par);
+	jobs.kernels = kernels_name();
+	jobs.kernels_reason = kernels_reason();
 	text = metrics_render(&jobs);
 	if (!text) {
 		route_fail(r, API_UNAVAILABLE, NULL, "out of memory");
