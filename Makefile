@@ -2,9 +2,9 @@
 #
 #   make          build build/fitd
 #   make run      install what is missing, build, serve on 127.0.0.1:8080 with ./fitd.db
-#   make test     install what is missing, build, run every test (unit, ASan+UBSan, integration,
-#                 web, quick soak)
-#   make bench    core training benchmark (a table)
+#   make test     install what is missing, build, run every test (unit — once per BLAS kernel
+#                 set the CPU can run —, ASan+UBSan, integration, web, quick soak)
+#   make bench    core training benchmark (a table), PyTorch side by side
 #
 # Objects go to build/<variant>/, one variant per set of flags: rel (the -O2
 # binary), san (AddressSanitizer + UndefinedBehaviorSanitizer), tsan.
@@ -60,7 +60,7 @@ $(B)/unit: $(call objs,rel,$(UNIT_SRC) tests/unit/check_main.c $(SERVER_SRC) $(A
 $(B)/unit-san: $(call objs,san,$(UNIT_SRC) tests/unit/check_main.c $(SERVER_SRC) $(API_SRC) $(CORE_SRC))
 	$(CC) $(SAN_FLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
 
-$(B)/bench: $(call objs,rel,bench/bench.c $(CORE_SRC))
+$(B)/bench: $(call objs,rel,bench/bench.c server/kernels.c server/par.c $(CORE_SRC))
 	$(CC) -o $@ $^ $(LDLIBS)
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
@@ -85,8 +85,11 @@ run: deps
 test: deps
 	$(MAKE) test-unit test-san test-integration test-web test-soak-quick
 
+# The whole suite as the environment has it, then the computing suites once
+# per BLAS kernel set the CPU can run and with the automatic choice.
 test-unit: $(B)/unit
 	./$(B)/unit
+	bash tests/unit/kernel_sets.sh ./$(B)/unit
 
 test-san: $(B)/unit-san
 	CK_FORK=no ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./$(B)/unit-san
@@ -115,8 +118,9 @@ fuzz:
 soak:
 	@if [ -f tests/soak/run.sh ]; then bash tests/soak/run.sh; else echo "no soak suite yet"; fi
 
-# The core's table, then PyTorch side by side when Debian's python3-torch and
-# ../shared/bench are there (it says so and skips itself otherwise).
+# The core's table on the kernels the server would use, then PyTorch side by
+# side when Debian's python3-torch and ../shared/bench are there (it says so
+# and skips itself otherwise).
 bench: deps
 	$(MAKE) $(B)/bench
 	./$(B)/bench
