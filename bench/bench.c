@@ -22,6 +22,12 @@
  * through server/par.c, and checks both end with the same weights.
  * `bench a c` runs only the workloads named; `-n` skips the sgemm and peak
  * measurements; `-t` skips the threads table.
+ *
+ * `bench --data FILE HIDDEN BATCH EPOCHS` trains Dense(h, relu)... Dense(k,
+ * softmax) with Adam on an MLPD file (../shared/bench/bench_data.py's
+ * write_bin: the bytes PyTorch and the service are given) and prints one
+ * line: samples/s over the epochs, one thread. bench/service_vs_torch.py
+ * compares the service with it.
  */
 #include <math.h>
 #include <stdio.h>
@@ -305,11 +311,83 @@ static void threads_table(const struct workload *w, unsigned n)
 	free(p1), free(pn);
 }
 
+/* bench --data FILE HIDDEN BATCH EPOCHS: see the banner. */
+static int data_mode(char **argv)
+{
+	FILE *f = fopen(argv[2], "rb");
+	char magic[4];
+	int32_t dims[3];
+	if (!f || fread(magic, 1, 4, f) != 4 || memcmp(magic, "MLPD", 4) != 0 || fread(dims, 4, 3, f) != 3 ||
+	    dims[0] < 1 || dims[1] < 1 || dims[1] > (int32_t)NN_MAX_INPUT_DIM || dims[2] < 2 || dims[2] > 65536) {
+		fprintf(stderr, "bench: %s is not an MLPD file\n", argv[2]);
+		return 2;
+	}
+	size_t n = (size_t)dims[0], d = (size_t)dims[1];
+	float *x = malloc(n * d * sizeof(float)), *y = malloc(n * sizeof(float));
+	int32_t *labels = malloc(n * sizeof(int32_t));
+	if (!x || !y || !labels || fread(x, sizeof(float), n * d, f) != n * d || fread(labels, 4, n, f) != n) {
+		fprintf(stderr, "bench: %s is truncated\n", argv[2]);
+		return 2;
+	}
+	fclose(f);
+	for (size_t i = 0; i < n; i++)
+		y[i] = (float)labels[i];
+	struct nn_model_spec spec;
+	memset(&spec, 0, sizeof spec);
+	spec.input_dim = (uint32_t)d;
+	for (char *h = argv[3]; *h; h += *h == ',') {
+		nn_dense_defaults(&spec.layers[spec.n_layers++], (uint32_t)strtoul(h, &h, 10), NN_ACT_RELU);
+		if (spec.n_layers == NN_MAX_LAYERS - 1)
+			break;
+	}
+	nn_dense_defaults(&spec.layers[spec.n_layers++], (uint32_t)dims[2], NN_ACT_SOFTMAX);
+	spec.loss.kind = NN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY;
+	nn_opt_defaults(NN_OPT_ADAM, &spec.opt);
+	struct nn_model *m = nn_model_create(&spec);
+	struct nn_data data = {x, y, n, (uint32_t)d, 1};
+	struct nn_fit_opts opts = {.epochs = (uint32_t)atoi(argv[5]), .batch_size = (uint32_t)atoi(argv[4]),
+				   .shuffle = true, .seed = 1};
+	struct nn_rng rng;
+	nn_rng_seed(&rng, 1);
+	if (!m) {
+		fprintf(stderr, "bench: invalid model\n");
+		return 2;
+	}
+	nn_model_init(m, &rng);
+	int status;
+	struct nn_train *t = nn_train_create(m, &data, NULL, &opts, &status);
+	if (!t) {
+		fprintf(stderr, "bench: trainer: %s\n", nn_strerror(status));
+		return 2;
+	}
+	struct nn_epoch_log log = {0};
+	double start = now();
+	while (!nn_train_done(t))
+		if (nn_train_epoch(t, NULL, &log) != NN_OK) {
+			fprintf(stderr, "bench: epoch failed\n");
+			return 1;
+		}
+	double seconds = now() - start;
+	printf("samples/s %.0f loss %.6f accuracy %.4f kernels %s\n", (double)n * opts.epochs / seconds, log.loss,
+	       log.metric, kernels_name());
+	nn_train_destroy(t);
+	nn_model_destroy(m);
+	free(x), free(y), free(labels);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	/* the server's kernels: may execute the bench again */
 	kernels_choose(argv);
 	nn_blas_single_threaded();
+	if (argc >= 2 && strcmp(argv[1], "--data") == 0) {
+		if (argc != 6) {
+			fprintf(stderr, "usage: bench --data FILE HIDDEN BATCH EPOCHS\n");
+			return 2;
+		}
+		return data_mode(argv);
+	}
 	bool sgemm_too = true, threads_too = true, named = false;
 	for (int a = 1; a < argc; a++) {
 		if (strcmp(argv[a], "-n") == 0)

@@ -224,6 +224,10 @@ uint64_t nn_model_opt_steps(const struct nn_model *m);
  * returns NN_EFORMAT if the blob is malformed or belongs to another
  * architecture / optimizer, leaving the model unchanged. */
 size_t nn_model_state_size(const struct nn_model *m);
+/* Copies the parameters, the optimizer's step count and slots of src into
+ * dst, a model of the same spec (NN_EINVAL otherwise, dst unchanged): a
+ * snapshot at the cost of a memcpy, to serialize later. */
+int nn_model_copy_state(struct nn_model *dst, const struct nn_model *src);
 void nn_model_state_save(const struct nn_model *m, uint8_t *buf);
 int nn_model_state_load(struct nn_model *m, const uint8_t *buf, size_t len);
 

@@ -691,6 +691,18 @@ static void get_floats(float *x, const uint8_t *p, size_t n)
 	}
 }
 
+int nn_model_copy_state(struct nn_model *dst, const struct nn_model *src)
+{
+	if (dst->n_params != src->n_params || dst->n_slots != src->n_slots ||
+	    dst->spec.opt.kind != src->spec.opt.kind || layout_fingerprint(dst) != layout_fingerprint(src))
+		return NN_EINVAL;
+	memcpy(dst->params, src->params, src->n_params * sizeof(float));
+	if (src->n_slots)
+		memcpy(dst->slots, src->slots, (size_t)src->n_slots * src->n_params * sizeof(float));
+	dst->steps = src->steps;
+	return NN_OK;
+}
+
 void nn_model_state_save(const struct nn_model *m, uint8_t *buf)
 {
 	size_t size = nn_model_state_size(m);

@@ -4,8 +4,10 @@
  * core trainer one epoch at a time.
  *
  * DESIGN
- * After every epoch the worker snapshots the model state and trainer state
- * (cheap next to an epoch). Epochs are committed with their snapshot: at once
+ * After every epoch the worker snapshots the model into a shadow model of the
+ * same spec (one memcpy of the parameters and optimizer slots) and the
+ * trainer state (72 bytes); the snapshot is serialized and checksummed only
+ * when it is committed. Epochs are committed with their snapshot: at once
  * when an epoch took at least the commit interval, otherwise grouped so that
  * there is a commit at least once per interval — fsyncs stay bounded however
  * fast the epochs are. A stop in the middle of an epoch (cancel, shutdown, a
@@ -53,6 +55,7 @@ struct run_state {
 	struct api_dataset_info train_info, val_info;
 	float *train_x, *train_y, *val_x, *val_y;
 	struct nn_model *model;
+	struct nn_model *shadow;   /* the model after the last finished epoch */
 	struct nn_train *trainer;
 	struct nn_par par;  /* lent to the trainer: the pool's idle helpers */
 	uint8_t *model_state, *train_state;
@@ -67,6 +70,7 @@ static void run_free(struct run_state *s)
 {
 	nn_train_destroy(s->trainer);
 	nn_model_destroy(s->model);
+	nn_model_destroy(s->shadow);
 	free(s->train_x);
 	free(s->train_y);
 	free(s->val_x);
@@ -98,11 +102,13 @@ static int run_prepare(struct db *db, struct run_state *s, char *why, size_t siz
 		return -1;
 	}
 	s->model = nn_model_create(&s->run.model.def.spec);
-	if (!s->model) {
+	s->shadow = nn_model_create(&s->run.model.def.spec);
+	if (!s->model || !s->shadow) {
 		snprintf(why, size, "cannot create the model (out of memory?)");
 		return -1;
 	}
-	if (nn_model_state_load(s->model, s->run.model_state, s->run.model_state_len) != NN_OK) {
+	if (nn_model_state_load(s->model, s->run.model_state, s->run.model_state_len) != NN_OK ||
+	    nn_model_copy_state(s->shadow, s->model) != NN_OK) {
 		snprintf(why, size, "the model's stored state is damaged");
 		return -1;
 	}
@@ -149,8 +155,12 @@ static int commit(struct worker_pool *pool, struct db *db, struct run_state *s, 
 	};
 	struct api_err err = {0};
 
+	/* The shadow holds the last finished epoch: serialize it now (the
+	 * blob is only read if there are epochs to commit). */
+	if (s->n_pending)
+		nn_model_state_save(s->shadow, s->model_state);
 	if (end == API_JOB_SUCCEEDED)
-		hash_floats_hex(nn_model_params_const(s->model), nn_model_n_params(s->model), sha);
+		hash_floats_hex(nn_model_params_const(s->shadow), nn_model_n_params(s->shadow), sha);
 	/* A full disk or a busy or read-only database may pass: keep the epochs
 	 * in memory and retry until the write lands or the server stops (the
 	 * job then resumes from its last committed epoch at the next start). */
@@ -228,7 +238,7 @@ static void run_job(struct worker_pool *pool, struct db *db, struct run_state *s
 		s->samples += n_train;
 		jobq_set_rate(pool->q, s->run.job_id, s->samples / (s->compute_seconds > 0 ? s->compute_seconds : 1),
 			      n_train);
-		nn_model_state_save(s->model, s->model_state);
+		nn_model_copy_state(s->shadow, s->model);
 		nn_train_state_save(s->trainer, s->train_state);
 		done = nn_train_done(s->trainer);
 		if (done || seconds >= interval || now_seconds() - last_commit >= interval || s->n_pending == MAX_PENDING) {

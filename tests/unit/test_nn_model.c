@@ -626,6 +626,47 @@ START_TEST(test_strerror)
 }
 END_TEST
 
+START_TEST(test_copy_state)
+{
+	/* a snapshot by copy serializes to the same blob as its source */
+	struct nn_model *m = small_classifier(NN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY, 4, NN_ACT_SOFTMAX);
+	m->steps = 9;
+	for (size_t i = 0; i < 2 * nn_model_n_params(m); i++)
+		m->slots[i] = 0.002f * (float)i;
+	struct nn_model *shadow = small_classifier(NN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY, 4, NN_ACT_SOFTMAX);
+	nn_model_init(shadow, &(struct nn_rng){{5, 6, 7, 8}});
+	ck_assert_int_eq(nn_model_copy_state(shadow, m), NN_OK);
+	size_t size = nn_model_state_size(m);
+	uint8_t *a = malloc(size), *b = malloc(size);
+	nn_model_state_save(m, a);
+	nn_model_state_save(shadow, b);
+	ck_assert(memcmp(a, b, size) == 0);
+	/* later changes to the source leave the snapshot alone */
+	nn_model_params(m)[0] += 1.0f;
+	m->steps++;
+	nn_model_state_save(shadow, b);
+	ck_assert(memcmp(a, b, size) == 0);
+	/* another architecture or optimizer: NN_EINVAL, nothing copied */
+	struct nn_model_spec other = *nn_model_spec(m);
+	other.layers[2].units = 5;
+	struct nn_model *wide = nn_model_create(&other);
+	ck_assert_int_eq(nn_model_copy_state(wide, m), NN_EINVAL);
+	ck_assert_int_eq(nn_model_copy_state(shadow, wide), NN_EINVAL);
+	other = *nn_model_spec(m);
+	other.opt.kind = NN_OPT_RMSPROP;
+	other.opt.momentum = 0.5;
+	struct nn_model *rms = nn_model_create(&other);
+	ck_assert_int_eq(nn_model_copy_state(shadow, rms), NN_EINVAL);
+	nn_model_state_save(shadow, b);
+	ck_assert(memcmp(a, b, size) == 0);
+	free(a), free(b);
+	nn_model_destroy(m);
+	nn_model_destroy(shadow);
+	nn_model_destroy(wide);
+	nn_model_destroy(rms);
+}
+END_TEST
+
 Suite *suite_nn_model(void)
 {
 	Suite *s = suite_create("nn_model");
@@ -640,6 +681,7 @@ Suite *suite_nn_model(void)
 	tcase_add_test(tc, test_spec_check);
 	tcase_add_test(tc, test_data_check);
 	tcase_add_test(tc, test_state_roundtrip_and_rejection);
+	tcase_add_test(tc, test_copy_state);
 	tcase_add_test(tc, test_strerror);
 	suite_add_tcase(s, tc);
 	return s;
