@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """PyTorch side by side (make bench, when it can): each workload of issue 2 run by
 PyTorch's CPU trainer (../shared/bench/torch_mlp.py, Debian's python3-torch) and by
-fitd's core (build/bench) back to back, one thread each, with the same
-OPENBLAS_CORETYPE (as the environment sets it, and again with Haswell, the kernels
-of the issue's reference figures). Prints samples/s and the ratio measured in the
-same run. Skips itself, saying why, when torch or the trainer script is missing.
+fitd's core (build/bench) back to back, one thread and one BLAS thread each
+(OPENBLAS_NUM_THREADS=1: torch.set_num_threads alone does not bound OpenBLAS's
+pool). Two rounds: the kernels the machine's environment gives (OPENBLAS_CORETYPE as
+set, or OpenBLAS's own pick), and the best the CPU supports (the set fitd chooses by
+CPU features; PyTorch is given the same through OPENBLAS_CORETYPE). Prints samples/s
+and the ratio measured in the same run. Skips itself, saying why, when torch or the
+trainer script is missing. Through the service: bench/service_vs_torch.py.
 
 Usage: python3 bench/vs_torch.py [--torch-bench DIR] [--bench build/bench]
 """
@@ -24,15 +27,23 @@ WORKLOADS = [  # (bench name, torch_mlp.py arguments)
 ]
 
 
+def one_thread(env):
+    return dict(env, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+
+
 def torch_rate(script, args, env):
-    out = subprocess.run(["/usr/bin/python3", script, *args, "--threads", "1"], env=env, check=True,
+    out = subprocess.run(["/usr/bin/python3", script, *args, "--threads", "1"], env=one_thread(env), check=True,
                          capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])["samples_per_s"]
 
 
+def fitd_run(bench, key, env):
+    return subprocess.run([bench, "-n", "-t", key], env=one_thread(env), check=True, capture_output=True,
+                          text=True).stdout
+
+
 def fitd_rate(bench, key, label, env):
-    out = subprocess.run([bench, "-n", key], env=env, check=True, capture_output=True, text=True).stdout
-    for line in out.splitlines():
+    for line in fitd_run(bench, key, env).splitlines():
         if line.startswith(label):
             return float(re.split(r"\s{2,}", line.strip())[1])
     raise RuntimeError("no %s line in the bench output" % label)
@@ -51,21 +62,21 @@ def main():
     if subprocess.run(["/usr/bin/python3", "-c", "import torch, sklearn"], capture_output=True).returncode:
         print("vs_torch: Debian's python3-torch / python3-sklearn are not installed; no PyTorch side-by-side run")
         return 0
-    coretypes = [os.environ.get("OPENBLAS_CORETYPE", "")]
-    if coretypes[0] != "Haswell":
-        coretypes.append("Haswell")
-    print("\nPyTorch and fitd side by side, one thread, measured in this run:")
-    print("%-28s %-10s %12s %12s %8s" % ("workload", "coretype", "torch s/s", "fitd s/s", "ratio"))
-    for core in coretypes:
-        env = dict(os.environ)
-        if core:
-            env["OPENBLAS_CORETYPE"] = core
-        else:
-            env.pop("OPENBLAS_CORETYPE", None)
+    given = dict(os.environ)
+    best = dict(os.environ)
+    best.pop("OPENBLAS_CORETYPE", None)
+    # the set fitd picks when nothing is forced: what PyTorch gets in the "best" round
+    kernels = re.search(r"^kernels: (\S+)", fitd_run(a.bench, "a", best), re.M).group(1)
+    best_torch = dict(best, OPENBLAS_CORETYPE=kernels)
+    print("\nPyTorch and fitd side by side, one thread, one BLAS thread, measured in this run:")
+    print("%-28s %-22s %12s %12s %8s" % ("workload", "kernels", "torch s/s", "fitd s/s", "ratio"))
+    rounds = [("given: " + os.environ.get("OPENBLAS_CORETYPE", "OpenBLAS's pick"), given, given),
+              ("best: " + kernels, best_torch, best)]
+    for name, torch_env, fitd_env in rounds:
         for key, label, args in WORKLOADS:
-            t = torch_rate(script, args, env)
-            f = fitd_rate(a.bench, key, label, env)
-            print("%-28s %-10s %12.0f %12.0f %7.2fx" % (label, core or "(default)", t, f, f / t))
+            t = torch_rate(script, args, torch_env)
+            f = fitd_rate(a.bench, key, label, fitd_env)
+            print("%-28s %-22s %12.0f %12.0f %7.2fx" % (label, name, t, f, f / t))
     return 0
 
 

@@ -3,6 +3,7 @@
  * 4 MiB, so that no value comes near SQLite's 1 GB limit and a streamed upload
  * can commit as it goes.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -254,10 +255,28 @@ fail:
 	return -1;
 }
 
+/* Reads a chunk's blob straight into dst: one copy out of SQLite's page
+ * cache, where sqlite3_column_blob would first assemble the overflow pages
+ * in a buffer of its own (a job's start-up cost for a large dataset). */
+static int read_chunk(struct db *db, sqlite3_int64 rowid, const char *column, void *dst, size_t bytes,
+		      struct api_err *err)
+{
+	sqlite3_blob *blob = NULL;
+	int rc = sqlite3_blob_open(db->h, "main", "dataset_chunks", column, rowid, 0, &blob);
+
+	if (rc == SQLITE_OK)
+		rc = sqlite3_blob_read(blob, dst, (int)bytes, 0);
+	sqlite3_blob_close(blob);
+	return rc == SQLITE_OK ? 0 : db_fail(db, rc, err);
+}
+
 int db_dataset_load(struct db *db, int64_t id, struct api_dataset_info *info, float **x, float **y,
 		    struct api_err *err)
 {
-	static const char sql[] = "SELECT n_rows, x, y FROM dataset_chunks WHERE dataset_id = ?1 ORDER BY seq";
+	/* length() of a blob reads no overflow page; the statement's read
+	 * transaction covers the blob reads made while it steps */
+	static const char sql[] =
+		"SELECT rowid, n_rows, length(x), length(y) FROM dataset_chunks WHERE dataset_id = ?1 ORDER BY seq";
 	size_t y_width, row = 0;
 	sqlite3_stmt *st;
 	int rc;
@@ -277,18 +296,20 @@ int db_dataset_load(struct db *db, int64_t id, struct api_dataset_info *info, fl
 		goto fail;
 	sqlite3_bind_int64(st, 1, id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		size_t n = (size_t)sqlite3_column_int64(st, 0);
+		sqlite3_int64 rowid = sqlite3_column_int64(st, 0);
+		size_t n = (size_t)sqlite3_column_int64(st, 1);
+		size_t x_bytes = n * info->n_features * sizeof(float), y_bytes = n * y_width * sizeof(float);
 
-		if (row + n > info->n_samples ||
-		    (size_t)sqlite3_column_bytes(st, 1) != n * info->n_features * sizeof(float) ||
-		    (size_t)sqlite3_column_bytes(st, 2) != n * y_width * sizeof(float)) {
+		if (row + n > info->n_samples || (size_t)sqlite3_column_int64(st, 2) != x_bytes ||
+		    (size_t)sqlite3_column_int64(st, 3) != y_bytes || x_bytes > INT_MAX || y_bytes > INT_MAX) {
 			sqlite3_reset(st);
 			api_fail(err, API_INTERNAL, NULL, "dataset %lld is damaged: chunk sizes disagree", (long long)id);
 			goto fail;
 		}
-		if (n) {
-			memcpy(*x + row * info->n_features, sqlite3_column_blob(st, 1), n * info->n_features * sizeof(float));
-			memcpy(*y + row * y_width, sqlite3_column_blob(st, 2), n * y_width * sizeof(float));
+		if (n && (read_chunk(db, rowid, "x", *x + row * info->n_features, x_bytes, err) ||
+			  read_chunk(db, rowid, "y", *y + row * y_width, y_bytes, err))) {
+			sqlite3_reset(st);
+			goto fail;
 		}
 		row += n;
 	}
