@@ -270,20 +270,30 @@ static double fma_peak(const char **isa)
 	return NAN;
 }
 
+/* "model name (family F, model M)" from /proc/cpuinfo: a virtual machine's
+ * model name can be as vague as "AMD EPYC"; family and model pin it down. */
 static void cpu_model(char *out, size_t size)
 {
-	char line[512];
+	char line[512], name[256] = "unknown CPU", family[16] = "?", model[16] = "?";
 	FILE *f = fopen("/proc/cpuinfo", "r");
 
-	snprintf(out, size, "unknown CPU");
-	while (f && fgets(line, sizeof line, f))
-		if (strncmp(line, "model name", 10) == 0 && strchr(line, ':')) {
-			snprintf(out, size, "%s", strchr(line, ':') + 2);
-			out[strcspn(out, "\n")] = '\0';
-			break;
-		}
+	/* the first processor's block ends at the first empty line */
+	while (f && fgets(line, sizeof line, f) && line[0] != '\n') {
+		char *value = strchr(line, ':');
+		if (!value)
+			continue;
+		value += strspn(value, ": ");
+		value[strcspn(value, "\n")] = '\0';
+		if (strncmp(line, "model name", 10) == 0)
+			snprintf(name, sizeof name, "%s", value);
+		else if (strncmp(line, "cpu family", 10) == 0)
+			snprintf(family, sizeof family, "%s", value);
+		else if (strncmp(line, "model\t", 6) == 0)
+			snprintf(model, sizeof model, "%s", value);
+	}
 	if (f)
 		fclose(f);
+	snprintf(out, size, "%s (family %s, model %s)", name, family, model);
 }
 
 /* The threads table: (c) on 1 thread, then with n threads lent through a
