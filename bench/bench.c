@@ -296,6 +296,40 @@ static void cpu_model(char *out, size_t size)
 	snprintf(out, size, "%s (family %s, model %s)", name, family, model);
 }
 
+/* ns per parameter of one Adam step over moments in float32's subnormal
+ * range (a converged model's), in the thread's current floating-point mode. */
+static double adam_ns(void)
+{
+	enum { N = 1 << 16, REPS = 200 };
+	float *w = malloc(N * sizeof(float)), *g = malloc(N * sizeof(float)), *slots = malloc(2 * N * sizeof(float));
+	struct nn_opt_spec o;
+	nn_opt_defaults(NN_OPT_ADAM, &o);
+	for (size_t i = 0; i < N; i++) {
+		w[i] = 1.0f;
+		g[i] = 1e-20f;          /* g^2 = 1e-40: subnormal */
+		slots[i] = 1e-39f;      /* m */
+		slots[N + i] = 1e-40f;  /* v */
+	}
+	double start = now();
+	for (int r = 0; r < REPS; r++)
+		nn_opt_table[NN_OPT_ADAM].step(&o, 1000 + (uint64_t)r, w, g, slots, N, N);
+	double ns = (now() - start) * 1e9 / ((double)N * REPS);
+	free(w), free(g), free(slots);
+	return ns;
+}
+
+/* The subnormal stall: the same step with IEEE subnormals and with the
+ * core's flush-to-zero mode. */
+static void subnormal_table(void)
+{
+	double ieee = adam_ns();
+	unsigned saved = nn_fp_enter();
+	double ftz = adam_ns();
+	nn_fp_leave(saved);
+	printf("\nAdam step over subnormal moments: %.2f ns/parameter with IEEE subnormals, %.2f with "
+	       "flush-to-zero (the core's mode): %.1fx\n", ieee, ftz, ieee / ftz);
+}
+
 /* The threads table: (c) on 1 thread, then with n threads lent through a
  * par pool (as the server lends idle CPUs to a lone job). */
 static void threads_table(const struct workload *w, unsigned n)
@@ -438,6 +472,8 @@ int main(int argc, char **argv)
 	}
 	printf("\nTargets (issue 10): (c) >= 85%% of sgemm and >= 75%% of the FMA peak.\n"
 	       "PyTorch side by side: python3 bench/vs_torch.py (make bench runs it).\n");
+	if (sgemm_too)
+		subnormal_table();
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	if (threads_too && ran_c && cpus > 1)
 		threads_table(&workloads[2], (unsigned)cpus);

@@ -41,9 +41,11 @@ class Server:
         self.port = free_port()
         self.base = "http://127.0.0.1:%d" % self.port
         self.log = open(os.path.join(self.dir, "log"), "w")
-        self.proc = subprocess.Popen([binary, "--port", str(self.port), "--db", os.path.join(self.dir, "db"),
-                                      "--workers", "1", "--threads", str(threads), "--max-body-mb", "1024"],
-                                     env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        args = [binary, "--port", str(self.port), "--db", os.path.join(self.dir, "db"), "--workers", "1",
+                "--max-body-mb", "1024"]
+        if threads:  # None: a binary from before --threads
+            args += ["--threads", str(threads)]
+        self.proc = subprocess.Popen(args, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         for _ in range(200):
             try:
                 self.call("GET", "/healthz")
@@ -80,7 +82,7 @@ class Server:
             raise RuntimeError("job %s: %s" % (info["status"], info.get("error")))
         n = len(y)
         return {"wall": n * epochs / wall, "compute": info["samples_per_second"], "sha": info["weights_sha256"],
-                "kernels": info["kernels"]}
+                "kernels": info.get("kernels")}
 
     def stop(self):
         self.proc.terminate()
