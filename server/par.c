@@ -12,19 +12,29 @@
  * left; a helper never touches a task after leaving it. Which thread runs a
  * tile changes nothing in its result, so a job's weights are the same bits
  * with 1 thread or 16.
+ *
+ * A training step publishes a task every few hundred microseconds, and a
+ * futex wake-up costs tens of them: so a helper that runs out of work spins
+ * a little (SPIN_NS) watching for the next publication before it sleeps,
+ * and the caller spins the same while its helpers finish their last tiles.
+ * Helpers exist only while CPUs are idle, so the spin takes nothing from
+ * another job.
  */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "server/par.h"
+
+#define SPIN_NS 50000
 
 struct par_task {
 	nn_task_fn fn;
 	void *arg;
 	size_t n;
 	atomic_size_t next;      /* next tile to claim */
-	unsigned helpers;        /* helpers working on it (under mu) */
+	atomic_uint helpers;     /* helpers working on it (changed under mu) */
 	struct par_task *link;   /* the pool's list (under mu) */
 };
 
@@ -36,6 +46,7 @@ struct par_pool {
 	unsigned threads;        /* CPUs training may use in all */
 	unsigned jobs;           /* jobs computing now */
 	unsigned busy;           /* helpers working now */
+	atomic_uint published;   /* bumped (under mu) by every published task */
 	bool stop;
 	unsigned n;
 	pthread_t helper[];
@@ -48,6 +59,32 @@ static void run_tiles(struct par_task *t)
 
 	while ((i = atomic_fetch_add(&t->next, 1)) < t->n)
 		t->fn(t->arg, i);
+}
+
+static long elapsed_ns(const struct timespec *since)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - since->tv_sec) * 1000000000L + (now.tv_nsec - since->tv_nsec);
+}
+
+/* Spins up to SPIN_NS while *value equals seen; true when it changed. */
+static bool spin_while(const atomic_uint *value, unsigned seen)
+{
+	struct timespec start;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	do {
+		for (int i = 0; i < 64; i++) {
+			if (atomic_load_explicit(value, memory_order_acquire) != seen)
+				return true;
+#if defined(__x86_64__) || defined(__i386__)
+			__builtin_ia32_pause();
+#endif
+		}
+	} while (elapsed_ns(&start) < SPIN_NS);
+	return false;
 }
 
 static bool may_help(const struct par_pool *p)
@@ -75,16 +112,22 @@ static void *helper_main(void *arg)
 		while (t && atomic_load(&t->next) >= t->n)
 			t = t->link;
 		if (!t || !may_help(p)) {
-			pthread_cond_wait(&p->work, &p->mu);
+			unsigned seen = atomic_load(&p->published);
+
+			pthread_mutex_unlock(&p->mu);
+			bool news = spin_while(&p->published, seen);
+			pthread_mutex_lock(&p->mu);
+			if (!news && atomic_load(&p->published) == seen && !p->stop)
+				pthread_cond_wait(&p->work, &p->mu);
 			continue;
 		}
-		t->helpers++;
+		atomic_fetch_add(&t->helpers, 1);
 		p->busy++;
 		pthread_mutex_unlock(&p->mu);
 		run_tiles(t);
 		pthread_mutex_lock(&p->mu);
 		p->busy--;
-		if (--t->helpers == 0)
+		if (atomic_fetch_sub(&t->helpers, 1) == 1)
 			pthread_cond_broadcast(&p->left);
 	}
 	pthread_mutex_unlock(&p->mu);
@@ -97,20 +140,28 @@ static void par_run(void *ctx, size_t n, nn_task_fn fn, void *arg)
 	struct par_task t = {.fn = fn, .arg = arg, .n = n};
 
 	atomic_init(&t.next, 0);
+	atomic_init(&t.helpers, 0);
 	pthread_mutex_lock(&p->mu);
 	bool lend = !p->stop && may_help(p);
 	if (lend) {
 		t.link = p->tasks;
 		p->tasks = &t;
+		atomic_fetch_add(&p->published, 1);
 		pthread_cond_broadcast(&p->work);
 	}
 	pthread_mutex_unlock(&p->mu);
 	run_tiles(&t);
 	if (!lend)
 		return;
+	/* off the list, no helper can join; wait for those still on it */
 	pthread_mutex_lock(&p->mu);
 	unlink_task(p, &t);
-	while (t.helpers > 0)
+	pthread_mutex_unlock(&p->mu);
+	unsigned left = atomic_load(&t.helpers);
+	while (left > 0 && spin_while(&t.helpers, left))
+		left = atomic_load(&t.helpers);
+	pthread_mutex_lock(&p->mu);
+	while (atomic_load(&t.helpers) > 0)
 		pthread_cond_wait(&p->left, &p->mu);
 	pthread_mutex_unlock(&p->mu);
 }
