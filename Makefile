@@ -26,10 +26,12 @@ LDLIBS  := $(PKG_LIBS) -lm -pthread
 SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
 
+# server/ and tests/unit/ have sub-folders (server/http, routes, store, jobs;
+# tests/unit mirrors the source tree): every .c below them is picked up.
 CORE_SRC   := $(wildcard core/*.c)
 API_SRC    := $(wildcard api/*.c)
-SERVER_SRC := $(filter-out server/main.c,$(wildcard server/*.c))
-UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+SERVER_SRC := $(filter-out server/main.c,$(sort $(shell find server -name '*.c')))
+UNIT_SRC   := $(sort $(shell find tests/unit -name 'test_*.c'))
 
 B := build
 

@@ -18,16 +18,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "server/app.h"
+#include "server/routes/app.h"
 #include "server/cfg.h"
-#include "server/db.h"
-#include "server/http.h"
-#include "server/jobq.h"
+#include "server/store/db.h"
+#include "server/http/http.h"
+#include "server/jobs/jobq.h"
 #include "server/log.h"
 #include "server/metrics.h"
-#include "server/predq.h"
-#include "server/route.h"
-#include "server/worker.h"
+#include "server/jobs/predq.h"
+#include "server/routes/route.h"
+#include "server/jobs/worker.h"
 
 #define MAX_ATTEMPTS 3
 #define DRAIN_SECONDS 20

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/http.h"
+#include "server/http/http.h"
 
 /* routes is borrowed for the process's life (labels of the counters). */
 void metrics_init(const struct http_route *routes, size_t n_routes);

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/http.h"
+#include "server/http/http.h"
 #include "tests/fuzz/fuzz_common.h"
 
 #define MAX_PARAMS 4

@@ -1,0 +1,75 @@
+/*
+ * route.h — the route table and the handlers, grouped by resource
+ * (route_ops.c, route_dataset.c, route_model.c, route_job.c), plus the few
+ * steps every handler shares (route.c). A handler reads like a recipe: decode
+ * with api_, act with db_ / jobq_, encode with api_.
+ */
+#ifndef FITD_ROUTE_H
+#define FITD_ROUTE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server/routes/app.h"
+#include "server/store/db.h"
+#include "server/http/http.h"
+
+extern const struct http_route route_table[];
+extern const size_t route_count;
+
+/* ---- shared steps (each replies itself when it fails) ---------------------------- */
+
+static inline struct app *route_app(struct http_req *r)
+{
+	return http_app(r);
+}
+/* This thread's database connection; replies 503 and returns NULL when none. */
+struct db *route_db(struct http_req *r);
+/* The i-th {id} of the path; replies 404 and returns false when not an id. */
+bool route_id(struct http_req *r, int i, int64_t *id);
+/* Fills *idem from an Idempotency-Key header over body; returns the pointer,
+ * NULL when there is no key, or sets *failed after replying 422 to a bad key. */
+struct db_idem *route_idem(struct http_req *r, const char *route, const char *body, size_t len,
+			   struct db_idem *idem, char *key_buf, size_t key_size, bool *failed);
+/* A random seed for a model or job that gave none. */
+uint64_t route_random_seed(void);
+/* Replies with an error (convenience for api_fail + http_reply_error). */
+void route_fail(struct http_req *r, enum api_code code, const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Paging from ?limit=&offset=; replies 422 and returns false when bad. */
+bool route_page(struct http_req *r, uint32_t *limit, uint64_t *offset);
+
+/* ---- handlers ---------------------------------------------------------------------------- */
+
+void route_healthz(struct http_req *r);
+void route_readyz(struct http_req *r);
+void route_info(struct http_req *r);
+void route_metrics(struct http_req *r);
+void route_web(struct http_req *r);
+
+void route_dataset_begin(struct http_req *r);
+void route_dataset_create(struct http_req *r);
+void route_dataset_list(struct http_req *r);
+void route_dataset_get(struct http_req *r);
+void route_dataset_delete(struct http_req *r);
+
+void route_model_create(struct http_req *r);
+void route_model_list(struct http_req *r);
+void route_model_get(struct http_req *r);
+void route_model_delete(struct http_req *r);
+void route_weights_get(struct http_req *r);
+void route_weights_put(struct http_req *r);
+void route_predict(struct http_req *r);
+void route_evaluate(struct http_req *r);
+void route_model_predictions(struct http_req *r);
+void route_prediction_get(struct http_req *r);
+
+void route_job_create(struct http_req *r);
+void route_job_list(struct http_req *r);
+void route_job_get(struct http_req *r);
+void route_job_history(struct http_req *r);
+void route_job_events(struct http_req *r);
+void route_job_cancel(struct http_req *r);
+
+#endif

@@ -1,0 +1,311 @@
+/*
+ * db_dataset.c — datasets: rows stored as float32 blobs in chunks of about
+ * 4 MiB, so that no value comes near SQLite's 1 GB limit and a streamed upload
+ * can commit as it goes.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/store/db_internal.h"
+
+#define CHUNK_BYTES (4u << 20)
+
+static int read_info(sqlite3_stmt *st, void *item, struct api_err *err)
+{
+	struct api_dataset_info *d = item;
+	const char *kind;
+
+	(void)err;
+	memset(d, 0, sizeof *d);
+	d->id = sqlite3_column_int64(st, 0);
+	db_col_text(st, 1, d->name, sizeof d->name);
+	d->n_samples = (uint64_t)sqlite3_column_int64(st, 2);
+	d->n_features = (uint32_t)sqlite3_column_int64(st, 3);
+	d->y_dim = (uint32_t)sqlite3_column_int64(st, 4);
+	kind = (const char *)sqlite3_column_text(st, 5);
+	d->y_kind = kind && strcmp(kind, "class") == 0 ? API_Y_CLASS
+		    : kind && strcmp(kind, "one_hot") == 0 ? API_Y_ONE_HOT
+		    : API_Y_REAL;
+	d->n_classes = (uint32_t)sqlite3_column_int64(st, 6);
+	d->y_min = sqlite3_column_double(st, 7);
+	d->y_max = sqlite3_column_double(st, 8);
+	d->y_integral = sqlite3_column_int(st, 9) != 0;
+	db_col_text(st, 10, d->created_at, sizeof d->created_at);
+	return 0;
+}
+
+static int insert_chunk(struct db *db, int64_t id, uint32_t seq, uint32_t n_rows, const float *x, size_t x_len,
+			const float *y, size_t y_len, struct api_err *err)
+{
+	static const char sql[] = "INSERT INTO dataset_chunks (dataset_id, seq, n_rows, x, y) VALUES (?1, ?2, ?3, ?4, ?5)";
+	sqlite3_stmt *st = db_stmt(db, sql, err);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, seq);
+	sqlite3_bind_int64(st, 3, n_rows);
+	sqlite3_bind_blob64(st, 4, x, x_len * sizeof(float), SQLITE_STATIC);
+	sqlite3_bind_blob64(st, 5, y, y_len * sizeof(float), SQLITE_STATIC);
+	return db_write_stmt(db, st, err);
+}
+
+static int insert_dataset(struct db *db, const char *name, const char *state, uint32_t n_features, int64_t *id,
+			  struct api_err *err)
+{
+	static const char sql[] =
+		"INSERT INTO datasets (name, state, n_features, y_dim, created_at) VALUES (?1, ?2, ?3, 0, " DB_NOW ")";
+	sqlite3_stmt *st = db_stmt(db, sql, err);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, n_features);
+	if (db_write_stmt(db, st, err))
+		return -1;
+	*id = sqlite3_last_insert_rowid(db->h);
+	return 0;
+}
+
+/* Writes the final statistics and makes the dataset visible. */
+static int publish(struct db *db, const struct api_dataset_info *info, struct api_err *err)
+{
+	static const char sql[] =
+		"UPDATE datasets SET state = 'ready', n_samples = ?2, n_features = ?3, y_dim = ?4, y_kind = ?5, "
+		"n_classes = ?6, y_min = ?7, y_max = ?8, y_integral = ?9 WHERE id = ?1";
+	sqlite3_stmt *st = db_stmt(db, sql, err);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, info->id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)info->n_samples);
+	sqlite3_bind_int64(st, 3, info->n_features);
+	sqlite3_bind_int64(st, 4, info->y_dim);
+	sqlite3_bind_text(st, 5, api_y_kind_name(info->y_kind), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, info->n_classes);
+	sqlite3_bind_double(st, 7, info->y_min);
+	sqlite3_bind_double(st, 8, info->y_max);
+	sqlite3_bind_int(st, 9, info->y_integral);
+	return db_exec_stmt(db, st, err);
+}
+
+static int created_at(struct db *db, struct api_dataset_info *info, struct api_err *err)
+{
+	static const char sql[] = "SELECT created_at FROM datasets WHERE id = ?1";
+	sqlite3_stmt *st = db_stmt(db, sql, err);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, info->id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		db_col_text(st, 0, info->created_at, sizeof info->created_at);
+	sqlite3_reset(st);
+	return 0;
+}
+
+int db_dataset_create(struct db *db, struct api_dataset_info *info, const float *x, const float *y,
+		      const struct db_idem *idem, struct api_err *err)
+{
+	size_t y_width = info->y_dim ? info->y_dim : 1;
+	size_t row_bytes = (info->n_features + y_width) * sizeof(float);
+	uint64_t rows_per_chunk = row_bytes >= CHUNK_BYTES ? 1 : CHUNK_BYTES / row_bytes;
+	int64_t id;
+	int rc;
+
+	if (db_begin(db, err))
+		return -1;
+	rc = db_idem_claim(db, idem, &info->id, err);
+	if (rc != 0) {
+		db_rollback(db);
+		return rc;
+	}
+	if (insert_dataset(db, info->name, "uploading", info->n_features, &id, err))
+		goto fail;
+	info->id = id;
+	for (uint64_t row = 0, seq = 0; row < info->n_samples; row += rows_per_chunk, seq++) {
+		uint64_t n = info->n_samples - row < rows_per_chunk ? info->n_samples - row : rows_per_chunk;
+
+		if (insert_chunk(db, id, (uint32_t)seq, (uint32_t)n, x + row * info->n_features, n * info->n_features,
+				 y + row * y_width, n * y_width, err))
+			goto fail;
+	}
+	if (publish(db, info, err) || db_idem_record(db, idem, id, err) || created_at(db, info, err) ||
+	    db_commit(db, err))
+		goto fail;
+	return 0;
+fail:
+	db_rollback(db);
+	return -1;
+}
+
+int db_upload_begin(struct db *db, const char *name, uint32_t n_features, int64_t *id, struct api_err *err)
+{
+	return insert_dataset(db, name, "uploading", n_features, id, err);
+}
+
+int db_upload_chunk(struct db *db, int64_t id, uint32_t seq, uint32_t n_rows, const float *x, size_t x_len,
+		    const float *y, size_t y_len, struct api_err *err)
+{
+	return insert_chunk(db, id, seq, n_rows, x, x_len, y, y_len, err);
+}
+
+int db_upload_finish(struct db *db, struct api_dataset_info *info, const struct db_idem *idem, struct api_err *err)
+{
+	int64_t upload = info->id, other;
+	int rc;
+
+	if (db_begin(db, err))
+		return -1;
+	rc = db_idem_claim(db, idem, &other, err);
+	if (rc != 0) {
+		db_rollback(db);
+		if (rc == 1) {
+			/* A retry of a request that already landed: drop this copy. */
+			db_upload_abort(db, upload);
+			info->id = other;
+		}
+		return rc;
+	}
+	if (publish(db, info, err) || db_idem_record(db, idem, upload, err) || created_at(db, info, err) ||
+	    db_commit(db, err)) {
+		db_rollback(db);
+		return -1;
+	}
+	return 0;
+}
+
+void db_upload_abort(struct db *db, int64_t id)
+{
+	static const char sql[] = "DELETE FROM datasets WHERE id = ?1 AND state = 'uploading'";
+	struct api_err err;
+	sqlite3_stmt *st;
+
+	if (!db || id <= 0)
+		return;
+	st = db_stmt(db, sql, &err);
+	if (!st)
+		return;
+	sqlite3_bind_int64(st, 1, id);
+	db_write_stmt(db, st, &err);
+}
+
+#define DATASET_COLS "id, name, n_samples, n_features, y_dim, y_kind, n_classes, y_min, y_max, y_integral, created_at"
+
+int db_dataset_get(struct db *db, int64_t id, struct api_dataset_info *info, struct api_err *err)
+{
+	static const char sql[] = "SELECT " DATASET_COLS " FROM datasets WHERE id = ?1 AND state = 'ready'";
+
+	return db_get_by_id(db, sql, id, "dataset", read_info, info, err);
+}
+
+int db_dataset_list(struct db *db, uint32_t limit, uint64_t offset, struct api_dataset_info **items, size_t *n,
+		    uint64_t *total, struct api_err *err)
+{
+	static const char count[] = "SELECT count(*) FROM datasets WHERE state = 'ready'";
+	static const char sql[] =
+		"SELECT " DATASET_COLS " FROM datasets WHERE state = 'ready' ORDER BY id LIMIT ?1 OFFSET ?2";
+	sqlite3_stmt *st = db_stmt(db, count, err);
+
+	*items = NULL;
+	*n = 0;
+	if (!st || db_count(db, st, total, err) || !(st = db_stmt(db, sql, err)))
+		return -1;
+	sqlite3_bind_int64(st, 1, limit);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)offset);
+	return db_read_rows(db, st, sizeof **items, limit, read_info, NULL, (void **)items, n, err);
+}
+
+int db_dataset_delete(struct db *db, int64_t id, struct api_err *err)
+{
+	static const char busy[] =
+		"SELECT id FROM jobs WHERE (dataset_id = ?1 OR validation_dataset_id = ?1) "
+		"AND status IN ('queued', 'running') LIMIT 1";
+	static const char del[] = "DELETE FROM datasets WHERE id = ?1 AND state = 'ready'";
+	struct api_dataset_info info;
+	sqlite3_stmt *st;
+	int rc;
+
+	if (db_begin(db, err))
+		return -1;
+	if (db_dataset_get(db, id, &info, err))
+		goto fail;
+	st = db_stmt(db, busy, err);
+	if (!st)
+		goto fail;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		api_fail(err, API_CONFLICT, NULL, "dataset %lld is used by job %lld, which is queued or running",
+			 (long long)id, (long long)sqlite3_column_int64(st, 0));
+		sqlite3_reset(st);
+		goto fail;
+	}
+	sqlite3_reset(st);
+	st = db_stmt(db, del, err);
+	if (!st)
+		goto fail;
+	sqlite3_bind_int64(st, 1, id);
+	if (db_exec_stmt(db, st, err) || db_commit(db, err))
+		goto fail;
+	return 0;
+fail:
+	db_rollback(db);
+	return -1;
+}
+
+int db_dataset_load(struct db *db, int64_t id, struct api_dataset_info *info, float **x, float **y,
+		    struct api_err *err)
+{
+	static const char sql[] = "SELECT n_rows, x, y FROM dataset_chunks WHERE dataset_id = ?1 ORDER BY seq";
+	size_t y_width, row = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	*x = *y = NULL;
+	if (db_dataset_get(db, id, info, err))
+		return -1;
+	y_width = info->y_dim ? info->y_dim : 1;
+	*x = malloc(info->n_samples * info->n_features * sizeof(float));
+	*y = malloc(info->n_samples * y_width * sizeof(float));
+	if (!*x || !*y) {
+		api_fail(err, API_UNAVAILABLE, NULL, "out of memory loading dataset %lld", (long long)id);
+		goto fail;
+	}
+	st = db_stmt(db, sql, err);
+	if (!st)
+		goto fail;
+	sqlite3_bind_int64(st, 1, id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		size_t n = (size_t)sqlite3_column_int64(st, 0);
+
+		if (row + n > info->n_samples ||
+		    (size_t)sqlite3_column_bytes(st, 1) != n * info->n_features * sizeof(float) ||
+		    (size_t)sqlite3_column_bytes(st, 2) != n * y_width * sizeof(float)) {
+			sqlite3_reset(st);
+			api_fail(err, API_INTERNAL, NULL, "dataset %lld is damaged: chunk sizes disagree", (long long)id);
+			goto fail;
+		}
+		if (n) {
+			memcpy(*x + row * info->n_features, sqlite3_column_blob(st, 1), n * info->n_features * sizeof(float));
+			memcpy(*y + row * y_width, sqlite3_column_blob(st, 2), n * y_width * sizeof(float));
+		}
+		row += n;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		db_fail(db, rc, err);
+		goto fail;
+	}
+	if (row != info->n_samples) {
+		api_fail(err, API_INTERNAL, NULL, "dataset %lld is damaged: %zu rows stored, %llu expected", (long long)id,
+			 row, (unsigned long long)info->n_samples);
+		goto fail;
+	}
+	return 0;
+fail:
+	free(*x);
+	free(*y);
+	*x = *y = NULL;
+	return -1;
+}
