@@ -2,8 +2,9 @@
 #
 #   make          build build/fitd
 #   make run      install what is missing, build, serve on 127.0.0.1:8080 with ./fitd.db
-#   make test     install what is missing, build, run every test (unit, ASan+UBSan, integration,
-#                 web, quick soak)
+#   make test     install what is missing, build, run every test (layers, unit, ASan+UBSan,
+#                 integration, web, quick soak)
+#   make check-layers  fail when an include or SQL is in the wrong folder
 #   make bench    core training benchmark (a table)
 #
 # Objects go to build/<variant>/, one variant per set of flags: rel (the -O2
@@ -35,7 +36,7 @@ UNIT_SRC   := $(sort $(shell find tests/unit -name 'test_*.c'))
 
 B := build
 
-.PHONY: all run test test-unit test-san test-integration test-tsan test-web test-soak-quick \
+.PHONY: all run test check-layers test-unit test-san test-integration test-tsan test-web test-soak-quick \
         test-container bench fuzz soak deps clean
 all: $(B)/fitd
 
@@ -85,7 +86,14 @@ run: deps
 # ---- tests -----------------------------------------------------------------------
 # CK_FORK=no under the sanitizers so that LeakSanitizer sees the whole process.
 test: deps
-	$(MAKE) test-unit test-san test-integration test-web test-soak-quick
+	$(MAKE) check-layers test-unit test-san test-integration test-web test-soak-quick
+
+# The folders' rules (docs/STYLE.md): core <- api <- server, libmicrohttpd only
+# in server/http, SQL only in server/store, jobs never HTTP. The self-test
+# breaks each rule in a scratch tree first, so a check that cannot fail fails.
+check-layers:
+	python3 tests/check_layers.py --self-test
+	python3 tests/check_layers.py
 
 test-unit: $(B)/unit
 	./$(B)/unit

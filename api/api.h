@@ -230,7 +230,18 @@ int api_dataset_fits(const struct nn_model_spec *spec, const struct api_dataset_
 /* The canonical job options as stored, and read back. */
 char *api_job_req_encode(const struct api_job_req *req);
 
-enum api_job_status { API_JOB_QUEUED, API_JOB_RUNNING, API_JOB_SUCCEEDED, API_JOB_FAILED, API_JOB_CANCELLED };
+/* A job's states: the enum, the names in JSON and in the database, and their
+ * count, from this one list. */
+#define API_JOB_STATUS_MAP(X) \
+	X(QUEUED, "queued") X(RUNNING, "running") X(SUCCEEDED, "succeeded") X(FAILED, "failed") X(CANCELLED, "cancelled")
+enum api_job_status {
+#define API_JOB_STATUS_ENUM(name, text) API_JOB_##name,
+	API_JOB_STATUS_MAP(API_JOB_STATUS_ENUM)
+#undef API_JOB_STATUS_ENUM
+};
+#define API_JOB_STATUS_ONE(name, text) +1
+enum { API_JOB_N_STATUS = 0 API_JOB_STATUS_MAP(API_JOB_STATUS_ONE) };
+#undef API_JOB_STATUS_ONE
 const char *api_job_status_name(enum api_job_status s);
 bool api_job_status_parse(const char *s, enum api_job_status *out);
 static inline bool api_job_final(enum api_job_status s)

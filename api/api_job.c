@@ -206,13 +206,15 @@ char *api_job_req_encode(const struct api_job_req *req)
 
 const char *api_job_status_name(enum api_job_status s)
 {
-	static const char *const names[] = {"queued", "running", "succeeded", "failed", "cancelled"};
-	return (unsigned)s < 5 ? names[s] : "failed";
+#define API_JOB_STATUS_NAME(name, text) text,
+	static const char *const names[] = {API_JOB_STATUS_MAP(API_JOB_STATUS_NAME)};
+#undef API_JOB_STATUS_NAME
+	return (unsigned)s < API_JOB_N_STATUS ? names[s] : "failed";
 }
 
 bool api_job_status_parse(const char *s, enum api_job_status *out)
 {
-	for (int i = 0; i < 5; i++) {
+	for (int i = 0; i < API_JOB_N_STATUS; i++) {
 		if (strcmp(s, api_job_status_name((enum api_job_status)i)) == 0) {
 			*out = (enum api_job_status)i;
 			return true;

@@ -88,7 +88,7 @@ static int prepare_database(const struct cfg *cfg)
 	char msg[1024], dir[1100];
 	struct api_err err = {0};
 	struct db *db = db_open(cfg->db, msg, sizeof msg);
-	uint64_t counts[5];
+	uint64_t counts[API_JOB_N_STATUS];
 	int requeued;
 
 	if (!db) {
@@ -181,7 +181,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "fitd: cannot start (out of memory?)\n");
 		return 1;
 	}
-	metrics_init(route_table, route_count);
+	metrics_init(route_count, route_metrics_label);
 	app.http = http_start(&cfg, route_table, route_count, &app, msg, sizeof msg);
 	if (!app.http) {
 		fprintf(stderr, "fitd: %s\n", msg);

@@ -16,15 +16,15 @@ static const int statuses[] = {200, 201, 202, 204, 304, 400, 401, 404, 405, 409,
 static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 #define N_BUCKETS (sizeof buckets / sizeof buckets[0])
 
-static const struct http_route *metric_routes;
+static metrics_label_fn metric_label;
 static size_t metric_n_routes;
 static atomic_ulong requests[MAX_ROUTES + 1][N_STATUS];
 static atomic_ulong latency[MAX_ROUTES + 1][N_BUCKETS + 1];
 static atomic_ulong latency_sum_us[MAX_ROUTES + 1];
 
-void metrics_init(const struct http_route *routes, size_t n_routes)
+void metrics_init(size_t n_routes, metrics_label_fn label)
 {
-	metric_routes = routes;
+	metric_label = label;
 	metric_n_routes = n_routes < MAX_ROUTES ? n_routes : MAX_ROUTES;
 }
 
@@ -87,19 +87,15 @@ __attribute__((format(printf, 2, 3))) static void put(struct out *o, const char 
 
 static void route_label(size_t r, char *out, size_t size)
 {
-	const struct http_route *route = r < metric_n_routes ? &metric_routes[r] : NULL;
+	const char *method = "", *pattern = "unmatched";
 
-	if (!route)
-		snprintf(out, size, "method=\"\",route=\"unmatched\"");
-	else if (route->flags & HTTP_STATIC)
-		snprintf(out, size, "method=\"GET\",route=\"/ (web)\"");
-	else
-		snprintf(out, size, "method=\"%s\",route=\"%s\"", route->method, route->pattern);
+	if (r < metric_n_routes)
+		metric_label(r, &method, &pattern);
+	snprintf(out, size, "method=\"%s\",route=\"%s\"", method, pattern);
 }
 
 char *metrics_render(const struct metrics_jobs *jobs)
 {
-	static const char *const job_states[] = {"queued", "running", "succeeded", "failed", "cancelled"};
 	struct out o = {malloc(16384), 0, 16384, 0};
 	char label[256];
 
@@ -149,10 +145,11 @@ char *metrics_render(const struct metrics_jobs *jobs)
 		put(&o, "fitd_http_request_duration_seconds_count{%s} %lu\n", label, cumulative);
 	}
 	put(&o, "# HELP fitd_jobs Training jobs by state.\n# TYPE fitd_jobs gauge\n");
-	for (int s = 0; s < 5; s++)
-		put(&o, "fitd_jobs{state=\"%s\"} %llu\n", job_states[s], (unsigned long long)jobs->by_status[s]);
+	for (int s = 0; s < API_JOB_N_STATUS; s++)
+		put(&o, "fitd_jobs{state=\"%s\"} %llu\n", api_job_status_name((enum api_job_status)s),
+		    (unsigned long long)jobs->by_status[s]);
 	put(&o, "# HELP fitd_queue_depth Jobs waiting for a worker.\n# TYPE fitd_queue_depth gauge\n"
-		"fitd_queue_depth %llu\n", (unsigned long long)jobs->by_status[0]);
+		"fitd_queue_depth %llu\n", (unsigned long long)jobs->by_status[API_JOB_QUEUED]);
 	put(&o, "# HELP fitd_workers Training worker threads.\n# TYPE fitd_workers gauge\nfitd_workers %u\n",
 	    jobs->workers);
 	put(&o, "# HELP fitd_workers_busy Workers running a job.\n# TYPE fitd_workers_busy gauge\n"

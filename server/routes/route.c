@@ -44,6 +44,14 @@ const struct http_route route_table[] = {
 };
 const size_t route_count = sizeof route_table / sizeof route_table[0];
 
+void route_metrics_label(size_t i, const char **method, const char **pattern)
+{
+	const struct http_route *route = &route_table[i];
+
+	*method = route->flags & HTTP_STATIC ? "GET" : route->method;
+	*pattern = route->flags & HTTP_STATIC ? "/ (web)" : route->pattern;
+}
+
 void route_fail(struct http_req *r, enum api_code code, const char *field, const char *fmt, ...)
 {
 	struct api_err err = {0};

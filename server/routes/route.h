@@ -17,6 +17,9 @@
 
 extern const struct http_route route_table[];
 extern const size_t route_count;
+/* Route i's names in the metrics (a metrics_label_fn): its method and
+ * pattern, "GET" "/ (web)" for the dashboard's files. */
+void route_metrics_label(size_t i, const char **method, const char **pattern);
 
 /* ---- shared steps (each replies itself when it fails) ---------------------------- */
 

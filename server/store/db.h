@@ -123,7 +123,7 @@ int db_job_history(struct db *db, int64_t id, struct api_epoch **epochs, size_t 
  * its worker (0); 409 for a final job. */
 int db_job_cancel(struct db *db, int64_t id, struct api_err *err);
 /* Counts for /metrics: jobs per status (indexed by enum api_job_status). */
-int db_job_counts(struct db *db, uint64_t counts[5], struct api_err *err);
+int db_job_counts(struct db *db, uint64_t counts[API_JOB_N_STATUS], struct api_err *err);
 
 /* One SSE event. */
 struct db_event {

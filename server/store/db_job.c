@@ -271,13 +271,13 @@ fail:
 	return -1;
 }
 
-int db_job_counts(struct db *db, uint64_t counts[5], struct api_err *err)
+int db_job_counts(struct db *db, uint64_t counts[API_JOB_N_STATUS], struct api_err *err)
 {
 	static const char sql[] = "SELECT status, count(*) FROM jobs GROUP BY status";
 	sqlite3_stmt *st = db_stmt(db, sql, err);
 	int rc;
 
-	memset(counts, 0, 5 * sizeof counts[0]);
+	memset(counts, 0, API_JOB_N_STATUS * sizeof counts[0]);
 	if (!st)
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
