@@ -5,6 +5,7 @@
 #   make test     install what is missing, build, run every test (layers, unit, ASan+UBSan,
 #                 integration, web, quick soak)
 #   make check-layers  fail when an include or SQL is in the wrong folder
+#   make check-docs    docs/API.md, docs/openapi.yaml and README.md against the code
 #   make bench    core training benchmark (a table)
 #
 # Objects go to build/<variant>/, one variant per set of flags: rel (the -O2
@@ -36,7 +37,7 @@ UNIT_SRC   := $(sort $(shell find tests/unit -name 'test_*.c'))
 
 B := build
 
-.PHONY: all run test check-layers test-unit test-san test-integration test-tsan test-web test-soak-quick \
+.PHONY: all run test check-layers check-docs test-unit test-san test-integration test-tsan test-web test-soak-quick \
         test-container bench fuzz soak deps clean
 all: $(B)/fitd
 
@@ -86,7 +87,7 @@ run: deps
 # ---- tests -----------------------------------------------------------------------
 # CK_FORK=no under the sanitizers so that LeakSanitizer sees the whole process.
 test: deps
-	$(MAKE) check-layers test-unit test-san test-integration test-web test-soak-quick
+	$(MAKE) check-layers check-docs test-unit test-san test-integration test-web test-soak-quick
 
 # The folders' rules (docs/STYLE.md): core <- api <- server, libmicrohttpd only
 # in server/http, SQL only in server/store, jobs never HTTP. The self-test
@@ -94,6 +95,12 @@ test: deps
 check-layers:
 	python3 tests/check_layers.py --self-test
 	python3 tests/check_layers.py
+
+# The contract's route and error tables and the README's configuration table
+# against the code; docs/openapi.yaml through Redocly's linter (tests/docs).
+check-docs: $(B)/fitd
+	python3 tests/check_docs.py --binary $(B)/fitd
+	bash tests/docs/lint.sh
 
 test-unit: $(B)/unit
 	./$(B)/unit

@@ -26,29 +26,30 @@
 
 /* ---- errors ---------------------------------------------------------------- */
 
-/* name, HTTP status, code string */
-#define API_ERRORS(X)                                              \
-	X(API_OK, 200, "ok")                                       \
-	X(API_INVALID_JSON, 400, "invalid_json")                   \
-	X(API_INVALID_CSV, 400, "invalid_csv")                     \
-	X(API_INVALID_NPY, 400, "invalid_npy")                     \
-	X(API_BAD_REQUEST, 400, "bad_request")                     \
-	X(API_UNAUTHORIZED, 401, "unauthorized")                   \
-	X(API_NOT_FOUND, 404, "not_found")                         \
-	X(API_METHOD_NOT_ALLOWED, 405, "method_not_allowed")       \
-	X(API_CONFLICT, 409, "conflict")                           \
-	X(API_PAYLOAD_TOO_LARGE, 413, "payload_too_large")         \
-	X(API_URI_TOO_LONG, 414, "uri_too_long")                   \
-	X(API_UNSUPPORTED_MEDIA_TYPE, 415, "unsupported_media_type") \
-	X(API_VALIDATION_FAILED, 422, "validation_failed")         \
-	X(API_HEADERS_TOO_LARGE, 431, "headers_too_large")         \
-	X(API_INTERNAL, 500, "internal_error")                     \
-	X(API_QUEUE_FULL, 503, "queue_full")                       \
-	X(API_SHUTTING_DOWN, 503, "shutting_down")                 \
-	X(API_UNAVAILABLE, 503, "unavailable")
+/* The error table (docs/API.md, "Errors"): name, HTTP status, code string,
+ * Retry-After in seconds (0: no header). */
+#define API_ERRORS(X)                                                   \
+	X(API_OK, 200, "ok", 0)                                         \
+	X(API_INVALID_JSON, 400, "invalid_json", 0)                     \
+	X(API_INVALID_CSV, 400, "invalid_csv", 0)                       \
+	X(API_INVALID_NPY, 400, "invalid_npy", 0)                       \
+	X(API_BAD_REQUEST, 400, "bad_request", 0)                       \
+	X(API_UNAUTHORIZED, 401, "unauthorized", 0)                     \
+	X(API_NOT_FOUND, 404, "not_found", 0)                           \
+	X(API_METHOD_NOT_ALLOWED, 405, "method_not_allowed", 0)         \
+	X(API_CONFLICT, 409, "conflict", 0)                             \
+	X(API_PAYLOAD_TOO_LARGE, 413, "payload_too_large", 0)           \
+	X(API_URI_TOO_LONG, 414, "uri_too_long", 0)                     \
+	X(API_UNSUPPORTED_MEDIA_TYPE, 415, "unsupported_media_type", 0) \
+	X(API_VALIDATION_FAILED, 422, "validation_failed", 0)           \
+	X(API_HEADERS_TOO_LARGE, 431, "headers_too_large", 0)           \
+	X(API_INTERNAL, 500, "internal_error", 0)                       \
+	X(API_QUEUE_FULL, 503, "queue_full", 5)                         \
+	X(API_SHUTTING_DOWN, 503, "shutting_down", 2)                   \
+	X(API_UNAVAILABLE, 503, "unavailable", 2)
 
 enum api_code {
-#define API_ENUM(name, status, code) name,
+#define API_ENUM(name, status, code, retry_after) name,
 	API_ERRORS(API_ENUM)
 #undef API_ENUM
 	API_CODE_COUNT
@@ -66,6 +67,9 @@ struct api_err {
 int api_fail(struct api_err *err, enum api_code code, const char *field, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 int api_status(enum api_code code);
+/* Seconds a client should wait before retrying (the Retry-After header), 0
+ * when the error is not worth retrying as is. */
+int api_retry_after(enum api_code code);
 const char *api_code_name(enum api_code code);
 /* {"error": {"code", "message", "field"}} — field omitted when empty. */
 char *api_err_json(const struct api_err *err);

@@ -11,8 +11,9 @@
 static const struct {
 	int status;
 	const char *name;
+	int retry_after;
 } api_errors[] = {
-#define API_ROW(name, status, code) {status, code},
+#define API_ROW(name, status, code, retry_after) {status, code, retry_after},
 	API_ERRORS(API_ROW)
 #undef API_ROW
 };
@@ -32,6 +33,11 @@ int api_fail(struct api_err *err, enum api_code code, const char *field, const c
 int api_status(enum api_code code)
 {
 	return (unsigned)code < API_CODE_COUNT ? api_errors[code].status : 500;
+}
+
+int api_retry_after(enum api_code code)
+{
+	return (unsigned)code < API_CODE_COUNT ? api_errors[code].retry_after : 0;
 }
 
 const char *api_code_name(enum api_code code)

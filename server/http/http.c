@@ -257,11 +257,17 @@ void http_reply_body(struct http_req *r, int status, char *body, const char *con
 
 void http_reply_error(struct http_req *r, const struct api_err *err)
 {
+	int retry_after = api_retry_after(err->code);
+
 	http_reply_json(r, api_status(err->code), api_err_json(err));
 	if (err->code == API_METHOD_NOT_ALLOWED)
 		return;
-	if (err->code == API_QUEUE_FULL || err->code == API_SHUTTING_DOWN || err->code == API_UNAVAILABLE)
-		http_set_header(r, "Retry-After", err->code == API_QUEUE_FULL ? "5" : "2");
+	if (retry_after > 0) {
+		char seconds[16];
+
+		snprintf(seconds, sizeof seconds, "%d", retry_after);
+		http_set_header(r, "Retry-After", seconds);
+	}
 	if (err->code == API_UNAUTHORIZED)
 		http_set_header(r, "WWW-Authenticate", "Bearer");
 }

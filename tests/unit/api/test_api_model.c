@@ -6,7 +6,7 @@
  * Validation cases are data (jq's jq.test): each row is a body, written with
  * single quotes (test_api_util.h), and the status and field it must produce.
  * Accepted bodies are checked value by value against the contract in
- * ../shared/API.md and Keras's defaults, and every accepted body must survive
+ * docs/API.md and Keras's defaults, and every accepted body must survive
  * decode -> api_model_def_encode -> decode unchanged.
  */
 #include <check.h>
