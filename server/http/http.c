@@ -1,5 +1,7 @@
 /*
- * http.c — the only file that touches libmicrohttpd.
+ * http.c — the daemon and the request cycle. server/http/ is the only folder
+ * that touches libmicrohttpd; route matching is in http_match.c, streams and
+ * their ticker in http_stream.c.
  *
  * DESIGN
  * Every request gets a struct http_req on its first callback, when only the
@@ -27,192 +29,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "server/http/http.h"
+#include "server/http/http_internal.h"
 #include "server/log.h"
 #include "server/metrics.h"
-
-#define MAX_PARAMS 4
-#define MAX_HEADERS 8
-#define STREAM_BLOCK 16384
-#define TICK_MS 1000
-#define DRAIN_MAX ((size_t)256 << 20)
-/* Request line and headers are refused with a JSON 414 / 431 past these
- * bounds. libmicrohttpd's own per-connection memory is larger (POOL_BYTES:
- * mapped lazily, so idle connections cost little), because past it
- * libmicrohttpd answers itself, in HTML. */
-#define MAX_URL_BYTES 8192
-#define MAX_HEADER_BYTES 65536
-#define POOL_BYTES ((size_t)256 << 10)
-
-struct stream {
-	struct http *http;
-	struct MHD_Connection *conn;
-	http_stream_fn fn;
-	void *ctx;
-	void (*free_fn)(void *ctx);
-	struct stream *next_sleeper;
-	bool sleeping;
-};
-
-struct http_req {
-	struct http *http;
-	struct MHD_Connection *conn;
-	const struct http_route *route;
-	int route_index;        /* -1: no route */
-	const char *method;     /* MHD's string, valid for the request */
-	char *path;             /* copy of the URL path */
-	char *params[MAX_PARAMS];
-	int n_params;
-	double start;
-
-	/* body */
-	char *body;
-	size_t body_len, body_cap, body_limit;
-	size_t drained;         /* body bytes read and dropped after a refusal */
-	http_sink_fn sink;
-	void *sink_ctx;
-	void (*sink_free)(void *ctx);
-
-	/* reply */
-	bool replied;           /* a reply is set */
-	bool queued;            /* it went to MHD */
-	int status;
-	char *resp_body;
-	size_t resp_len;
-	const char *content_type;
-	char *cache_control;
-	int fd;
-	size_t file_size;
-	struct stream *stream;
-	struct {
-		char *name, *value;
-	} headers[MAX_HEADERS];
-	int n_headers;
-	size_t bytes_out;
-
-	/* deferred replies */
-	bool deferred, completed, suspended;
-};
-
-struct http {
-	struct MHD_Daemon *daemon;
-	const struct cfg *cfg;
-	const struct http_route *routes;
-	size_t n_routes;
-	void *app;
-	unsigned port;
-	atomic_bool stopping;
-	atomic_uint active;
-
-	pthread_mutex_t suspend_lock;
-	struct stream *sleepers;
-	atomic_ulong wake_gen;
-
-	pthread_t ticker;
-	bool ticker_started;
-	pthread_mutex_t tick_lock;
-	pthread_cond_t tick_cv;
-	bool tick_stop;
-};
-
-static double now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* ---- routing -------------------------------------------------------------------------- */
-
-bool http_match(const char *pattern, const char *path, char **params, int max_params, int *n_params)
-{
-	int n = 0;
-
-	while (*pattern && *path) {
-		if (*pattern != '/' || *path != '/')
-			goto fail;
-		pattern++, path++;
-		if (*pattern == '{') {
-			const char *end = strchr(path, '/'), *close = strchr(pattern, '}');
-			size_t len = end ? (size_t)(end - path) : strlen(path);
-
-			if (len == 0 || !close || (params && n == max_params))
-				goto fail;
-			if (params && !(params[n] = strndup(path, len)))
-				goto fail;
-			n++;
-			path += len;
-			pattern = close + 1;
-			continue;
-		}
-		while (*pattern && *pattern != '/' && *pattern == *path)
-			pattern++, path++;
-		if ((*pattern && *pattern != '/') || (*path && *path != '/'))
-			goto fail;
-	}
-	if (*pattern == '\0' && *path == '\0') {
-		if (n_params)
-			*n_params = n;
-		return true;
-	}
-fail:
-	while (params && n > 0)
-		free(params[--n]);
-	return false;
-}
-
-/* The route pattern matches; r (may be NULL) receives the {..} segments. */
-static bool match(const char *pattern, const char *path, struct http_req *r)
-{
-	return http_match(pattern, path, r ? r->params : NULL, MAX_PARAMS, r ? &r->n_params : NULL);
-}
-
-static bool method_is(const char *route_method, const char *method)
-{
-	return strcmp(route_method, method) == 0 || (strcmp(method, "HEAD") == 0 && strcmp(route_method, "GET") == 0);
-}
-
-static bool is_static_path(const struct http_route *route, const char *method, const char *path)
-{
-	return (route->flags & HTTP_STATIC) && method_is("GET", method) && strncmp(path, "/v1/", 4) != 0 &&
-	       strcmp(path, "/v1") != 0;
-}
-
-/* The allowed methods of a path, "GET, POST" (empty when the path is unknown). */
-static void allowed_methods(const struct http *h, const char *path, char *out, size_t size)
-{
-	size_t len = 0;
-
-	out[0] = '\0';
-	for (size_t i = 0; i < h->n_routes; i++) {
-		const struct http_route *route = &h->routes[i];
-
-		if ((route->flags & HTTP_STATIC) || !match(route->pattern, path, NULL) || strstr(out, route->method))
-			continue;
-		len += (size_t)snprintf(out + len, len < size ? size - len : 0, "%s%s", len ? ", " : "", route->method);
-		if (strcmp(route->method, "GET") == 0)
-			len += (size_t)snprintf(out + len, len < size ? size - len : 0, ", HEAD");
-	}
-	if (len && len < size)
-		snprintf(out + len, size - len, ", OPTIONS");
-}
-
-static void route_request(struct http_req *r)
-{
-	struct http *h = r->http;
-
-	for (size_t i = 0; i < h->n_routes; i++) {
-		const struct http_route *route = &h->routes[i];
-
-		if ((route->flags & HTTP_STATIC) ? is_static_path(route, r->method, r->path)
-						 : method_is(route->method, r->method) && match(route->pattern, r->path, r)) {
-			r->route = route;
-			r->route_index = (int)i;
-			return;
-		}
-	}
-}
 
 /* ---- replies ------------------------------------------------------------------------------ */
 
@@ -300,9 +119,6 @@ void http_set_header(struct http_req *r, const char *name, const char *value)
 	r->n_headers++;
 }
 
-static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max);
-static void stream_free(void *cls);
-
 void http_reply_stream(struct http_req *r, const char *content_type, http_stream_fn fn, void *ctx,
 		       void (*free_fn)(void *ctx))
 {
@@ -350,10 +166,10 @@ static enum MHD_Result queue_reply(struct http_req *r)
 	enum MHD_Result ret;
 
 	if (r->stream) {
-		resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, stream_read, r->stream,
-							 stream_free);
+		resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, http_stream_read, r->stream,
+							 http_stream_free);
 		if (!resp) {
-			stream_free(r->stream);
+			http_stream_free(r->stream);
 		} else {
 			MHD_add_response_header(resp, "Cache-Control", "no-cache");
 			MHD_add_response_header(resp, "X-Accel-Buffering", "no");
@@ -387,81 +203,6 @@ static enum MHD_Result queue_reply(struct http_req *r)
 	 * after its response must see its request counted. */
 	metrics_request(r->route_index, r->status, now_seconds() - r->start);
 	return ret;
-}
-
-/* ---- streams ------------------------------------------------------------------------------- */
-
-static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
-{
-	struct stream *s = cls;
-	struct http *h = s->http;
-	unsigned long gen = atomic_load(&h->wake_gen);
-	ssize_t n;
-
-	(void)pos;
-	n = s->fn(s->ctx, buf, max);
-	if (n > 0)
-		return n;
-	if (n < 0)
-		return MHD_CONTENT_READER_END_OF_STREAM;
-	pthread_mutex_lock(&h->suspend_lock);
-	if (atomic_load(&h->wake_gen) != gen) {
-		/* Woken while we looked: look again at once. */
-		pthread_mutex_unlock(&h->suspend_lock);
-		return 0;
-	}
-	s->sleeping = true;
-	s->next_sleeper = h->sleepers;
-	h->sleepers = s;
-	MHD_suspend_connection(s->conn);
-	pthread_mutex_unlock(&h->suspend_lock);
-	return 0;
-}
-
-static void stream_free(void *cls)
-{
-	struct stream *s = cls;
-
-	if (s->free_fn)
-		s->free_fn(s->ctx);
-	free(s);
-}
-
-void http_wake_streams(struct http *h)
-{
-	struct stream *s;
-
-	atomic_fetch_add(&h->wake_gen, 1);
-	pthread_mutex_lock(&h->suspend_lock);
-	s = h->sleepers;
-	h->sleepers = NULL;
-	while (s) {
-		struct stream *next = s->next_sleeper;
-
-		s->sleeping = false;
-		s->next_sleeper = NULL;
-		MHD_resume_connection(s->conn);
-		s = next;
-	}
-	pthread_mutex_unlock(&h->suspend_lock);
-}
-
-static void *ticker(void *arg)
-{
-	struct http *h = arg;
-	struct timespec until;
-
-	pthread_mutex_lock(&h->tick_lock);
-	while (!h->tick_stop) {
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += TICK_MS / 1000;
-		pthread_cond_timedwait(&h->tick_cv, &h->tick_lock, &until);
-		pthread_mutex_unlock(&h->tick_lock);
-		http_wake_streams(h);
-		pthread_mutex_lock(&h->tick_lock);
-	}
-	pthread_mutex_unlock(&h->tick_lock);
-	return NULL;
 }
 
 /* ---- deferred replies ------------------------------------------------------------------------ */
@@ -602,8 +343,8 @@ static void preflight(struct http_req *r)
 	bool web = false;
 
 	for (size_t i = 0; i < r->http->n_routes; i++)
-		web |= is_static_path(&r->http->routes[i], "GET", r->path);
-	allowed_methods(r->http, r->path, allow, sizeof allow);
+		web |= http_static_path(&r->http->routes[i], "GET", r->path);
+	http_allowed_methods(r->http, r->path, allow, sizeof allow);
 	if (!allow[0] && !web) {
 		error_reply(r, API_NOT_FOUND, NULL, "no route %s", r->path);
 		return;
@@ -655,9 +396,9 @@ static void begin_request(struct http_req *r)
 		preflight(r);
 		return;
 	}
-	route_request(r);
+	http_route_request(r);
 	if (!r->route) {
-		allowed_methods(h, r->path, allow, sizeof allow);
+		http_allowed_methods(h, r->path, allow, sizeof allow);
 		if (allow[0]) {
 			error_reply(r, API_METHOD_NOT_ALLOWED, NULL, "%s", "this route does not take that method");
 			http_set_header(r, "Allow", allow);
@@ -821,7 +562,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		r->sink_free(r->sink_ctx);
 	reply_reset(r);
 	if (r->stream)
-		stream_free(r->stream);
+		http_stream_free(r->stream);
 	for (int i = 0; i < r->n_params; i++)
 		free(r->params[i]);
 	free(r->body);
@@ -893,7 +634,7 @@ struct http *http_start(const struct cfg *cfg, const struct http_route *routes, 
 	}
 	info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	h->port = info ? info->port : cfg->port;
-	if (pthread_create(&h->ticker, NULL, ticker, h) != 0) {
+	if (pthread_create(&h->ticker, NULL, http_ticker, h) != 0) {
 		snprintf(msg, size, "cannot start the stream ticker");
 		goto fail;
 	}
