@@ -1,7 +1,7 @@
 /*
- * db_internal.h — what server/db*.c share: the connection struct, a cache of
+ * db_internal.h — what server/store/db*.c share: the connection struct, a cache of
  * prepared statements, transactions and the mapping of SQLite errors to API
- * errors. Nothing outside server/db*.c includes it.
+ * errors. Nothing outside server/store/ includes it.
  */
 #ifndef FITD_DB_INTERNAL_H
 #define FITD_DB_INTERNAL_H
