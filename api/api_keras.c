@@ -93,7 +93,7 @@ static int keras_dense(const cJSON *cfg, const char *path, struct nn_layer_spec 
 		if (!api_name_lookup(api_act_names, act->valuestring, &v))
 			return api_bad_name(err, field, "activation", act->valuestring, api_act_names);
 		l->act = (enum nn_act)v;
-		l->alpha = v == NN_ACT_ELU ? 1.0 : 0.2;
+		l->alpha = nn_act_default_alpha(l->act);
 	}
 	return api_get_bool(cfg, path, "use_bias", false, &l->use_bias, err) ||
 	       keras_initializer(cfg, path, "kernel_initializer", &l->kernel_init, err) ||

@@ -119,7 +119,7 @@ static int decode_activation(const cJSON *item, const char *field, struct nn_lay
 		if (!api_name_lookup(api_act_names, item->valuestring, &act))
 			return api_bad_name(err, field, "activation", item->valuestring, api_act_names);
 		l->act = (enum nn_act)act;
-		l->alpha = act == NN_ACT_ELU ? 1.0 : 0.2;
+		l->alpha = nn_act_default_alpha(l->act);
 		return 0;
 	}
 	if (!cJSON_IsObject(item))
@@ -131,7 +131,7 @@ static int decode_activation(const cJSON *item, const char *field, struct nn_lay
 	if (!api_name_lookup(api_act_names, type, &act))
 		return api_bad_name(err, sub, "activation", type, api_act_names);
 	l->act = (enum nn_act)act;
-	l->alpha = act == NN_ACT_ELU ? 1.0 : 0.2;
+	l->alpha = nn_act_default_alpha(l->act);
 	if (cJSON_GetObjectItemCaseSensitive(item, "alpha") && act != NN_ACT_LEAKY_RELU && act != NN_ACT_ELU) {
 		api_path(sub, sizeof sub, field, "alpha");
 		return api_fail(err, API_VALIDATION_FAILED, sub, "alpha applies to leaky_relu and elu only");

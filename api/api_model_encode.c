@@ -12,7 +12,7 @@
 
 static cJSON *activation_json(const struct nn_layer_spec *l)
 {
-	bool custom_alpha = (l->act == NN_ACT_LEAKY_RELU && l->alpha != 0.2) || (l->act == NN_ACT_ELU && l->alpha != 1.0);
+	bool custom_alpha = (l->act == NN_ACT_LEAKY_RELU || l->act == NN_ACT_ELU) && l->alpha != nn_act_default_alpha(l->act);
 	cJSON *o;
 
 	if (!custom_alpha && !(l->act == NN_ACT_GELU && l->approximate))

@@ -98,7 +98,7 @@ void nn_dense_defaults(struct nn_layer_spec *layer, uint32_t units, enum nn_act 
 	layer->kind = NN_LAYER_DENSE;
 	layer->units = units;
 	layer->act = act;
-	layer->alpha = act == NN_ACT_ELU ? 1.0 : 0.2;
+	layer->alpha = nn_act_default_alpha(act);
 	layer->use_bias = true;
 	layer->kernel_init = NN_INIT_GLOROT_UNIFORM;
 	layer->bias_init = NN_INIT_ZEROS;
