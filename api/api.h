@@ -18,6 +18,7 @@
 #ifndef FITD_API_H
 #define FITD_API_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -66,6 +67,9 @@ struct api_err {
  * field may be NULL. */
 int api_fail(struct api_err *err, enum api_code code, const char *field, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* The one fail function: api_fail and the server's http_fail wrap it. */
+int api_failv(struct api_err *err, enum api_code code, const char *field, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
 int api_status(enum api_code code);
 /* Seconds a client should wait before retrying (the Retry-After header), 0
  * when the error is not worth retrying as is. */

@@ -169,7 +169,7 @@ static int end_cell(struct api_csv *csv, struct api_err *err)
 		float *p = realloc(csv->values, cap * sizeof *p);
 
 		if (!p)
-			return api_fail(err, API_INTERNAL, NULL, "out of memory");
+			return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
 		csv->values = p;
 		csv->values_cap = cap;
 	}

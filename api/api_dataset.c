@@ -138,7 +138,7 @@ int api_dataset_decode(const char *body, size_t len, const struct api_limits *li
 	out->x = malloc(n * d * sizeof(float));
 	out->y = malloc(n * (y_dim ? y_dim : 1) * sizeof(float));
 	if (!out->x || !out->y) {
-		api_fail(err, API_INTERNAL, NULL, "out of memory");
+		api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
 		goto fail;
 	}
 	api_y_stats_init(&stats, (uint32_t)y_dim);

@@ -18,14 +18,20 @@ static const struct {
 #undef API_ROW
 };
 
+int api_failv(struct api_err *err, enum api_code code, const char *field, const char *fmt, va_list ap)
+{
+	err->code = code;
+	snprintf(err->field, sizeof err->field, "%s", field ? field : "");
+	vsnprintf(err->message, sizeof err->message, fmt, ap);
+	return -1;
+}
+
 int api_fail(struct api_err *err, enum api_code code, const char *field, const char *fmt, ...)
 {
 	va_list ap;
 
-	err->code = code;
-	snprintf(err->field, sizeof err->field, "%s", field ? field : "");
 	va_start(ap, fmt);
-	vsnprintf(err->message, sizeof err->message, fmt, ap);
+	api_failv(err, code, field, fmt, ap);
 	va_end(ap);
 	return -1;
 }

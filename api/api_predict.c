@@ -39,7 +39,7 @@ int api_instances_decode(const char *body, size_t len, uint32_t input_dim, uint3
 	}
 	out = malloc(rows * input_dim * sizeof *out);
 	if (!out) {
-		api_fail(err, API_INTERNAL, NULL, "out of memory");
+		api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
 		goto fail;
 	}
 	for (const cJSON *row = inst->child; row; row = row->next, i++) {

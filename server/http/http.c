@@ -59,26 +59,41 @@ void http_reply_json(struct http_req *r, int status, char *body)
 
 void http_reply_body(struct http_req *r, int status, char *body, const char *content_type)
 {
+	bool oom = !body;
+
 	reply_reset(r);
 	r->replied = true;
-	if (!body) {
-		static const char oom[] = "{\"error\":{\"code\":\"internal_error\",\"message\":\"out of memory\"}}";
+	if (oom) {
+		/* The body could not be built: out of memory is a 503 like
+		 * everywhere else (API_UNAVAILABLE), with its Retry-After. */
+		static const char text[] = "{\"error\":{\"code\":\"unavailable\",\"message\":\"out of memory\"}}";
 
-		body = strdup(oom);
-		status = 500;
+		body = strdup(text);
+		status = api_status(API_UNAVAILABLE);
 		content_type = "application/json";
 	}
 	r->status = status;
 	r->resp_body = body;
 	r->resp_len = body ? strlen(body) : 0;
 	r->content_type = content_type;
+	if (oom) {
+		char seconds[16];
+
+		snprintf(seconds, sizeof seconds, "%d", api_retry_after(API_UNAVAILABLE));
+		http_set_header(r, "Retry-After", seconds);
+	}
 }
 
 void http_reply_error(struct http_req *r, const struct api_err *err)
 {
+	char *body = api_err_json(err);
 	int retry_after = api_retry_after(err->code);
 
-	http_reply_json(r, api_status(err->code), api_err_json(err));
+	if (!body) {
+		http_reply_json(r, 503, NULL); /* the out-of-memory reply */
+		return;
+	}
+	http_reply_json(r, api_status(err->code), body);
 	if (err->code == API_METHOD_NOT_ALLOWED)
 		return;
 	if (retry_after > 0) {
@@ -128,7 +143,7 @@ void http_reply_stream(struct http_req *r, const char *content_type, http_stream
 	if (!s) {
 		if (free_fn)
 			free_fn(ctx);
-		http_reply_json(r, 500, NULL);
+		http_reply_json(r, 503, NULL); /* NULL: the out-of-memory reply */
 		return;
 	}
 	s->http = r->http;
@@ -142,11 +157,14 @@ void http_reply_stream(struct http_req *r, const char *content_type, http_stream
 	r->content_type = content_type;
 }
 
-static void error_reply(struct http_req *r, enum api_code code, const char *field, const char *fmt, const char *arg)
+void http_fail(struct http_req *r, enum api_code code, const char *field, const char *fmt, ...)
 {
 	struct api_err err = {0};
+	va_list ap;
 
-	api_fail(&err, code, field, fmt, arg);
+	va_start(ap, fmt);
+	api_failv(&err, code, field, fmt, ap);
+	va_end(ap);
 	http_reply_error(r, &err);
 }
 
@@ -241,7 +259,7 @@ static enum MHD_Result finish(struct http_req *r)
 		pthread_mutex_unlock(&h->suspend_lock);
 	}
 	if (!r->replied)
-		error_reply(r, API_INTERNAL, NULL, "%s", "the handler gave no reply");
+		http_fail(r, API_INTERNAL, NULL, "the handler gave no reply");
 	return queue_reply(r);
 }
 
@@ -346,7 +364,7 @@ static void preflight(struct http_req *r)
 		web |= http_static_path(&r->http->routes[i], "GET", r->path);
 	http_allowed_methods(r->http, r->path, allow, sizeof allow);
 	if (!allow[0] && !web) {
-		error_reply(r, API_NOT_FOUND, NULL, "no route %s", r->path);
+		http_fail(r, API_NOT_FOUND, NULL, "no route %s", r->path);
 		return;
 	}
 	http_reply_empty(r, 204);
@@ -384,11 +402,11 @@ static void begin_request(struct http_req *r)
 	char allow[128];
 
 	if (strlen(r->path) + values_length(r->conn, MHD_GET_ARGUMENT_KIND) > MAX_URL_BYTES) {
-		error_reply(r, API_URI_TOO_LONG, NULL, "%s", "the URL is longer than 8192 bytes");
+		http_fail(r, API_URI_TOO_LONG, NULL, "the URL is longer than 8192 bytes");
 		return;
 	}
 	if (values_length(r->conn, MHD_HEADER_KIND) > MAX_HEADER_BYTES) {
-		error_reply(r, API_HEADERS_TOO_LARGE, NULL, "%s", "the request headers are larger than 64 KiB");
+		http_fail(r, API_HEADERS_TOO_LARGE, NULL, "the request headers are larger than 64 KiB");
 		return;
 	}
 
@@ -400,24 +418,24 @@ static void begin_request(struct http_req *r)
 	if (!r->route) {
 		http_allowed_methods(h, r->path, allow, sizeof allow);
 		if (allow[0]) {
-			error_reply(r, API_METHOD_NOT_ALLOWED, NULL, "%s", "this route does not take that method");
+			http_fail(r, API_METHOD_NOT_ALLOWED, NULL, "this route does not take that method");
 			http_set_header(r, "Allow", allow);
 		} else {
-			error_reply(r, API_NOT_FOUND, NULL, "no route %s", r->path);
+			http_fail(r, API_NOT_FOUND, NULL, "no route %s", r->path);
 		}
 		return;
 	}
 	if (atomic_load(&h->stopping)) {
-		error_reply(r, API_SHUTTING_DOWN, NULL, "%s", "the server is shutting down");
+		http_fail(r, API_SHUTTING_DOWN, NULL, "the server is shutting down");
 		return;
 	}
 	if (!authorized(r)) {
-		error_reply(r, API_UNAUTHORIZED, NULL, "%s",
-			    "this server needs an API key: send Authorization: Bearer <key>");
+		http_fail(r, API_UNAUTHORIZED, NULL,
+			  "this server needs an API key: send Authorization: Bearer <key>");
 		return;
 	}
 	if ((r->route->flags & HTTP_JSON_BODY) && !json_content_type(http_header(r, "Content-Type"))) {
-		error_reply(r, API_UNSUPPORTED_MEDIA_TYPE, "Content-Type",
+		http_fail(r, API_UNSUPPORTED_MEDIA_TYPE, "Content-Type",
 			    "this route takes application/json, not %s (curl: -H 'Content-Type: application/json')",
 			    http_header(r, "Content-Type"));
 		return;
@@ -429,10 +447,8 @@ static void begin_request(struct http_req *r)
 		return;
 	cl = http_header(r, "Content-Length");
 	if (cl && strtoull(cl, NULL, 10) > r->body_limit) {
-		char limit[64];
-
-		snprintf(limit, sizeof limit, "%zu", r->body_limit >> 20);
-		error_reply(r, API_PAYLOAD_TOO_LARGE, NULL, "the body is larger than the limit of %s MiB", limit);
+		http_fail(r, API_PAYLOAD_TOO_LARGE, NULL, "the body is larger than the limit of %zu MiB",
+			  r->body_limit >> 20);
 	}
 }
 
@@ -440,15 +456,16 @@ static void begin_request(struct http_req *r)
 static void take_upload(struct http_req *r, const char *data, size_t size)
 {
 	if (r->body_len + size > r->body_limit) {
-		char limit[64];
-
-		snprintf(limit, sizeof limit, "%zu", r->body_limit >> 20);
-		error_reply(r, API_PAYLOAD_TOO_LARGE, NULL, "the body is larger than the limit of %s MiB", limit);
+		http_fail(r, API_PAYLOAD_TOO_LARGE, NULL, "the body is larger than the limit of %zu MiB",
+			  r->body_limit >> 20);
 		return;
 	}
 	if (r->sink) {
 		r->body_len += size;
-		r->sink(r, r->sink_ctx, data, size);
+		/* A sink that refuses has replied (its contract); the rest of the
+		 * body is then drained. One that did not gets a reply here. */
+		if (r->sink(r, r->sink_ctx, data, size) < 0 && !r->replied)
+			http_fail(r, API_INTERNAL, NULL, "the upload was refused without a reason");
 		return;
 	}
 	if (r->body_len + size + 1 > r->body_cap) {
@@ -461,7 +478,7 @@ static void take_upload(struct http_req *r, const char *data, size_t size)
 			cap = r->body_limit + 1;
 		p = realloc(r->body, cap);
 		if (!p) {
-			error_reply(r, API_UNAVAILABLE, NULL, "%s", "out of memory");
+			http_fail(r, API_UNAVAILABLE, NULL, "out of memory");
 			return;
 		}
 		r->body = p;

@@ -90,6 +90,9 @@ void http_reply_json(struct http_req *r, int status, char *body);
 /* The same with another content type (a static string). */
 void http_reply_body(struct http_req *r, int status, char *body, const char *content_type);
 void http_reply_error(struct http_req *r, const struct api_err *err);
+/* Replies with the error api_fail would record (api_failv + http_reply_error). */
+void http_fail(struct http_req *r, enum api_code code, const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 void http_reply_empty(struct http_req *r, int status);
 /* Takes ownership of fd (closed after sending). */
 void http_reply_file(struct http_req *r, int fd, size_t size, const char *content_type, const char *cache_control);

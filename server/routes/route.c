@@ -52,25 +52,12 @@ void route_metrics_label(size_t i, const char **method, const char **pattern)
 	*pattern = route->flags & HTTP_STATIC ? "/ (web)" : route->pattern;
 }
 
-void route_fail(struct http_req *r, enum api_code code, const char *field, const char *fmt, ...)
-{
-	struct api_err err = {0};
-	va_list ap;
-
-	err.code = code;
-	snprintf(err.field, sizeof err.field, "%s", field ? field : "");
-	va_start(ap, fmt);
-	vsnprintf(err.message, sizeof err.message, fmt, ap);
-	va_end(ap);
-	http_reply_error(r, &err);
-}
-
 struct db *route_db(struct http_req *r)
 {
 	struct db *db = db_thread();
 
 	if (!db)
-		route_fail(r, API_UNAVAILABLE, NULL, "the database cannot be opened");
+		http_fail(r, API_UNAVAILABLE, NULL, "the database cannot be opened");
 	return db;
 }
 
@@ -78,7 +65,7 @@ bool route_id(struct http_req *r, int i, int64_t *id)
 {
 	if (api_id_parse(http_param(r, i), id))
 		return true;
-	route_fail(r, API_NOT_FOUND, NULL, "no resource %s: ids are positive integers", http_path(r));
+	http_fail(r, API_NOT_FOUND, NULL, "no resource %s: ids are positive integers", http_path(r));
 	return false;
 }
 
@@ -93,14 +80,14 @@ struct db_idem *route_idem(struct http_req *r, const char *route, const char *bo
 		return NULL;
 	n = strlen(key);
 	if (n == 0 || n >= key_size || n > 255) {
-		route_fail(r, API_VALIDATION_FAILED, "Idempotency-Key", "Idempotency-Key must be 1..255 characters");
+		http_fail(r, API_VALIDATION_FAILED, "Idempotency-Key", "Idempotency-Key must be 1..255 characters");
 		*failed = true;
 		return NULL;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (key[i] < 0x21 || key[i] > 0x7e) {
-			route_fail(r, API_VALIDATION_FAILED, "Idempotency-Key",
-				   "Idempotency-Key must be printable ASCII without spaces");
+			http_fail(r, API_VALIDATION_FAILED, "Idempotency-Key",
+				  "Idempotency-Key must be printable ASCII without spaces");
 			*failed = true;
 			return NULL;
 		}

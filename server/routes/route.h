@@ -37,9 +37,6 @@ struct db_idem *route_idem(struct http_req *r, const char *route, const char *bo
 			   struct db_idem *idem, char *key_buf, size_t key_size, bool *failed);
 /* A random seed for a model or job that gave none. */
 uint64_t route_random_seed(void);
-/* Replies with an error (convenience for api_fail + http_reply_error). */
-void route_fail(struct http_req *r, enum api_code code, const char *field, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
 /* Paging from ?limit=&offset=; replies 422 and returns false when bad. */
 bool route_page(struct http_req *r, uint32_t *limit, uint64_t *offset);
 

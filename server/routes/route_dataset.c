@@ -124,7 +124,7 @@ static void begin_csv(struct http_req *r)
 
 	if (header) {
 		if (!parse_bool(header, &flag)) {
-			route_fail(r, API_VALIDATION_FAILED, "header", "header must be true or false");
+			http_fail(r, API_VALIDATION_FAILED, "header", "header must be true or false");
 			return;
 		}
 		opts.header = flag ? API_CSV_HEADER_YES : API_CSV_HEADER_NO;
@@ -140,12 +140,12 @@ static void begin_csv(struct http_req *r)
 			opts.label_name = label;
 	}
 	if (name && !api_name_valid(name)) {
-		route_fail(r, API_VALIDATION_FAILED, "name", "name must be 1..%d bytes of UTF-8 text", API_NAME_MAX);
+		http_fail(r, API_VALIDATION_FAILED, "name", "name must be 1..%d bytes of UTF-8 text", API_NAME_MAX);
 		return;
 	}
 	u = calloc(1, sizeof *u);
 	if (!u) {
-		route_fail(r, API_UNAVAILABLE, NULL, "out of memory");
+		http_fail(r, API_UNAVAILABLE, NULL, "out of memory");
 		return;
 	}
 	u->r = r;
@@ -163,7 +163,7 @@ static void begin_csv(struct http_req *r)
 	u->csv = api_csv_create(&opts, on_row, u);
 	if (!u->db || !u->csv || !u->hash) {
 		if (u->db)
-			route_fail(r, API_UNAVAILABLE, NULL, "out of memory");
+			http_fail(r, API_UNAVAILABLE, NULL, "out of memory");
 		csv_free(u);
 		return;
 	}
@@ -181,9 +181,9 @@ void route_dataset_begin(struct http_req *r)
 		begin_csv(r);
 		return;
 	}
-	route_fail(r, API_UNSUPPORTED_MEDIA_TYPE, "Content-Type",
-		   "datasets are uploaded as application/json or text/csv, not %.*s (NPY uploads are not supported)",
-		   (int)n, ct);
+	http_fail(r, API_UNSUPPORTED_MEDIA_TYPE, "Content-Type",
+		  "datasets are uploaded as application/json or text/csv, not %.*s (NPY uploads are not supported)",
+		  (int)n, ct);
 }
 
 static void reply_dataset(struct http_req *r, struct db *db, int64_t id, int status)

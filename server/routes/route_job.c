@@ -103,7 +103,7 @@ void route_job_create(struct http_req *r)
 	}
 	options = api_job_req_encode(&req);
 	if (!options) {
-		route_fail(r, API_UNAVAILABLE, NULL, "out of memory");
+		http_fail(r, API_UNAVAILABLE, NULL, "out of memory");
 		return;
 	}
 	rc = db_job_submit(db, &req, options, app->cfg->queue, idem, &job, &err);
@@ -134,12 +134,12 @@ void route_job_list(struct http_req *r)
 	if (!db || !route_page(r, &limit, &offset))
 		return;
 	if (status_q && !api_job_status_parse(status_q, &status)) {
-		route_fail(r, API_VALIDATION_FAILED, "status",
-			   "status must be queued, running, succeeded, failed or cancelled");
+		http_fail(r, API_VALIDATION_FAILED, "status",
+			  "status must be queued, running, succeeded, failed or cancelled");
 		return;
 	}
 	if (model_q && !api_id_parse(model_q, &model_id)) {
-		route_fail(r, API_VALIDATION_FAILED, "model_id", "model_id must be a positive integer");
+		http_fail(r, API_VALIDATION_FAILED, "model_id", "model_id must be a positive integer");
 		return;
 	}
 	if (db_job_list(db, status_q ? &status : NULL, model_id, limit, offset, &items, &n, &total, &err)) {
@@ -341,14 +341,14 @@ void route_job_events(struct http_req *r)
 	if (!last)
 		last = http_query(r, "last_event_id");
 	if (last && *last && !api_id_parse(last, &after) && strcmp(last, "0") != 0) {
-		route_fail(r, API_VALIDATION_FAILED, "Last-Event-ID", "Last-Event-ID must be an event id");
+		http_fail(r, API_VALIDATION_FAILED, "Last-Event-ID", "Last-Event-ID must be an event id");
 		return;
 	}
 	s = calloc(1, sizeof *s);
 	if (!s || !sse_append(s, "retry: 2000\n\n", 13)) {
 		if (s)
 			sse_free(s);
-		route_fail(r, API_UNAVAILABLE, NULL, "out of memory");
+		http_fail(r, API_UNAVAILABLE, NULL, "out of memory");
 		return;
 	}
 	s->app = route_app(r);

@@ -29,9 +29,9 @@ static struct nn_model *load_model(struct http_req *r, struct db *db, int64_t id
 	m = nn_model_create(&info->def.spec);
 	if (!m || nn_model_state_load(m, state, len) != NN_OK) {
 		if (m)
-			route_fail(r, API_INTERNAL, NULL, "model %lld has a damaged state", (long long)id);
+			http_fail(r, API_INTERNAL, NULL, "model %lld has a damaged state", (long long)id);
 		else
-			route_fail(r, API_UNAVAILABLE, NULL, "out of memory");
+			http_fail(r, API_UNAVAILABLE, NULL, "out of memory");
 		nn_model_destroy(m);
 		m = NULL;
 	}
@@ -47,7 +47,7 @@ static uint8_t *save_state(struct http_req *r, const struct nn_model *m, size_t 
 	*len = nn_model_state_size(m);
 	state = malloc(*len);
 	if (!state)
-		route_fail(r, API_UNAVAILABLE, NULL, "out of memory");
+		http_fail(r, API_UNAVAILABLE, NULL, "out of memory");
 	else
 		nn_model_state_save(m, state);
 	return state;
@@ -102,7 +102,7 @@ void route_model_create(struct http_req *r)
 	}
 	m = nn_model_create(&info.def.spec);
 	if (!m) {
-		route_fail(r, API_UNAVAILABLE, NULL, "out of memory creating the model");
+		http_fail(r, API_UNAVAILABLE, NULL, "out of memory creating the model");
 		return;
 	}
 	nn_rng_seed(&rng, info.def.seed);
@@ -277,7 +277,7 @@ void route_predict(struct http_req *r)
 	outputs = nn_spec_outputs(spec);
 	p = calloc(1, sizeof *p);
 	if (!p) {
-		route_fail(r, API_UNAVAILABLE, NULL, "out of memory");
+		http_fail(r, API_UNAVAILABLE, NULL, "out of memory");
 		goto out;
 	}
 	body = http_body(r, &len);
@@ -292,7 +292,7 @@ void route_predict(struct http_req *r)
 		p->classes = malloc(n * sizeof(int32_t));
 	if (!p->out || (has_classes && !p->classes) || nn_predict(m, p->x, n, p->out) != NN_OK ||
 	    (has_classes && nn_classes(spec, p->out, n, p->classes) != NN_OK)) {
-		route_fail(r, API_UNAVAILABLE, NULL, "out of memory");
+		http_fail(r, API_UNAVAILABLE, NULL, "out of memory");
 		goto out;
 	}
 	if (store && (strcmp(store, "false") == 0 || strcmp(store, "0") == 0)) {
@@ -348,7 +348,7 @@ void route_evaluate(struct http_req *r)
 	}
 	data = (struct nn_data){x, y, data_info.n_samples, data_info.n_features, data_info.y_dim ? data_info.y_dim : 1};
 	if (nn_evaluate(m, &data, &eval) != NN_OK)
-		route_fail(r, API_UNAVAILABLE, NULL, "cannot evaluate: out of memory");
+		http_fail(r, API_UNAVAILABLE, NULL, "cannot evaluate: out of memory");
 	else
 		http_reply_json(r, 200, api_evaluate_encode(&eval));
 out:

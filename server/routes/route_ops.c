@@ -28,9 +28,9 @@ void route_readyz(struct http_req *r)
 	struct db *db = db_thread();
 
 	if (!db || !db_ping(db))
-		route_fail(r, API_UNAVAILABLE, NULL, "the database is not available");
+		http_fail(r, API_UNAVAILABLE, NULL, "the database is not available");
 	else if (!atomic_load(&app->workers_running) || http_stopping(app->http))
-		route_fail(r, API_UNAVAILABLE, NULL, "the workers are not running");
+		http_fail(r, API_UNAVAILABLE, NULL, "the workers are not running");
 	else
 		http_reply_json(r, 200, strdup("{\"status\":\"ready\"}"));
 }
@@ -79,7 +79,7 @@ void route_metrics(struct http_req *r)
 	jobs.samples_total = stats.samples_total;
 	text = metrics_render(&jobs);
 	if (!text) {
-		route_fail(r, API_UNAVAILABLE, NULL, "out of memory");
+		http_fail(r, API_UNAVAILABLE, NULL, "out of memory");
 		return;
 	}
 	http_reply_body(r, 200, text, "text/plain; version=0.0.4; charset=utf-8");
@@ -170,7 +170,7 @@ void route_web(struct http_req *r)
 	}
 	type = content_type(path);
 	if (!safe_path(path) || !type) {
-		route_fail(r, API_NOT_FOUND, NULL, "no route %s", http_path(r));
+		http_fail(r, API_NOT_FOUND, NULL, "no route %s", http_path(r));
 		return;
 	}
 	if (sub)
@@ -183,7 +183,7 @@ void route_web(struct http_req *r)
 	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		if (fd >= 0)
 			close(fd);
-		route_fail(r, API_NOT_FOUND, NULL, "no route %s", http_path(r));
+		http_fail(r, API_NOT_FOUND, NULL, "no route %s", http_path(r));
 		return;
 	}
 	/* The dashboard's own files change with fitd: always revalidate them, so a
