@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +133,46 @@ sqlite3_stmt *db_stmt(struct db *db, const char *sql, struct api_err *err)
 	return st;
 }
 
+/* The armed fault, if any (db_fault_step). The flag keeps the common path
+ * to one relaxed load. */
+static atomic_bool fault_armed;
+static pthread_mutex_t fault_lock = PTHREAD_MUTEX_INITIALIZER;
+static char fault_sql[256];
+static unsigned fault_skip;
+static int fault_rc;
+
+void db_fault_step(const char *sql_part, unsigned skip, int rc)
+{
+	pthread_mutex_lock(&fault_lock);
+	snprintf(fault_sql, sizeof fault_sql, "%s", sql_part ? sql_part : "");
+	fault_skip = skip;
+	fault_rc = rc;
+	atomic_store(&fault_armed, sql_part != NULL);
+	pthread_mutex_unlock(&fault_lock);
+}
+
+int db_step(sqlite3_stmt *st)
+{
+	if (atomic_load_explicit(&fault_armed, memory_order_relaxed)) {
+		const char *sql = sqlite3_sql(st);
+		int rc = SQLITE_OK;
+
+		pthread_mutex_lock(&fault_lock);
+		if (atomic_load(&fault_armed) && sql && strstr(sql, fault_sql)) {
+			if (fault_skip == 0) {
+				rc = fault_rc;
+				atomic_store(&fault_armed, false);
+			} else {
+				fault_skip--;
+			}
+		}
+		pthread_mutex_unlock(&fault_lock);
+		if (rc != SQLITE_OK)
+			return rc;
+	}
+	return sqlite3_step(st);
+}
+
 int db_fail(struct db *db, int rc, struct api_err *err)
 {
 	const char *detail = db && db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(rc);
@@ -161,7 +202,7 @@ int db_fail(struct db *db, int rc, struct api_err *err)
 
 int db_exec_stmt(struct db *db, sqlite3_stmt *st, struct api_err *err)
 {
-	int rc = sqlite3_step(st);
+	int rc = db_step(st);
 
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
 		db_fail(db, rc, err);
@@ -259,7 +300,7 @@ int db_get_by_id(struct db *db, const char *sql, int64_t id, const char *what, d
 	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
+	rc = db_step(st);
 	if (rc == SQLITE_ROW) {
 		rc = read(st, item, err);
 		sqlite3_reset(st);
@@ -288,7 +329,7 @@ int db_exists(struct db *db, const char *sql, int64_t id, const char *field, con
 
 int db_count(struct db *db, sqlite3_stmt *st, uint64_t *total, struct api_err *err)
 {
-	int rc = sqlite3_step(st);
+	int rc = db_step(st);
 
 	*total = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
 	sqlite3_reset(st);
@@ -307,7 +348,7 @@ int db_read_rows(struct db *db, sqlite3_stmt *st, size_t item_size, uint32_t lim
 		sqlite3_reset(st);
 		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
 	}
-	while (*n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while (*n < limit && (rc = db_step(st)) == SQLITE_ROW) {
 		if (read(st, array + *n * item_size, err))
 			goto fail;
 		(*n)++;
@@ -332,7 +373,7 @@ bool db_ping(struct db *db)
 {
 	struct api_err err;
 	sqlite3_stmt *st = db ? db_stmt(db, "SELECT count(*) FROM sqlite_schema", &err) : NULL;
-	bool ok = st && sqlite3_step(st) == SQLITE_ROW;
+	bool ok = st && db_step(st) == SQLITE_ROW;
 
 	if (st)
 		sqlite3_reset(st);
@@ -349,7 +390,7 @@ int db_backup(struct db *db, const char *path, char *msg, size_t size)
 		return -1;
 	}
 	sqlite3_bind_text(st, 1, path, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(st);
+	rc = db_step(st);
 	if (rc != SQLITE_DONE)
 		snprintf(msg, size, "backup to %s failed: %s", path, sqlite3_errmsg(db->h));
 	sqlite3_finalize(st);

@@ -194,4 +194,12 @@ int db_prediction_list(struct db *db, int64_t model_id, uint32_t limit, uint64_t
 		       struct api_prediction_info **items, size_t *n, uint64_t *total, struct api_err *err);
 void db_prediction_free(struct api_prediction_info *p);
 
+/* ---- fault injection (tests) ------------------------------------------------------------ */
+
+/* Arms one fault: the (skip + 1)-th step from now of a statement whose SQL
+ * contains sql_part answers rc (an SQLite result code such as SQLITE_IOERR,
+ * 10) instead of running; the fault is then disarmed. NULL disarms it.
+ * Process-wide; for tests, which is why nothing else calls it. */
+void db_fault_step(const char *sql_part, unsigned skip, int rc);
+
 #endif

@@ -94,14 +94,16 @@ static int created_at(struct db *db, struct api_dataset_info *info, struct api_e
 {
 	static const char sql[] = "SELECT created_at FROM datasets WHERE id = ?1";
 	sqlite3_stmt *st = db_stmt(db, sql, err);
+	int rc;
 
 	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, info->id);
-	if (sqlite3_step(st) == SQLITE_ROW)
+	rc = db_step(st);
+	if (rc == SQLITE_ROW)
 		db_col_text(st, 0, info->created_at, sizeof info->created_at);
 	sqlite3_reset(st);
-	return 0;
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(db, rc, err);
 }
 
 int db_dataset_create(struct db *db, struct api_dataset_info *info, const float *x, const float *y,
@@ -234,7 +236,7 @@ int db_dataset_delete(struct db *db, int64_t id, struct api_err *err)
 	if (!st)
 		goto fail;
 	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
+	rc = db_step(st);
 	if (rc == SQLITE_ROW) {
 		api_fail(err, API_CONFLICT, NULL, "dataset %lld is used by job %lld, which is queued or running",
 			 (long long)id, (long long)sqlite3_column_int64(st, 0));
@@ -242,6 +244,10 @@ int db_dataset_delete(struct db *db, int64_t id, struct api_err *err)
 		goto fail;
 	}
 	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		db_fail(db, rc, err);
+		goto fail;
+	}
 	st = db_stmt(db, del, err);
 	if (!st)
 		goto fail;
@@ -276,7 +282,7 @@ int db_dataset_load(struct db *db, int64_t id, struct api_dataset_info *info, fl
 	if (!st)
 		goto fail;
 	sqlite3_bind_int64(st, 1, id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == SQLITE_ROW) {
 		size_t n = (size_t)sqlite3_column_int64(st, 0);
 
 		if (row + n > info->n_samples ||

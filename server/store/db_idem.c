@@ -24,7 +24,7 @@ static int idem_find(struct db *db, const struct db_idem *idem, int64_t *id, str
 	sqlite3_bind_text(st, 1, idem->route, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, idem->key, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)time(NULL) - IDEM_TTL_S);
-	rc = sqlite3_step(st);
+	rc = db_step(st);
 	if (rc == SQLITE_ROW) {
 		bool same = sqlite3_column_bytes(st, 1) == 32 && memcmp(sqlite3_column_blob(st, 1), idem->hash, 32) == 0;
 

@@ -28,6 +28,9 @@ struct db {
 /* The prepared statement for sql (a string literal: cached by address),
  * reset and with bindings cleared; NULL with *err filled on failure. */
 sqlite3_stmt *db_stmt(struct db *db, const char *sql, struct api_err *err);
+/* sqlite3_step, unless a fault armed by db_fault_step answers instead. Every
+ * step in server/store/ goes through it. */
+int db_step(sqlite3_stmt *st);
 /* Fills *err from the connection's last error and returns -1. */
 int db_fail(struct db *db, int rc, struct api_err *err);
 int db_begin(struct db *db, struct api_err *err);

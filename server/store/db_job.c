@@ -143,7 +143,7 @@ int db_job_submit(struct db *db, const struct api_job_req *req, const char *opti
 	if (!st)
 		goto fail;
 	sqlite3_bind_int64(st, 1, req->model_id);
-	rc = sqlite3_step(st);
+	rc = db_step(st);
 	if (rc == SQLITE_ROW) {
 		api_fail(err, API_CONFLICT, "model_id",
 			 "model %lld already has job %lld queued or running; a model trains one job at a time",
@@ -152,16 +152,24 @@ int db_job_submit(struct db *db, const struct api_job_req *req, const char *opti
 		goto fail;
 	}
 	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		db_fail(db, rc, err);
+		goto fail;
+	}
 	st = db_stmt(db, queued_sql, err);
 	if (!st)
 		goto fail;
-	rc = sqlite3_step(st);
+	rc = db_step(st);
 	if (rc == SQLITE_ROW && (uint64_t)sqlite3_column_int64(st, 0) >= capacity) {
 		sqlite3_reset(st);
 		api_fail(err, API_QUEUE_FULL, NULL, "the queue holds %u jobs, its capacity; retry later", capacity);
 		goto fail;
 	}
 	sqlite3_reset(st);
+	if (rc != SQLITE_ROW) {
+		db_fail(db, rc, err);
+		goto fail;
+	}
 	st = db_stmt(db, insert_sql, err);
 	if (!st)
 		goto fail;
@@ -236,7 +244,7 @@ int db_job_history(struct db *db, int64_t id, struct api_epoch **epochs, size_t 
 	if (!st)
 		goto fail;
 	sqlite3_bind_int64(st, 1, id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == SQLITE_ROW) {
 		struct api_epoch *e;
 
 		if (*n == cap) {
@@ -280,7 +288,7 @@ int db_job_counts(struct db *db, uint64_t counts[API_JOB_N_STATUS], struct api_e
 	memset(counts, 0, API_JOB_N_STATUS * sizeof counts[0]);
 	if (!st)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == SQLITE_ROW) {
 		enum api_job_status s;
 		const char *name = (const char *)sqlite3_column_text(st, 0);
 
@@ -314,7 +322,7 @@ int db_job_events(struct db *db, int64_t id, int64_t after, size_t max, struct d
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, after);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == SQLITE_ROW) {
 		struct db_event *e = &(*events)[*n];
 		const char *kind = (const char *)sqlite3_column_text(st, 1);
 		const char *data = (const char *)sqlite3_column_text(st, 2);
@@ -391,7 +399,8 @@ bool db_job_cancel_requested(struct db *db, int64_t job_id)
 	if (!st)
 		return false;
 	sqlite3_bind_int64(st, 1, job_id);
-	if (sqlite3_step(st) == SQLITE_ROW)
+	/* A failed read answers "no": the worker asks again at the next batch. */
+	if (db_step(st) == SQLITE_ROW)
 		yes = sqlite3_column_int(st, 0) != 0;
 	sqlite3_reset(st);
 	return yes;
@@ -425,7 +434,7 @@ int db_job_claim(struct db *db, struct db_run *run, struct api_err *err)
 	st = db_stmt(db, next_sql, err);
 	if (!st)
 		goto fail;
-	rc = sqlite3_step(st);
+	rc = db_step(st);
 	if (rc != SQLITE_ROW) {
 		sqlite3_reset(st);
 		db_rollback(db);

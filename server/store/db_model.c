@@ -37,7 +37,7 @@ static int model_busy(struct db *db, int64_t id, const char *doing, struct api_e
 	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
+	rc = db_step(st);
 	if (rc == SQLITE_ROW)
 		api_fail(err, API_CONFLICT, NULL, "cannot %s model %lld while job %lld trains it", doing, (long long)id,
 			 (long long)sqlite3_column_int64(st, 0));
@@ -76,7 +76,7 @@ int db_model_create(struct db *db, struct api_model_info *info, const uint8_t *s
 	sqlite3_bind_text(st, 2, def, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)info->n_params);
 	sqlite3_bind_blob64(st, 4, state, state_len, SQLITE_STATIC);
-	rc = sqlite3_step(st);
+	rc = db_step(st);
 	if (rc != SQLITE_ROW) {
 		db_fail(db, rc, err);
 		sqlite3_reset(st);

@@ -35,11 +35,17 @@ int db_recover(struct db *db, unsigned max_attempts, struct api_err *err)
 		st = db_stmt(db, running, err);
 		if (!st)
 			goto fail;
-		while (n < 256 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		while (n < 256 && (rc = db_step(st)) == SQLITE_ROW) {
 			ids[n] = sqlite3_column_int64(st, 0);
 			attempts[n++] = sqlite3_column_int(st, 1);
 		}
 		sqlite3_reset(st);
+		/* A batch cut short by an error is not the last batch: roll back,
+		 * so that no job stays half recovered. */
+		if (n < 256 && rc != SQLITE_DONE) {
+			db_fail(db, rc, err);
+			goto fail;
+		}
 		for (int i = 0; i < n; i++) {
 			bool give_up = (unsigned)attempts[i] >= max_attempts;
 			char why[200];

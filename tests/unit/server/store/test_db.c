@@ -19,51 +19,12 @@
 #include <sqlite3.h>
 
 #include "server/store/db.h"
+#include "tests/unit/server/store/test_db_util.h"
 
 Suite *suite_db(void);
 
-#define REAL_MIGRATIONS "migrations"
 
 /* ---- temporary folders and files ----------------------------------------------------- */
-
-struct tmp {
-	char dir[64];
-	char db[128];  /* dir/test.db */
-	char mig[128]; /* dir/migrations, created on demand */
-};
-
-static void tmp_make(struct tmp *t)
-{
-	snprintf(t->dir, sizeof t->dir, "/tmp/fitd-test-db-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(t->dir));
-	snprintf(t->db, sizeof t->db, "%s/test.db", t->dir);
-	snprintf(t->mig, sizeof t->mig, "%s/migrations", t->dir);
-}
-
-/* Removes every file of dir (one level), then dir. */
-static void rm_flat(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char path[512];
-
-	if (!d)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-		unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
-static void tmp_remove(struct tmp *t)
-{
-	rm_flat(t->mig);
-	rm_flat(t->dir);
-}
 
 static void write_file(const char *dir, const char *name, const char *text)
 {
@@ -124,29 +85,6 @@ static int count_migrations(const char *dir)
 
 /* ---- an independent look at the file ------------------------------------------------------ */
 
-static sqlite3 *peek_open(const char *path)
-{
-	sqlite3 *h = NULL;
-
-	ck_assert_int_eq(sqlite3_open_v2(path, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-	return h;
-}
-
-/* The first column of the first row of sql as an integer (-1: no row). */
-static long long peek_int(const char *path, const char *sql)
-{
-	sqlite3 *h = peek_open(path);
-	sqlite3_stmt *st;
-	long long v = -1;
-
-	ck_assert_msg(sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK, "%s: %s", sql, sqlite3_errmsg(h));
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(h);
-	return v;
-}
-
 /* The first column of the first row of sql as text, into out ("" when none). */
 static void peek_text(const char *path, const char *sql, char *out, size_t size)
 {
@@ -159,17 +97,6 @@ static void peek_text(const char *path, const char *sql, char *out, size_t size)
 		snprintf(out, size, "%s", (const char *)sqlite3_column_text(st, 0));
 	sqlite3_finalize(st);
 	sqlite3_close(h);
-}
-
-static void peek_exec(const char *path, const char *sql)
-{
-	sqlite3 *h = peek_open(path);
-	char *emsg = NULL;
-	int rc = sqlite3_exec(h, sql, NULL, NULL, &emsg);
-
-	sqlite3_close(h);
-	ck_assert_msg(rc == SQLITE_OK, "%s: %s", sql, emsg ? emsg : "?");
-	sqlite3_free(emsg);
 }
 
 static bool has_table(const char *path, const char *name)
@@ -209,22 +136,6 @@ static char *schema_of(const char *path)
 	sqlite3_close(h);
 	ck_assert_uint_lt(len, cap);
 	return out;
-}
-
-static struct db *open_db(const char *path)
-{
-	char msg[512] = "";
-	struct db *db = db_open(path, msg, sizeof msg);
-
-	ck_assert_msg(db != NULL, "db_open %s: %s", path, msg);
-	return db;
-}
-
-static void migrate_ok(struct db *db, const char *dir)
-{
-	char msg[512] = "";
-
-	ck_assert_msg(db_migrate(db, dir, msg, sizeof msg) == 0, "db_migrate %s: %s", dir, msg);
 }
 
 /* ---- migrations ------------------------------------------------------------------------ */
@@ -518,16 +429,6 @@ END_TEST
 
 /* ---- datasets and models through the store ------------------------------------------------- */
 
-static struct db *fresh_db(struct tmp *t)
-{
-	struct db *db;
-
-	tmp_make(t);
-	db = open_db(t->db);
-	migrate_ok(db, REAL_MIGRATIONS);
-	return db;
-}
-
 /* 2049 rows of 1023 features + 1 target = 4 KiB a row: 1024 rows per 4 MiB
  * chunk, so three chunks (1024, 1024, 1). */
 START_TEST(test_dataset_chunked_roundtrip)
@@ -641,23 +542,6 @@ START_TEST(test_dataset_store_operations)
 	tmp_remove(&t);
 }
 END_TEST
-
-static void model_info(struct api_model_info *m, const char *json)
-{
-	struct api_err err = {0};
-	uint64_t n_params = 0;
-
-	memset(m, 0, sizeof *m);
-	ck_assert_msg(api_model_decode(json, strlen(json), &m->def, &err) == 0, "%s", err.message);
-	ck_assert_int_eq(nn_spec_check(&m->def.spec, &n_params, NULL), NN_OK);
-	m->n_params = n_params;
-}
-
-#define MODEL_JSON                                                                                              \
-	"{\"name\": \"digits-mlp\", \"input_dim\": 64, \"layers\": [{\"units\": 25, \"activation\": \"relu\"}, " \
-	"{\"type\": \"dropout\", \"rate\": 0.25}, {\"units\": 10, \"activation\": \"softmax\"}], "                 \
-	"\"loss\": \"sparse_categorical_crossentropy\", \"optimizer\": {\"type\": \"adam\", \"learning_rate\": " \
-	"0.002}, \"metrics\": [\"accuracy\"], \"seed\": 42}"
 
 START_TEST(test_model_store_operations)
 {
