@@ -23,6 +23,7 @@
  *  40  f32[n_params * (1 + slots)]   parameters, then each slot array
  *  ..  u64      checksum of every byte before it
  */
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -407,6 +408,7 @@ void nn_forward(const struct nn_model *m, struct nn_work *w, const float *x, siz
 		struct nn_rng *rng)
 {
 	const float *in = x;
+	assert(n <= w->max_rows);
 	for (uint32_t i = 0; i < m->spec.n_layers; i++) {
 		const struct nn_layer_spec *l = &m->spec.layers[i];
 		w->in[i] = in;
@@ -415,6 +417,7 @@ void nn_forward(const struct nn_model *m, struct nn_work *w, const float *x, siz
 			 * probability 1 - rate and scale kept values by 1 / (1 - rate). */
 			if (!w->training || l->rate == 0.0)
 				continue;
+			assert(rng != NULL); /* required on a training workspace */
 			size_t count = n * m->out_dim[i];
 			float scale = (float)(1.0 / (1.0 - l->rate));
 			float *mask = w->mask[i], *out = w->a[i];
@@ -443,6 +446,8 @@ void nn_forward(const struct nn_model *m, struct nn_work *w, const float *x, siz
 double nn_loss_batch(const struct nn_model *m, struct nn_work *w, const float *y, size_t n,
 		     bool grad, double *correct)
 {
+	assert(n > 0 && n <= w->max_rows);
+	assert(!grad || w->training);
 	const struct nn_loss_ops *ops = &nn_loss_table[m->spec.loss.kind];
 	bool sparse = m->spec.loss.kind == NN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY;
 	struct nn_loss_io io = {
@@ -464,6 +469,7 @@ double nn_loss_batch(const struct nn_model *m, struct nn_work *w, const float *y
 
 double nn_backward(struct nn_model *m, struct nn_work *w, size_t n, float *dx)
 {
+	assert(w->training && n <= w->max_rows);
 	float *g = w->grad[0], *other = w->grad[1];
 	double penalty = 0.0;
 	for (int i = (int)m->spec.n_layers - 1; i >= 0; i--) {

@@ -19,6 +19,7 @@
  * lock is taken, closes the window in which a stream could miss a wake-up.
  */
 #include <arpa/inet.h>
+#include <assert.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -127,6 +128,7 @@ void http_reply_file(struct http_req *r, int fd, size_t size, const char *conten
 
 void http_set_header(struct http_req *r, const char *name, const char *value)
 {
+	assert(r->n_headers < MAX_HEADERS); /* no reply sets more */
 	if (r->n_headers == MAX_HEADERS)
 		return;
 	r->headers[r->n_headers].name = strdup(name);

@@ -2,6 +2,7 @@
  * jobq.c — wake-ups, stop flags and gauges for the worker pool (see jobq.h).
  * One mutex guards the slots and both condition variables.
  */
+#include <assert.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
@@ -132,11 +133,18 @@ atomic_int *jobq_run_begin(struct jobq *q, int64_t job_id)
 
 void jobq_run_end(struct jobq *q, int64_t job_id)
 {
+	bool found = false;
+
 	pthread_mutex_lock(&q->lock);
-	for (unsigned i = 0; i < q->n_slots; i++)
-		if (q->slots[i].job_id == job_id)
+	for (unsigned i = 0; i < q->n_slots; i++) {
+		if (q->slots[i].job_id == job_id) {
 			q->slots[i].job_id = 0;
+			found = true;
+		}
+	}
 	pthread_mutex_unlock(&q->lock);
+	assert(found); /* jobq_run_begin registered it */
+	(void)found;
 }
 
 bool jobq_cancel(struct jobq *q, int64_t job_id)

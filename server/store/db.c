@@ -4,6 +4,7 @@
  * Migrations are in db_migrate.c, idempotency keys in db_idem.c, start-up
  * recovery in db_recover.c, one file per table besides.
  */
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -124,12 +125,11 @@ sqlite3_stmt *db_stmt(struct db *db, const char *sql, struct api_err *err)
 		db_fail(db, rc, err);
 		return NULL;
 	}
-	if (db->n_cached < DB_STMT_CACHE) {
-		db->cache[db->n_cached].sql = sql;
-		db->cache[db->n_cached].stmt = st;
-		db->n_cached++;
-	}
 	/* A full cache would leak: every SQL string of fitd fits in it. */
+	assert(db->n_cached < DB_STMT_CACHE);
+	db->cache[db->n_cached].sql = sql;
+	db->cache[db->n_cached].stmt = st;
+	db->n_cached++;
 	return st;
 }
 
@@ -259,6 +259,7 @@ int db_write_stmt(struct db *db, sqlite3_stmt *st, struct api_err *err)
 
 int db_commit(struct db *db, struct api_err *err)
 {
+	assert(db->writing); /* inside db_begin .. db_commit */
 	if (exec_sql(db, "COMMIT", err)) {
 		db_rollback(db);
 		return -1;

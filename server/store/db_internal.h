@@ -13,7 +13,8 @@
 /* Float blobs are stored little-endian; fitd builds on little-endian hosts only. */
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "float32 blobs are stored little-endian");
 
-#define DB_STMT_CACHE 64
+/* Every static SQL string of server/store/ (about 60) fits, with room. */
+#define DB_STMT_CACHE 128
 
 struct db {
 	sqlite3 *h;
