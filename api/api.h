@@ -78,6 +78,22 @@ const char *api_code_name(enum api_code code);
 /* {"error": {"code", "message", "field"}} — field omitted when empty. */
 char *api_err_json(const struct api_err *err);
 
+/* ---- memory --------------------------------------------------------------------- */
+
+/* malloc, calloc, realloc and strdup for api/ (cJSON uses api_malloc too):
+ * NULL on failure, and every failure is counted for the calling thread. */
+void *api_malloc(size_t size);
+void *api_calloc(size_t n, size_t size);
+void *api_realloc(void *p, size_t size);
+char *api_strdup(const char *s);
+/* Allocation failures on this thread so far (a decoder or an encoder
+ * compares the count before and after a cJSON call). */
+unsigned long api_alloc_failures(void);
+/* Test hook: the n-th allocation from now (1 = the next), in any thread,
+ * fails once; n <= 0 disarms. api_alloc_fail_pending: not reached yet. */
+void api_alloc_fail_nth(long n);
+bool api_alloc_fail_pending(void);
+
 /* ---- small values ----------------------------------------------------------- */
 
 /* Current time as RFC 3339 UTC is produced by the server; api only carries it. */

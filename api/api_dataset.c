@@ -135,8 +135,8 @@ int api_dataset_decode(const char *body, size_t len, const struct api_limits *li
 		goto fail;
 	}
 	/* The sizes are bounded by the body the server accepted, and checked above. */
-	out->x = malloc(n * d * sizeof(float));
-	out->y = malloc(n * (y_dim ? y_dim : 1) * sizeof(float));
+	out->x = api_malloc(n * d * sizeof(float));
+	out->y = api_malloc(n * (y_dim ? y_dim : 1) * sizeof(float));
 	if (!out->x || !out->y) {
 		api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
 		goto fail;
@@ -200,16 +200,19 @@ static cJSON *dataset_json(const struct api_dataset_info *d)
 
 char *api_dataset_encode(const struct api_dataset_info *d)
 {
-	return api_json_print_free(dataset_json(d));
+	unsigned long failures = api_alloc_failures();
+
+	return api_json_print_free(dataset_json(d), failures);
 }
 
 char *api_dataset_list_encode(const struct api_dataset_info *items, size_t n, uint64_t total)
 {
+	unsigned long failures = api_alloc_failures();
 	cJSON *o = cJSON_CreateObject();
 	cJSON *arr = cJSON_AddArrayToObject(o, "items");
 
 	for (size_t i = 0; i < n; i++)
 		cJSON_AddItemToArray(arr, dataset_json(&items[i]));
 	api_add_number(o, "total", (double)total);
-	return api_json_print_free(o);
+	return api_json_print_free(o, failures);
 }

@@ -78,6 +78,7 @@ static void utf8_clean(const char *s, char *out, size_t size)
 
 char *api_err_json(const struct api_err *err)
 {
+	unsigned long failures = api_alloc_failures();
 	cJSON *root = cJSON_CreateObject();
 	cJSON *e = cJSON_AddObjectToObject(root, "error");
 	char message[sizeof err->message], field[sizeof err->field];
@@ -90,7 +91,7 @@ char *api_err_json(const struct api_err *err)
 	cJSON_AddStringToObject(e, "message", message);
 	if (field[0])
 		cJSON_AddStringToObject(e, "field", field);
-	return api_json_print_free(root);
+	return api_json_print_free(root, failures);
 fail:
 	cJSON_Delete(root);
 	return NULL;

@@ -72,7 +72,9 @@ char *api_buf_finish(struct api_buf *b);
  * to exactly the same double. Non-finite values become null. */
 cJSON *api_json_number_or_null(double v);
 cJSON *api_add_number(cJSON *obj, const char *key, double v);
-/* cJSON_PrintUnformatted + cJSON_Delete; NULL on failure. */
-char *api_json_print_free(cJSON *root);
+/* cJSON_PrintUnformatted + cJSON_Delete; NULL on failure, and NULL when an
+ * allocation of this thread failed since api_alloc_failures() returned
+ * failures (taken before the tree was built: a node may be missing). */
+char *api_json_print_free(cJSON *root, unsigned long failures);
 
 #endif

@@ -194,6 +194,7 @@ static void req_fields(cJSON *o, const struct api_job_req *req)
 
 char *api_job_req_encode(const struct api_job_req *req)
 {
+	unsigned long failures = api_alloc_failures();
 	cJSON *o = cJSON_CreateObject();
 
 	api_add_number(o, "model_id", (double)req->model_id);
@@ -201,7 +202,7 @@ char *api_job_req_encode(const struct api_job_req *req)
 	if (req->validation_dataset_id)
 		api_add_number(o, "validation_dataset_id", (double)req->validation_dataset_id);
 	req_fields(o, req);
-	return api_json_print_free(o);
+	return api_json_print_free(o, failures);
 }
 
 const char *api_job_status_name(enum api_job_status s)
@@ -288,27 +289,33 @@ static cJSON *job_json(const struct api_job_info *j)
 
 char *api_job_encode(const struct api_job_info *j)
 {
-	return api_json_print_free(job_json(j));
+	unsigned long failures = api_alloc_failures();
+
+	return api_json_print_free(job_json(j), failures);
 }
 
 char *api_job_list_encode(const struct api_job_info *items, size_t n, uint64_t total)
 {
+	unsigned long failures = api_alloc_failures();
 	cJSON *o = cJSON_CreateObject();
 	cJSON *arr = cJSON_AddArrayToObject(o, "items");
 
 	for (size_t i = 0; i < n; i++)
 		cJSON_AddItemToArray(arr, job_json(&items[i]));
 	api_add_number(o, "total", (double)total);
-	return api_json_print_free(o);
+	return api_json_print_free(o, failures);
 }
 
 char *api_epoch_encode(const struct api_epoch *e)
 {
-	return api_json_print_free(epoch_json(e));
+	unsigned long failures = api_alloc_failures();
+
+	return api_json_print_free(epoch_json(e), failures);
 }
 
 char *api_history_encode(int64_t job_id, const struct api_epoch *epochs, size_t n)
 {
+	unsigned long failures = api_alloc_failures();
 	cJSON *o = cJSON_CreateObject();
 	cJSON *arr;
 
@@ -316,5 +323,5 @@ char *api_history_encode(int64_t job_id, const struct api_epoch *epochs, size_t 
 	arr = cJSON_AddArrayToObject(o, "epochs");
 	for (size_t i = 0; i < n; i++)
 		cJSON_AddItemToArray(arr, epoch_json(&epochs[i]));
-	return api_json_print_free(o);
+	return api_json_print_free(o, failures);
 }

@@ -52,6 +52,7 @@ cJSON *api_json_parse(const char *body, size_t len, struct api_err *err)
 {
 	const char *end = NULL;
 	size_t line, column;
+	unsigned long failures = api_alloc_failures();
 	cJSON *root;
 
 	if (len == 0 || !body) {
@@ -60,6 +61,10 @@ cJSON *api_json_parse(const char *body, size_t len, struct api_err *err)
 	}
 	/* The end pointer, not the global cJSON_GetErrorPtr(), which threads share. */
 	root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+	if (!root && api_alloc_failures() != failures) {
+		api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
+		return NULL;
+	}
 	if (!root) {
 		size_t offset = end && end >= body && end <= body + len ? (size_t)(end - body) : 0;
 		json_position(body, offset, &line, &column);
@@ -323,7 +328,7 @@ static bool buf_reserve(struct api_buf *b, size_t extra)
 	want = b->cap ? b->cap : 256;
 	while (want < b->len + extra + 1)
 		want *= 2;
-	p = realloc(b->data, want);
+	p = api_realloc(b->data, want);
 	if (!p) {
 		b->failed = true;
 		return false;
@@ -412,10 +417,16 @@ cJSON *api_add_number(cJSON *obj, const char *key, double v)
 	return item;
 }
 
-char *api_json_print_free(cJSON *root)
+char *api_json_print_free(cJSON *root, unsigned long failures)
 {
-	char *s = root ? cJSON_PrintUnformatted(root) : NULL;
+	/* cJSON_Add* drop a node they cannot allocate and go on: a tree built
+	 * while an allocation failed may lack a field, so it is not printed. */
+	char *s = root && api_alloc_failures() == failures ? cJSON_PrintUnformatted(root) : NULL;
 
+	if (s && api_alloc_failures() != failures) {
+		cJSON_free(s);
+		s = NULL;
+	}
 	cJSON_Delete(root);
 	return s;
 }

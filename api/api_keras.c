@@ -115,7 +115,11 @@ int api_keras_decode(const cJSON *root, struct api_model_def *def, bool have_dim
 
 	/* model.to_json() returns a string; accept it as is or already parsed. */
 	if (cJSON_IsString(keras)) {
+		unsigned long failures = api_alloc_failures();
+
 		parsed = cJSON_Parse(keras->valuestring);
+		if (!parsed && api_alloc_failures() != failures)
+			return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
 		if (!parsed)
 			return api_fail(err, API_VALIDATION_FAILED, "keras", "keras is a string but not valid JSON");
 		keras = parsed;

@@ -101,11 +101,12 @@ static void def_fields(cJSON *o, const struct api_model_def *def)
 
 char *api_model_def_encode(const struct api_model_def *def)
 {
+	unsigned long failures = api_alloc_failures();
 	cJSON *o = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(o, "name", def->name);
 	def_fields(o, def);
-	return api_json_print_free(o);
+	return api_json_print_free(o, failures);
 }
 
 const char *api_model_status_name(enum api_model_status s)
@@ -141,16 +142,19 @@ static cJSON *model_json(const struct api_model_info *m)
 
 char *api_model_encode(const struct api_model_info *m)
 {
-	return api_json_print_free(model_json(m));
+	unsigned long failures = api_alloc_failures();
+
+	return api_json_print_free(model_json(m), failures);
 }
 
 char *api_model_list_encode(const struct api_model_info *items, size_t n, uint64_t total)
 {
+	unsigned long failures = api_alloc_failures();
 	cJSON *o = cJSON_CreateObject();
 	cJSON *arr = cJSON_AddArrayToObject(o, "items");
 
 	for (size_t i = 0; i < n; i++)
 		cJSON_AddItemToArray(arr, model_json(&items[i]));
 	api_add_number(o, "total", (double)total);
-	return api_json_print_free(o);
+	return api_json_print_free(o, failures);
 }
