@@ -186,9 +186,9 @@ static cJSON *dataset_json(const struct api_dataset_info *d)
 	api_add_number(o, "n_samples", (double)d->n_samples);
 	api_add_number(o, "n_features", d->n_features);
 	shape = cJSON_AddArrayToObject(o, "y_shape");
-	cJSON_AddItemToArray(shape, api_json_number_or_null((double)d->n_samples));
+	api_json_append(shape, api_json_number_or_null((double)d->n_samples));
 	if (d->y_dim)
-		cJSON_AddItemToArray(shape, api_json_number_or_null(d->y_dim));
+		api_json_append(shape, api_json_number_or_null(d->y_dim));
 	cJSON_AddStringToObject(o, "y_kind", api_y_kind_name(d->y_kind));
 	if (d->n_classes)
 		api_add_number(o, "n_classes", d->n_classes);
@@ -212,7 +212,7 @@ char *api_dataset_list_encode(const struct api_dataset_info *items, size_t n, ui
 	cJSON *arr = cJSON_AddArrayToObject(o, "items");
 
 	for (size_t i = 0; i < n; i++)
-		cJSON_AddItemToArray(arr, dataset_json(&items[i]));
+		api_json_append(arr, dataset_json(&items[i]));
 	api_add_number(o, "total", (double)total);
 	return api_json_print_free(o, failures);
 }

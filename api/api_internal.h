@@ -72,6 +72,11 @@ char *api_buf_finish(struct api_buf *b);
  * to exactly the same double. Non-finite values become null. */
 cJSON *api_json_number_or_null(double v);
 cJSON *api_add_number(cJSON *obj, const char *key, double v);
+/* cJSON_AddItemToObject / cJSON_AddItemToArray that take ownership of item
+ * also on failure (cJSON's leave it to the caller, and a failed add leaked
+ * it): item, or NULL when it could not be added and was deleted. */
+cJSON *api_json_add(cJSON *obj, const char *key, cJSON *item);
+cJSON *api_json_append(cJSON *arr, cJSON *item);
 /* cJSON_PrintUnformatted + cJSON_Delete; NULL on failure, and NULL when an
  * allocation of this thread failed since api_alloc_failures() returned
  * failures (taken before the tree was built: a node may be missing). */

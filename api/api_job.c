@@ -274,7 +274,7 @@ static cJSON *job_json(const struct api_job_info *j)
 		add_if_finite(metrics, "val_loss", j->last.val_loss);
 		add_if_finite(metrics, "val_accuracy", j->last.val_accuracy);
 	}
-	cJSON_AddItemToObject(o, "samples_per_second", api_json_number_or_null(j->samples_per_second));
+	api_json_add(o, "samples_per_second", api_json_number_or_null(j->samples_per_second));
 	if (j->error[0])
 		cJSON_AddStringToObject(o, "error", j->error);
 	else
@@ -301,7 +301,7 @@ char *api_job_list_encode(const struct api_job_info *items, size_t n, uint64_t t
 	cJSON *arr = cJSON_AddArrayToObject(o, "items");
 
 	for (size_t i = 0; i < n; i++)
-		cJSON_AddItemToArray(arr, job_json(&items[i]));
+		api_json_append(arr, job_json(&items[i]));
 	api_add_number(o, "total", (double)total);
 	return api_json_print_free(o, failures);
 }
@@ -322,6 +322,6 @@ char *api_history_encode(int64_t job_id, const struct api_epoch *epochs, size_t 
 	api_add_number(o, "job_id", (double)job_id);
 	arr = cJSON_AddArrayToObject(o, "epochs");
 	for (size_t i = 0; i < n; i++)
-		cJSON_AddItemToArray(arr, epoch_json(&epochs[i]));
+		api_json_append(arr, epoch_json(&epochs[i]));
 	return api_json_print_free(o, failures);
 }

@@ -408,9 +408,21 @@ cJSON *api_json_number_or_null(double v)
 
 cJSON *api_add_number(cJSON *obj, const char *key, double v)
 {
-	cJSON *item = api_json_number_or_null(v);
+	return api_json_add(obj, key, api_json_number_or_null(v));
+}
 
+cJSON *api_json_add(cJSON *obj, const char *key, cJSON *item)
+{
 	if (item && !cJSON_AddItemToObject(obj, key, item)) {
+		cJSON_Delete(item);
+		return NULL;
+	}
+	return item;
+}
+
+cJSON *api_json_append(cJSON *arr, cJSON *item)
+{
+	if (item && !cJSON_AddItemToArray(arr, item)) {
 		cJSON_Delete(item);
 		return NULL;
 	}

@@ -37,7 +37,7 @@ static cJSON *layer_json(const struct nn_layer_spec *l)
 	}
 	cJSON_AddStringToObject(o, "type", "dense");
 	api_add_number(o, "units", l->units);
-	cJSON_AddItemToObject(o, "activation", activation_json(l));
+	api_json_add(o, "activation", activation_json(l));
 	cJSON_AddBoolToObject(o, "use_bias", l->use_bias);
 	cJSON_AddStringToObject(o, "kernel_initializer", api_name_of(api_init_names, l->kernel_init));
 	cJSON_AddStringToObject(o, "bias_initializer", api_name_of(api_init_names, l->bias_init));
@@ -83,7 +83,7 @@ static void def_fields(cJSON *o, const struct api_model_def *def)
 
 	api_add_number(o, "input_dim", def->spec.input_dim);
 	for (uint32_t i = 0; i < def->spec.n_layers; i++)
-		cJSON_AddItemToArray(layers, layer_json(&def->spec.layers[i]));
+		api_json_append(layers, layer_json(&def->spec.layers[i]));
 	if (def->spec.loss.from_logits) {
 		cJSON *loss = cJSON_AddObjectToObject(o, "loss");
 		cJSON_AddStringToObject(loss, "type", api_name_of(api_loss_names, def->spec.loss.kind));
@@ -91,10 +91,10 @@ static void def_fields(cJSON *o, const struct api_model_def *def)
 	} else {
 		cJSON_AddStringToObject(o, "loss", api_name_of(api_loss_names, def->spec.loss.kind));
 	}
-	cJSON_AddItemToObject(o, "optimizer", optimizer_json(&def->spec.opt));
+	api_json_add(o, "optimizer", optimizer_json(&def->spec.opt));
 	metrics = cJSON_AddArrayToObject(o, "metrics");
 	if (def->accuracy)
-		cJSON_AddItemToArray(metrics, cJSON_CreateString("accuracy"));
+		api_json_append(metrics, cJSON_CreateString("accuracy"));
 	if (def->has_seed)
 		api_add_number(o, "seed", (double)def->seed);
 }
@@ -154,7 +154,7 @@ char *api_model_list_encode(const struct api_model_info *items, size_t n, uint64
 	cJSON *arr = cJSON_AddArrayToObject(o, "items");
 
 	for (size_t i = 0; i < n; i++)
-		cJSON_AddItemToArray(arr, model_json(&items[i]));
+		api_json_append(arr, model_json(&items[i]));
 	api_add_number(o, "total", (double)total);
 	return api_json_print_free(o, failures);
 }

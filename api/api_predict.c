@@ -153,9 +153,9 @@ char *api_evaluate_encode(const struct nn_eval *e)
 	unsigned long failures = api_alloc_failures();
 	cJSON *o = cJSON_CreateObject();
 
-	cJSON_AddItemToObject(o, "loss", api_json_number_or_null(e->loss));
+	api_json_add(o, "loss", api_json_number_or_null(e->loss));
 	if (e->has_metric)
-		cJSON_AddItemToObject(o, "accuracy", api_json_number_or_null(e->metric));
+		api_json_add(o, "accuracy", api_json_number_or_null(e->metric));
 	api_add_number(o, "n_samples", (double)e->n);
 	return api_json_print_free(o, failures);
 }
