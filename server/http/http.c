@@ -272,11 +272,6 @@ void *http_app(const struct http_req *r)
 	return r->http->app;
 }
 
-const char *http_method(const struct http_req *r)
-{
-	return r->method;
-}
-
 const char *http_path(const struct http_req *r)
 {
 	return r->path;
@@ -301,11 +296,6 @@ const char *http_body(const struct http_req *r, size_t *len)
 {
 	*len = r->body_len;
 	return r->body;
-}
-
-const char *http_route_pattern(const struct http_req *r)
-{
-	return r->route ? r->route->pattern : "unmatched";
 }
 
 void http_take_body(struct http_req *r, http_sink_fn fn, void *ctx, void (*free_fn)(void *ctx), size_t limit)

@@ -71,7 +71,6 @@ bool http_stopping(const struct http *h);
 /* ---- what a handler reads ------------------------------------------------------ */
 
 void *http_app(const struct http_req *r);
-const char *http_method(const struct http_req *r);
 const char *http_path(const struct http_req *r);
 /* The i-th {id} of the pattern. */
 const char *http_param(const struct http_req *r, int i);
@@ -80,8 +79,6 @@ const char *http_query(const struct http_req *r, const char *key);
 const char *http_header(const struct http_req *r, const char *name);
 /* The buffered body (NULL, 0 when empty). Borrowed. */
 const char *http_body(const struct http_req *r, size_t *len);
-/* The route's pattern, for logs and metrics. */
-const char *http_route_pattern(const struct http_req *r);
 
 /* ---- replies --------------------------------------------------------------------- */
 

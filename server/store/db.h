@@ -62,8 +62,9 @@ struct db_idem {
 	unsigned char hash[32];  /* SHA-256 of the request body */
 };
 
-/* Was this key used before? 1 with *id set, 0 when not, -1 on error
- * (409 when the key was used by a different request). */
+/* Was this key used before? 1 with *id set, 0 when not (or idem is NULL), -1
+ * on error (409 when the key was used by a different request). Routes ask
+ * before decoding a body; creating calls ask again inside their transaction. */
 int db_idem_lookup(struct db *db, const struct db_idem *idem, int64_t *id, struct api_err *err);
 
 /* ---- datasets ------------------------------------------------------------------ */

@@ -117,7 +117,7 @@ int db_dataset_create(struct db *db, struct api_dataset_info *info, const float 
 
 	if (db_begin(db, err))
 		return -1;
-	rc = db_idem_claim(db, idem, &info->id, err);
+	rc = db_idem_lookup(db, idem, &info->id, err);
 	if (rc != 0) {
 		db_rollback(db);
 		return rc;
@@ -159,7 +159,7 @@ int db_upload_finish(struct db *db, struct api_dataset_info *info, const struct 
 
 	if (db_begin(db, err))
 		return -1;
-	rc = db_idem_claim(db, idem, &other, err);
+	rc = db_idem_lookup(db, idem, &other, err);
 	if (rc != 0) {
 		db_rollback(db);
 		if (rc == 1) {

@@ -12,13 +12,16 @@
 
 #define IDEM_TTL_S 86400
 
-static int idem_find(struct db *db, const struct db_idem *idem, int64_t *id, struct api_err *err)
+int db_idem_lookup(struct db *db, const struct db_idem *idem, int64_t *id, struct api_err *err)
 {
 	static const char sql[] =
 		"SELECT resource_id, request_hash FROM idempotency_keys WHERE route = ?1 AND key = ?2 AND created_at > ?3";
-	sqlite3_stmt *st = db_stmt(db, sql, err);
+	sqlite3_stmt *st;
 	int rc;
 
+	if (!idem)
+		return 0;
+	st = db_stmt(db, sql, err);
 	if (!st)
 		return -1;
 	sqlite3_bind_text(st, 1, idem->route, -1, SQLITE_STATIC);
@@ -37,16 +40,6 @@ static int idem_find(struct db *db, const struct db_idem *idem, int64_t *id, str
 	}
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err);
-}
-
-int db_idem_lookup(struct db *db, const struct db_idem *idem, int64_t *id, struct api_err *err)
-{
-	return idem ? idem_find(db, idem, id, err) : 0;
-}
-
-int db_idem_claim(struct db *db, const struct db_idem *idem, int64_t *id, struct api_err *err)
-{
-	return idem ? idem_find(db, idem, id, err) : 0;
 }
 
 int db_idem_record(struct db *db, const struct db_idem *idem, int64_t id, struct api_err *err)

@@ -64,10 +64,10 @@ int db_count(struct db *db, sqlite3_stmt *st, uint64_t *total, struct api_err *e
  * releases what read put in the items read so far. */
 int db_read_rows(struct db *db, sqlite3_stmt *st, size_t item_size, uint32_t limit, db_read_fn read,
 		 void (*drop)(void *item), void **items, size_t *n, struct api_err *err);
-/* Records the key in the current transaction (no-op for NULL idem). Returns 1
- * with *id set when the key is already there (the transaction is left for the
- * caller to roll back), 0 when recorded, -1 on error. */
-int db_idem_claim(struct db *db, const struct db_idem *idem, int64_t *id, struct api_err *err);
+/* Records the key for the resource id in the current transaction (no-op for
+ * NULL idem). A creating call runs db_idem_lookup first in the same
+ * transaction: 1 there means a retry (the caller rolls back and answers with
+ * *id). */
 int db_idem_record(struct db *db, const struct db_idem *idem, int64_t id, struct api_err *err);
 /* Inserts a status event with the job's current JSON (inside a transaction). */
 int db_job_status_event(struct db *db, int64_t job_id, struct api_err *err);

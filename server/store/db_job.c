@@ -129,7 +129,7 @@ int db_job_submit(struct db *db, const struct api_job_req *req, const char *opti
 
 	if (db_begin(db, err))
 		return -1;
-	rc = db_idem_claim(db, idem, &id, err);
+	rc = db_idem_lookup(db, idem, &id, err);
 	if (rc != 0) {
 		db_rollback(db);
 		return rc == 1 && db_job_get(db, id, info, err) ? -1 : rc;

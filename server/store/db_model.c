@@ -62,7 +62,7 @@ int db_model_create(struct db *db, struct api_model_info *info, const uint8_t *s
 		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
 	if (db_begin(db, err))
 		goto fail_free;
-	rc = db_idem_claim(db, idem, &other, err);
+	rc = db_idem_lookup(db, idem, &other, err);
 	if (rc != 0) {
 		db_rollback(db);
 		free(def);
