@@ -275,6 +275,37 @@ void db_rollback(struct db *db)
 	release_write_lock(db);
 }
 
+int db_transaction(struct db *db, db_tx_fn body, void *ctx, struct api_err *err)
+{
+	int rc;
+
+	if (db_begin(db, err))
+		return -1;
+	rc = body(db, ctx, err);
+	if (rc < 0 || db_commit(db, err)) {
+		db_rollback(db);
+		return -1;
+	}
+	return rc;
+}
+
+int db_find_id(struct db *db, const char *sql, int64_t id, int64_t *found, struct api_err *err)
+{
+	sqlite3_stmt *st = db_stmt(db, sql, err);
+	int rc;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	rc = db_step(st);
+	if (rc == SQLITE_ROW)
+		*found = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err);
+}
+
 void db_col_text(sqlite3_stmt *st, int col, char *out, size_t size)
 {
 	const unsigned char *t = sqlite3_column_text(st, col);

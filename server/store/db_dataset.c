@@ -106,39 +106,43 @@ static int created_at(struct db *db, struct api_dataset_info *info, struct api_e
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(db, rc, err);
 }
 
-int db_dataset_create(struct db *db, struct api_dataset_info *info, const float *x, const float *y,
-		      const struct db_idem *idem, struct api_err *err)
+struct create {
+	struct api_dataset_info *info;
+	const float *x, *y;
+	const struct db_idem *idem;
+};
+
+static int create_tx(struct db *db, void *ctx, struct api_err *err)
 {
+	struct create *c = ctx;
+	struct api_dataset_info *info = c->info;
 	size_t y_width = info->y_dim ? info->y_dim : 1;
 	size_t row_bytes = (info->n_features + y_width) * sizeof(float);
 	uint64_t rows_per_chunk = row_bytes >= CHUNK_BYTES ? 1 : CHUNK_BYTES / row_bytes;
 	int64_t id;
-	int rc;
+	int rc = db_idem_lookup(db, c->idem, &info->id, err);
 
-	if (db_begin(db, err))
-		return -1;
-	rc = db_idem_lookup(db, idem, &info->id, err);
-	if (rc != 0) {
-		db_rollback(db);
+	if (rc != 0)
 		return rc;
-	}
 	if (insert_dataset(db, info->name, "uploading", info->n_features, &id, err))
-		goto fail;
+		return -1;
 	info->id = id;
 	for (uint64_t row = 0, seq = 0; row < info->n_samples; row += rows_per_chunk, seq++) {
 		uint64_t n = info->n_samples - row < rows_per_chunk ? info->n_samples - row : rows_per_chunk;
 
-		if (insert_chunk(db, id, (uint32_t)seq, (uint32_t)n, x + row * info->n_features, n * info->n_features,
-				 y + row * y_width, n * y_width, err))
-			goto fail;
+		if (insert_chunk(db, id, (uint32_t)seq, (uint32_t)n, c->x + row * info->n_features,
+				 n * info->n_features, c->y + row * y_width, n * y_width, err))
+			return -1;
 	}
-	if (publish(db, info, err) || db_idem_record(db, idem, id, err) || created_at(db, info, err) ||
-	    db_commit(db, err))
-		goto fail;
-	return 0;
-fail:
-	db_rollback(db);
-	return -1;
+	return publish(db, info, err) || db_idem_record(db, c->idem, id, err) || created_at(db, info, err) ? -1 : 0;
+}
+
+int db_dataset_create(struct db *db, struct api_dataset_info *info, const float *x, const float *y,
+		      const struct db_idem *idem, struct api_err *err)
+{
+	struct create c = {info, x, y, idem};
+
+	return db_transaction(db, create_tx, &c, err);
 }
 
 int db_upload_begin(struct db *db, const char *name, uint32_t n_features, int64_t *id, struct api_err *err)
@@ -152,29 +156,36 @@ int db_upload_chunk(struct db *db, int64_t id, uint32_t seq, uint32_t n_rows, co
 	return insert_chunk(db, id, seq, n_rows, x, x_len, y, y_len, err);
 }
 
+struct finish {
+	struct api_dataset_info *info;
+	const struct db_idem *idem;
+	int64_t other; /* a retry: the dataset the first request made */
+};
+
+static int finish_tx(struct db *db, void *ctx, struct api_err *err)
+{
+	struct finish *f = ctx;
+	int rc = db_idem_lookup(db, f->idem, &f->other, err);
+
+	if (rc != 0)
+		return rc;
+	return publish(db, f->info, err) || db_idem_record(db, f->idem, f->info->id, err) ||
+			       created_at(db, f->info, err)
+		       ? -1
+		       : 0;
+}
+
 int db_upload_finish(struct db *db, struct api_dataset_info *info, const struct db_idem *idem, struct api_err *err)
 {
-	int64_t upload = info->id, other;
-	int rc;
+	struct finish f = {info, idem, 0};
+	int rc = db_transaction(db, finish_tx, &f, err);
 
-	if (db_begin(db, err))
-		return -1;
-	rc = db_idem_lookup(db, idem, &other, err);
-	if (rc != 0) {
-		db_rollback(db);
-		if (rc == 1) {
-			/* A retry of a request that already landed: drop this copy. */
-			db_upload_abort(db, upload);
-			info->id = other;
-		}
-		return rc;
+	if (rc == 1) {
+		/* A retry of a request that already landed: drop this copy. */
+		db_upload_abort(db, info->id);
+		info->id = f.other;
 	}
-	if (publish(db, info, err) || db_idem_record(db, idem, upload, err) || created_at(db, info, err) ||
-	    db_commit(db, err)) {
-		db_rollback(db);
-		return -1;
-	}
-	return 0;
+	return rc;
 }
 
 void db_upload_abort(struct db *db, int64_t id)
@@ -218,46 +229,35 @@ int db_dataset_list(struct db *db, uint32_t limit, uint64_t offset, struct api_d
 	return db_read_rows(db, st, sizeof **items, limit, read_info, NULL, (void **)items, n, err);
 }
 
-int db_dataset_delete(struct db *db, int64_t id, struct api_err *err)
+static int delete_tx(struct db *db, void *ctx, struct api_err *err)
 {
 	static const char busy[] =
 		"SELECT id FROM jobs WHERE (dataset_id = ?1 OR validation_dataset_id = ?1) "
 		"AND status IN ('queued', 'running') LIMIT 1";
 	static const char del[] = "DELETE FROM datasets WHERE id = ?1 AND state = 'ready'";
+	int64_t id = *(const int64_t *)ctx, job = 0;
 	struct api_dataset_info info;
 	sqlite3_stmt *st;
 	int rc;
 
-	if (db_begin(db, err))
-		return -1;
 	if (db_dataset_get(db, id, &info, err))
-		goto fail;
-	st = db_stmt(db, busy, err);
-	if (!st)
-		goto fail;
-	sqlite3_bind_int64(st, 1, id);
-	rc = db_step(st);
-	if (rc == SQLITE_ROW) {
+		return -1;
+	rc = db_find_id(db, busy, id, &job, err);
+	if (rc == 1)
 		api_fail(err, API_CONFLICT, NULL, "dataset %lld is used by job %lld, which is queued or running",
-			 (long long)id, (long long)sqlite3_column_int64(st, 0));
-		sqlite3_reset(st);
-		goto fail;
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		db_fail(db, rc, err);
-		goto fail;
-	}
+			 (long long)id, (long long)job);
+	if (rc != 0)
+		return -1;
 	st = db_stmt(db, del, err);
 	if (!st)
-		goto fail;
+		return -1;
 	sqlite3_bind_int64(st, 1, id);
-	if (db_exec_stmt(db, st, err) || db_commit(db, err))
-		goto fail;
-	return 0;
-fail:
-	db_rollback(db);
-	return -1;
+	return db_exec_stmt(db, st, err);
+}
+
+int db_dataset_delete(struct db *db, int64_t id, struct api_err *err)
+{
+	return db_transaction(db, delete_tx, &id, err);
 }
 
 int db_dataset_load(struct db *db, int64_t id, struct api_dataset_info *info, float **x, float **y,

@@ -37,6 +37,16 @@ int db_fail(struct db *db, int rc, struct api_err *err);
 int db_begin(struct db *db, struct api_err *err);
 int db_commit(struct db *db, struct api_err *err);
 void db_rollback(struct db *db);
+/* The body of one write transaction: 0 or a positive result to commit, -1
+ * with err filled to roll back. */
+typedef int (*db_tx_fn)(struct db *db, void *ctx, struct api_err *err);
+/* db_begin, body, then db_commit, or db_rollback when body or the commit
+ * fails: every multi-statement write of the store goes through here.
+ * Returns body's result, or -1 with err. */
+int db_transaction(struct db *db, db_tx_fn body, void *ctx, struct api_err *err);
+/* The id in the first column of sql's first row (?1 bound to id) into
+ * *found: 1 when there is a row, 0 when none, -1 with err. */
+int db_find_id(struct db *db, const char *sql, int64_t id, int64_t *found, struct api_err *err);
 /* Runs a statement that returns no rows; -1 with err on failure. */
 int db_exec_stmt(struct db *db, sqlite3_stmt *st, struct api_err *err);
 /* The same for a write outside db_begin .. db_commit: it takes its turn

@@ -111,86 +111,91 @@ int db_job_status_event(struct db *db, int64_t job_id, struct api_err *err)
 
 /* ---- submission ----------------------------------------------------------------------- */
 
-int db_job_submit(struct db *db, const struct api_job_req *req, const char *options, unsigned capacity,
-		  const struct db_idem *idem, struct api_job_info *info, struct api_err *err)
+struct submit {
+	const struct api_job_req *req;
+	const char *options;
+	unsigned capacity;
+	const struct db_idem *idem;
+	struct api_job_info *info;
+	int64_t id;
+};
+
+/* The model and datasets exist, the model is free, the queue has room. */
+static int submit_checks(struct db *db, const struct submit *s, struct api_err *err)
 {
 	static const char model_sql[] = "SELECT 1 FROM models WHERE id = ?1";
 	static const char dataset_sql[] = "SELECT 1 FROM datasets WHERE id = ?1 AND state = 'ready'";
 	static const char busy_sql[] =
 		"SELECT id FROM jobs WHERE model_id = ?1 AND status IN ('queued', 'running') LIMIT 1";
 	static const char queued_sql[] = "SELECT count(*) FROM jobs WHERE status = 'queued'";
-	static const char insert_sql[] =
-		"INSERT INTO jobs (model_id, dataset_id, validation_dataset_id, options, status, epochs, "
-		"model_was_trained, created_at) VALUES (?1, ?2, ?3, ?4, 'queued', ?5, "
-		"(SELECT status = 'trained' FROM models WHERE id = ?1), " DB_NOW ")";
+	const struct api_job_req *req = s->req;
+	int64_t found = 0;
+	uint64_t queued = 0;
 	sqlite3_stmt *st;
-	int64_t id;
 	int rc;
 
-	if (db_begin(db, err))
-		return -1;
-	rc = db_idem_lookup(db, idem, &id, err);
-	if (rc != 0) {
-		db_rollback(db);
-		return rc == 1 && db_job_get(db, id, info, err) ? -1 : rc;
-	}
 	if (db_exists(db, model_sql, req->model_id, "model_id", "model", err) ||
 	    db_exists(db, dataset_sql, req->dataset_id, "dataset_id", "dataset", err) ||
 	    (req->validation_dataset_id && db_exists(db, dataset_sql, req->validation_dataset_id,
 							"validation_dataset_id", "dataset", err)))
-		goto fail;
-	st = db_stmt(db, busy_sql, err);
-	if (!st)
-		goto fail;
-	sqlite3_bind_int64(st, 1, req->model_id);
-	rc = db_step(st);
-	if (rc == SQLITE_ROW) {
+		return -1;
+	rc = db_find_id(db, busy_sql, req->model_id, &found, err);
+	if (rc == 1)
 		api_fail(err, API_CONFLICT, "model_id",
 			 "model %lld already has job %lld queued or running; a model trains one job at a time",
-			 (long long)req->model_id, (long long)sqlite3_column_int64(st, 0));
-		sqlite3_reset(st);
-		goto fail;
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		db_fail(db, rc, err);
-		goto fail;
-	}
+			 (long long)req->model_id, (long long)found);
+	if (rc != 0)
+		return -1;
 	st = db_stmt(db, queued_sql, err);
-	if (!st)
-		goto fail;
-	rc = db_step(st);
-	if (rc == SQLITE_ROW && (uint64_t)sqlite3_column_int64(st, 0) >= capacity) {
-		sqlite3_reset(st);
-		api_fail(err, API_QUEUE_FULL, NULL, "the queue holds %u jobs, its capacity; retry later", capacity);
-		goto fail;
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW) {
-		db_fail(db, rc, err);
-		goto fail;
-	}
+	if (!st || db_count(db, st, &queued, err))
+		return -1;
+	if (queued >= s->capacity)
+		return api_fail(err, API_QUEUE_FULL, NULL, "the queue holds %u jobs, its capacity; retry later",
+				s->capacity);
+	return 0;
+}
+
+static int submit_tx(struct db *db, void *ctx, struct api_err *err)
+{
+	static const char insert_sql[] =
+		"INSERT INTO jobs (model_id, dataset_id, validation_dataset_id, options, status, epochs, "
+		"model_was_trained, created_at) VALUES (?1, ?2, ?3, ?4, 'queued', ?5, "
+		"(SELECT status = 'trained' FROM models WHERE id = ?1), " DB_NOW ")";
+	struct submit *s = ctx;
+	const struct api_job_req *req = s->req;
+	sqlite3_stmt *st;
+	int rc = db_idem_lookup(db, s->idem, &s->id, err);
+
+	if (rc == 1) /* a retry: the job the first request made */
+		return db_job_get(db, s->id, s->info, err) ? -1 : 1;
+	if (rc != 0 || submit_checks(db, s, err))
+		return -1;
 	st = db_stmt(db, insert_sql, err);
 	if (!st)
-		goto fail;
+		return -1;
 	sqlite3_bind_int64(st, 1, req->model_id);
 	sqlite3_bind_int64(st, 2, req->dataset_id);
 	if (req->validation_dataset_id)
 		sqlite3_bind_int64(st, 3, req->validation_dataset_id);
 	else
 		sqlite3_bind_null(st, 3);
-	sqlite3_bind_text(st, 4, options, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, s->options, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 5, req->fit.epochs);
 	if (db_exec_stmt(db, st, err))
-		goto fail;
-	id = sqlite3_last_insert_rowid(db->h);
-	if (db_job_status_event(db, id, err) || db_idem_record(db, idem, id, err) || db_job_get(db, id, info, err) ||
-	    db_commit(db, err))
-		goto fail;
-	return 0;
-fail:
-	db_rollback(db);
-	return -1;
+		return -1;
+	s->id = sqlite3_last_insert_rowid(db->h);
+	return db_job_status_event(db, s->id, err) || db_idem_record(db, s->idem, s->id, err) ||
+			       db_job_get(db, s->id, s->info, err)
+		       ? -1
+		       : 0;
+}
+
+int db_job_submit(struct db *db, const struct api_job_req *req, const char *options, unsigned capacity,
+		  const struct db_idem *idem, struct api_job_info *info, struct api_err *err)
+{
+	struct submit s = {req, options, capacity, idem, info, 0};
+
+	return db_transaction(db, submit_tx, &s, err);
 }
 
 /* ---- reading ------------------------------------------------------------------------------ */
@@ -360,33 +365,27 @@ void db_events_free(struct db_event *events, size_t n)
 
 /* ---- cancellation -------------------------------------------------------------------------------- */
 
-int db_job_cancel(struct db *db, int64_t id, struct api_err *err)
+static int cancel_tx(struct db *db, void *ctx, struct api_err *err)
 {
 	static const char cancel_queued[] =
 		"UPDATE jobs SET status = 'cancelled', finished_at = " DB_NOW " WHERE id = ?1";
 	static const char flag_running[] = "UPDATE jobs SET cancel_requested = 1 WHERE id = ?1";
+	int64_t id = *(const int64_t *)ctx;
 	struct api_job_info job;
-	int rc;
 
-	if (db_begin(db, err))
-		return -1;
 	if (db_job_get(db, id, &job, err))
-		goto fail;
-	if (api_job_final(job.status)) {
-		api_fail(err, API_CONFLICT, NULL, "job %lld has already %s", (long long)id, api_job_status_name(job.status));
-		goto fail;
-	}
-	if (job.status == API_JOB_QUEUED) {
-		rc = exec_for_job(db, cancel_queued, id, err) || db_job_status_event(db, id, err);
-	} else {
-		rc = exec_for_job(db, flag_running, id, err);
-	}
-	if (rc || db_commit(db, err))
-		goto fail;
-	return job.status == API_JOB_QUEUED ? 1 : 0;
-fail:
-	db_rollback(db);
-	return -1;
+		return -1;
+	if (api_job_final(job.status))
+		return api_fail(err, API_CONFLICT, NULL, "job %lld has already %s", (long long)id,
+				api_job_status_name(job.status));
+	if (job.status == API_JOB_QUEUED)
+		return exec_for_job(db, cancel_queued, id, err) || db_job_status_event(db, id, err) ? -1 : 1;
+	return exec_for_job(db, flag_running, id, err);
+}
+
+int db_job_cancel(struct db *db, int64_t id, struct api_err *err)
+{
+	return db_transaction(db, cancel_tx, &id, err);
 }
 
 bool db_job_cancel_requested(struct db *db, int64_t job_id)
@@ -415,7 +414,7 @@ void db_run_free(struct db_run *run)
 	memset(run, 0, sizeof *run);
 }
 
-int db_job_claim(struct db *db, struct db_run *run, struct api_err *err)
+static int claim_tx(struct db *db, void *ctx, struct api_err *err)
 {
 	static const char next_sql[] = "SELECT id, checkpoint, epoch FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1";
 	static const char start_sql[] =
@@ -424,20 +423,16 @@ int db_job_claim(struct db *db, struct db_run *run, struct api_err *err)
 	static const char model_sql[] =
 		"UPDATE models SET status = 'training', updated_at = " DB_NOW
 		" WHERE id = (SELECT model_id FROM jobs WHERE id = ?1)";
+	struct db_run *run = ctx;
 	struct api_job_info job;
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = db_stmt(db, next_sql, err);
 	int rc;
 
-	memset(run, 0, sizeof *run);
-	if (db_begin(db, err))
-		return -1;
-	st = db_stmt(db, next_sql, err);
 	if (!st)
-		goto fail;
+		return -1;
 	rc = db_step(st);
 	if (rc != SQLITE_ROW) {
 		sqlite3_reset(st);
-		db_rollback(db);
 		return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err);
 	}
 	run->job_id = sqlite3_column_int64(st, 0);
@@ -447,24 +442,29 @@ int db_job_claim(struct db *db, struct db_run *run, struct api_err *err)
 		run->checkpoint = malloc(run->checkpoint_len);
 		if (!run->checkpoint) {
 			sqlite3_reset(st);
-			api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
-			goto fail;
+			return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
 		}
 		memcpy(run->checkpoint, sqlite3_column_blob(st, 1), run->checkpoint_len);
 	}
 	sqlite3_reset(st);
 	if (exec_for_job(db, start_sql, run->job_id, err) || exec_for_job(db, model_sql, run->job_id, err) ||
 	    db_job_status_event(db, run->job_id, err) || db_job_get(db, run->job_id, &job, err))
-		goto fail;
+		return -1;
 	run->req = job.req;
-	if (db_model_get_state(db, job.model_id, &run->model, &run->model_state, &run->model_state_len, err) ||
-	    db_commit(db, err))
-		goto fail;
+	if (db_model_get_state(db, job.model_id, &run->model, &run->model_state, &run->model_state_len, err))
+		return -1;
 	return 1;
-fail:
-	db_rollback(db);
-	db_run_free(run);
-	return -1;
+}
+
+int db_job_claim(struct db *db, struct db_run *run, struct api_err *err)
+{
+	int rc;
+
+	memset(run, 0, sizeof *run);
+	rc = db_transaction(db, claim_tx, run, err);
+	if (rc < 0)
+		db_run_free(run);
+	return rc;
 }
 
 static int insert_epoch(struct db *db, int64_t job_id, const struct api_epoch *e, struct api_err *err)
@@ -557,21 +557,29 @@ static int write_end(struct db *db, int64_t job_id, const struct db_commit *c, s
 	return db_job_status_event(db, job_id, err);
 }
 
-int db_job_commit(struct db *db, int64_t job_id, const struct db_commit *c, struct api_err *err)
+struct job_commit {
+	int64_t job_id;
+	const struct db_commit *c;
+};
+
+static int commit_tx(struct db *db, void *ctx, struct api_err *err)
 {
-	if (db_begin(db, err))
-		return -1;
+	const struct db_commit *c = ((const struct job_commit *)ctx)->c;
+	int64_t job_id = ((const struct job_commit *)ctx)->job_id;
+
 	for (size_t i = 0; i < c->n_epochs; i++)
 		if (insert_epoch(db, job_id, &c->epochs[i], err))
-			goto fail;
+			return -1;
 	if (c->n_epochs && write_progress(db, job_id, c, err))
-		goto fail;
+		return -1;
 	if (c->end != API_JOB_RUNNING && write_end(db, job_id, c, err))
-		goto fail;
-	if (db_commit(db, err))
-		goto fail;
+		return -1;
 	return 0;
-fail:
-	db_rollback(db);
-	return -1;
+}
+
+int db_job_commit(struct db *db, int64_t job_id, const struct db_commit *c, struct api_err *err)
+{
+	struct job_commit ctx = {job_id, c};
+
+	return db_transaction(db, commit_tx, &ctx, err);
 }

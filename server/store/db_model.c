@@ -31,71 +31,70 @@ static int read_info(sqlite3_stmt *st, void *item, struct api_err *err)
 static int model_busy(struct db *db, int64_t id, const char *doing, struct api_err *err)
 {
 	static const char sql[] = "SELECT id FROM jobs WHERE model_id = ?1 AND status IN ('queued', 'running') LIMIT 1";
-	sqlite3_stmt *st = db_stmt(db, sql, err);
-	int rc;
+	int64_t job = 0;
+	int rc = db_find_id(db, sql, id, &job, err);
 
-	if (!st)
-		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	rc = db_step(st);
-	if (rc == SQLITE_ROW)
+	if (rc == 1)
 		api_fail(err, API_CONFLICT, NULL, "cannot %s model %lld while job %lld trains it", doing, (long long)id,
-			 (long long)sqlite3_column_int64(st, 0));
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
-		return 1;
-	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err);
+			 (long long)job);
+	return rc;
 }
 
-int db_model_create(struct db *db, struct api_model_info *info, const uint8_t *state, size_t state_len,
-		    const struct db_idem *idem, struct api_err *err)
+struct create {
+	struct api_model_info *info;
+	const char *def;
+	const uint8_t *state;
+	size_t state_len;
+	const struct db_idem *idem;
+};
+
+static int create_tx(struct db *db, void *ctx, struct api_err *err)
 {
 	static const char sql[] =
 		"INSERT INTO models (name, definition, n_params, status, state, created_at, updated_at) "
 		"VALUES (?1, ?2, ?3, 'untrained', ?4, " DB_NOW ", " DB_NOW ") RETURNING created_at, updated_at";
-	char *def = api_model_def_encode(&info->def);
+	struct create *c = ctx;
+	struct api_model_info *info = c->info;
 	sqlite3_stmt *st;
 	int64_t other;
-	int rc;
+	int rc = db_idem_lookup(db, c->idem, &other, err);
 
-	if (!def)
-		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
-	if (db_begin(db, err))
-		goto fail_free;
-	rc = db_idem_lookup(db, idem, &other, err);
 	if (rc != 0) {
-		db_rollback(db);
-		free(def);
 		info->id = other;
 		return rc;
 	}
 	st = db_stmt(db, sql, err);
 	if (!st)
-		goto fail;
+		return -1;
 	sqlite3_bind_text(st, 1, info->def.name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, def, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, c->def, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)info->n_params);
-	sqlite3_bind_blob64(st, 4, state, state_len, SQLITE_STATIC);
+	sqlite3_bind_blob64(st, 4, c->state, c->state_len, SQLITE_STATIC);
 	rc = db_step(st);
 	if (rc != SQLITE_ROW) {
 		db_fail(db, rc, err);
 		sqlite3_reset(st);
-		goto fail;
+		return -1;
 	}
 	db_col_text(st, 0, info->created_at, sizeof info->created_at);
 	db_col_text(st, 1, info->updated_at, sizeof info->updated_at);
 	sqlite3_reset(st);
 	info->id = sqlite3_last_insert_rowid(db->h);
 	info->status = API_MODEL_UNTRAINED;
-	if (db_idem_record(db, idem, info->id, err) || db_commit(db, err))
-		goto fail;
-	free(def);
-	return 0;
-fail:
-	db_rollback(db);
-fail_free:
-	free(def);
-	return -1;
+	return db_idem_record(db, c->idem, info->id, err);
+}
+
+int db_model_create(struct db *db, struct api_model_info *info, const uint8_t *state, size_t state_len,
+		    const struct db_idem *idem, struct api_err *err)
+{
+	struct create c = {info, api_model_def_encode(&info->def), state, state_len, idem};
+	int rc;
+
+	if (!c.def)
+		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
+	rc = db_transaction(db, create_tx, &c, err);
+	free((char *)c.def);
+	return rc;
 }
 
 int db_model_get(struct db *db, int64_t id, struct api_model_info *info, struct api_err *err)
@@ -159,45 +158,44 @@ int db_model_list(struct db *db, uint32_t limit, uint64_t offset, struct api_mod
 
 static const char model_exists[] = "SELECT 1 FROM models WHERE id = ?1";
 
+/* One statement on model id (?1, and the state as ?2 when given), inside a
+ * transaction that first checks the model exists and trains no job. */
+struct change {
+	const char *sql;
+	const char *doing;
+	int64_t id;
+	const uint8_t *state;
+	size_t len;
+};
+
+static int change_tx(struct db *db, void *ctx, struct api_err *err)
+{
+	struct change *c = ctx;
+	sqlite3_stmt *st;
+
+	if (db_exists(db, model_exists, c->id, NULL, "model", err) || model_busy(db, c->id, c->doing, err))
+		return -1;
+	st = db_stmt(db, c->sql, err);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, c->id);
+	if (c->state)
+		sqlite3_bind_blob64(st, 2, c->state, c->len, SQLITE_STATIC);
+	return db_exec_stmt(db, st, err);
+}
+
 int db_model_delete(struct db *db, int64_t id, struct api_err *err)
 {
 	static const char sql[] = "DELETE FROM models WHERE id = ?1";
-	sqlite3_stmt *st;
+	struct change c = {sql, "delete", id, NULL, 0};
 
-	if (db_begin(db, err))
-		return -1;
-	if (db_exists(db, model_exists, id, NULL, "model", err) || model_busy(db, id, "delete", err))
-		goto fail;
-	st = db_stmt(db, sql, err);
-	if (!st)
-		goto fail;
-	sqlite3_bind_int64(st, 1, id);
-	if (db_exec_stmt(db, st, err) || db_commit(db, err))
-		goto fail;
-	return 0;
-fail:
-	db_rollback(db);
-	return -1;
+	return db_transaction(db, change_tx, &c, err);
 }
 
 int db_model_put_state(struct db *db, int64_t id, const uint8_t *state, size_t len, struct api_err *err)
 {
 	static const char sql[] = "UPDATE models SET state = ?2, updated_at = " DB_NOW " WHERE id = ?1";
-	sqlite3_stmt *st;
+	struct change c = {sql, "change the weights of", id, state, len};
 
-	if (db_begin(db, err))
-		return -1;
-	if (db_exists(db, model_exists, id, NULL, "model", err) || model_busy(db, id, "change the weights of", err))
-		goto fail;
-	st = db_stmt(db, sql, err);
-	if (!st)
-		goto fail;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_blob64(st, 2, state, len, SQLITE_STATIC);
-	if (db_exec_stmt(db, st, err) || db_commit(db, err))
-		goto fail;
-	return 0;
-fail:
-	db_rollback(db);
-	return -1;
+	return db_transaction(db, change_tx, &c, err);
 }

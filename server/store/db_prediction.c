@@ -7,19 +7,24 @@
 
 #include "server/store/db_internal.h"
 
-int db_prediction_insert(struct db *db, struct db_prediction *p, size_t n, struct api_err *err)
+struct insert {
+	struct db_prediction *p;
+	size_t n;
+};
+
+static int insert_tx(struct db *db, void *ctx, struct api_err *err)
 {
 	static const char sql[] =
 		"INSERT INTO predictions (model_id, n, input_dim, outputs, inputs, predictions, classes, created_at) "
 		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, " DB_NOW ")";
-	sqlite3_stmt *st;
+	struct insert *in = ctx;
+	struct db_prediction *p = in->p;
 
-	if (db_begin(db, err))
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		st = db_stmt(db, sql, err);
+	for (size_t i = 0; i < in->n; i++) {
+		sqlite3_stmt *st = db_stmt(db, sql, err);
+
 		if (!st)
-			goto fail;
+			return -1;
 		sqlite3_bind_int64(st, 1, p[i].model_id);
 		sqlite3_bind_int64(st, 2, p[i].n);
 		sqlite3_bind_int64(st, 3, p[i].input_dim);
@@ -29,15 +34,17 @@ int db_prediction_insert(struct db *db, struct db_prediction *p, size_t n, struc
 		if (p[i].classes)
 			sqlite3_bind_blob64(st, 7, p[i].classes, (size_t)p[i].n * sizeof(int32_t), SQLITE_STATIC);
 		if (db_exec_stmt(db, st, err))
-			goto fail;
+			return -1;
 		p[i].id = sqlite3_last_insert_rowid(db->h);
 	}
-	if (db_commit(db, err))
-		goto fail;
 	return 0;
-fail:
-	db_rollback(db);
-	return -1;
+}
+
+int db_prediction_insert(struct db *db, struct db_prediction *p, size_t n, struct api_err *err)
+{
+	struct insert in = {p, n};
+
+	return db_transaction(db, insert_tx, &in, err);
 }
 
 #define PRED_COLS "id, model_id, n, input_dim, outputs, inputs, predictions, classes, created_at"

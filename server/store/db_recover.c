@@ -8,10 +8,13 @@
 
 #include "server/store/db_internal.h"
 
-int db_recover(struct db *db, unsigned max_attempts, struct api_err *err)
+#define BATCH 256
+
+/* Queues job id again, or fails it after max_attempts runs, and gives its
+ * model back the status it had (it is "training" only while a job runs).
+ * Returns 1 when requeued, 0 when failed, -1 on error. */
+static int recover_job(struct db *db, int64_t id, int attempts, unsigned max_attempts, struct api_err *err)
 {
-	static const char uploads[] = "DELETE FROM datasets WHERE state = 'uploading'";
-	static const char running[] = "SELECT id, attempts FROM jobs WHERE status = 'running' ORDER BY id";
 	static const char requeue[] = "UPDATE jobs SET status = 'queued' WHERE id = ?1";
 	static const char fail[] =
 		"UPDATE jobs SET status = 'failed', finished_at = " DB_NOW ", error = ?2 WHERE id = ?1";
@@ -19,63 +22,66 @@ int db_recover(struct db *db, unsigned max_attempts, struct api_err *err)
 		"UPDATE models SET status = CASE WHEN (SELECT epoch > 0 OR model_was_trained FROM jobs WHERE id = ?1) "
 		"THEN 'trained' ELSE 'untrained' END, updated_at = " DB_NOW
 		" WHERE id = (SELECT model_id FROM jobs WHERE id = ?1)";
-	int64_t ids[256];
-	int attempts[256], n = 0, requeued = 0;
-	sqlite3_stmt *st;
-	int rc;
+	bool give_up = (unsigned)attempts >= max_attempts;
+	sqlite3_stmt *st = db_stmt(db, give_up ? fail : requeue, err);
+	char why[200];
 
-	if (db_begin(db, err))
+	if (!st)
 		return -1;
-	st = db_stmt(db, uploads, err);
+	sqlite3_bind_int64(st, 1, id);
+	if (give_up) {
+		snprintf(why, sizeof why, "the process died during each of the job's %d runs; it is not retried again",
+			 attempts);
+		sqlite3_bind_text(st, 2, why, -1, SQLITE_TRANSIENT);
+	}
+	if (db_exec_stmt(db, st, err))
+		return -1;
+	st = db_stmt(db, model_status, err);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	if (db_exec_stmt(db, st, err) || db_job_status_event(db, id, err))
+		return -1;
+	return give_up ? 0 : 1;
+}
+
+static int recover_tx(struct db *db, void *ctx, struct api_err *err)
+{
+	static const char uploads[] = "DELETE FROM datasets WHERE state = 'uploading'";
+	static const char running[] = "SELECT id, attempts FROM jobs WHERE status = 'running' ORDER BY id";
+	unsigned max_attempts = *(const unsigned *)ctx;
+	int64_t ids[BATCH];
+	int attempts[BATCH], n, requeued = 0, rc;
+	sqlite3_stmt *st = db_stmt(db, uploads, err);
+
 	if (!st || db_exec_stmt(db, st, err))
-		goto fail;
+		return -1;
 	/* In batches: a crash loop must not leave any running job behind. */
 	do {
 		n = 0;
 		st = db_stmt(db, running, err);
 		if (!st)
-			goto fail;
-		while (n < 256 && (rc = db_step(st)) == SQLITE_ROW) {
+			return -1;
+		while (n < BATCH && (rc = db_step(st)) == SQLITE_ROW) {
 			ids[n] = sqlite3_column_int64(st, 0);
 			attempts[n++] = sqlite3_column_int(st, 1);
 		}
 		sqlite3_reset(st);
 		/* A batch cut short by an error is not the last batch: roll back,
 		 * so that no job stays half recovered. */
-		if (n < 256 && rc != SQLITE_DONE) {
-			db_fail(db, rc, err);
-			goto fail;
-		}
+		if (n < BATCH && rc != SQLITE_DONE)
+			return db_fail(db, rc, err);
 		for (int i = 0; i < n; i++) {
-			bool give_up = (unsigned)attempts[i] >= max_attempts;
-			char why[200];
-
-			st = db_stmt(db, give_up ? fail : requeue, err);
-			if (!st)
-				goto fail;
-			sqlite3_bind_int64(st, 1, ids[i]);
-			if (give_up) {
-				snprintf(why, sizeof why,
-					 "the process died during each of the job's %d runs; it is not retried again",
-					 attempts[i]);
-				sqlite3_bind_text(st, 2, why, -1, SQLITE_TRANSIENT);
-			}
-			if (db_exec_stmt(db, st, err))
-				goto fail;
-			/* The model is "training" only while a job runs. */
-			st = db_stmt(db, model_status, err);
-			if (!st)
-				goto fail;
-			sqlite3_bind_int64(st, 1, ids[i]);
-			if (db_exec_stmt(db, st, err) || db_job_status_event(db, ids[i], err))
-				goto fail;
-			requeued += !give_up;
+			rc = recover_job(db, ids[i], attempts[i], max_attempts, err);
+			if (rc < 0)
+				return -1;
+			requeued += rc;
 		}
-	} while (n == 256);
-	if (db_commit(db, err))
-		return -1;
+	} while (n == BATCH);
 	return requeued;
-fail:
-	db_rollback(db);
-	return -1;
+}
+
+int db_recover(struct db *db, unsigned max_attempts, struct api_err *err)
+{
+	return db_transaction(db, recover_tx, &max_attempts, err);
 }
