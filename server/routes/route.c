@@ -4,6 +4,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -117,4 +118,49 @@ bool route_page(struct http_req *r, uint32_t *limit, uint64_t *offset)
 		return true;
 	http_reply_error(r, &err);
 	return false;
+}
+
+void route_list(struct http_req *r, const struct route_resource *res)
+{
+	struct api_err err = {0};
+	struct db *db = route_db(r);
+	uint64_t offset, total;
+	uint32_t limit;
+	void *items;
+	size_t n;
+
+	if (!db || !route_page(r, &limit, &offset))
+		return;
+	if (res->list(db, limit, offset, &items, &n, &total, &err)) {
+		http_reply_error(r, &err);
+		return;
+	}
+	http_reply_json(r, 200, res->encode_list(items, n, total));
+	free(items);
+}
+
+void route_get(struct http_req *r, const struct route_resource *res)
+{
+	struct db *db = route_db(r);
+	int64_t id;
+
+	if (db && route_id(r, 0, &id))
+		res->reply_one(r, db, id, 200);
+}
+
+void route_delete(struct http_req *r, const struct route_resource *res)
+{
+	struct api_err err = {0};
+	struct db *db = route_db(r);
+	int64_t id;
+
+	if (!db || !route_id(r, 0, &id))
+		return;
+	if (res->delete(db, id, &err)) {
+		http_reply_error(r, &err);
+		return;
+	}
+	if (res->deleted)
+		res->deleted(r, id);
+	http_reply_empty(r, 204);
 }

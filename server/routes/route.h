@@ -40,6 +40,28 @@ uint64_t route_random_seed(void);
 /* Paging from ?limit=&offset=; replies 422 and returns false when bad. */
 bool route_page(struct http_req *r, uint32_t *limit, uint64_t *offset);
 
+/* ---- list, get and delete, once for every resource ---------------------------------------- */
+
+/* What the generic handlers need to know of a resource. */
+struct route_resource {
+	/* A page of items into a new array (free with free()). */
+	int (*list)(struct db *db, uint32_t limit, uint64_t offset, void **items, size_t *n, uint64_t *total,
+		    struct api_err *err);
+	/* {"items": [...], "total": total} */
+	char *(*encode_list)(const void *items, size_t n, uint64_t total);
+	/* Replies with one item, or with the error of its lookup (404). */
+	void (*reply_one)(struct http_req *r, struct db *db, int64_t id, int status);
+	int (*delete)(struct db *db, int64_t id, struct api_err *err);
+	/* Optional: runs after a delete succeeded (a cache to drop). */
+	void (*deleted)(struct http_req *r, int64_t id);
+};
+/* GET /v1/things: a page of items. */
+void route_list(struct http_req *r, const struct route_resource *res);
+/* GET /v1/things/{id}. */
+void route_get(struct http_req *r, const struct route_resource *res);
+/* DELETE /v1/things/{id}: 204. */
+void route_delete(struct http_req *r, const struct route_resource *res);
+
 /* ---- handlers ---------------------------------------------------------------------------- */
 
 void route_healthz(struct http_req *r);

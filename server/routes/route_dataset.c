@@ -277,44 +277,35 @@ void route_dataset_create(struct http_req *r)
 		reply_dataset(r, db, body.info.id, 201);
 }
 
+static int list_datasets(struct db *db, uint32_t limit, uint64_t offset, void **items, size_t *n, uint64_t *total,
+			 struct api_err *err)
+{
+	struct api_dataset_info *page = NULL;
+	int rc = db_dataset_list(db, limit, offset, &page, n, total, err);
+
+	*items = page;
+	return rc;
+}
+
+static char *encode_datasets(const void *items, size_t n, uint64_t total)
+{
+	return api_dataset_list_encode(items, n, total);
+}
+
+static const struct route_resource datasets = {list_datasets, encode_datasets, reply_dataset, db_dataset_delete,
+						 NULL};
+
 void route_dataset_list(struct http_req *r)
 {
-	struct api_dataset_info *items;
-	struct api_err err = {0};
-	struct db *db = route_db(r);
-	uint64_t offset, total;
-	uint32_t limit;
-	size_t n;
-
-	if (!db || !route_page(r, &limit, &offset))
-		return;
-	if (db_dataset_list(db, limit, offset, &items, &n, &total, &err)) {
-		http_reply_error(r, &err);
-		return;
-	}
-	http_reply_json(r, 200, api_dataset_list_encode(items, n, total));
-	free(items);
+	route_list(r, &datasets);
 }
 
 void route_dataset_get(struct http_req *r)
 {
-	struct db *db = route_db(r);
-	int64_t id;
-
-	if (db && route_id(r, 0, &id))
-		reply_dataset(r, db, id, 200);
+	route_get(r, &datasets);
 }
 
 void route_dataset_delete(struct http_req *r)
 {
-	struct api_err err = {0};
-	struct db *db = route_db(r);
-	int64_t id;
-
-	if (!db || !route_id(r, 0, &id))
-		return;
-	if (db_dataset_delete(db, id, &err))
-		http_reply_error(r, &err);
-	else
-		http_reply_empty(r, 204);
+	route_delete(r, &datasets);
 }

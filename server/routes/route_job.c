@@ -152,11 +152,9 @@ void route_job_list(struct http_req *r)
 
 void route_job_get(struct http_req *r)
 {
-	struct db *db = route_db(r);
-	int64_t id;
+	static const struct route_resource jobs = {.reply_one = reply_job};
 
-	if (db && route_id(r, 0, &id))
-		reply_job(r, db, id, 200);
+	route_get(r, &jobs);
 }
 
 void route_job_history(struct http_req *r)

@@ -122,48 +122,43 @@ void route_model_create(struct http_req *r)
 		http_reply_json(r, 201, api_model_encode(&info));
 }
 
+static int list_models(struct db *db, uint32_t limit, uint64_t offset, void **items, size_t *n, uint64_t *total,
+		       struct api_err *err)
+{
+	struct api_model_info *page = NULL;
+	int rc = db_model_list(db, limit, offset, &page, n, total, err);
+
+	*items = page;
+	return rc;
+}
+
+static char *encode_models(const void *items, size_t n, uint64_t total)
+{
+	return api_model_list_encode(items, n, total);
+}
+
+/* A deleted model leaves the cache of loaded models. */
+static void model_deleted(struct http_req *r, int64_t id)
+{
+	mcache_invalidate(route_app(r)->mcache, id);
+}
+
+static const struct route_resource models = {list_models, encode_models, reply_model, db_model_delete,
+					       model_deleted};
+
 void route_model_list(struct http_req *r)
 {
-	struct api_model_info *items;
-	struct api_err err = {0};
-	struct db *db = route_db(r);
-	uint64_t offset, total;
-	uint32_t limit;
-	size_t n;
-
-	if (!db || !route_page(r, &limit, &offset))
-		return;
-	if (db_model_list(db, limit, offset, &items, &n, &total, &err)) {
-		http_reply_error(r, &err);
-		return;
-	}
-	http_reply_json(r, 200, api_model_list_encode(items, n, total));
-	free(items);
+	route_list(r, &models);
 }
 
 void route_model_get(struct http_req *r)
 {
-	struct db *db = route_db(r);
-	int64_t id;
-
-	if (db && route_id(r, 0, &id))
-		reply_model(r, db, id, 200);
+	route_get(r, &models);
 }
 
 void route_model_delete(struct http_req *r)
 {
-	struct api_err err = {0};
-	struct db *db = route_db(r);
-	int64_t id;
-
-	if (!db || !route_id(r, 0, &id))
-		return;
-	if (db_model_delete(db, id, &err)) {
-		http_reply_error(r, &err);
-	} else {
-		mcache_invalidate(route_app(r)->mcache, id);
-		http_reply_empty(r, 204);
-	}
+	route_delete(r, &models);
 }
 
 /* A shared, read-only model from the cache; replies and returns NULL on failure. */
