@@ -94,6 +94,33 @@ unsigned long api_alloc_failures(void);
 void api_alloc_fail_nth(long n);
 bool api_alloc_fail_pending(void);
 
+/* ---- the growable buffer ------------------------------------------------------------ */
+
+/* fitd's one growable buffer: large numeric JSON (weights, predictions, where
+ * a cJSON node per number would cost ~80 bytes each), /metrics, SSE streams,
+ * request bodies. Zero-initialise it; the text stays NUL-terminated. An
+ * allocation failure sets failed, after which every append is a no-op, so a
+ * writer checks once at the end. */
+struct api_buf {
+	char *data;
+	size_t len, cap;
+	size_t max;  /* 0, or the largest len it will hold: growth stops at max + 1 bytes */
+	bool failed; /* an allocation failed (or max would be passed) */
+};
+void api_buf_put(struct api_buf *b, const char *s, size_t n);
+void api_buf_puts(struct api_buf *b, const char *s);
+void api_buf_printf(struct api_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void api_buf_vprintf(struct api_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+/* A float32 that parses back to the same float32 ("%.9g"), or null when not finite. */
+void api_buf_float(struct api_buf *b, float v);
+/* Empties the buffer, keeping its memory. */
+void api_buf_clear(struct api_buf *b);
+/* Returns the NUL-terminated text (new; free with free()) and leaves b
+ * empty, or NULL (b freed) if anything failed. */
+char *api_buf_finish(struct api_buf *b);
+/* Frees the text; b is empty again. */
+void api_buf_free(struct api_buf *b);
+
 /* ---- small values ----------------------------------------------------------- */
 
 /* Current time as RFC 3339 UTC is produced by the server; api only carries it. */

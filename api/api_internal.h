@@ -51,21 +51,6 @@ int api_read_floats(const cJSON *arr, const char *path, uint32_t n, float *out, 
 bool api_number_value(const cJSON *item, double *out);
 bool api_utf8_valid(const char *s, size_t len);
 
-/* ---- output buffer ---------------------------------------------------------- */
-
-struct api_buf {
-	char *data;
-	size_t len, cap;
-	bool failed; /* an allocation failed: every later append is a no-op */
-};
-void api_buf_put(struct api_buf *b, const char *s, size_t n);
-void api_buf_puts(struct api_buf *b, const char *s);
-void api_buf_printf(struct api_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* A float32 that parses back to the same float32 ("%.9g"), or null when not finite. */
-void api_buf_float(struct api_buf *b, float v);
-/* Returns the NUL-terminated text (caller frees) or NULL if anything failed. */
-char *api_buf_finish(struct api_buf *b);
-
 /* cJSON helpers for encoders. cJSON prints numbers with 15 significant
  * digits when they compare equal within a tolerance, which changes large
  * integers and some doubles; these print the shortest text that parses back

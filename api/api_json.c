@@ -325,9 +325,15 @@ static bool buf_reserve(struct api_buf *b, size_t extra)
 		return false;
 	if (b->len + extra + 1 <= b->cap)
 		return true;
+	if (b->max && b->len + extra > b->max) {
+		b->failed = true;
+		return false;
+	}
 	want = b->cap ? b->cap : 256;
 	while (want < b->len + extra + 1)
 		want *= 2;
+	if (b->max && want > b->max + 1)
+		want = b->max + 1;
 	p = api_realloc(b->data, want);
 	if (!p) {
 		b->failed = true;
@@ -352,20 +358,42 @@ void api_buf_puts(struct api_buf *b, const char *s)
 	api_buf_put(b, s, strlen(s));
 }
 
+void api_buf_vprintf(struct api_buf *b, const char *fmt, va_list ap)
+{
+	va_list again;
+	int n;
+
+	va_copy(again, ap);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	if (n >= 0 && buf_reserve(b, (size_t)n)) {
+		vsnprintf(b->data + b->len, (size_t)n + 1, fmt, again);
+		b->len += (size_t)n;
+	}
+	va_end(again);
+}
+
 void api_buf_printf(struct api_buf *b, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	api_buf_vprintf(b, fmt, ap);
 	va_end(ap);
-	if (n < 0 || !buf_reserve(b, (size_t)n))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
+}
+
+void api_buf_clear(struct api_buf *b)
+{
+	b->len = 0;
+	if (b->data)
+		b->data[0] = '\0';
+}
+
+void api_buf_free(struct api_buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+	b->failed = false;
 }
 
 void api_buf_float(struct api_buf *b, float v)
@@ -384,12 +412,14 @@ void api_buf_float(struct api_buf *b, float v)
 
 char *api_buf_finish(struct api_buf *b)
 {
-	if (b->failed || !buf_reserve(b, 0)) {
-		free(b->data);
+	char *text = NULL;
+
+	if (!b->failed && buf_reserve(b, 0)) {
+		text = b->data;
 		b->data = NULL;
-		return NULL;
 	}
-	return b->data;
+	api_buf_free(b);
+	return text;
 }
 
 cJSON *api_json_number_or_null(double v)

@@ -46,43 +46,14 @@ void metrics_request(int route_index, int status, double seconds)
 	atomic_fetch_add_explicit(&latency_sum_us[r], (unsigned long)(seconds * 1e6), memory_order_relaxed);
 }
 
-struct out {
-	char *buf;
-	size_t len, cap;
-	int failed;
-};
-
-__attribute__((format(printf, 2, 3))) static void put(struct out *o, const char *fmt, ...)
+/* Appends to the exposition text (fitd's one growable buffer). */
+__attribute__((format(printf, 2, 3))) static void put(struct api_buf *o, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
 
-	if (o->failed)
-		return;
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			o->failed = 1;
-			return;
-		}
-		if (o->len + (size_t)n < o->cap) {
-			o->len += (size_t)n;
-			return;
-		}
-		{
-			size_t cap = o->cap * 2 + (size_t)n;
-			char *p = realloc(o->buf, cap);
-
-			if (!p) {
-				o->failed = 1;
-				return;
-			}
-			o->buf = p;
-			o->cap = cap;
-		}
-	}
+	va_start(ap, fmt);
+	api_buf_vprintf(o, fmt, ap);
+	va_end(ap);
 }
 
 static void route_label(size_t r, char *out, size_t size)
@@ -96,12 +67,9 @@ static void route_label(size_t r, char *out, size_t size)
 
 char *metrics_render(const struct metrics_jobs *jobs)
 {
-	struct out o = {malloc(16384), 0, 16384, 0};
+	struct api_buf o = {0};
 	char label[256];
 
-	if (!o.buf)
-		return NULL;
-	o.buf[0] = '\0';
 	put(&o, "# HELP fitd_http_requests_total HTTP requests by route and status.\n"
 		"# TYPE fitd_http_requests_total counter\n");
 	for (size_t r = 0; r <= MAX_ROUTES; r++) {
@@ -160,9 +128,5 @@ char *metrics_render(const struct metrics_jobs *jobs)
 	put(&o, "# HELP fitd_training_samples_total Samples trained since start.\n"
 		"# TYPE fitd_training_samples_total counter\nfitd_training_samples_total %llu\n",
 	    (unsigned long long)jobs->samples_total);
-	if (o.failed) {
-		free(o.buf);
-		return NULL;
-	}
-	return o.buf;
+	return api_buf_finish(&o);
 }

@@ -294,8 +294,8 @@ const char *http_header(const struct http_req *r, const char *name)
 
 const char *http_body(const struct http_req *r, size_t *len)
 {
-	*len = r->body_len;
-	return r->body;
+	*len = r->body.len;
+	return r->body.len ? r->body.data : NULL;
 }
 
 void http_take_body(struct http_req *r, http_sink_fn fn, void *ctx, void (*free_fn)(void *ctx), size_t limit)
@@ -460,25 +460,11 @@ static void take_upload(struct http_req *r, const char *data, size_t size)
 			http_fail(r, API_INTERNAL, NULL, "the upload was refused without a reason");
 		return;
 	}
-	if (r->body_len + size + 1 > r->body_cap) {
-		size_t cap = r->body_cap ? r->body_cap : 4096;
-		char *p;
-
-		while (cap < r->body_len + size + 1)
-			cap *= 2;
-		if (cap > r->body_limit + 1)
-			cap = r->body_limit + 1;
-		p = realloc(r->body, cap);
-		if (!p) {
-			http_fail(r, API_UNAVAILABLE, NULL, "out of memory");
-			return;
-		}
-		r->body = p;
-		r->body_cap = cap;
-	}
-	memcpy(r->body + r->body_len, data, size);
-	r->body_len += size;
-	r->body[r->body_len] = '\0';
+	r->body.max = r->body_limit;
+	api_buf_put(&r->body, data, size);
+	r->body_len = r->body.len;
+	if (r->body.failed)
+		http_fail(r, API_UNAVAILABLE, NULL, "out of memory");
 }
 
 static struct http_req *new_request(struct http *h, struct MHD_Connection *conn, const char *url,
@@ -574,7 +560,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		http_stream_free(r->stream);
 	for (int i = 0; i < r->n_params; i++)
 		free(r->params[i]);
-	free(r->body);
+	api_buf_free(&r->body);
 	free(r->path);
 	free(r);
 	*con_cls = NULL;

@@ -48,8 +48,9 @@ struct http_req {
 	double start;
 
 	/* body */
-	char *body;
-	size_t body_len, body_cap, body_limit;
+	struct api_buf body;    /* buffered; its max is the body limit */
+	size_t body_len;        /* bytes received (also those given to a sink) */
+	size_t body_limit;
 	size_t drained;         /* body bytes read and dropped after a refusal */
 	http_sink_fn sink;
 	void *sink_ctx;

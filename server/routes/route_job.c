@@ -227,35 +227,22 @@ struct sse {
 	bool more;               /* the last look filled a whole page: look again */
 	bool final_sent;
 	time_t last_write;
-	char *buf;               /* formatted events not yet handed out */
-	size_t len, off, cap;
+	struct api_buf out;      /* formatted events not yet handed out */
+	size_t off;              /* bytes of out handed out */
 };
 
 static void sse_free(void *ctx)
 {
 	struct sse *s = ctx;
 
-	free(s->buf);
+	api_buf_free(&s->out);
 	free(s);
 }
 
 static bool sse_append(struct sse *s, const char *text, size_t n)
 {
-	if (s->len + n > s->cap) {
-		size_t cap = s->cap ? s->cap : 4096;
-		char *p;
-
-		while (cap < s->len + n)
-			cap *= 2;
-		p = realloc(s->buf, cap);
-		if (!p)
-			return false;
-		s->buf = p;
-		s->cap = cap;
-	}
-	memcpy(s->buf + s->len, text, n);
-	s->len += n;
-	return true;
+	api_buf_put(&s->out, text, n);
+	return !s->out.failed;
 }
 
 /* Formats the events after last_seq into the buffer. Returns -1 on error. */
@@ -294,8 +281,9 @@ static ssize_t sse_read(void *ctx, char *buf, size_t max)
 	bool final = false;
 	size_t n;
 
-	if (s->off == s->len) {
-		s->off = s->len = 0;
+	if (s->off == s->out.len) {
+		s->off = 0;
+		api_buf_clear(&s->out);
 		if (s->final_sent)
 			return -1;
 		if (!s->looked || gen != s->seen_gen || s->more) {
@@ -305,7 +293,7 @@ static ssize_t sse_read(void *ctx, char *buf, size_t max)
 				return -1;
 			s->final_sent = final;
 		}
-		if (s->len == 0) {
+		if (s->out.len == 0) {
 			if (s->final_sent || http_stopping(s->app->http))
 				return -1;
 			if (now - s->last_write < HEARTBEAT_SECONDS)
@@ -314,8 +302,8 @@ static ssize_t sse_read(void *ctx, char *buf, size_t max)
 				return -1;
 		}
 	}
-	n = s->len - s->off < max ? s->len - s->off : max;
-	memcpy(buf, s->buf + s->off, n);
+	n = s->out.len - s->off < max ? s->out.len - s->off : max;
+	memcpy(buf, s->out.data + s->off, n);
 	s->off += n;
 	s->last_write = now;
 	return (ssize_t)n;
