@@ -1,6 +1,6 @@
 /*
  * fuzz_http_match.c — the route matcher (http_match) on request paths,
- * against the real route patterns, which run.sh extracts from server/route.c
+ * against the real route patterns, which fuzz.mk extracts from server/routes/route.c
  * into build/fuzz/routes.inc (one "pattern", per line) at build time.
  *
  * Input: a path (up to the first NUL). Or, when the input holds a newline,

@@ -1,7 +1,8 @@
 /*
- * test_api_model.c — api/api_model.c: POST /v1/models bodies (fitd's own form
- * and the Keras import) to a struct api_model_def, the canonical definition
- * JSON, and the weights in get_weights() form.
+ * test_api_model.c — api/api_model.c, api_keras.c, api_model_encode.c and
+ * api_weights.c: POST /v1/models bodies (fitd's own form and the Keras
+ * import) to a struct api_model_def, the canonical definition JSON, and the
+ * weights in get_weights() form.
  *
  * Validation cases are data (jq's jq.test): each row is a body, written with
  * single quotes (test_api_util.h), and the status and field it must produce.

@@ -1,6 +1,7 @@
 /*
- * test_db.c — server/db.c's migrations and connections, and round trips of
- * datasets (chunked) and models through server/db_dataset.c / db_model.c,
+ * test_db.c — server/store/: migrations (db_migrate.c) and connections
+ * (db.c), and round trips of datasets (chunked) and models through
+ * db_dataset.c / db_model.c,
  * each against a fresh database in a temporary folder.
  *
  * What a migration left behind is read back through a second, independent
