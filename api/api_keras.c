@@ -101,17 +101,83 @@ static int keras_dense(const cJSON *cfg, const char *path, struct nn_layer_spec 
 	       keras_regularizer(cfg, path, &l->l2, err);
 }
 
+/* Layer i of keras.config.layers into spec (an InputLayer only gives the
+ * input width). Returns 0, or -1 with err. */
+static int keras_layer(const cJSON *l, size_t i, struct nn_model_spec *spec, bool *found_dim, int *source_index,
+		       struct api_err *err)
+{
+	const cJSON *cls = cJSON_GetObjectItemCaseSensitive(l, "class_name");
+	const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(l, "config");
+	char layer_path[API_FIELD_MAX], path[API_FIELD_MAX], field[API_FIELD_MAX];
+	struct nn_layer_spec *out = &spec->layers[spec->n_layers];
+
+	api_path_index(layer_path, sizeof layer_path, "keras.config.layers", i);
+	api_path(field, sizeof field, layer_path, "class_name");
+	if (!cJSON_IsString(cls) || !cJSON_IsObject(cfg))
+		return api_fail(err, API_VALIDATION_FAILED, layer_path, "%s must have class_name and config", layer_path);
+	api_path(path, sizeof path, layer_path, "config");
+	if (strcmp(cls->valuestring, "InputLayer") == 0 || strcmp(cls->valuestring, "Dense") == 0)
+		if (!*found_dim && keras_input_dim(cfg, &spec->input_dim))
+			*found_dim = true;
+	if (strcmp(cls->valuestring, "InputLayer") == 0)
+		return 0;
+	if (spec->n_layers == NN_MAX_LAYERS)
+		return api_fail(err, API_VALIDATION_FAILED, "keras.config.layers", "at most %d layers", NN_MAX_LAYERS);
+	if (strcmp(cls->valuestring, "Dense") == 0) {
+		if (keras_dense(cfg, path, out, err))
+			return -1;
+	} else if (strcmp(cls->valuestring, "Dropout") == 0) {
+		memset(out, 0, sizeof *out);
+		out->kind = NN_LAYER_DROPOUT;
+		if (api_get_number(cfg, path, "rate", true, 0.0, 0.999999, &out->rate, err))
+			return -1;
+	} else {
+		return api_fail(err, API_VALIDATION_FAILED, field,
+				"Keras layer %s is not supported; fitd reads Dense, Dropout and InputLayer",
+				cls->valuestring);
+	}
+	source_index[spec->n_layers++] = (int)i;
+	return 0;
+}
+
+/* keras.config.layers of a Sequential model into spec. */
+static int keras_sequential(const cJSON *keras, struct nn_model_spec *spec, bool have_dim, int *source_index,
+			    struct api_err *err)
+{
+	const cJSON *cls = cJSON_GetObjectItemCaseSensitive(keras, "class_name");
+	const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(keras, "config");
+	const cJSON *layers = cJSON_GetObjectItemCaseSensitive(cfg, "layers");
+	bool found_dim = have_dim;
+	size_t i = 0;
+
+	if (!cJSON_IsObject(keras) || !cJSON_IsString(cls))
+		return api_fail(err, API_VALIDATION_FAILED, "keras", "keras must be the output of model.to_json()");
+	if (strcmp(cls->valuestring, "Sequential") != 0)
+		return api_fail(err, API_VALIDATION_FAILED, "keras.class_name",
+				"only Sequential models can be imported, not %s", cls->valuestring);
+	if (!cJSON_IsArray(layers))
+		return api_fail(err, API_VALIDATION_FAILED, "keras.config.layers",
+				"keras.config.layers must be an array");
+	if (!found_dim && keras_input_dim(cfg, &spec->input_dim))
+		found_dim = true;
+	spec->n_layers = 0;
+	for (const cJSON *l = layers->child; l; l = l->next, i++)
+		if (keras_layer(l, i, spec, &found_dim, source_index, err))
+			return -1;
+	if (!found_dim)
+		return api_fail(err, API_VALIDATION_FAILED, "input_dim",
+				"the Keras model has no input shape; give input_dim beside keras");
+	if (spec->n_layers == 0 || spec->layers[spec->n_layers - 1].kind != NN_LAYER_DENSE)
+		return api_fail(err, API_VALIDATION_FAILED, "keras.config.layers", "the last layer must be Dense");
+	return 0;
+}
+
 int api_keras_decode(const cJSON *root, struct api_model_def *def, bool have_dim, int *source_index,
-			struct api_err *err)
+		     struct api_err *err)
 {
 	const cJSON *keras = cJSON_GetObjectItemCaseSensitive(root, "keras");
 	cJSON *parsed = NULL;
-	const cJSON *cls, *cfg, *layers;
-	char layer_path[API_FIELD_MAX], path[API_FIELD_MAX], field[API_FIELD_MAX];
-	struct nn_model_spec *spec = &def->spec;
-	bool found_dim = have_dim;
-	size_t i = 0;
-	int rc = -1;
+	int rc;
 
 	/* model.to_json() returns a string; accept it as is or already parsed. */
 	if (cJSON_IsString(keras)) {
@@ -124,76 +190,7 @@ int api_keras_decode(const cJSON *root, struct api_model_def *def, bool have_dim
 			return api_fail(err, API_VALIDATION_FAILED, "keras", "keras is a string but not valid JSON");
 		keras = parsed;
 	}
-	cls = cJSON_GetObjectItemCaseSensitive(keras, "class_name");
-	cfg = cJSON_GetObjectItemCaseSensitive(keras, "config");
-	if (!cJSON_IsObject(keras) || !cJSON_IsString(cls)) {
-		api_fail(err, API_VALIDATION_FAILED, "keras", "keras must be the output of model.to_json()");
-		goto out;
-	}
-	if (strcmp(cls->valuestring, "Sequential") != 0) {
-		api_fail(err, API_VALIDATION_FAILED, "keras.class_name",
-			 "only Sequential models can be imported, not %s", cls->valuestring);
-		goto out;
-	}
-	layers = cJSON_GetObjectItemCaseSensitive(cfg, "layers");
-	if (!cJSON_IsArray(layers)) {
-		api_fail(err, API_VALIDATION_FAILED, "keras.config.layers", "keras.config.layers must be an array");
-		goto out;
-	}
-	if (!found_dim && keras_input_dim(cfg, &spec->input_dim))
-		found_dim = true;
-	spec->n_layers = 0;
-	for (const cJSON *l = layers->child; l; l = l->next, i++) {
-		const cJSON *lcls = cJSON_GetObjectItemCaseSensitive(l, "class_name");
-		const cJSON *lcfg = cJSON_GetObjectItemCaseSensitive(l, "config");
-
-		api_path_index(layer_path, sizeof layer_path, "keras.config.layers", i);
-		api_path(field, sizeof field, layer_path, "class_name");
-		if (!cJSON_IsString(lcls) || !cJSON_IsObject(lcfg)) {
-			api_fail(err, API_VALIDATION_FAILED, layer_path, "%s must have class_name and config", layer_path);
-			goto out;
-		}
-		api_path(path, sizeof path, layer_path, "config");
-		if (strcmp(lcls->valuestring, "InputLayer") == 0) {
-			if (!found_dim && keras_input_dim(lcfg, &spec->input_dim))
-				found_dim = true;
-			continue;
-		}
-		if (spec->n_layers == NN_MAX_LAYERS) {
-			api_fail(err, API_VALIDATION_FAILED, "keras.config.layers", "at most %d layers", NN_MAX_LAYERS);
-			goto out;
-		}
-		if (strcmp(lcls->valuestring, "Dense") == 0) {
-			if (!found_dim && keras_input_dim(lcfg, &spec->input_dim))
-				found_dim = true;
-			if (keras_dense(lcfg, path, &spec->layers[spec->n_layers], err))
-				goto out;
-		} else if (strcmp(lcls->valuestring, "Dropout") == 0) {
-			struct nn_layer_spec *d = &spec->layers[spec->n_layers];
-
-			memset(d, 0, sizeof *d);
-			d->kind = NN_LAYER_DROPOUT;
-			if (api_get_number(lcfg, path, "rate", true, 0.0, 0.999999, &d->rate, err))
-				goto out;
-		} else {
-			api_fail(err, API_VALIDATION_FAILED, field,
-				 "Keras layer %s is not supported; fitd reads Dense, Dropout and InputLayer",
-				 lcls->valuestring);
-			goto out;
-		}
-		source_index[spec->n_layers++] = (int)i;
-	}
-	if (!found_dim) {
-		api_fail(err, API_VALIDATION_FAILED, "input_dim",
-			 "the Keras model has no input shape; give input_dim beside keras");
-		goto out;
-	}
-	if (spec->n_layers == 0 || spec->layers[spec->n_layers - 1].kind != NN_LAYER_DENSE) {
-		api_fail(err, API_VALIDATION_FAILED, "keras.config.layers", "the last layer must be Dense");
-		goto out;
-	}
-	rc = 0;
-out:
+	rc = keras_sequential(keras, &def->spec, have_dim, source_index, err);
 	cJSON_Delete(parsed);
 	return rc;
 }
