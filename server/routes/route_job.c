@@ -49,11 +49,36 @@ static void reply_lookup_error(struct http_req *r, struct api_err *err, const ch
 	http_reply_error(r, err);
 }
 
+/* Does the request fit its model and datasets (they exist, the shapes
+ * agree)? Replies and returns false when not. */
+static bool job_fits(struct http_req *r, struct db *db, const struct api_job_req *req)
+{
+	struct api_dataset_info train, val;
+	struct api_model_info model;
+	struct api_err err = {0};
+
+	if (db_model_get(db, req->model_id, &model, &err)) {
+		reply_lookup_error(r, &err, "model_id");
+		return false;
+	}
+	if (db_dataset_get(db, req->dataset_id, &train, &err)) {
+		reply_lookup_error(r, &err, "dataset_id");
+		return false;
+	}
+	if (req->validation_dataset_id && db_dataset_get(db, req->validation_dataset_id, &val, &err)) {
+		reply_lookup_error(r, &err, "validation_dataset_id");
+		return false;
+	}
+	if (api_job_check(req, &model.def, &train, req->validation_dataset_id ? &val : NULL, &err)) {
+		http_reply_error(r, &err);
+		return false;
+	}
+	return true;
+}
+
 void route_job_create(struct http_req *r)
 {
 	struct app *app = route_app(r);
-	struct api_dataset_info train, val;
-	struct api_model_info model;
 	struct api_job_req req;
 	struct api_job_info job;
 	struct db_idem idem_buf, *idem;
@@ -81,22 +106,8 @@ void route_job_create(struct http_req *r)
 		http_reply_error(r, &err);
 		return;
 	}
-	if (db_model_get(db, req.model_id, &model, &err)) {
-		reply_lookup_error(r, &err, "model_id");
+	if (!job_fits(r, db, &req))
 		return;
-	}
-	if (db_dataset_get(db, req.dataset_id, &train, &err)) {
-		reply_lookup_error(r, &err, "dataset_id");
-		return;
-	}
-	if (req.validation_dataset_id && db_dataset_get(db, req.validation_dataset_id, &val, &err)) {
-		reply_lookup_error(r, &err, "validation_dataset_id");
-		return;
-	}
-	if (api_job_check(&req, &model.def, &train, req.validation_dataset_id ? &val : NULL, &err)) {
-		http_reply_error(r, &err);
-		return;
-	}
 	if (!req.has_seed) {
 		req.fit.seed = route_random_seed();
 		req.has_seed = true;
