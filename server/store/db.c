@@ -289,23 +289,6 @@ int db_transaction(struct db *db, db_tx_fn body, void *ctx, struct api_err *err)
 	return rc;
 }
 
-int db_find_id(struct db *db, const char *sql, int64_t id, int64_t *found, struct api_err *err)
-{
-	sqlite3_stmt *st = db_stmt(db, sql, err);
-	int rc;
-
-	if (!st)
-		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	rc = db_step(st);
-	if (rc == SQLITE_ROW)
-		*found = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
-		return 1;
-	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err);
-}
-
 void db_col_text(sqlite3_stmt *st, int col, char *out, size_t size)
 {
 	const unsigned char *t = sqlite3_column_text(st, col);
@@ -323,8 +306,9 @@ int db_bind_real(sqlite3_stmt *st, int col, double v)
 	return isfinite(v) ? sqlite3_bind_double(st, col, v) : sqlite3_bind_null(st, col);
 }
 
-int db_get_by_id(struct db *db, const char *sql, int64_t id, const char *what, db_read_fn read, void *item,
-		 struct api_err *err)
+/* The first row of sql (?1 bound to id) through read: 1 when there is one
+ * (read's failure aside), 0 when none, -1 with err. */
+static int first_row(struct db *db, const char *sql, int64_t id, db_read_fn read, void *item, struct api_err *err)
 {
 	sqlite3_stmt *st = db_stmt(db, sql, err);
 	int rc;
@@ -336,12 +320,32 @@ int db_get_by_id(struct db *db, const char *sql, int64_t id, const char *what, d
 	if (rc == SQLITE_ROW) {
 		rc = read(st, item, err);
 		sqlite3_reset(st);
-		return rc;
+		return rc < 0 ? -1 : 1;
 	}
 	sqlite3_reset(st);
-	if (rc == SQLITE_DONE)
+	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err);
+}
+
+int db_get_by_id(struct db *db, const char *sql, int64_t id, const char *what, db_read_fn read, void *item,
+		 struct api_err *err)
+{
+	int rc = first_row(db, sql, id, read, item, err);
+
+	if (rc == 0)
 		return api_fail(err, API_NOT_FOUND, NULL, "no %s with id %lld", what, (long long)id);
-	return db_fail(db, rc, err);
+	return rc < 0 ? -1 : 0;
+}
+
+static int read_id(sqlite3_stmt *st, void *item, struct api_err *err)
+{
+	(void)err;
+	*(int64_t *)item = sqlite3_column_int64(st, 0);
+	return 0;
+}
+
+int db_find_id(struct db *db, const char *sql, int64_t id, int64_t *found, struct api_err *err)
+{
+	return first_row(db, sql, id, read_id, found, err);
 }
 
 static int read_nothing(sqlite3_stmt *st, void *item, struct api_err *err)
@@ -427,4 +431,18 @@ int db_backup(struct db *db, const char *path, char *msg, size_t size)
 		snprintf(msg, size, "backup to %s failed: %s", path, sqlite3_errmsg(db->h));
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int db_page(struct db *db, const char *count_sql, const char *rows_sql, uint32_t limit, uint64_t offset,
+	    size_t item_size, db_read_fn read, void **items, size_t *n, uint64_t *total, struct api_err *err)
+{
+	sqlite3_stmt *st = db_stmt(db, count_sql, err);
+
+	*items = NULL;
+	*n = 0;
+	if (!st || db_count(db, st, total, err) || !(st = db_stmt(db, rows_sql, err)))
+		return -1;
+	sqlite3_bind_int64(st, 1, limit);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)offset);
+	return db_read_rows(db, st, item_size, limit, read, NULL, items, n, err);
 }

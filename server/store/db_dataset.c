@@ -218,15 +218,11 @@ int db_dataset_list(struct db *db, uint32_t limit, uint64_t offset, struct api_d
 	static const char count[] = "SELECT count(*) FROM datasets WHERE state = 'ready'";
 	static const char sql[] =
 		"SELECT " DATASET_COLS " FROM datasets WHERE state = 'ready' ORDER BY id LIMIT ?1 OFFSET ?2";
-	sqlite3_stmt *st = db_stmt(db, count, err);
+	void *page;
+	int rc = db_page(db, count, sql, limit, offset, sizeof **items, read_info, &page, n, total, err);
 
-	*items = NULL;
-	*n = 0;
-	if (!st || db_count(db, st, total, err) || !(st = db_stmt(db, sql, err)))
-		return -1;
-	sqlite3_bind_int64(st, 1, limit);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)offset);
-	return db_read_rows(db, st, sizeof **items, limit, read_info, NULL, (void **)items, n, err);
+	*items = page;
+	return rc;
 }
 
 static int delete_tx(struct db *db, void *ctx, struct api_err *err)

@@ -74,6 +74,10 @@ int db_count(struct db *db, sqlite3_stmt *st, uint64_t *total, struct api_err *e
  * releases what read put in the items read so far. */
 int db_read_rows(struct db *db, sqlite3_stmt *st, size_t item_size, uint32_t limit, db_read_fn read,
 		 void (*drop)(void *item), void **items, size_t *n, struct api_err *err);
+/* A page of an unfiltered list: the count(*) of count_sql into *total, then
+ * up to limit rows of rows_sql (?1 LIMIT, ?2 OFFSET) as db_read_rows does. */
+int db_page(struct db *db, const char *count_sql, const char *rows_sql, uint32_t limit, uint64_t offset,
+	    size_t item_size, db_read_fn read, void **items, size_t *n, uint64_t *total, struct api_err *err);
 /* Records the key for the resource id in the current transaction (no-op for
  * NULL idem). A creating call runs db_idem_lookup first in the same
  * transaction: 1 there means a retry (the caller rolls back and answers with
