@@ -2,8 +2,10 @@
 #
 #   make          build build/fitd
 #   make run      install what is missing, build, serve on 127.0.0.1:8080 with ./fitd.db
-#   make test     install what is missing, build, run every test (unit — once per BLAS kernel
-#                 set the CPU can run —, ASan+UBSan, integration, web, quick soak)
+#   make test     install what is missing, build, run every test (layers, unit — once per BLAS
+#                 kernel set the CPU can run —, ASan+UBSan, integration, web, quick soak)
+#   make check-layers  fail when an include or SQL is in the wrong folder
+#   make check-docs    docs/API.md, docs/openapi.yaml and README.md against the code
 #   make bench    core training benchmark (a table), PyTorch side by side
 #
 # Objects go to build/<variant>/, one variant per set of flags: rel (the -O2
@@ -26,14 +28,16 @@ LDLIBS  := $(PKG_LIBS) -lm -pthread
 SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
 
+# server/ and tests/unit/ have sub-folders (server/http, routes, store, jobs;
+# tests/unit mirrors the source tree): every .c below them is picked up.
 CORE_SRC   := $(wildcard core/*.c)
 API_SRC    := $(wildcard api/*.c)
-SERVER_SRC := $(filter-out server/main.c,$(wildcard server/*.c))
-UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+SERVER_SRC := $(filter-out server/main.c,$(sort $(shell find server -name '*.c')))
+UNIT_SRC   := $(sort $(shell find tests/unit -name 'test_*.c'))
 
 B := build
 
-.PHONY: all run test test-unit test-san test-integration test-tsan test-web test-soak-quick \
+.PHONY: all run test check-layers check-docs test-unit test-san test-integration test-tsan test-web test-soak-quick \
         test-container bench fuzz soak deps clean
 all: $(B)/fitd
 
@@ -60,7 +64,7 @@ $(B)/unit: $(call objs,rel,$(UNIT_SRC) tests/unit/check_main.c $(SERVER_SRC) $(A
 $(B)/unit-san: $(call objs,san,$(UNIT_SRC) tests/unit/check_main.c $(SERVER_SRC) $(API_SRC) $(CORE_SRC))
 	$(CC) $(SAN_FLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
 
-$(B)/bench: $(call objs,rel,bench/bench.c server/kernels.c server/par.c $(CORE_SRC))
+$(B)/bench: $(call objs,rel,bench/bench.c server/kernels.c server/jobs/par.c $(CORE_SRC))
 	$(CC) -o $@ $^ $(LDLIBS)
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
@@ -83,7 +87,20 @@ run: deps
 # ---- tests -----------------------------------------------------------------------
 # CK_FORK=no under the sanitizers so that LeakSanitizer sees the whole process.
 test: deps
-	$(MAKE) test-unit test-san test-integration test-web test-soak-quick
+	$(MAKE) check-layers check-docs test-unit test-san test-integration test-web test-soak-quick
+
+# The folders' rules (docs/STYLE.md): core <- api <- server, libmicrohttpd only
+# in server/http, SQL only in server/store, jobs never HTTP. The self-test
+# breaks each rule in a scratch tree first, so a check that cannot fail fails.
+check-layers:
+	python3 tests/check_layers.py --self-test
+	python3 tests/check_layers.py
+
+# The contract's route and error tables and the README's configuration table
+# against the code; docs/openapi.yaml through Redocly's linter (tests/docs).
+check-docs: $(B)/fitd
+	python3 tests/check_docs.py --binary $(B)/fitd
+	bash tests/docs/lint.sh
 
 # The whole suite as the environment has it, then the computing suites once
 # per BLAS kernel set the CPU can run and with the automatic choice.

@@ -18,6 +18,7 @@
 #ifndef FITD_API_H
 #define FITD_API_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,29 +27,30 @@
 
 /* ---- errors ---------------------------------------------------------------- */
 
-/* name, HTTP status, code string */
-#define API_ERRORS(X)                                              \
-	X(API_OK, 200, "ok")                                       \
-	X(API_INVALID_JSON, 400, "invalid_json")                   \
-	X(API_INVALID_CSV, 400, "invalid_csv")                     \
-	X(API_INVALID_NPY, 400, "invalid_npy")                     \
-	X(API_BAD_REQUEST, 400, "bad_request")                     \
-	X(API_UNAUTHORIZED, 401, "unauthorized")                   \
-	X(API_NOT_FOUND, 404, "not_found")                         \
-	X(API_METHOD_NOT_ALLOWED, 405, "method_not_allowed")       \
-	X(API_CONFLICT, 409, "conflict")                           \
-	X(API_PAYLOAD_TOO_LARGE, 413, "payload_too_large")         \
-	X(API_URI_TOO_LONG, 414, "uri_too_long")                   \
-	X(API_UNSUPPORTED_MEDIA_TYPE, 415, "unsupported_media_type") \
-	X(API_VALIDATION_FAILED, 422, "validation_failed")         \
-	X(API_HEADERS_TOO_LARGE, 431, "headers_too_large")         \
-	X(API_INTERNAL, 500, "internal_error")                     \
-	X(API_QUEUE_FULL, 503, "queue_full")                       \
-	X(API_SHUTTING_DOWN, 503, "shutting_down")                 \
-	X(API_UNAVAILABLE, 503, "unavailable")
+/* The error table (docs/API.md, "Errors"): name, HTTP status, code string,
+ * Retry-After in seconds (0: no header). */
+#define API_ERRORS(X)                                                   \
+	X(API_OK, 200, "ok", 0)                                         \
+	X(API_INVALID_JSON, 400, "invalid_json", 0)                     \
+	X(API_INVALID_CSV, 400, "invalid_csv", 0)                       \
+	X(API_INVALID_NPY, 400, "invalid_npy", 0)                       \
+	X(API_BAD_REQUEST, 400, "bad_request", 0)                       \
+	X(API_UNAUTHORIZED, 401, "unauthorized", 0)                     \
+	X(API_NOT_FOUND, 404, "not_found", 0)                           \
+	X(API_METHOD_NOT_ALLOWED, 405, "method_not_allowed", 0)         \
+	X(API_CONFLICT, 409, "conflict", 0)                             \
+	X(API_PAYLOAD_TOO_LARGE, 413, "payload_too_large", 0)           \
+	X(API_URI_TOO_LONG, 414, "uri_too_long", 0)                     \
+	X(API_UNSUPPORTED_MEDIA_TYPE, 415, "unsupported_media_type", 0) \
+	X(API_VALIDATION_FAILED, 422, "validation_failed", 0)           \
+	X(API_HEADERS_TOO_LARGE, 431, "headers_too_large", 0)           \
+	X(API_INTERNAL, 500, "internal_error", 0)                       \
+	X(API_QUEUE_FULL, 503, "queue_full", 5)                         \
+	X(API_SHUTTING_DOWN, 503, "shutting_down", 2)                   \
+	X(API_UNAVAILABLE, 503, "unavailable", 2)
 
 enum api_code {
-#define API_ENUM(name, status, code) name,
+#define API_ENUM(name, status, code, retry_after) name,
 	API_ERRORS(API_ENUM)
 #undef API_ENUM
 	API_CODE_COUNT
@@ -65,10 +67,59 @@ struct api_err {
  * field may be NULL. */
 int api_fail(struct api_err *err, enum api_code code, const char *field, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* The one fail function: api_fail and the server's http_fail wrap it. */
+int api_failv(struct api_err *err, enum api_code code, const char *field, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
 int api_status(enum api_code code);
+/* Seconds a client should wait before retrying (the Retry-After header), 0
+ * when the error is not worth retrying as is. */
+int api_retry_after(enum api_code code);
 const char *api_code_name(enum api_code code);
 /* {"error": {"code", "message", "field"}} — field omitted when empty. */
 char *api_err_json(const struct api_err *err);
+
+/* ---- memory --------------------------------------------------------------------- */
+
+/* malloc, calloc, realloc and strdup for api/ (cJSON uses api_malloc too):
+ * NULL on failure, and every failure is counted for the calling thread. */
+void *api_malloc(size_t size);
+void *api_calloc(size_t n, size_t size);
+void *api_realloc(void *p, size_t size);
+char *api_strdup(const char *s);
+/* Allocation failures on this thread so far (a decoder or an encoder
+ * compares the count before and after a cJSON call). */
+unsigned long api_alloc_failures(void);
+/* Test hook: the n-th allocation from now (1 = the next), in any thread,
+ * fails once; n <= 0 disarms. api_alloc_fail_pending: not reached yet. */
+void api_alloc_fail_nth(long n);
+bool api_alloc_fail_pending(void);
+
+/* ---- the growable buffer ------------------------------------------------------------ */
+
+/* fitd's one growable buffer: large numeric JSON (weights, predictions, where
+ * a cJSON node per number would cost ~80 bytes each), /metrics, SSE streams,
+ * request bodies. Zero-initialise it; the text stays NUL-terminated. An
+ * allocation failure sets failed, after which every append is a no-op, so a
+ * writer checks once at the end. */
+struct api_buf {
+	char *data;
+	size_t len, cap;
+	size_t max;  /* 0, or the largest len it will hold: growth stops at max + 1 bytes */
+	bool failed; /* an allocation failed (or max would be passed) */
+};
+void api_buf_put(struct api_buf *b, const char *s, size_t n);
+void api_buf_puts(struct api_buf *b, const char *s);
+void api_buf_printf(struct api_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void api_buf_vprintf(struct api_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+/* A float32 that parses back to the same float32 ("%.9g"), or null when not finite. */
+void api_buf_float(struct api_buf *b, float v);
+/* Empties the buffer, keeping its memory. */
+void api_buf_clear(struct api_buf *b);
+/* Returns the NUL-terminated text (new; free with free()) and leaves b
+ * empty, or NULL (b freed) if anything failed. */
+char *api_buf_finish(struct api_buf *b);
+/* Frees the text; b is empty again. */
+void api_buf_free(struct api_buf *b);
 
 /* ---- small values ----------------------------------------------------------- */
 
@@ -230,7 +281,18 @@ int api_dataset_fits(const struct nn_model_spec *spec, const struct api_dataset_
 /* The canonical job options as stored, and read back. */
 char *api_job_req_encode(const struct api_job_req *req);
 
-enum api_job_status { API_JOB_QUEUED, API_JOB_RUNNING, API_JOB_SUCCEEDED, API_JOB_FAILED, API_JOB_CANCELLED };
+/* A job's states: the enum, the names in JSON and in the database, and their
+ * count, from this one list. */
+#define API_JOB_STATUS_MAP(X) \
+	X(QUEUED, "queued") X(RUNNING, "running") X(SUCCEEDED, "succeeded") X(FAILED, "failed") X(CANCELLED, "cancelled")
+enum api_job_status {
+#define API_JOB_STATUS_ENUM(name, text) API_JOB_##name,
+	API_JOB_STATUS_MAP(API_JOB_STATUS_ENUM)
+#undef API_JOB_STATUS_ENUM
+};
+#define API_JOB_STATUS_ONE(name, text) +1
+enum { API_JOB_N_STATUS = 0 API_JOB_STATUS_MAP(API_JOB_STATUS_ONE) };
+#undef API_JOB_STATUS_ONE
 const char *api_job_status_name(enum api_job_status s);
 bool api_job_status_parse(const char *s, enum api_job_status *out);
 static inline bool api_job_final(enum api_job_status s)

@@ -53,13 +53,13 @@ struct api_csv {
 
 struct api_csv *api_csv_create(const struct api_csv_opts *opts, api_csv_row_fn on_row, void *ctx)
 {
-	struct api_csv *csv = calloc(1, sizeof *csv);
+	struct api_csv *csv = api_calloc(1, sizeof *csv);
 
 	if (!csv)
 		return NULL;
 	csv->opts = *opts;
 	if (opts->label_name) {
-		csv->label_name = strdup(opts->label_name);
+		csv->label_name = api_strdup(opts->label_name);
 		if (!csv->label_name) {
 			free(csv);
 			return NULL;
@@ -166,10 +166,10 @@ static int end_cell(struct api_csv *csv, struct api_err *err)
 	}
 	if (csv->field >= csv->values_cap) {
 		size_t cap = csv->values_cap ? csv->values_cap * 2 : 64;
-		float *p = realloc(csv->values, cap * sizeof *p);
+		float *p = api_realloc(csv->values, cap * sizeof *p);
 
 		if (!p)
-			return api_fail(err, API_INTERNAL, NULL, "out of memory");
+			return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
 		csv->values = p;
 		csv->values_cap = cap;
 	}

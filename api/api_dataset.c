@@ -135,10 +135,10 @@ int api_dataset_decode(const char *body, size_t len, const struct api_limits *li
 		goto fail;
 	}
 	/* The sizes are bounded by the body the server accepted, and checked above. */
-	out->x = malloc(n * d * sizeof(float));
-	out->y = malloc(n * (y_dim ? y_dim : 1) * sizeof(float));
+	out->x = api_malloc(n * d * sizeof(float));
+	out->y = api_malloc(n * (y_dim ? y_dim : 1) * sizeof(float));
 	if (!out->x || !out->y) {
-		api_fail(err, API_INTERNAL, NULL, "out of memory");
+		api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
 		goto fail;
 	}
 	api_y_stats_init(&stats, (uint32_t)y_dim);
@@ -186,9 +186,9 @@ static cJSON *dataset_json(const struct api_dataset_info *d)
 	api_add_number(o, "n_samples", (double)d->n_samples);
 	api_add_number(o, "n_features", d->n_features);
 	shape = cJSON_AddArrayToObject(o, "y_shape");
-	cJSON_AddItemToArray(shape, api_json_number_or_null((double)d->n_samples));
+	api_json_append(shape, api_json_number_or_null((double)d->n_samples));
 	if (d->y_dim)
-		cJSON_AddItemToArray(shape, api_json_number_or_null(d->y_dim));
+		api_json_append(shape, api_json_number_or_null(d->y_dim));
 	cJSON_AddStringToObject(o, "y_kind", api_y_kind_name(d->y_kind));
 	if (d->n_classes)
 		api_add_number(o, "n_classes", d->n_classes);
@@ -200,16 +200,19 @@ static cJSON *dataset_json(const struct api_dataset_info *d)
 
 char *api_dataset_encode(const struct api_dataset_info *d)
 {
-	return api_json_print_free(dataset_json(d));
+	unsigned long failures = api_alloc_failures();
+
+	return api_json_print_free(dataset_json(d), failures);
 }
 
 char *api_dataset_list_encode(const struct api_dataset_info *items, size_t n, uint64_t total)
 {
+	unsigned long failures = api_alloc_failures();
 	cJSON *o = cJSON_CreateObject();
 	cJSON *arr = cJSON_AddArrayToObject(o, "items");
 
 	for (size_t i = 0; i < n; i++)
-		cJSON_AddItemToArray(arr, dataset_json(&items[i]));
+		api_json_append(arr, dataset_json(&items[i]));
 	api_add_number(o, "total", (double)total);
-	return api_json_print_free(o);
+	return api_json_print_free(o, failures);
 }

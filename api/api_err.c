@@ -11,20 +11,27 @@
 static const struct {
 	int status;
 	const char *name;
+	int retry_after;
 } api_errors[] = {
-#define API_ROW(name, status, code) {status, code},
+#define API_ROW(name, status, code, retry_after) {status, code, retry_after},
 	API_ERRORS(API_ROW)
 #undef API_ROW
 };
+
+int api_failv(struct api_err *err, enum api_code code, const char *field, const char *fmt, va_list ap)
+{
+	err->code = code;
+	snprintf(err->field, sizeof err->field, "%s", field ? field : "");
+	vsnprintf(err->message, sizeof err->message, fmt, ap);
+	return -1;
+}
 
 int api_fail(struct api_err *err, enum api_code code, const char *field, const char *fmt, ...)
 {
 	va_list ap;
 
-	err->code = code;
-	snprintf(err->field, sizeof err->field, "%s", field ? field : "");
 	va_start(ap, fmt);
-	vsnprintf(err->message, sizeof err->message, fmt, ap);
+	api_failv(err, code, field, fmt, ap);
 	va_end(ap);
 	return -1;
 }
@@ -32,6 +39,11 @@ int api_fail(struct api_err *err, enum api_code code, const char *field, const c
 int api_status(enum api_code code)
 {
 	return (unsigned)code < API_CODE_COUNT ? api_errors[code].status : 500;
+}
+
+int api_retry_after(enum api_code code)
+{
+	return (unsigned)code < API_CODE_COUNT ? api_errors[code].retry_after : 0;
 }
 
 const char *api_code_name(enum api_code code)
@@ -66,6 +78,7 @@ static void utf8_clean(const char *s, char *out, size_t size)
 
 char *api_err_json(const struct api_err *err)
 {
+	unsigned long failures = api_alloc_failures();
 	cJSON *root = cJSON_CreateObject();
 	cJSON *e = cJSON_AddObjectToObject(root, "error");
 	char message[sizeof err->message], field[sizeof err->field];
@@ -78,7 +91,7 @@ char *api_err_json(const struct api_err *err)
 	cJSON_AddStringToObject(e, "message", message);
 	if (field[0])
 		cJSON_AddStringToObject(e, "field", field);
-	return api_json_print_free(root);
+	return api_json_print_free(root, failures);
 fail:
 	cJSON_Delete(root);
 	return NULL;

@@ -51,28 +51,20 @@ int api_read_floats(const cJSON *arr, const char *path, uint32_t n, float *out, 
 bool api_number_value(const cJSON *item, double *out);
 bool api_utf8_valid(const char *s, size_t len);
 
-/* ---- output buffer ---------------------------------------------------------- */
-
-struct api_buf {
-	char *data;
-	size_t len, cap;
-	bool failed; /* an allocation failed: every later append is a no-op */
-};
-void api_buf_put(struct api_buf *b, const char *s, size_t n);
-void api_buf_puts(struct api_buf *b, const char *s);
-void api_buf_printf(struct api_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* A float32 that parses back to the same float32 ("%.9g"), or null when not finite. */
-void api_buf_float(struct api_buf *b, float v);
-/* Returns the NUL-terminated text (caller frees) or NULL if anything failed. */
-char *api_buf_finish(struct api_buf *b);
-
 /* cJSON helpers for encoders. cJSON prints numbers with 15 significant
  * digits when they compare equal within a tolerance, which changes large
  * integers and some doubles; these print the shortest text that parses back
  * to exactly the same double. Non-finite values become null. */
 cJSON *api_json_number_or_null(double v);
 cJSON *api_add_number(cJSON *obj, const char *key, double v);
-/* cJSON_PrintUnformatted + cJSON_Delete; NULL on failure. */
-char *api_json_print_free(cJSON *root);
+/* cJSON_AddItemToObject / cJSON_AddItemToArray that take ownership of item
+ * also on failure (cJSON's leave it to the caller, and a failed add leaked
+ * it): item, or NULL when it could not be added and was deleted. */
+cJSON *api_json_add(cJSON *obj, const char *key, cJSON *item);
+cJSON *api_json_append(cJSON *arr, cJSON *item);
+/* cJSON_PrintUnformatted + cJSON_Delete; NULL on failure, and NULL when an
+ * allocation of this thread failed since api_alloc_failures() returned
+ * failures (taken before the tree was built: a node may be missing). */
+char *api_json_print_free(cJSON *root, unsigned long failures);
 
 #endif

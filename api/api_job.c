@@ -194,6 +194,7 @@ static void req_fields(cJSON *o, const struct api_job_req *req)
 
 char *api_job_req_encode(const struct api_job_req *req)
 {
+	unsigned long failures = api_alloc_failures();
 	cJSON *o = cJSON_CreateObject();
 
 	api_add_number(o, "model_id", (double)req->model_id);
@@ -201,18 +202,20 @@ char *api_job_req_encode(const struct api_job_req *req)
 	if (req->validation_dataset_id)
 		api_add_number(o, "validation_dataset_id", (double)req->validation_dataset_id);
 	req_fields(o, req);
-	return api_json_print_free(o);
+	return api_json_print_free(o, failures);
 }
 
 const char *api_job_status_name(enum api_job_status s)
 {
-	static const char *const names[] = {"queued", "running", "succeeded", "failed", "cancelled"};
-	return (unsigned)s < 5 ? names[s] : "failed";
+#define API_JOB_STATUS_NAME(name, text) text,
+	static const char *const names[] = {API_JOB_STATUS_MAP(API_JOB_STATUS_NAME)};
+#undef API_JOB_STATUS_NAME
+	return (unsigned)s < API_JOB_N_STATUS ? names[s] : "failed";
 }
 
 bool api_job_status_parse(const char *s, enum api_job_status *out)
 {
-	for (int i = 0; i < 5; i++) {
+	for (int i = 0; i < API_JOB_N_STATUS; i++) {
 		if (strcmp(s, api_job_status_name((enum api_job_status)i)) == 0) {
 			*out = (enum api_job_status)i;
 			return true;
@@ -271,7 +274,7 @@ static cJSON *job_json(const struct api_job_info *j)
 		add_if_finite(metrics, "val_loss", j->last.val_loss);
 		add_if_finite(metrics, "val_accuracy", j->last.val_accuracy);
 	}
-	cJSON_AddItemToObject(o, "samples_per_second", api_json_number_or_null(j->samples_per_second));
+	api_json_add(o, "samples_per_second", api_json_number_or_null(j->samples_per_second));
 	if (j->error[0])
 		cJSON_AddStringToObject(o, "error", j->error);
 	else
@@ -287,33 +290,39 @@ static cJSON *job_json(const struct api_job_info *j)
 
 char *api_job_encode(const struct api_job_info *j)
 {
-	return api_json_print_free(job_json(j));
+	unsigned long failures = api_alloc_failures();
+
+	return api_json_print_free(job_json(j), failures);
 }
 
 char *api_job_list_encode(const struct api_job_info *items, size_t n, uint64_t total)
 {
+	unsigned long failures = api_alloc_failures();
 	cJSON *o = cJSON_CreateObject();
 	cJSON *arr = cJSON_AddArrayToObject(o, "items");
 
 	for (size_t i = 0; i < n; i++)
-		cJSON_AddItemToArray(arr, job_json(&items[i]));
+		api_json_append(arr, job_json(&items[i]));
 	api_add_number(o, "total", (double)total);
-	return api_json_print_free(o);
+	return api_json_print_free(o, failures);
 }
 
 char *api_epoch_encode(const struct api_epoch *e)
 {
-	return api_json_print_free(epoch_json(e));
+	unsigned long failures = api_alloc_failures();
+
+	return api_json_print_free(epoch_json(e), failures);
 }
 
 char *api_history_encode(int64_t job_id, const struct api_epoch *epochs, size_t n)
 {
+	unsigned long failures = api_alloc_failures();
 	cJSON *o = cJSON_CreateObject();
 	cJSON *arr;
 
 	api_add_number(o, "job_id", (double)job_id);
 	arr = cJSON_AddArrayToObject(o, "epochs");
 	for (size_t i = 0; i < n; i++)
-		cJSON_AddItemToArray(arr, epoch_json(&epochs[i]));
-	return api_json_print_free(o);
+		api_json_append(arr, epoch_json(&epochs[i]));
+	return api_json_print_free(o, failures);
 }

@@ -52,6 +52,7 @@ cJSON *api_json_parse(const char *body, size_t len, struct api_err *err)
 {
 	const char *end = NULL;
 	size_t line, column;
+	unsigned long failures = api_alloc_failures();
 	cJSON *root;
 
 	if (len == 0 || !body) {
@@ -60,6 +61,10 @@ cJSON *api_json_parse(const char *body, size_t len, struct api_err *err)
 	}
 	/* The end pointer, not the global cJSON_GetErrorPtr(), which threads share. */
 	root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+	if (!root && api_alloc_failures() != failures) {
+		api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
+		return NULL;
+	}
 	if (!root) {
 		size_t offset = end && end >= body && end <= body + len ? (size_t)(end - body) : 0;
 		json_position(body, offset, &line, &column);
@@ -320,10 +325,16 @@ static bool buf_reserve(struct api_buf *b, size_t extra)
 		return false;
 	if (b->len + extra + 1 <= b->cap)
 		return true;
+	if (b->max && b->len + extra > b->max) {
+		b->failed = true;
+		return false;
+	}
 	want = b->cap ? b->cap : 256;
 	while (want < b->len + extra + 1)
 		want *= 2;
-	p = realloc(b->data, want);
+	if (b->max && want > b->max + 1)
+		want = b->max + 1;
+	p = api_realloc(b->data, want);
 	if (!p) {
 		b->failed = true;
 		return false;
@@ -347,20 +358,42 @@ void api_buf_puts(struct api_buf *b, const char *s)
 	api_buf_put(b, s, strlen(s));
 }
 
+void api_buf_vprintf(struct api_buf *b, const char *fmt, va_list ap)
+{
+	va_list again;
+	int n;
+
+	va_copy(again, ap);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	if (n >= 0 && buf_reserve(b, (size_t)n)) {
+		vsnprintf(b->data + b->len, (size_t)n + 1, fmt, again);
+		b->len += (size_t)n;
+	}
+	va_end(again);
+}
+
 void api_buf_printf(struct api_buf *b, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	api_buf_vprintf(b, fmt, ap);
 	va_end(ap);
-	if (n < 0 || !buf_reserve(b, (size_t)n))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
+}
+
+void api_buf_clear(struct api_buf *b)
+{
+	b->len = 0;
+	if (b->data)
+		b->data[0] = '\0';
+}
+
+void api_buf_free(struct api_buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+	b->failed = false;
 }
 
 void api_buf_float(struct api_buf *b, float v)
@@ -379,12 +412,14 @@ void api_buf_float(struct api_buf *b, float v)
 
 char *api_buf_finish(struct api_buf *b)
 {
-	if (b->failed || !buf_reserve(b, 0)) {
-		free(b->data);
+	char *text = NULL;
+
+	if (!b->failed && buf_reserve(b, 0)) {
+		text = b->data;
 		b->data = NULL;
-		return NULL;
 	}
-	return b->data;
+	api_buf_free(b);
+	return text;
 }
 
 cJSON *api_json_number_or_null(double v)
@@ -403,8 +438,11 @@ cJSON *api_json_number_or_null(double v)
 
 cJSON *api_add_number(cJSON *obj, const char *key, double v)
 {
-	cJSON *item = api_json_number_or_null(v);
+	return api_json_add(obj, key, api_json_number_or_null(v));
+}
 
+cJSON *api_json_add(cJSON *obj, const char *key, cJSON *item)
+{
 	if (item && !cJSON_AddItemToObject(obj, key, item)) {
 		cJSON_Delete(item);
 		return NULL;
@@ -412,10 +450,25 @@ cJSON *api_add_number(cJSON *obj, const char *key, double v)
 	return item;
 }
 
-char *api_json_print_free(cJSON *root)
+cJSON *api_json_append(cJSON *arr, cJSON *item)
 {
-	char *s = root ? cJSON_PrintUnformatted(root) : NULL;
+	if (item && !cJSON_AddItemToArray(arr, item)) {
+		cJSON_Delete(item);
+		return NULL;
+	}
+	return item;
+}
 
+char *api_json_print_free(cJSON *root, unsigned long failures)
+{
+	/* cJSON_Add* drop a node they cannot allocate and go on: a tree built
+	 * while an allocation failed may lack a field, so it is not printed. */
+	char *s = root && api_alloc_failures() == failures ? cJSON_PrintUnformatted(root) : NULL;
+
+	if (s && api_alloc_failures() != failures) {
+		cJSON_free(s);
+		s = NULL;
+	}
 	cJSON_Delete(root);
 	return s;
 }

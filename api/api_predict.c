@@ -37,9 +37,9 @@ int api_instances_decode(const char *body, size_t len, uint32_t input_dim, uint3
 		api_fail(err, API_VALIDATION_FAILED, "instances", "at most %u instances per request", max_rows);
 		goto fail;
 	}
-	out = malloc(rows * input_dim * sizeof *out);
+	out = api_malloc(rows * input_dim * sizeof *out);
 	if (!out) {
-		api_fail(err, API_INTERNAL, NULL, "out of memory");
+		api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
 		goto fail;
 	}
 	for (const cJSON *row = inst->child; row; row = row->next, i++) {
@@ -150,17 +150,19 @@ int api_evaluate_decode(const char *body, size_t len, int64_t *dataset_id, struc
 
 char *api_evaluate_encode(const struct nn_eval *e)
 {
+	unsigned long failures = api_alloc_failures();
 	cJSON *o = cJSON_CreateObject();
 
-	cJSON_AddItemToObject(o, "loss", api_json_number_or_null(e->loss));
+	api_json_add(o, "loss", api_json_number_or_null(e->loss));
 	if (e->has_metric)
-		cJSON_AddItemToObject(o, "accuracy", api_json_number_or_null(e->metric));
+		api_json_add(o, "accuracy", api_json_number_or_null(e->metric));
 	api_add_number(o, "n_samples", (double)e->n);
-	return api_json_print_free(o);
+	return api_json_print_free(o, failures);
 }
 
 char *api_info_encode(const struct api_info *info)
 {
+	unsigned long failures = api_alloc_failures();
 	cJSON *o = cJSON_CreateObject();
 	cJSON *limits;
 
@@ -186,7 +188,7 @@ char *api_info_encode(const struct api_info *info)
 	api_add_number(limits, "max_params", (double)NN_MAX_PARAMS);
 	api_add_number(limits, "max_epochs", NN_MAX_EPOCHS);
 	api_add_number(limits, "max_batch_size", NN_MAX_BATCH);
-	return api_json_print_free(o);
+	return api_json_print_free(o, failures);
 }
 
 /* ---- ids and paging ------------------------------------------------------------- */

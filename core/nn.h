@@ -166,6 +166,9 @@ void nn_opt_defaults(enum nn_opt_kind kind, struct nn_opt_spec *opt);
 /* Fills *layer with a dense layer's defaults: glorot_uniform kernel, zeros
  * bias, use_bias, no L2, alpha 0.2 for leaky_relu and 1 for elu. */
 void nn_dense_defaults(struct nn_layer_spec *layer, uint32_t units, enum nn_act act);
+/* Keras's default alpha of act: 1 for elu, 0.2 for leaky_relu (and 0.2,
+ * unused, for the activations without one). The one place it is written. */
+double nn_act_default_alpha(enum nn_act act);
 
 struct nn_model_spec {
 	uint32_t input_dim;

@@ -314,3 +314,8 @@ const struct nn_act_ops nn_act_table[NN_ACT_COUNT] = {
 	[NN_ACT_SOFTPLUS] = {"softplus", softplus_forward, softplus_backward},
 	[NN_ACT_SWISH] = {"swish", swish_forward, swish_backward},
 };
+
+double nn_act_default_alpha(enum nn_act act)
+{
+	return act == NN_ACT_ELU ? 1.0 : 0.2;
+}

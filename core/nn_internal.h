@@ -233,7 +233,7 @@ size_t nn_work_infer_rows(const struct nn_model *m, size_t n);
 /* Per-row floats that a workspace of each kind needs (for limit checks). */
 uint64_t nn_work_row_floats(const struct nn_model *m, bool training, bool need_dx);
 
-/* ---- little-endian blobs (nn_model.c) ----------------------------------- */
+/* ---- little-endian blobs (nn_bytes.c) ------------------------------------ */
 
 void nn_put_u32(uint8_t *p, uint32_t v);
 void nn_put_u64(uint8_t *p, uint64_t v);

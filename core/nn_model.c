@@ -23,6 +23,7 @@
  *  40  f32[n_params * (1 + slots)]   parameters, then each slot array
  *  ..  u64      checksum of every byte before it
  */
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,7 +99,7 @@ void nn_dense_defaults(struct nn_layer_spec *layer, uint32_t units, enum nn_act 
 	layer->kind = NN_LAYER_DENSE;
 	layer->units = units;
 	layer->act = act;
-	layer->alpha = act == NN_ACT_ELU ? 1.0 : 0.2;
+	layer->alpha = nn_act_default_alpha(act);
 	layer->use_bias = true;
 	layer->kernel_init = NN_INIT_GLOROT_UNIFORM;
 	layer->bias_init = NN_INIT_ZEROS;
@@ -407,6 +408,7 @@ void nn_forward(const struct nn_model *m, struct nn_work *w, const float *x, siz
 		struct nn_rng *rng)
 {
 	const float *in = x;
+	assert(n <= w->max_rows);
 	for (uint32_t i = 0; i < m->spec.n_layers; i++) {
 		const struct nn_layer_spec *l = &m->spec.layers[i];
 		w->in[i] = in;
@@ -415,6 +417,7 @@ void nn_forward(const struct nn_model *m, struct nn_work *w, const float *x, siz
 			 * probability 1 - rate and scale kept values by 1 / (1 - rate). */
 			if (!w->training || l->rate == 0.0)
 				continue;
+			assert(rng != NULL); /* required on a training workspace */
 			size_t count = n * m->out_dim[i];
 			float scale = (float)(1.0 / (1.0 - l->rate));
 			float *mask = w->mask[i], *out = w->a[i];
@@ -443,6 +446,8 @@ void nn_forward(const struct nn_model *m, struct nn_work *w, const float *x, siz
 double nn_loss_batch(const struct nn_model *m, struct nn_work *w, const float *y, size_t n,
 		     bool grad, double *correct)
 {
+	assert(n > 0 && n <= w->max_rows);
+	assert(!grad || w->training);
 	const struct nn_loss_ops *ops = &nn_loss_table[m->spec.loss.kind];
 	bool sparse = m->spec.loss.kind == NN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY;
 	struct nn_loss_io io = {
@@ -464,6 +469,7 @@ double nn_loss_batch(const struct nn_model *m, struct nn_work *w, const float *y
 
 double nn_backward(struct nn_model *m, struct nn_work *w, size_t n, float *dx)
 {
+	assert(w->training && n <= w->max_rows);
 	float *g = w->grad[0], *other = w->grad[1];
 	double penalty = 0.0;
 	for (int i = (int)m->spec.n_layers - 1; i >= 0; i--) {
@@ -603,51 +609,6 @@ int nn_evaluate(const struct nn_model *m, const struct nn_data *d, struct nn_eva
 }
 
 /* ---- serialized state ----------------------------------------------------------------- */
-
-void nn_put_u32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-void nn_put_u64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-uint32_t nn_get_u32(const uint8_t *p)
-{
-	uint32_t v = 0;
-	for (int i = 0; i < 4; i++)
-		v |= (uint32_t)p[i] << (8 * i);
-	return v;
-}
-
-uint64_t nn_get_u64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
-
-uint64_t nn_checksum(const uint8_t *p, size_t len)
-{
-	/* Each step is a bijection of h for a fixed word, so changing any one
-	 * word changes the result. */
-	uint64_t h = 0x6a09e667f3bcc909ULL ^ len;
-	size_t i = 0;
-	for (; i + 8 <= len; i += 8) {
-		h = (h ^ nn_get_u64(p + i)) * 0x9e3779b97f4a7c15ULL;
-		h ^= h >> 29;
-	}
-	uint64_t tail = 0;
-	for (size_t j = 0; i + j < len; j++)
-		tail |= (uint64_t)p[i + j] << (8 * j);
-	h = (h ^ tail) * 0x9e3779b97f4a7c15ULL;
-	return h ^ (h >> 32);
-}
 
 /* Identifies the parameter layout: input width, then units and bias of each
  * dense layer (dropout layers own no parameters). */

@@ -4,6 +4,7 @@
  * One table row per option: its flag, its variable, its kind and where it
  * lands, so the usage text, the environment and the flags cannot drift apart.
  */
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <sched.h>
@@ -21,6 +22,9 @@
 
 enum opt_kind { OPT_UINT, OPT_U64, OPT_PORT, OPT_STR, OPT_LOG };
 
+/* One option: the single definition of its flag, its variable, its range and
+ * its default. The usage text, the README's Configuration table (checked by
+ * tests/check_docs.py) and defaults() all come from these rows. */
 struct opt {
 	const char *flag;
 	const char *env;
@@ -28,44 +32,56 @@ struct opt {
 	size_t offset;
 	size_t size;        /* strings: buffer size */
 	unsigned long long min, max;
+	const char *value;  /* the default, parsed like a flag's value; NULL: computed at start */
+	const char *shown;  /* the default as the usage text says it; NULL: value */
 	const char *help;
 };
 
 #define STR(field) OPT_STR, offsetof(struct cfg, field), sizeof(((struct cfg *)0)->field), 0, 0
 #define UINT(field, lo, hi) OPT_UINT, offsetof(struct cfg, field), 0, lo, hi
 static const struct opt opts[] = {
-	{"--port", "FITD_PORT", OPT_PORT, offsetof(struct cfg, port), 0, 0, 65535, "TCP port (8080; 0 picks a free one)"},
-	{"--bind", "FITD_BIND", STR(bind), "address to listen on (127.0.0.1)"},
-	{"--db", "FITD_DB", STR(db), "SQLite database file (./fitd.db)"},
-	{"--workers", "FITD_WORKERS", UINT(workers, 1, 256),
+	{"--port", "FITD_PORT", OPT_PORT, offsetof(struct cfg, port), 0, 0, 65535, "8080", NULL,
+	 "TCP port (0 picks a free one)"},
+	{"--bind", "FITD_BIND", STR(bind), "127.0.0.1", NULL, "address to listen on"},
+	{"--db", "FITD_DB", STR(db), "./fitd.db", NULL, "SQLite database file"},
+	{"--workers", "FITD_WORKERS", UINT(workers, 1, 256), NULL, "number of cores",
 	 "training worker threads (the CPUs available, a container's CPU quota included)"},
-	{"--threads", "FITD_THREADS", UINT(threads, 1, 1024),
-	 "CPU threads training may use in all; a job running alone lends the idle ones to its matrix products "
-	 "(the CPUs available; 1 = one thread per job)"},
-	{"--queue", "FITD_QUEUE", UINT(queue, 1, 1000000), "queued jobs before POST /v1/jobs answers 503 (256)"},
-	{"--max-body-mb", "FITD_MAX_BODY_MB", UINT(max_body_mb, 1, 1024), "largest JSON body in MiB (32)"},
-	{"--max-upload-mb", "FITD_MAX_UPLOAD_MB", UINT(max_upload_mb, 1, 1048576),
-	 "largest streamed CSV upload in MiB (4096)"},
-	{"--api-key", "FITD_API_KEY", STR(api_key), "require Authorization: Bearer KEY (unset: no auth)"},
-	{"--cors-origin", "FITD_CORS_ORIGIN", STR(cors_origin), "allowed CORS origin, or * (unset: no CORS headers)"},
-	{"--commit-interval-ms", "FITD_COMMIT_INTERVAL_MS", UINT(commit_interval_ms, 0, 3600000),
-	 "group fast epochs into one commit at least this often (1000)"},
-	{"--http-threads", "FITD_HTTP_THREADS", UINT(http_threads, 1, 1024), "HTTP threads (2 x cores, at least 4)"},
-	{"--max-connections", "FITD_MAX_CONNECTIONS", UINT(max_connections, 16, 1000000), "open connections (2048)"},
-	{"--per-ip-connections", "FITD_PER_IP_CONNECTIONS", UINT(per_ip_connections, 0, 1000000),
-	 "open connections per client address (0 = unlimited; behind a proxy every client shares its address)"},
-	{"--timeout", "FITD_TIMEOUT", UINT(timeout_s, 1, 86400), "seconds before an idle connection is closed (60)"},
-	{"--max-rows", "FITD_MAX_ROWS", OPT_U64, offsetof(struct cfg, max_rows), 0, 1, 1000000000ULL,
-	 "samples per dataset (10000000)"},
-	{"--max-instances", "FITD_MAX_INSTANCES", UINT(max_instances, 1, 10000000), "rows per predict request (10000)"},
-	{"--log-format", "FITD_LOG_FORMAT", OPT_LOG, offsetof(struct cfg, log_format), 0, 0, 0, "text or json (text)"},
-	{"--share-dir", "FITD_SHARE_DIR", STR(share_dir), "folder holding migrations/ and web/ (next to the binary)"},
-	{"--vendor-dir", "FITD_VENDOR_DIR", STR(vendor_dir),
-	 "folder of packaged JavaScript libraries (/usr/share/javascript)"},
+	{"--threads", "FITD_THREADS", UINT(threads, 1, 1024), NULL, "number of cores",
+	 "CPU threads training uses in all: a job running alone borrows the idle ones for its matrix products "
+	 "(1 = one thread per job)"},
+	{"--queue", "FITD_QUEUE", UINT(queue, 1, 1000000), "256", NULL, "queued jobs before POST /v1/jobs answers 503"},
+	{"--max-body-mb", "FITD_MAX_BODY_MB", UINT(max_body_mb, 1, 1024), "32", NULL, "largest JSON body in MiB"},
+	{"--max-upload-mb", "FITD_MAX_UPLOAD_MB", UINT(max_upload_mb, 1, 1048576), "4096", NULL,
+	 "largest streamed CSV upload in MiB"},
+	{"--api-key", "FITD_API_KEY", STR(api_key), "", "unset", "require Authorization: Bearer KEY (unset: no auth)"},
+	{"--cors-origin", "FITD_CORS_ORIGIN", STR(cors_origin), "", "unset",
+	 "allowed CORS origin, or * (unset: no CORS headers)"},
+	{"--commit-interval-ms", "FITD_COMMIT_INTERVAL_MS", UINT(commit_interval_ms, 0, 3600000), "1000", NULL,
+	 "group fast epochs into one commit at least this often"},
+	{"--http-threads", "FITD_HTTP_THREADS", UINT(http_threads, 1, 1024), NULL, "2 × cores, at least 4",
+	 "HTTP threads"},
+	{"--max-connections", "FITD_MAX_CONNECTIONS", UINT(max_connections, 16, 1000000), "2048", NULL,
+	 "open connections"},
+	{"--per-ip-connections", "FITD_PER_IP_CONNECTIONS", UINT(per_ip_connections, 0, 1000000), "0", "0 (unlimited)",
+	 "open connections per client address (behind a proxy every client shares its address)"},
+	{"--timeout", "FITD_TIMEOUT", UINT(timeout_s, 1, 86400), "60", NULL,
+	 "seconds before an idle connection is closed"},
+	{"--max-rows", "FITD_MAX_ROWS", OPT_U64, offsetof(struct cfg, max_rows), 0, 1, 1000000000ULL, "10000000", NULL,
+	 "samples per dataset"},
+	{"--max-instances", "FITD_MAX_INSTANCES", UINT(max_instances, 1, 10000000), "10000", NULL,
+	 "rows per predict request"},
+	{"--log-format", "FITD_LOG_FORMAT", OPT_LOG, offsetof(struct cfg, log_format), 0, 0, 0, "text", NULL,
+	 "text or json"},
+	{"--share-dir", "FITD_SHARE_DIR", STR(share_dir), NULL, "the folder above the binary's",
+	 "folder holding migrations/ and web/"},
+	{"--vendor-dir", "FITD_VENDOR_DIR", STR(vendor_dir), "/usr/share/javascript", NULL,
+	 "folder of packaged JavaScript libraries"},
 };
 #undef STR
 #undef UINT
 #define N_OPTS (sizeof opts / sizeof opts[0])
+
+static int set_opt(struct cfg *cfg, const struct opt *o, const char *value, const char *from, char *msg, size_t size);
 
 /* The CPUs this process may use: its affinity mask, capped by a cgroup v2
  * CPU quota (a container's --cpus), rounded up. */
@@ -89,26 +105,23 @@ static long available_cpus(void)
 	return cores < 1 ? 1 : cores;
 }
 
+/* Every row's default, then the computed ones (workers, HTTP threads; the
+ * share folder once the flags are read). */
 static void defaults(struct cfg *cfg)
 {
 	long cores = available_cpus();
+	char msg[128];
 
 	memset(cfg, 0, sizeof *cfg);
-	cfg->port = 8080;
-	snprintf(cfg->bind, sizeof cfg->bind, "127.0.0.1");
-	snprintf(cfg->db, sizeof cfg->db, "./fitd.db");
+	for (size_t i = 0; i < N_OPTS; i++) {
+		int rc = opts[i].value ? set_opt(cfg, &opts[i], opts[i].value, opts[i].flag, msg, sizeof msg) : 0;
+
+		assert(rc == 0 && "a default of the table is out of its own range");
+		(void)rc;
+	}
 	cfg->workers = (unsigned)cores;
 	cfg->threads = (unsigned)cores;
-	cfg->queue = 256;
-	cfg->max_body_mb = 32;
-	cfg->max_upload_mb = 4096;
-	cfg->commit_interval_ms = 1000;
 	cfg->http_threads = cores * 2 < 4 ? 4 : (unsigned)cores * 2;
-	cfg->max_connections = 2048;
-	cfg->timeout_s = 60;
-	cfg->max_rows = 10000000;
-	cfg->max_instances = 10000;
-	snprintf(cfg->vendor_dir, sizeof cfg->vendor_dir, "/usr/share/javascript");
 }
 
 /* The folder above the executable when it holds migrations/ (a build tree or
@@ -179,7 +192,7 @@ static int set_opt(struct cfg *cfg, const struct opt *o, const char *value, cons
 
 const char *cfg_usage(void)
 {
-	static char text[4096];
+	static char text[8192];
 	size_t len;
 
 	if (text[0])
@@ -190,8 +203,8 @@ const char *cfg_usage(void)
 			       "       fitd backup PATH        copy the database to PATH (which must not exist) while in use\n\n"
 			       "options (each also read from its environment variable):\n");
 	for (size_t i = 0; i < N_OPTS && len < sizeof text; i++)
-		len += (size_t)snprintf(text + len, sizeof text - len, "  %-22s %-24s %s\n", opts[i].flag, opts[i].env,
-					opts[i].help);
+		len += (size_t)snprintf(text + len, sizeof text - len, "  %-22s %-24s %s [default: %s]\n", opts[i].flag,
+					opts[i].env, opts[i].help, opts[i].shown ? opts[i].shown : opts[i].value);
 	return text;
 }
 

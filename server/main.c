@@ -18,17 +18,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "server/app.h"
+#include "server/routes/app.h"
 #include "server/cfg.h"
-#include "server/db.h"
-#include "server/http.h"
-#include "server/jobq.h"
+#include "server/store/db.h"
+#include "server/http/http.h"
+#include "server/jobs/jobq.h"
 #include "server/kernels.h"
 #include "server/log.h"
 #include "server/metrics.h"
-#include "server/predq.h"
-#include "server/route.h"
-#include "server/worker.h"
+#include "server/jobs/predq.h"
+#include "server/routes/route.h"
+#include "server/jobs/worker.h"
 
 #define MAX_ATTEMPTS 3
 #define DRAIN_SECONDS 20
@@ -89,7 +89,7 @@ static int prepare_database(const struct cfg *cfg)
 	char msg[1024], dir[1100];
 	struct api_err err = {0};
 	struct db *db = db_open(cfg->db, msg, sizeof msg);
-	uint64_t counts[5];
+	uint64_t counts[API_JOB_N_STATUS];
 	int requeued;
 
 	if (!db) {
@@ -185,7 +185,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "fitd: cannot start (out of memory?)\n");
 		return 1;
 	}
-	metrics_init(route_table, route_count);
+	metrics_init(route_count, route_metrics_label);
 	app.http = http_start(&cfg, route_table, route_count, &app, msg, sizeof msg);
 	if (!app.http) {
 		fprintf(stderr, "fitd: %s\n", msg);

@@ -16,15 +16,15 @@ static const int statuses[] = {200, 201, 202, 204, 304, 400, 401, 404, 405, 409,
 static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 #define N_BUCKETS (sizeof buckets / sizeof buckets[0])
 
-static const struct http_route *metric_routes;
+static metrics_label_fn metric_label;
 static size_t metric_n_routes;
 static atomic_ulong requests[MAX_ROUTES + 1][N_STATUS];
 static atomic_ulong latency[MAX_ROUTES + 1][N_BUCKETS + 1];
 static atomic_ulong latency_sum_us[MAX_ROUTES + 1];
 
-void metrics_init(const struct http_route *routes, size_t n_routes)
+void metrics_init(size_t n_routes, metrics_label_fn label)
 {
-	metric_routes = routes;
+	metric_label = label;
 	metric_n_routes = n_routes < MAX_ROUTES ? n_routes : MAX_ROUTES;
 }
 
@@ -46,55 +46,23 @@ void metrics_request(int route_index, int status, double seconds)
 	atomic_fetch_add_explicit(&latency_sum_us[r], (unsigned long)(seconds * 1e6), memory_order_relaxed);
 }
 
-struct out {
-	char *buf;
-	size_t len, cap;
-	int failed;
-};
-
-__attribute__((format(printf, 2, 3))) static void put(struct out *o, const char *fmt, ...)
+/* Appends to the exposition text (fitd's one growable buffer). */
+__attribute__((format(printf, 2, 3))) static void put(struct api_buf *o, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
 
-	if (o->failed)
-		return;
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			o->failed = 1;
-			return;
-		}
-		if (o->len + (size_t)n < o->cap) {
-			o->len += (size_t)n;
-			return;
-		}
-		{
-			size_t cap = o->cap * 2 + (size_t)n;
-			char *p = realloc(o->buf, cap);
-
-			if (!p) {
-				o->failed = 1;
-				return;
-			}
-			o->buf = p;
-			o->cap = cap;
-		}
-	}
+	va_start(ap, fmt);
+	api_buf_vprintf(o, fmt, ap);
+	va_end(ap);
 }
 
 static void route_label(size_t r, char *out, size_t size)
 {
-	const struct http_route *route = r < metric_n_routes ? &metric_routes[r] : NULL;
+	const char *method = "", *pattern = "unmatched";
 
-	if (!route)
-		snprintf(out, size, "method=\"\",route=\"unmatched\"");
-	else if (route->flags & HTTP_STATIC)
-		snprintf(out, size, "method=\"GET\",route=\"/ (web)\"");
-	else
-		snprintf(out, size, "method=\"%s\",route=\"%s\"", route->method, route->pattern);
+	if (r < metric_n_routes)
+		metric_label(r, &method, &pattern);
+	snprintf(out, size, "method=\"%s\",route=\"%s\"", method, pattern);
 }
 
 /* A label value in the exposition format: \, " and newline escaped. */
@@ -112,13 +80,9 @@ static void escape_label(const char *in, char *out, size_t size)
 
 char *metrics_render(const struct metrics_jobs *jobs)
 {
-	static const char *const job_states[] = {"queued", "running", "succeeded", "failed", "cancelled"};
-	struct out o = {malloc(16384), 0, 16384, 0};
+	struct api_buf o = {0};
 	char label[256], reason[512];
 
-	if (!o.buf)
-		return NULL;
-	o.buf[0] = '\0';
 	put(&o, "# HELP fitd_http_requests_total HTTP requests by route and status.\n"
 		"# TYPE fitd_http_requests_total counter\n");
 	for (size_t r = 0; r <= MAX_ROUTES; r++) {
@@ -162,10 +126,11 @@ char *metrics_render(const struct metrics_jobs *jobs)
 		put(&o, "fitd_http_request_duration_seconds_count{%s} %lu\n", label, cumulative);
 	}
 	put(&o, "# HELP fitd_jobs Training jobs by state.\n# TYPE fitd_jobs gauge\n");
-	for (int s = 0; s < 5; s++)
-		put(&o, "fitd_jobs{state=\"%s\"} %llu\n", job_states[s], (unsigned long long)jobs->by_status[s]);
+	for (int s = 0; s < API_JOB_N_STATUS; s++)
+		put(&o, "fitd_jobs{state=\"%s\"} %llu\n", api_job_status_name((enum api_job_status)s),
+		    (unsigned long long)jobs->by_status[s]);
 	put(&o, "# HELP fitd_queue_depth Jobs waiting for a worker.\n# TYPE fitd_queue_depth gauge\n"
-		"fitd_queue_depth %llu\n", (unsigned long long)jobs->by_status[0]);
+		"fitd_queue_depth %llu\n", (unsigned long long)jobs->by_status[API_JOB_QUEUED]);
 	put(&o, "# HELP fitd_workers Training worker threads.\n# TYPE fitd_workers gauge\nfitd_workers %u\n",
 	    jobs->workers);
 	put(&o, "# HELP fitd_workers_busy Workers running a job.\n# TYPE fitd_workers_busy gauge\n"
@@ -184,9 +149,5 @@ char *metrics_render(const struct metrics_jobs *jobs)
 	escape_label(jobs->kernels_reason, reason, sizeof reason);
 	put(&o, "# HELP fitd_blas_info The BLAS kernel set in use and why it was chosen.\n"
 		"# TYPE fitd_blas_info gauge\nfitd_blas_info{kernels=\"%s\",reason=\"%s\"} 1\n", label, reason);
-	if (o.failed) {
-		free(o.buf);
-		return NULL;
-	}
-	return o.buf;
+	return api_buf_finish(&o);
 }

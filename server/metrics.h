@@ -9,16 +9,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/http.h"
+#include "api/api.h"
 
-/* routes is borrowed for the process's life (labels of the counters). */
-void metrics_init(const struct http_route *routes, size_t n_routes);
+/* Names route i in the counters ("GET", "/v1/jobs/{id}"); both strings live
+ * as long as the process. */
+typedef void (*metrics_label_fn)(size_t route_index, const char **method, const char **pattern);
+/* n_routes route indexes are counted, each under label's names. */
+void metrics_init(size_t n_routes, metrics_label_fn label);
 /* A response was queued; seconds since its request arrived. route_index -1:
  * no route matched. */
 void metrics_request(int route_index, int status, double seconds);
 
 struct metrics_jobs {
-	uint64_t by_status[5];      /* indexed by enum api_job_status */
+	uint64_t by_status[API_JOB_N_STATUS]; /* indexed by enum api_job_status */
 	unsigned busy_workers;
 	unsigned workers;
 	double samples_per_second;  /* summed over running jobs */

@@ -22,7 +22,7 @@ const ACTIVATIONS = ['relu', 'linear', 'sigmoid', 'softmax', 'tanh', 'leaky_relu
 const LOSSES = ['sparse_categorical_crossentropy', 'categorical_crossentropy', 'binary_crossentropy',
 	'mean_squared_error', 'mean_absolute_error', 'huber'];
 const CLASSIFICATION_LOSSES = new Set(LOSSES.slice(0, 3));
-/* Each optimizer's hyper-parameters with Keras's defaults (API.md). */
+/* Each optimizer's hyper-parameters with Keras's defaults (docs/API.md). */
 const OPTIMIZERS = {
 	adam: { learning_rate: 0.001, beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7 },
 	sgd: { learning_rate: 0.01, momentum: 0, nesterov: false },

@@ -4,7 +4,7 @@
 # Every object is compiled by clang with libFuzzer's coverage, ASan and UBSan
 # (-fno-sanitize-recover: undefined behaviour aborts, so libFuzzer keeps the
 # input); outputs go to build/fuzz/. Only what a target needs is linked: the
-# core, the api, and for http_match server/http.c with the logging and
+# core, the api, and for http_match server/http/ with the logging and
 # metrics it calls.
 
 CC      := clang
@@ -17,7 +17,7 @@ LDFLAGS := $(SAN) -fsanitize=fuzzer
 LIBS    := $(shell pkg-config --libs $(PKGS) sqlite3) -lm -pthread
 
 LIB_SRC  := $(wildcard core/*.c) $(wildcard api/*.c)
-HTTP_SRC := server/http.c server/log.c server/metrics.c
+HTTP_SRC := $(wildcard server/http/*.c) server/log.c server/metrics.c
 TARGETS  := model dataset job weights instances evaluate csv model_state train_state http_match
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
@@ -29,7 +29,7 @@ $(B)/obj/%.o: %.c
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
 # The real route patterns, extracted from the route table.
-$(B)/routes.inc: server/route.c
+$(B)/routes.inc: server/routes/route.c
 	@mkdir -p $(dir $@)
 	grep -oE '^\s*\{"(GET|POST|PUT|DELETE|PATCH)", "[^"]*"' $< | sed -E 's/.*", "([^"]*)"/"\1",/' | sort -u > $@.tmp
 	test -s $@.tmp && mv $@.tmp $@

@@ -1,6 +1,6 @@
 /*
  * fuzz_http_match.c — the route matcher (http_match) on request paths,
- * against the real route patterns, which run.sh extracts from server/route.c
+ * against the real route patterns, which fuzz.mk extracts from server/routes/route.c
  * into build/fuzz/routes.inc (one "pattern", per line) at build time.
  *
  * Input: a path (up to the first NUL). Or, when the input holds a newline,
@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/http.h"
+#include "server/http/http.h"
 #include "tests/fuzz/fuzz_common.h"
 
 #define MAX_PARAMS 4

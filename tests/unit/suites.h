@@ -1,5 +1,5 @@
 /* suites.h — every Check suite of the unit-test runner, one line each:
- * SUITE(name) declares and runs `Suite *name(void)` defined in tests/unit/test_*.c. */
+ * SUITE(name) declares and runs `Suite *name(void)` defined in a test_*.c below tests/unit (the folders mirror the sources). */
 SUITE(suite_nn_rng)
 SUITE(suite_nn_mat)
 SUITE(suite_nn_act)
@@ -13,6 +13,9 @@ SUITE(suite_api_dataset)
 SUITE(suite_api_csv)
 SUITE(suite_api_job)
 SUITE(suite_api_predict)
+SUITE(suite_api_alloc)
 SUITE(suite_db)
+SUITE(suite_db_job)
+SUITE(suite_cfg)
 SUITE(suite_kernels)
 SUITE(suite_par)

@@ -1,0 +1,131 @@
+/*
+ * api_weights.c — weights in Keras's get_weights() layout: encoded with
+ * enough digits to round-trip float32, decoded straight into the flat
+ * parameter array after every shape and value is checked.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_model_internal.h"
+
+/* ---- weights ------------------------------------------------------------------------------ */
+
+/* Rows of prev x units (kernel), then units (bias); fan of each dense layer. */
+static uint32_t layer_inputs(const struct nn_model_spec *spec, uint32_t layer)
+{
+	uint32_t in = spec->input_dim;
+
+	for (uint32_t i = 0; i < layer; i++)
+		if (spec->layers[i].kind == NN_LAYER_DENSE)
+			in = spec->layers[i].units;
+	return in;
+}
+
+char *api_weights_encode(const struct nn_model_spec *spec, const float *params)
+{
+	struct api_buf b = {0};
+	const float *p = params;
+	bool first_layer = true;
+
+	api_buf_puts(&b, "{\"layers\":[");
+	for (uint32_t li = 0; li < spec->n_layers; li++) {
+		const struct nn_layer_spec *l = &spec->layers[li];
+		uint32_t in = layer_inputs(spec, li);
+
+		if (l->kind != NN_LAYER_DENSE)
+			continue;
+		api_buf_puts(&b, first_layer ? "{\"kernel\":[" : ",{\"kernel\":[");
+		first_layer = false;
+		for (uint32_t r = 0; r < in; r++) {
+			api_buf_puts(&b, r ? ",[" : "[");
+			for (uint32_t c = 0; c < l->units; c++) {
+				if (c)
+					api_buf_put(&b, ",", 1);
+				api_buf_float(&b, *p++);
+			}
+			api_buf_put(&b, "]", 1);
+		}
+		api_buf_put(&b, "]", 1);
+		if (l->use_bias) {
+			api_buf_puts(&b, ",\"bias\":[");
+			for (uint32_t c = 0; c < l->units; c++) {
+				if (c)
+					api_buf_put(&b, ",", 1);
+				api_buf_float(&b, *p++);
+			}
+			api_buf_put(&b, "]", 1);
+		}
+		api_buf_put(&b, "}", 1);
+	}
+	api_buf_puts(&b, "]}");
+	return api_buf_finish(&b);
+}
+
+int api_weights_decode(const char *body, size_t len, const struct nn_model_spec *spec, float *params,
+		       struct api_err *err)
+{
+	static const char *const root_keys[] = {"layers", NULL};
+	static const char *const layer_keys[] = {"kernel", "bias", NULL};
+	cJSON *root = api_json_parse(body, len, err);
+	const cJSON *layers, *item;
+	char path[API_FIELD_MAX], field[API_FIELD_MAX];
+	uint32_t n_dense = 0, wi = 0;
+	float *p = params;
+	int rc = -1;
+
+	if (!root)
+		return -1;
+	if (api_obj_check(root, "", "the weights body", root_keys, err))
+		goto out;
+	for (uint32_t i = 0; i < spec->n_layers; i++)
+		n_dense += spec->layers[i].kind == NN_LAYER_DENSE;
+	layers = cJSON_GetObjectItemCaseSensitive(root, "layers");
+	if (!cJSON_IsArray(layers) || (uint32_t)cJSON_GetArraySize(layers) != n_dense) {
+		api_fail(err, API_VALIDATION_FAILED, "layers", "layers must be an array of %u objects, one per dense layer",
+			 n_dense);
+		goto out;
+	}
+	item = layers->child;
+	for (uint32_t li = 0; li < spec->n_layers; li++) {
+		const struct nn_layer_spec *l = &spec->layers[li];
+		uint32_t in = layer_inputs(spec, li), r = 0;
+		const cJSON *kernel, *bias;
+
+		if (l->kind != NN_LAYER_DENSE)
+			continue;
+		api_path_index(path, sizeof path, "layers", wi++);
+		if (api_obj_check(item, path, path, layer_keys, err))
+			goto out;
+		kernel = cJSON_GetObjectItemCaseSensitive(item, "kernel");
+		bias = cJSON_GetObjectItemCaseSensitive(item, "bias");
+		api_path(field, sizeof field, path, "kernel");
+		if (!cJSON_IsArray(kernel) || (uint32_t)cJSON_GetArraySize(kernel) != in) {
+			api_fail(err, API_VALIDATION_FAILED, field, "%s must have shape [%u, %u]", field, in, l->units);
+			goto out;
+		}
+		for (const cJSON *row = kernel->child; row; row = row->next, r++) {
+			char rowf[API_FIELD_MAX];
+
+			api_path_index(rowf, sizeof rowf, field, r);
+			if (api_read_floats(row, rowf, l->units, p, err))
+				goto out;
+			p += l->units;
+		}
+		api_path(field, sizeof field, path, "bias");
+		if (l->use_bias) {
+			if (api_read_floats(bias, field, l->units, p, err))
+				goto out;
+			p += l->units;
+		} else if (bias) {
+			api_fail(err, API_VALIDATION_FAILED, field, "%s: this layer has use_bias false", field);
+			goto out;
+		}
+		item = item->next;
+	}
+	rc = 0;
+out:
+	cJSON_Delete(root);
+	return rc;
+}

@@ -1,0 +1,166 @@
+/*
+ * route.c — the route table (one row per method and path, Redis's command
+ * table in spirit) and the steps every handler shares.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "server/hash.h"
+#include "server/routes/route.h"
+
+const struct http_route route_table[] = {
+	{"GET", "/healthz", route_healthz, NULL, HTTP_PUBLIC},
+	{"GET", "/readyz", route_readyz, NULL, HTTP_PUBLIC},
+	{"GET", "/metrics", route_metrics, NULL, 0},
+	{"GET", "/v1/info", route_info, NULL, 0},
+
+	{"POST", "/v1/datasets", route_dataset_create, route_dataset_begin, 0},
+	{"GET", "/v1/datasets", route_dataset_list, NULL, 0},
+	{"GET", "/v1/datasets/{id}", route_dataset_get, NULL, 0},
+	{"DELETE", "/v1/datasets/{id}", route_dataset_delete, NULL, 0},
+
+	{"POST", "/v1/models", route_model_create, NULL, HTTP_JSON_BODY},
+	{"GET", "/v1/models", route_model_list, NULL, 0},
+	{"GET", "/v1/models/{id}", route_model_get, NULL, 0},
+	{"DELETE", "/v1/models/{id}", route_model_delete, NULL, 0},
+	{"GET", "/v1/models/{id}/weights", route_weights_get, NULL, 0},
+	{"PUT", "/v1/models/{id}/weights", route_weights_put, NULL, HTTP_JSON_BODY},
+	{"POST", "/v1/models/{id}/predict", route_predict, NULL, HTTP_JSON_BODY},
+	{"POST", "/v1/models/{id}/evaluate", route_evaluate, NULL, HTTP_JSON_BODY},
+	{"GET", "/v1/models/{id}/predictions", route_model_predictions, NULL, 0},
+	{"GET", "/v1/predictions/{id}", route_prediction_get, NULL, 0},
+
+	{"POST", "/v1/jobs", route_job_create, NULL, HTTP_JSON_BODY},
+	{"GET", "/v1/jobs", route_job_list, NULL, 0},
+	{"GET", "/v1/jobs/{id}", route_job_get, NULL, 0},
+	{"GET", "/v1/jobs/{id}/history", route_job_history, NULL, 0},
+	{"GET", "/v1/jobs/{id}/events", route_job_events, NULL, 0},
+	{"POST", "/v1/jobs/{id}/cancel", route_job_cancel, NULL, 0},
+
+	/* The dashboard: every other GET outside /v1. Last, so it never shadows an API route. */
+	{"GET", "/", route_web, NULL, HTTP_PUBLIC | HTTP_STATIC},
+};
+const size_t route_count = sizeof route_table / sizeof route_table[0];
+
+void route_metrics_label(size_t i, const char **method, const char **pattern)
+{
+	const struct http_route *route = &route_table[i];
+
+	*method = route->flags & HTTP_STATIC ? "GET" : route->method;
+	*pattern = route->flags & HTTP_STATIC ? "/ (web)" : route->pattern;
+}
+
+struct db *route_db(struct http_req *r)
+{
+	struct db *db = db_thread();
+
+	if (!db)
+		http_fail(r, API_UNAVAILABLE, NULL, "the database cannot be opened");
+	return db;
+}
+
+bool route_id(struct http_req *r, int i, int64_t *id)
+{
+	if (api_id_parse(http_param(r, i), id))
+		return true;
+	http_fail(r, API_NOT_FOUND, NULL, "no resource %s: ids are positive integers", http_path(r));
+	return false;
+}
+
+struct db_idem *route_idem(struct http_req *r, const char *route, const char *body, size_t len,
+			   struct db_idem *idem, char *key_buf, size_t key_size, bool *failed)
+{
+	const char *key = http_header(r, "Idempotency-Key");
+	size_t n;
+
+	*failed = false;
+	if (!key)
+		return NULL;
+	n = strlen(key);
+	if (n == 0 || n >= key_size || n > 255) {
+		http_fail(r, API_VALIDATION_FAILED, "Idempotency-Key", "Idempotency-Key must be 1..255 characters");
+		*failed = true;
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (key[i] < 0x21 || key[i] > 0x7e) {
+			http_fail(r, API_VALIDATION_FAILED, "Idempotency-Key",
+				  "Idempotency-Key must be printable ASCII without spaces");
+			*failed = true;
+			return NULL;
+		}
+	}
+	memcpy(key_buf, key, n + 1);
+	idem->route = route;
+	idem->key = key_buf;
+	if (body)
+		hash_sha256(body, len, idem->hash);
+	return idem;
+}
+
+uint64_t route_random_seed(void)
+{
+	uint32_t v = 0;
+
+	if (getrandom(&v, sizeof v, 0) != sizeof v)
+		v = (uint32_t)(uintptr_t)&v;
+	return v & 0x7fffffff; /* fits every seed API, Keras's and numpy's included */
+}
+
+bool route_page(struct http_req *r, uint32_t *limit, uint64_t *offset)
+{
+	struct api_err err = {0};
+
+	if (api_page_parse(http_query(r, "limit"), http_query(r, "offset"), limit, offset, &err) == 0)
+		return true;
+	http_reply_error(r, &err);
+	return false;
+}
+
+void route_list(struct http_req *r, const struct route_resource *res)
+{
+	struct api_err err = {0};
+	struct db *db = route_db(r);
+	uint64_t offset, total;
+	uint32_t limit;
+	void *items;
+	size_t n;
+
+	if (!db || !route_page(r, &limit, &offset))
+		return;
+	if (res->list(db, limit, offset, &items, &n, &total, &err)) {
+		http_reply_error(r, &err);
+		return;
+	}
+	http_reply_json(r, 200, res->encode_list(items, n, total));
+	free(items);
+}
+
+void route_get(struct http_req *r, const struct route_resource *res)
+{
+	struct db *db = route_db(r);
+	int64_t id;
+
+	if (db && route_id(r, 0, &id))
+		res->reply_one(r, db, id, 200);
+}
+
+void route_delete(struct http_req *r, const struct route_resource *res)
+{
+	struct api_err err = {0};
+	struct db *db = route_db(r);
+	int64_t id;
+
+	if (!db || !route_id(r, 0, &id))
+		return;
+	if (res->delete(db, id, &err)) {
+		http_reply_error(r, &err);
+		return;
+	}
+	if (res->deleted)
+		res->deleted(r, id);
+	http_reply_empty(r, 204);
+}

@@ -1,0 +1,97 @@
+/*
+ * route.h — the route table and the handlers, grouped by resource
+ * (route_ops.c, route_dataset.c, route_model.c, route_job.c), plus the few
+ * steps every handler shares (route.c). A handler reads like a recipe: decode
+ * with api_, act with db_ / jobq_, encode with api_.
+ */
+#ifndef FITD_ROUTE_H
+#define FITD_ROUTE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server/routes/app.h"
+#include "server/store/db.h"
+#include "server/http/http.h"
+
+extern const struct http_route route_table[];
+extern const size_t route_count;
+/* Route i's names in the metrics (a metrics_label_fn): its method and
+ * pattern, "GET" "/ (web)" for the dashboard's files. */
+void route_metrics_label(size_t i, const char **method, const char **pattern);
+
+/* ---- shared steps (each replies itself when it fails) ---------------------------- */
+
+static inline struct app *route_app(struct http_req *r)
+{
+	return http_app(r);
+}
+/* This thread's database connection; replies 503 and returns NULL when none. */
+struct db *route_db(struct http_req *r);
+/* The i-th {id} of the path; replies 404 and returns false when not an id. */
+bool route_id(struct http_req *r, int i, int64_t *id);
+/* Fills *idem from an Idempotency-Key header over body; returns the pointer,
+ * NULL when there is no key, or sets *failed after replying 422 to a bad key. */
+struct db_idem *route_idem(struct http_req *r, const char *route, const char *body, size_t len,
+			   struct db_idem *idem, char *key_buf, size_t key_size, bool *failed);
+/* A random seed for a model or job that gave none. */
+uint64_t route_random_seed(void);
+/* Paging from ?limit=&offset=; replies 422 and returns false when bad. */
+bool route_page(struct http_req *r, uint32_t *limit, uint64_t *offset);
+
+/* ---- list, get and delete, once for every resource ---------------------------------------- */
+
+/* What the generic handlers need to know of a resource. */
+struct route_resource {
+	/* A page of items into a new array (free with free()). */
+	int (*list)(struct db *db, uint32_t limit, uint64_t offset, void **items, size_t *n, uint64_t *total,
+		    struct api_err *err);
+	/* {"items": [...], "total": total} */
+	char *(*encode_list)(const void *items, size_t n, uint64_t total);
+	/* Replies with one item, or with the error of its lookup (404). */
+	void (*reply_one)(struct http_req *r, struct db *db, int64_t id, int status);
+	int (*delete)(struct db *db, int64_t id, struct api_err *err);
+	/* Optional: runs after a delete succeeded (a cache to drop). */
+	void (*deleted)(struct http_req *r, int64_t id);
+};
+/* GET /v1/things: a page of items. */
+void route_list(struct http_req *r, const struct route_resource *res);
+/* GET /v1/things/{id}. */
+void route_get(struct http_req *r, const struct route_resource *res);
+/* DELETE /v1/things/{id}: 204. */
+void route_delete(struct http_req *r, const struct route_resource *res);
+
+/* ---- handlers ---------------------------------------------------------------------------- */
+
+void route_healthz(struct http_req *r);
+void route_readyz(struct http_req *r);
+void route_info(struct http_req *r);
+void route_metrics(struct http_req *r);
+void route_web(struct http_req *r);
+
+void route_dataset_begin(struct http_req *r);
+void route_dataset_create(struct http_req *r);
+void route_dataset_list(struct http_req *r);
+void route_dataset_get(struct http_req *r);
+void route_dataset_delete(struct http_req *r);
+
+void route_model_create(struct http_req *r);
+void route_model_list(struct http_req *r);
+void route_model_get(struct http_req *r);
+void route_model_delete(struct http_req *r);
+void route_weights_get(struct http_req *r);
+void route_weights_put(struct http_req *r);
+void route_predict(struct http_req *r);
+void route_evaluate(struct http_req *r);
+void route_model_predictions(struct http_req *r);
+void route_prediction_get(struct http_req *r);
+
+void route_job_create(struct http_req *r);
+void route_job_list(struct http_req *r);
+void route_job_get(struct http_req *r);
+void route_job_history(struct http_req *r);
+void route_job_events(struct http_req *r);
+void route_job_cancel(struct http_req *r);
+
+#endif

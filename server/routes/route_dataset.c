@@ -1,0 +1,311 @@
+/*
+ * route_dataset.c — POST/GET/DELETE /v1/datasets.
+ *
+ * A JSON body is buffered (bounded by --max-body-mb) and decoded whole. A CSV
+ * body is streamed: each chunk of bytes goes to the incremental CSV reader,
+ * complete rows fill a ~4 MiB block, and each full block is committed under
+ * a dataset row that stays invisible until the upload ends well. A client
+ * that vanishes, or a bad cell, deletes the partial rows (and start-up
+ * recovery does it if the process dies), so no half-written dataset is ever
+ * visible.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "server/hash.h"
+#include "server/routes/route.h"
+
+#define BLOCK_BYTES (4u << 20)
+
+struct csv_upload {
+	struct http_req *r;
+	struct api_csv *csv;
+	struct db *db;
+	char name[API_NAME_MAX + 1];
+	int64_t dataset_id;   /* 0 until the first row */
+	bool published;
+	uint32_t n_features;
+	float *x, *y;         /* the block being filled */
+	uint32_t rows, block_rows, seq;
+	struct api_y_stats stats;
+	struct hash *hash;    /* of the body, for Idempotency-Key */
+	struct api_err err;
+};
+
+static int flush_block(struct csv_upload *u, struct api_err *err)
+{
+	if (u->rows == 0)
+		return 0;
+	if (db_upload_chunk(u->db, u->dataset_id, u->seq, u->rows, u->x, (size_t)u->rows * u->n_features, u->y, u->rows,
+			    err))
+		return -1;
+	u->seq++;
+	u->rows = 0;
+	return 0;
+}
+
+static int on_row(void *ctx, const float *features, uint32_t n_features, float label, struct api_err *err)
+{
+	struct csv_upload *u = ctx;
+
+	if (!u->dataset_id) {
+		size_t row_bytes = ((size_t)n_features + 1) * sizeof(float);
+
+		u->n_features = n_features;
+		u->block_rows = row_bytes >= BLOCK_BYTES ? 1 : (uint32_t)(BLOCK_BYTES / row_bytes);
+		u->x = malloc((size_t)u->block_rows * n_features * sizeof(float));
+		u->y = malloc((size_t)u->block_rows * sizeof(float));
+		if (!u->x || !u->y)
+			return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
+		if (db_upload_begin(u->db, u->name, n_features, &u->dataset_id, err))
+			return -1;
+	}
+	memcpy(u->x + (size_t)u->rows * n_features, features, n_features * sizeof(float));
+	u->y[u->rows] = label;
+	api_y_stats_add(&u->stats, &label);
+	if (++u->rows == u->block_rows)
+		return flush_block(u, err);
+	return 0;
+}
+
+static int csv_sink(struct http_req *r, void *ctx, const char *data, size_t len)
+{
+	struct csv_upload *u = ctx;
+
+	if (u->err.code != API_OK)
+		return -1;
+	hash_update(u->hash, data, len);
+	if (api_csv_feed(u->csv, data, len, &u->err)) {
+		http_reply_error(r, &u->err);
+		return -1;
+	}
+	return 0;
+}
+
+static void csv_free(void *ctx)
+{
+	struct csv_upload *u = ctx;
+
+	if (u->dataset_id && !u->published)
+		db_upload_abort(u->db, u->dataset_id);
+	api_csv_destroy(u->csv);
+	hash_final(u->hash, (unsigned char[32]){0});
+	free(u->x);
+	free(u->y);
+	free(u);
+}
+
+static bool parse_bool(const char *s, bool *out)
+{
+	if (strcasecmp(s, "true") == 0 || strcmp(s, "1") == 0)
+		*out = true;
+	else if (strcasecmp(s, "false") == 0 || strcmp(s, "0") == 0)
+		*out = false;
+	else
+		return false;
+	return true;
+}
+
+/* Sets up a streamed CSV upload from the query string. */
+static void begin_csv(struct http_req *r)
+{
+	struct app *app = route_app(r);
+	const char *name = http_query(r, "name"), *label = http_query(r, "label"), *header = http_query(r, "header");
+	struct api_csv_opts opts = {
+		.header = API_CSV_HEADER_AUTO,
+		.label_index = -1,
+		.max_rows = app->limits.max_rows,
+		.max_cells = app->limits.max_cells,
+	};
+	struct csv_upload *u;
+	bool flag;
+
+	if (header) {
+		if (!parse_bool(header, &flag)) {
+			http_fail(r, API_VALIDATION_FAILED, "header", "header must be true or false");
+			return;
+		}
+		opts.header = flag ? API_CSV_HEADER_YES : API_CSV_HEADER_NO;
+	}
+	if (label && *label) {
+		int64_t index;
+
+		if (strcmp(label, "0") == 0)
+			opts.label_index = 0;
+		else if (api_id_parse(label, &index) && index <= NN_MAX_INPUT_DIM)
+			opts.label_index = (long)index;
+		else
+			opts.label_name = label;
+	}
+	if (name && !api_name_valid(name)) {
+		http_fail(r, API_VALIDATION_FAILED, "name", "name must be 1..%d bytes of UTF-8 text", API_NAME_MAX);
+		return;
+	}
+	u = calloc(1, sizeof *u);
+	if (!u) {
+		http_fail(r, API_UNAVAILABLE, NULL, "out of memory");
+		return;
+	}
+	u->r = r;
+	u->db = route_db(r);
+	snprintf(u->name, sizeof u->name, "%s", name ? name : "dataset");
+	api_y_stats_init(&u->stats, 0);
+	/* The options are part of the request an Idempotency-Key stands for. */
+	u->hash = hash_begin();
+	for (size_t i = 0; i < 3; i++) {
+		const char *v = (const char *[]){name, label, header}[i];
+
+		v = v ? v : "";
+		hash_update(u->hash, v, strlen(v) + 1);
+	}
+	u->csv = api_csv_create(&opts, on_row, u);
+	if (!u->db || !u->csv || !u->hash) {
+		if (u->db)
+			http_fail(r, API_UNAVAILABLE, NULL, "out of memory");
+		csv_free(u);
+		return;
+	}
+	http_take_body(r, csv_sink, u, csv_free, (size_t)app->cfg->max_upload_mb << 20);
+}
+
+void route_dataset_begin(struct http_req *r)
+{
+	const char *ct = http_header(r, "Content-Type");
+	size_t n = ct ? strcspn(ct, ";") : 0;
+
+	if (!ct || (n == 16 && strncasecmp(ct, "application/json", 16) == 0))
+		return; /* buffered JSON */
+	if ((n == 8 && strncasecmp(ct, "text/csv", 8) == 0) || (n == 15 && strncasecmp(ct, "application/csv", 15) == 0)) {
+		begin_csv(r);
+		return;
+	}
+	http_fail(r, API_UNSUPPORTED_MEDIA_TYPE, "Content-Type",
+		  "datasets are uploaded as application/json or text/csv, not %.*s (NPY uploads are not supported)",
+		  (int)n, ct);
+}
+
+static void reply_dataset(struct http_req *r, struct db *db, int64_t id, int status)
+{
+	struct api_dataset_info info;
+	struct api_err err = {0};
+
+	if (db_dataset_get(db, id, &info, &err)) {
+		http_reply_error(r, &err);
+		return;
+	}
+	http_reply_json(r, status, api_dataset_encode(&info));
+}
+
+static void finish_csv(struct http_req *r, struct csv_upload *u)
+{
+	struct api_dataset_info info;
+	struct db_idem idem_buf, *idem;
+	char key[256];
+	bool bad_key;
+	int rc;
+
+	idem = route_idem(r, "datasets", NULL, 0, &idem_buf, key, sizeof key, &bad_key);
+	if (bad_key)
+		return;
+	if (idem) {
+		struct hash *h = u->hash;
+
+		u->hash = NULL;
+		hash_final(h, idem->hash);
+	}
+	if (api_csv_finish(u->csv, &u->err) || flush_block(u, &u->err)) {
+		http_reply_error(r, &u->err);
+		return;
+	}
+	memset(&info, 0, sizeof info);
+	info.id = u->dataset_id;
+	snprintf(info.name, sizeof info.name, "%s", u->name);
+	info.n_samples = api_csv_n_rows(u->csv);
+	info.n_features = u->n_features;
+	api_y_stats_finish(&u->stats, &info);
+	rc = db_upload_finish(u->db, &info, idem, &u->err);
+	if (rc < 0) {
+		http_reply_error(r, &u->err);
+		return;
+	}
+	u->published = true; /* published, or dropped as a duplicate by db_upload_finish */
+	reply_dataset(r, u->db, info.id, 201);
+}
+
+void route_dataset_create(struct http_req *r)
+{
+	struct app *app = route_app(r);
+	struct csv_upload *u = http_sink_ctx(r);
+	struct api_dataset_body body;
+	struct db_idem idem_buf, *idem;
+	struct api_err err = {0};
+	const char *data;
+	struct db *db;
+	char key[256];
+	bool bad_key;
+	size_t len;
+	int64_t id;
+	int rc;
+
+	if (u) {
+		finish_csv(r, u);
+		return;
+	}
+	db = route_db(r);
+	if (!db)
+		return;
+	data = http_body(r, &len);
+	idem = route_idem(r, "datasets", data, len, &idem_buf, key, sizeof key, &bad_key);
+	if (bad_key)
+		return;
+	rc = db_idem_lookup(db, idem, &id, &err);
+	if (rc == 1) {
+		reply_dataset(r, db, id, 201);
+		return;
+	}
+	if (rc < 0 || api_dataset_decode(data, len, &app->limits, &body, &err)) {
+		http_reply_error(r, &err);
+		return;
+	}
+	rc = db_dataset_create(db, &body.info, body.x, body.y, idem, &err);
+	api_dataset_body_free(&body);
+	if (rc < 0)
+		http_reply_error(r, &err);
+	else
+		reply_dataset(r, db, body.info.id, 201);
+}
+
+static int list_datasets(struct db *db, uint32_t limit, uint64_t offset, void **items, size_t *n, uint64_t *total,
+			 struct api_err *err)
+{
+	struct api_dataset_info *page = NULL;
+	int rc = db_dataset_list(db, limit, offset, &page, n, total, err);
+
+	*items = page;
+	return rc;
+}
+
+static char *encode_datasets(const void *items, size_t n, uint64_t total)
+{
+	return api_dataset_list_encode(items, n, total);
+}
+
+static const struct route_resource datasets = {list_datasets, encode_datasets, reply_dataset, db_dataset_delete,
+						 NULL};
+
+void route_dataset_list(struct http_req *r)
+{
+	route_list(r, &datasets);
+}
+
+void route_dataset_get(struct http_req *r)
+{
+	route_get(r, &datasets);
+}
+
+void route_dataset_delete(struct http_req *r)
+{
+	route_delete(r, &datasets);
+}

@@ -1,0 +1,356 @@
+/*
+ * route_job.c — training jobs: submit, list, read, history, cancel, and the
+ * Server-Sent Events stream of a job's epochs and status changes.
+ *
+ * The SSE stream replays the job's event log (job_events) from the client's
+ * Last-Event-ID: every event is already committed when it is sent, so a
+ * client that reconnects misses nothing and sees nothing twice. When there is
+ * nothing new the stream's connection sleeps (http.c suspends it) until a
+ * worker commits and publishes, or the 1 s tick comes for a heartbeat check.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "server/routes/route.h"
+
+#define HEARTBEAT_SECONDS 15
+#define CANCEL_WAIT_MS 10000
+#define EVENTS_PER_QUERY 64
+
+static void reply_job_info(struct http_req *r, const struct api_job_info *job, int status)
+{
+	char location[64];
+
+	http_reply_json(r, status, api_job_encode(job));
+	if (status == 202) {
+		snprintf(location, sizeof location, "/v1/jobs/%lld", (long long)job->id);
+		http_set_header(r, "Location", location);
+	}
+}
+
+static void reply_job(struct http_req *r, struct db *db, int64_t id, int status)
+{
+	struct api_job_info job;
+	struct api_err err = {0};
+
+	if (db_job_get(db, id, &job, &err))
+		http_reply_error(r, &err);
+	else
+		reply_job_info(r, &job, status);
+}
+
+/* Replies with err naming the body field whose id was not found. */
+static void reply_lookup_error(struct http_req *r, struct api_err *err, const char *field)
+{
+	if (err->code == API_NOT_FOUND)
+		snprintf(err->field, sizeof err->field, "%s", field);
+	http_reply_error(r, err);
+}
+
+/* Does the request fit its model and datasets (they exist, the shapes
+ * agree)? Replies and returns false when not. */
+static bool job_fits(struct http_req *r, struct db *db, const struct api_job_req *req)
+{
+	struct api_dataset_info train, val;
+	struct api_model_info model;
+	struct api_err err = {0};
+
+	if (db_model_get(db, req->model_id, &model, &err)) {
+		reply_lookup_error(r, &err, "model_id");
+		return false;
+	}
+	if (db_dataset_get(db, req->dataset_id, &train, &err)) {
+		reply_lookup_error(r, &err, "dataset_id");
+		return false;
+	}
+	if (req->validation_dataset_id && db_dataset_get(db, req->validation_dataset_id, &val, &err)) {
+		reply_lookup_error(r, &err, "validation_dataset_id");
+		return false;
+	}
+	if (api_job_check(req, &model.def, &train, req->validation_dataset_id ? &val : NULL, &err)) {
+		http_reply_error(r, &err);
+		return false;
+	}
+	return true;
+}
+
+void route_job_create(struct http_req *r)
+{
+	struct app *app = route_app(r);
+	struct api_job_req req;
+	struct api_job_info job;
+	struct db_idem idem_buf, *idem;
+	struct api_err err = {0};
+	struct db *db = route_db(r);
+	const char *body;
+	char key[256], *options;
+	bool bad_key;
+	size_t len;
+	int64_t id;
+	int rc;
+
+	if (!db)
+		return;
+	body = http_body(r, &len);
+	idem = route_idem(r, "jobs", body, len, &idem_buf, key, sizeof key, &bad_key);
+	if (bad_key)
+		return;
+	rc = db_idem_lookup(db, idem, &id, &err);
+	if (rc == 1) {
+		reply_job(r, db, id, 202);
+		return;
+	}
+	if (rc < 0 || api_job_decode(body, len, &req, &err)) {
+		http_reply_error(r, &err);
+		return;
+	}
+	if (!job_fits(r, db, &req))
+		return;
+	if (!req.has_seed) {
+		req.fit.seed = route_random_seed();
+		req.has_seed = true;
+	}
+	options = api_job_req_encode(&req);
+	if (!options) {
+		http_fail(r, API_UNAVAILABLE, NULL, "out of memory");
+		return;
+	}
+	rc = db_job_submit(db, &req, options, app->cfg->queue, idem, &job, &err);
+	free(options);
+	if (rc < 0) {
+		http_reply_error(r, &err);
+		return;
+	}
+	if (rc == 0) {
+		jobq_notify(app->jobq);
+		jobq_publish(app->jobq);
+	}
+	reply_job_info(r, &job, 202);
+}
+
+void route_job_list(struct http_req *r)
+{
+	const char *status_q = http_query(r, "status"), *model_q = http_query(r, "model_id");
+	enum api_job_status status;
+	struct api_job_info *items;
+	struct api_err err = {0};
+	struct db *db = route_db(r);
+	uint64_t offset, total;
+	int64_t model_id = 0;
+	uint32_t limit;
+	size_t n;
+
+	if (!db || !route_page(r, &limit, &offset))
+		return;
+	if (status_q && !api_job_status_parse(status_q, &status)) {
+		http_fail(r, API_VALIDATION_FAILED, "status",
+			  "status must be queued, running, succeeded, failed or cancelled");
+		return;
+	}
+	if (model_q && !api_id_parse(model_q, &model_id)) {
+		http_fail(r, API_VALIDATION_FAILED, "model_id", "model_id must be a positive integer");
+		return;
+	}
+	if (db_job_list(db, status_q ? &status : NULL, model_id, limit, offset, &items, &n, &total, &err)) {
+		http_reply_error(r, &err);
+		return;
+	}
+	http_reply_json(r, 200, api_job_list_encode(items, n, total));
+	free(items);
+}
+
+void route_job_get(struct http_req *r)
+{
+	static const struct route_resource jobs = {.reply_one = reply_job};
+
+	route_get(r, &jobs);
+}
+
+void route_job_history(struct http_req *r)
+{
+	struct api_epoch *epochs;
+	struct api_err err = {0};
+	struct db *db = route_db(r);
+	int64_t id;
+	size_t n;
+
+	if (!db || !route_id(r, 0, &id))
+		return;
+	if (db_job_history(db, id, &epochs, &n, &err)) {
+		http_reply_error(r, &err);
+		return;
+	}
+	http_reply_json(r, 200, api_history_encode(id, epochs, n));
+	free(epochs);
+}
+
+void route_job_cancel(struct http_req *r)
+{
+	struct app *app = route_app(r);
+	struct api_job_info job;
+	struct api_err err = {0};
+	struct db *db = route_db(r);
+	unsigned long gen;
+	int64_t id;
+	int rc;
+
+	if (!db || !route_id(r, 0, &id))
+		return;
+	gen = jobq_generation(app->jobq);
+	rc = db_job_cancel(db, id, &err);
+	if (rc < 0) {
+		http_reply_error(r, &err);
+		return;
+	}
+	if (rc == 1) {
+		jobq_publish(app->jobq);
+	} else {
+		/* Running: its worker stops within one batch; answer once it has. */
+		struct timespec start, now;
+
+		jobq_cancel(app->jobq, id);
+		clock_gettime(CLOCK_MONOTONIC, &start);
+		for (;;) {
+			if (db_job_get(db, id, &job, &err)) {
+				http_reply_error(r, &err);
+				return;
+			}
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			if (api_job_final(job.status) || job.status == API_JOB_QUEUED ||
+			    (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 > CANCEL_WAIT_MS)
+				break;
+			jobq_wait_change(app->jobq, &gen, 200);
+		}
+	}
+	reply_job(r, db, id, 200);
+}
+
+/* ---- Server-Sent Events -------------------------------------------------------------------- */
+
+struct sse {
+	struct app *app;
+	int64_t job_id;
+	int64_t last_seq;        /* last event sent */
+	unsigned long seen_gen;  /* jobq generation of the last look */
+	bool looked;
+	bool more;               /* the last look filled a whole page: look again */
+	bool final_sent;
+	time_t last_write;
+	struct api_buf out;      /* formatted events not yet handed out */
+	size_t off;              /* bytes of out handed out */
+};
+
+static void sse_free(void *ctx)
+{
+	struct sse *s = ctx;
+
+	api_buf_free(&s->out);
+	free(s);
+}
+
+static bool sse_append(struct sse *s, const char *text, size_t n)
+{
+	api_buf_put(&s->out, text, n);
+	return !s->out.failed;
+}
+
+/* Formats the events after last_seq into the buffer. Returns -1 on error. */
+static int sse_fetch(struct sse *s, bool *final)
+{
+	struct db_event *events;
+	struct api_err err = {0};
+	struct db *db = db_thread();
+	size_t n;
+	char head[96];
+
+	*final = false;
+	if (!db || db_job_events(db, s->job_id, s->last_seq, EVENTS_PER_QUERY, &events, &n, final, &err))
+		return -1;
+	s->more = n == EVENTS_PER_QUERY;
+	for (size_t i = 0; i < n; i++) {
+		int len = snprintf(head, sizeof head, "id: %lld\nevent: %s\ndata: ", (long long)events[i].seq,
+				   events[i].status ? "status" : "epoch");
+
+		if (!sse_append(s, head, (size_t)len) || !sse_append(s, events[i].data, strlen(events[i].data)) ||
+		    !sse_append(s, "\n\n", 2)) {
+			db_events_free(events, n);
+			return -1;
+		}
+		s->last_seq = events[i].seq;
+	}
+	db_events_free(events, n);
+	return 0;
+}
+
+static ssize_t sse_read(void *ctx, char *buf, size_t max)
+{
+	struct sse *s = ctx;
+	unsigned long gen = jobq_generation(s->app->jobq);
+	time_t now = time(NULL);
+	bool final = false;
+	size_t n;
+
+	if (s->off == s->out.len) {
+		s->off = 0;
+		api_buf_clear(&s->out);
+		if (s->final_sent)
+			return -1;
+		if (!s->looked || gen != s->seen_gen || s->more) {
+			s->looked = true;
+			s->seen_gen = gen;
+			if (sse_fetch(s, &final))
+				return -1;
+			s->final_sent = final;
+		}
+		if (s->out.len == 0) {
+			if (s->final_sent || http_stopping(s->app->http))
+				return -1;
+			if (now - s->last_write < HEARTBEAT_SECONDS)
+				return 0; /* sleep until woken */
+			if (!sse_append(s, ": heartbeat\n\n", 13))
+				return -1;
+		}
+	}
+	n = s->out.len - s->off < max ? s->out.len - s->off : max;
+	memcpy(buf, s->out.data + s->off, n);
+	s->off += n;
+	s->last_write = now;
+	return (ssize_t)n;
+}
+
+void route_job_events(struct http_req *r)
+{
+	const char *last = http_header(r, "Last-Event-ID");
+	struct api_job_info job;
+	struct api_err err = {0};
+	struct db *db = route_db(r);
+	struct sse *s;
+	int64_t id, after = 0;
+
+	if (!db || !route_id(r, 0, &id))
+		return;
+	if (db_job_get(db, id, &job, &err)) {
+		http_reply_error(r, &err);
+		return;
+	}
+	if (!last)
+		last = http_query(r, "last_event_id");
+	if (last && *last && !api_id_parse(last, &after) && strcmp(last, "0") != 0) {
+		http_fail(r, API_VALIDATION_FAILED, "Last-Event-ID", "Last-Event-ID must be an event id");
+		return;
+	}
+	s = calloc(1, sizeof *s);
+	if (!s || !sse_append(s, "retry: 2000\n\n", 13)) {
+		if (s)
+			sse_free(s);
+		http_fail(r, API_UNAVAILABLE, NULL, "out of memory");
+		return;
+	}
+	s->app = route_app(r);
+	s->job_id = id;
+	s->last_seq = after;
+	s->last_write = time(NULL);
+	http_reply_stream(r, "text/event-stream", sse_read, s, sse_free);
+}

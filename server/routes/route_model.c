@@ -1,0 +1,392 @@
+/*
+ * route_model.c — models, their weights, predictions and evaluation.
+ *
+ * Weights are initialised at creation from the seed (a random one when the
+ * body has none, returned in the model). A stored prediction is answered only
+ * once the prediction writer has committed it (predq.c): the connection is
+ * suspended meanwhile and holds no thread.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/routes/route.h"
+
+/* Loads model id into a new nn_model (with its weights and optimizer state).
+ * Replies and returns NULL on failure. */
+static struct nn_model *load_model(struct http_req *r, struct db *db, int64_t id, struct api_model_info *info)
+{
+	struct api_err err = {0};
+	struct nn_model *m;
+	uint8_t *state;
+	size_t len;
+
+	if (db_model_get_state(db, id, info, &state, &len, &err)) {
+		http_reply_error(r, &err);
+		return NULL;
+	}
+	m = nn_model_create(&info->def.spec);
+	if (!m || nn_model_state_load(m, state, len) != NN_OK) {
+		if (m)
+			http_fail(r, API_INTERNAL, NULL, "model %lld has a damaged state", (long long)id);
+		else
+			http_fail(r, API_UNAVAILABLE, NULL, "out of memory");
+		nn_model_destroy(m);
+		m = NULL;
+	}
+	free(state);
+	return m;
+}
+
+/* Serializes the model's state into a new buffer; replies on failure. */
+static uint8_t *save_state(struct http_req *r, const struct nn_model *m, size_t *len)
+{
+	uint8_t *state;
+
+	*len = nn_model_state_size(m);
+	state = malloc(*len);
+	if (!state)
+		http_fail(r, API_UNAVAILABLE, NULL, "out of memory");
+	else
+		nn_model_state_save(m, state);
+	return state;
+}
+
+static void reply_model(struct http_req *r, struct db *db, int64_t id, int status)
+{
+	struct api_model_info info;
+	struct api_err err = {0};
+
+	if (db_model_get(db, id, &info, &err))
+		http_reply_error(r, &err);
+	else
+		http_reply_json(r, status, api_model_encode(&info));
+}
+
+void route_model_create(struct http_req *r)
+{
+	struct api_model_info info;
+	struct db_idem idem_buf, *idem;
+	struct api_err err = {0};
+	struct nn_model *m = NULL;
+	struct nn_rng rng;
+	struct db *db = route_db(r);
+	uint8_t *state = NULL;
+	const char *body;
+	size_t len, state_len;
+	char key[256];
+	bool bad_key;
+	int64_t id;
+	int rc;
+
+	if (!db)
+		return;
+	body = http_body(r, &len);
+	idem = route_idem(r, "models", body, len, &idem_buf, key, sizeof key, &bad_key);
+	if (bad_key)
+		return;
+	rc = db_idem_lookup(db, idem, &id, &err);
+	if (rc == 1) {
+		reply_model(r, db, id, 201);
+		return;
+	}
+	memset(&info, 0, sizeof info);
+	if (rc < 0 || api_model_decode(body, len, &info.def, &err)) {
+		http_reply_error(r, &err);
+		return;
+	}
+	if (!info.def.has_seed) {
+		info.def.seed = route_random_seed();
+		info.def.has_seed = true;
+	}
+	m = nn_model_create(&info.def.spec);
+	if (!m) {
+		http_fail(r, API_UNAVAILABLE, NULL, "out of memory creating the model");
+		return;
+	}
+	nn_rng_seed(&rng, info.def.seed);
+	nn_model_init(m, &rng);
+	info.n_params = nn_model_n_params(m);
+	state = save_state(r, m, &state_len);
+	nn_model_destroy(m);
+	if (!state)
+		return;
+	rc = db_model_create(db, &info, state, state_len, idem, &err);
+	free(state);
+	if (rc < 0)
+		http_reply_error(r, &err);
+	else if (rc == 1)
+		reply_model(r, db, info.id, 201);
+	else
+		http_reply_json(r, 201, api_model_encode(&info));
+}
+
+static int list_models(struct db *db, uint32_t limit, uint64_t offset, void **items, size_t *n, uint64_t *total,
+		       struct api_err *err)
+{
+	struct api_model_info *page = NULL;
+	int rc = db_model_list(db, limit, offset, &page, n, total, err);
+
+	*items = page;
+	return rc;
+}
+
+static char *encode_models(const void *items, size_t n, uint64_t total)
+{
+	return api_model_list_encode(items, n, total);
+}
+
+/* A deleted model leaves the cache of loaded models. */
+static void model_deleted(struct http_req *r, int64_t id)
+{
+	mcache_invalidate(route_app(r)->mcache, id);
+}
+
+static const struct route_resource models = {list_models, encode_models, reply_model, db_model_delete,
+					       model_deleted};
+
+void route_model_list(struct http_req *r)
+{
+	route_list(r, &models);
+}
+
+void route_model_get(struct http_req *r)
+{
+	route_get(r, &models);
+}
+
+void route_model_delete(struct http_req *r)
+{
+	route_delete(r, &models);
+}
+
+/* A shared, read-only model from the cache; replies and returns NULL on failure. */
+static struct mcache_ref *cached_model(struct http_req *r, struct db *db, int64_t id, const struct nn_model **m)
+{
+	const struct api_model_info *info;
+	struct api_err err = {0};
+	struct mcache_ref *ref = mcache_get(route_app(r)->mcache, db, id, m, &info, &err);
+
+	if (!ref)
+		http_reply_error(r, &err);
+	return ref;
+}
+
+void route_weights_get(struct http_req *r)
+{
+	struct db *db = route_db(r);
+	const struct nn_model *m;
+	struct mcache_ref *ref;
+	int64_t id;
+
+	if (!db || !route_id(r, 0, &id) || !(ref = cached_model(r, db, id, &m)))
+		return;
+	http_reply_json(r, 200, api_weights_encode(nn_model_spec(m), nn_model_params_const(m)));
+	mcache_release(route_app(r)->mcache, ref);
+}
+
+void route_weights_put(struct http_req *r)
+{
+	struct api_model_info info;
+	struct api_err err = {0};
+	struct db *db = route_db(r);
+	struct nn_model *m;
+	const char *body;
+	uint8_t *state;
+	size_t len, state_len;
+	int64_t id;
+
+	if (!db || !route_id(r, 0, &id) || !(m = load_model(r, db, id, &info)))
+		return;
+	body = http_body(r, &len);
+	/* Decoded straight into the parameters: a failure leaves nothing stored. */
+	if (api_weights_decode(body, len, nn_model_spec(m), nn_model_params(m), &err)) {
+		http_reply_error(r, &err);
+		nn_model_destroy(m);
+		return;
+	}
+	state = save_state(r, m, &state_len);
+	nn_model_destroy(m);
+	if (!state)
+		return;
+	if (db_model_put_state(db, id, state, state_len, &err)) {
+		http_reply_error(r, &err);
+	} else {
+		mcache_invalidate(route_app(r)->mcache, id);
+		reply_model(r, db, id, 200);
+	}
+	free(state);
+}
+
+/* ---- predictions -------------------------------------------------------------------- */
+
+struct pending_prediction {
+	struct predq_item item;
+	struct http_req *r;
+	float *x, *out;
+	int32_t *classes;
+};
+
+static void pending_free(struct pending_prediction *p)
+{
+	free(p->x);
+	free(p->out);
+	free(p->classes);
+	free(p);
+}
+
+/* On the writer thread, once the batch holding this prediction committed. */
+static void prediction_stored(struct predq_item *item, const struct api_err *err)
+{
+	struct pending_prediction *p = item->ctx;
+	struct http_req *r = p->r;
+
+	if (err)
+		http_reply_error(r, err);
+	else
+		http_reply_json(r, 200,
+				api_predictions_encode(item->p.id, p->out, item->p.n, item->p.outputs, p->classes));
+	pending_free(p);
+	http_complete(r);
+}
+
+void route_predict(struct http_req *r)
+{
+	struct app *app = route_app(r);
+	struct pending_prediction *p = NULL;
+	struct api_err err = {0};
+	struct db *db = route_db(r);
+	const struct nn_model_spec *spec;
+	const char *body, *store = http_query(r, "store");
+	const struct nn_model *m;
+	struct mcache_ref *ref;
+	bool has_classes;
+	uint32_t outputs;
+	size_t len, n;
+	int64_t id;
+
+	if (!db || !route_id(r, 0, &id) || !(ref = cached_model(r, db, id, &m)))
+		return;
+	spec = nn_model_spec(m);
+	outputs = nn_spec_outputs(spec);
+	p = calloc(1, sizeof *p);
+	if (!p) {
+		http_fail(r, API_UNAVAILABLE, NULL, "out of memory");
+		goto out;
+	}
+	body = http_body(r, &len);
+	if (api_instances_decode(body, len, spec->input_dim, app->cfg->max_instances, &p->x, &n, &err)) {
+		http_reply_error(r, &err);
+		goto out;
+	}
+	/* Classes for single-label outputs: argmax, or a 0.5 threshold on one unit. */
+	has_classes = nn_spec_task(spec) == NN_TASK_MULTICLASS || (nn_spec_task(spec) == NN_TASK_BINARY && outputs == 1);
+	p->out = malloc(n * outputs * sizeof(float));
+	if (has_classes)
+		p->classes = malloc(n * sizeof(int32_t));
+	if (!p->out || (has_classes && !p->classes) || nn_predict(m, p->x, n, p->out) != NN_OK ||
+	    (has_classes && nn_classes(spec, p->out, n, p->classes) != NN_OK)) {
+		http_fail(r, API_UNAVAILABLE, NULL, "out of memory");
+		goto out;
+	}
+	if (store && (strcmp(store, "false") == 0 || strcmp(store, "0") == 0)) {
+		http_reply_json(r, 200, api_predictions_encode(0, p->out, n, outputs, p->classes));
+		goto out;
+	}
+	p->r = r;
+	p->item = (struct predq_item){
+		.p = {.model_id = id, .n = (uint32_t)n, .input_dim = spec->input_dim, .outputs = outputs,
+		      .inputs = p->x, .outputs_v = p->out, .classes = p->classes},
+		.done = prediction_stored,
+		.ctx = p,
+	};
+	http_defer(r);
+	predq_submit(app->predq, &p->item);
+	p = NULL; /* the writer owns it now */
+out:
+	if (p)
+		pending_free(p);
+	mcache_release(app->mcache, ref);
+}
+
+void route_evaluate(struct http_req *r)
+{
+	struct api_dataset_info data_info;
+	struct api_err err = {0};
+	struct nn_eval eval;
+	struct db *db = route_db(r);
+	const struct nn_model *m;
+	struct mcache_ref *ref;
+	struct nn_data data;
+	float *x = NULL, *y = NULL;
+	const char *body;
+	int64_t id, dataset_id;
+	size_t len;
+
+	if (!db || !route_id(r, 0, &id))
+		return;
+	body = http_body(r, &len);
+	if (api_evaluate_decode(body, len, &dataset_id, &err)) {
+		http_reply_error(r, &err);
+		return;
+	}
+	if (!(ref = cached_model(r, db, id, &m)))
+		return;
+	if (db_dataset_get(db, dataset_id, &data_info, &err) ||
+	    api_dataset_fits(nn_model_spec(m), &data_info, "dataset_id", &err) ||
+	    db_dataset_load(db, dataset_id, &data_info, &x, &y, &err)) {
+		if (err.code == API_NOT_FOUND)
+			snprintf(err.field, sizeof err.field, "dataset_id");
+		http_reply_error(r, &err);
+		goto out;
+	}
+	data = (struct nn_data){x, y, data_info.n_samples, data_info.n_features, data_info.y_dim ? data_info.y_dim : 1};
+	if (nn_evaluate(m, &data, &eval) != NN_OK)
+		http_fail(r, API_UNAVAILABLE, NULL, "cannot evaluate: out of memory");
+	else
+		http_reply_json(r, 200, api_evaluate_encode(&eval));
+out:
+	free(x);
+	free(y);
+	mcache_release(route_app(r)->mcache, ref);
+}
+
+void route_model_predictions(struct http_req *r)
+{
+	struct api_prediction_info *items;
+	struct api_err err = {0};
+	struct db *db = route_db(r);
+	uint64_t offset, total;
+	uint32_t limit;
+	int64_t id;
+	size_t n;
+
+	if (!db || !route_id(r, 0, &id) || !route_page(r, &limit, &offset))
+		return;
+	if (db_prediction_list(db, id, limit, offset, &items, &n, &total, &err)) {
+		http_reply_error(r, &err);
+		return;
+	}
+	http_reply_json(r, 200, api_prediction_list_encode(items, n, total));
+	for (size_t i = 0; i < n; i++)
+		db_prediction_free(&items[i]);
+	free(items);
+}
+
+void route_prediction_get(struct http_req *r)
+{
+	struct api_prediction_info p;
+	struct api_err err = {0};
+	struct db *db = route_db(r);
+	int64_t id;
+
+	if (!db || !route_id(r, 0, &id))
+		return;
+	if (db_prediction_get(db, id, &p, &err)) {
+		http_reply_error(r, &err);
+		return;
+	}
+	http_reply_json(r, 200, api_prediction_encode(&p));
+	db_prediction_free(&p);
+}

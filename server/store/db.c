@@ -1,0 +1,448 @@
+/*
+ * db.c — SQLite connections (one per thread), prepared statements, error
+ * mapping, transactions and the row helpers every table file uses; backup.
+ * Migrations are in db_migrate.c, idempotency keys in db_idem.c, start-up
+ * recovery in db_recover.c, one file per table besides.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "server/store/db_internal.h"
+
+#define BUSY_TIMEOUT_MS 10000
+
+static char db_path[1024] = "./fitd.db";
+static pthread_key_t thread_key;
+static pthread_once_t thread_once = PTHREAD_ONCE_INIT;
+
+void db_set_path(const char *path)
+{
+	snprintf(db_path, sizeof db_path, "%s", path);
+}
+
+struct db *db_open(const char *path, char *msg, size_t size)
+{
+	static const char *const pragmas =
+		"PRAGMA journal_mode=WAL;"
+		"PRAGMA synchronous=FULL;"
+		"PRAGMA foreign_keys=ON;"
+		"PRAGMA temp_store=MEMORY;";
+	struct db *db = calloc(1, sizeof *db);
+	char *emsg = NULL;
+	int rc;
+
+	if (!db) {
+		snprintf(msg, size, "out of memory");
+		return NULL;
+	}
+	rc = sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(msg, size, "cannot open database %s: %s", path, db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(rc));
+		goto fail;
+	}
+	sqlite3_busy_timeout(db->h, BUSY_TIMEOUT_MS);
+	sqlite3_extended_result_codes(db->h, 1);
+	if (sqlite3_exec(db->h, pragmas, NULL, NULL, &emsg) != SQLITE_OK) {
+		snprintf(msg, size, "cannot configure database %s: %s", path, emsg ? emsg : "?");
+		sqlite3_free(emsg);
+		goto fail;
+	}
+	return db;
+fail:
+	db_close(db);
+	return NULL;
+}
+
+void db_close(struct db *db)
+{
+	if (!db)
+		return;
+	for (int i = 0; i < db->n_cached; i++)
+		sqlite3_finalize(db->cache[i].stmt);
+	sqlite3_close(db->h);
+	free(db);
+}
+
+static void thread_close(void *p)
+{
+	db_close(p);
+}
+
+static void thread_key_init(void)
+{
+	pthread_key_create(&thread_key, thread_close);
+}
+
+struct db *db_thread(void)
+{
+	struct db *db;
+	char msg[512];
+
+	pthread_once(&thread_once, thread_key_init);
+	db = pthread_getspecific(thread_key);
+	if (db)
+		return db;
+	db = db_open(db_path, msg, sizeof msg);
+	if (!db) {
+		fprintf(stderr, "fitd: %s\n", msg);
+		return NULL;
+	}
+	pthread_setspecific(thread_key, db);
+	return db;
+}
+
+void db_thread_close(void)
+{
+	pthread_once(&thread_once, thread_key_init);
+	db_close(pthread_getspecific(thread_key));
+	pthread_setspecific(thread_key, NULL);
+}
+
+/* ---- statements and errors ------------------------------------------------------- */
+
+sqlite3_stmt *db_stmt(struct db *db, const char *sql, struct api_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	for (int i = 0; i < db->n_cached; i++) {
+		if (db->cache[i].sql == sql) {
+			st = db->cache[i].stmt;
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			return st;
+		}
+	}
+	rc = sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+	if (rc != SQLITE_OK) {
+		db_fail(db, rc, err);
+		return NULL;
+	}
+	/* A full cache would leak: every SQL string of fitd fits in it. */
+	assert(db->n_cached < DB_STMT_CACHE);
+	db->cache[db->n_cached].sql = sql;
+	db->cache[db->n_cached].stmt = st;
+	db->n_cached++;
+	return st;
+}
+
+/* The armed fault, if any (db_fault_step). The flag keeps the common path
+ * to one relaxed load. */
+static atomic_bool fault_armed;
+static pthread_mutex_t fault_lock = PTHREAD_MUTEX_INITIALIZER;
+static char fault_sql[256];
+static unsigned fault_skip;
+static int fault_rc;
+
+void db_fault_step(const char *sql_part, unsigned skip, int rc)
+{
+	pthread_mutex_lock(&fault_lock);
+	snprintf(fault_sql, sizeof fault_sql, "%s", sql_part ? sql_part : "");
+	fault_skip = skip;
+	fault_rc = rc;
+	atomic_store(&fault_armed, sql_part != NULL);
+	pthread_mutex_unlock(&fault_lock);
+}
+
+int db_step(sqlite3_stmt *st)
+{
+	if (atomic_load_explicit(&fault_armed, memory_order_relaxed)) {
+		const char *sql = sqlite3_sql(st);
+		int rc = SQLITE_OK;
+
+		pthread_mutex_lock(&fault_lock);
+		if (atomic_load(&fault_armed) && sql && strstr(sql, fault_sql)) {
+			if (fault_skip == 0) {
+				rc = fault_rc;
+				atomic_store(&fault_armed, false);
+			} else {
+				fault_skip--;
+			}
+		}
+		pthread_mutex_unlock(&fault_lock);
+		if (rc != SQLITE_OK)
+			return rc;
+	}
+	return sqlite3_step(st);
+}
+
+int db_fail(struct db *db, int rc, struct api_err *err)
+{
+	const char *detail = db && db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(rc);
+
+	switch (rc & 0xff) {
+	case SQLITE_FULL:
+		return api_fail(err, API_UNAVAILABLE, NULL, "the database cannot be written: the disk is full (%s)", detail);
+	case SQLITE_READONLY:
+	case SQLITE_CANTOPEN:
+	case SQLITE_PERM:
+		return api_fail(err, API_UNAVAILABLE, NULL, "the database cannot be written: %s", detail);
+	case SQLITE_IOERR: {
+		int sys = db && db->h ? sqlite3_system_errno(db->h) : 0;
+
+		return api_fail(err, API_UNAVAILABLE, NULL, "the database had an I/O error: %s%s%s%s", detail,
+				sys ? " (" : "", sys ? strerror(sys) : "", sys ? ")" : "");
+	}
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return api_fail(err, API_UNAVAILABLE, NULL, "the database is busy; retry shortly");
+	case SQLITE_NOMEM:
+		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
+	default:
+		return api_fail(err, API_INTERNAL, NULL, "database error: %s", detail);
+	}
+}
+
+int db_exec_stmt(struct db *db, sqlite3_stmt *st, struct api_err *err)
+{
+	int rc = db_step(st);
+
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		db_fail(db, rc, err);
+		sqlite3_reset(st);
+		return -1;
+	}
+	sqlite3_reset(st);
+	return 0;
+}
+
+static int exec_sql(struct db *db, const char *sql, struct api_err *err)
+{
+	int rc = sqlite3_exec(db->h, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? 0 : db_fail(db, rc, err);
+}
+
+/* Writers of this process queue here before BEGIN IMMEDIATE. SQLite's busy
+ * handler polls with growing sleeps and is not fair: with workers committing
+ * every few milliseconds, a prediction or an upload could starve for
+ * seconds. A mutex hands the write lock over in turn, without sleeping. */
+static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void release_write_lock(struct db *db)
+{
+	if (db->writing) {
+		db->writing = false;
+		pthread_mutex_unlock(&write_lock);
+	}
+}
+
+int db_begin(struct db *db, struct api_err *err)
+{
+	pthread_mutex_lock(&write_lock);
+	db->writing = true;
+	if (exec_sql(db, "BEGIN IMMEDIATE", err)) {
+		release_write_lock(db);
+		return -1;
+	}
+	return 0;
+}
+
+int db_write_stmt(struct db *db, sqlite3_stmt *st, struct api_err *err)
+{
+	int rc;
+
+	if (db->writing)
+		return db_exec_stmt(db, st, err);
+	pthread_mutex_lock(&write_lock);
+	rc = db_exec_stmt(db, st, err);
+	pthread_mutex_unlock(&write_lock);
+	return rc;
+}
+
+int db_commit(struct db *db, struct api_err *err)
+{
+	assert(db->writing); /* inside db_begin .. db_commit */
+	if (exec_sql(db, "COMMIT", err)) {
+		db_rollback(db);
+		return -1;
+	}
+	release_write_lock(db);
+	return 0;
+}
+
+void db_rollback(struct db *db)
+{
+	if (!sqlite3_get_autocommit(db->h))
+		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+	release_write_lock(db);
+}
+
+int db_transaction(struct db *db, db_tx_fn body, void *ctx, struct api_err *err)
+{
+	int rc;
+
+	if (db_begin(db, err))
+		return -1;
+	rc = body(db, ctx, err);
+	if (rc < 0 || db_commit(db, err)) {
+		db_rollback(db);
+		return -1;
+	}
+	return rc;
+}
+
+void db_col_text(sqlite3_stmt *st, int col, char *out, size_t size)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+
+	snprintf(out, size, "%s", t ? (const char *)t : "");
+}
+
+double db_col_real(sqlite3_stmt *st, int col)
+{
+	return sqlite3_column_type(st, col) == SQLITE_NULL ? NAN : sqlite3_column_double(st, col);
+}
+
+int db_bind_real(sqlite3_stmt *st, int col, double v)
+{
+	return isfinite(v) ? sqlite3_bind_double(st, col, v) : sqlite3_bind_null(st, col);
+}
+
+/* The first row of sql (?1 bound to id) through read: 1 when there is one
+ * (read's failure aside), 0 when none, -1 with err. */
+static int first_row(struct db *db, const char *sql, int64_t id, db_read_fn read, void *item, struct api_err *err)
+{
+	sqlite3_stmt *st = db_stmt(db, sql, err);
+	int rc;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	rc = db_step(st);
+	if (rc == SQLITE_ROW) {
+		rc = read(st, item, err);
+		sqlite3_reset(st);
+		return rc < 0 ? -1 : 1;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err);
+}
+
+int db_get_by_id(struct db *db, const char *sql, int64_t id, const char *what, db_read_fn read, void *item,
+		 struct api_err *err)
+{
+	int rc = first_row(db, sql, id, read, item, err);
+
+	if (rc == 0)
+		return api_fail(err, API_NOT_FOUND, NULL, "no %s with id %lld", what, (long long)id);
+	return rc < 0 ? -1 : 0;
+}
+
+static int read_id(sqlite3_stmt *st, void *item, struct api_err *err)
+{
+	(void)err;
+	*(int64_t *)item = sqlite3_column_int64(st, 0);
+	return 0;
+}
+
+int db_find_id(struct db *db, const char *sql, int64_t id, int64_t *found, struct api_err *err)
+{
+	return first_row(db, sql, id, read_id, found, err);
+}
+
+static int read_nothing(sqlite3_stmt *st, void *item, struct api_err *err)
+{
+	(void)st, (void)item, (void)err;
+	return 0;
+}
+
+int db_exists(struct db *db, const char *sql, int64_t id, const char *field, const char *what, struct api_err *err)
+{
+	if (db_get_by_id(db, sql, id, what, read_nothing, NULL, err) == 0)
+		return 0;
+	if (err->code == API_NOT_FOUND && field)
+		snprintf(err->field, sizeof err->field, "%s", field);
+	return -1;
+}
+
+int db_count(struct db *db, sqlite3_stmt *st, uint64_t *total, struct api_err *err)
+{
+	int rc = db_step(st);
+
+	*total = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : db_fail(db, rc, err);
+}
+
+int db_read_rows(struct db *db, sqlite3_stmt *st, size_t item_size, uint32_t limit, db_read_fn read,
+		 void (*drop)(void *item), void **items, size_t *n, struct api_err *err)
+{
+	char *array = calloc(limit ? limit : 1, item_size);
+	int rc = SQLITE_DONE;
+
+	*items = NULL;
+	*n = 0;
+	if (!array) {
+		sqlite3_reset(st);
+		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
+	}
+	while (*n < limit && (rc = db_step(st)) == SQLITE_ROW) {
+		if (read(st, array + *n * item_size, err))
+			goto fail;
+		(*n)++;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		db_fail(db, rc, err);
+		goto fail;
+	}
+	sqlite3_reset(st);
+	*items = array;
+	return 0;
+fail:
+	sqlite3_reset(st);
+	for (size_t i = 0; drop && i < *n; i++)
+		drop(array + i * item_size);
+	free(array);
+	*n = 0;
+	return -1;
+}
+
+bool db_ping(struct db *db)
+{
+	struct api_err err;
+	sqlite3_stmt *st = db ? db_stmt(db, "SELECT count(*) FROM sqlite_schema", &err) : NULL;
+	bool ok = st && db_step(st) == SQLITE_ROW;
+
+	if (st)
+		sqlite3_reset(st);
+	return ok;
+}
+
+int db_backup(struct db *db, const char *path, char *msg, size_t size)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db->h, "VACUUM INTO ?1", -1, &st, NULL) != SQLITE_OK) {
+		snprintf(msg, size, "%s", sqlite3_errmsg(db->h));
+		return -1;
+	}
+	sqlite3_bind_text(st, 1, path, -1, SQLITE_TRANSIENT);
+	rc = db_step(st);
+	if (rc != SQLITE_DONE)
+		snprintf(msg, size, "backup to %s failed: %s", path, sqlite3_errmsg(db->h));
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int db_page(struct db *db, const char *count_sql, const char *rows_sql, uint32_t limit, uint64_t offset,
+	    size_t item_size, db_read_fn read, void **items, size_t *n, uint64_t *total, struct api_err *err)
+{
+	sqlite3_stmt *st = db_stmt(db, count_sql, err);
+
+	*items = NULL;
+	*n = 0;
+	if (!st || db_count(db, st, total, err) || !(st = db_stmt(db, rows_sql, err)))
+		return -1;
+	sqlite3_bind_int64(st, 1, limit);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)offset);
+	return db_read_rows(db, st, item_size, limit, read, NULL, items, n, err);
+}

@@ -1,0 +1,207 @@
+/*
+ * db.h — fitd's storage, as operations on datasets, models, jobs and
+ * predictions. Only server/db*.c know that SQLite (and SQL) is behind it, so
+ * a second backend can replace these files without touching api/ or core/.
+ *
+ * DESIGN
+ * One connection per thread (db_thread()), WAL, a busy timeout, foreign keys
+ * on, synchronous=FULL: a write acknowledged with 2xx survives a crash of the
+ * process or the machine. Every multi-row change is one transaction
+ * (BEGIN IMMEDIATE, so two writers never deadlock on a lock upgrade).
+ *
+ * Errors: operations return 0 on success and -1 with *err filled: 404
+ * not_found, 409 conflict, 503 queue_full / unavailable (disk full, read-only
+ * or busy database), 500 internal_error. Create operations that take a
+ * struct db_idem return 1 instead of 0 when the Idempotency-Key was already
+ * used by the same request: *id is then the resource the first request made.
+ * Ownership: arrays returned through pointers are new (free with free()).
+ */
+#ifndef FITD_DB_H
+#define FITD_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api/api.h"
+
+struct db;
+
+/* ---- connections ------------------------------------------------------------- */
+
+/* Sets the database path every db_thread() opens. Call before starting threads. */
+void db_set_path(const char *path);
+/* Returns a new connection with fitd's pragmas, or NULL with a message. */
+struct db *db_open(const char *path, char *msg, size_t size);
+/* Closes a connection; NULL is a no-op. */
+void db_close(struct db *db);
+/* This thread's connection, opened on first use and closed when the thread
+ * exits (or by db_thread_close). NULL when it cannot be opened. */
+struct db *db_thread(void);
+void db_thread_close(void);
+
+/* Applies the NNNN_name.sql files of dir above PRAGMA user_version, each in
+ * its own transaction. Refuses (-1) a database newer than the files. */
+int db_migrate(struct db *db, const char *dir, char *msg, size_t size);
+int db_schema_version(struct db *db);
+/* A cheap read: is the database usable? */
+bool db_ping(struct db *db);
+/* Copies the database to path, consistent while in use (VACUUM INTO). */
+int db_backup(struct db *db, const char *path, char *msg, size_t size);
+
+/* Start-up housekeeping: drops uploads a dead process left half-written;
+ * jobs found running are queued again, or failed after max_attempts runs.
+ * Returns the number of jobs requeued, or -1. */
+int db_recover(struct db *db, unsigned max_attempts, struct api_err *err);
+
+/* ---- idempotency -------------------------------------------------------------- */
+
+struct db_idem {
+	const char *route;       /* "datasets", "models", "jobs" */
+	const char *key;         /* the Idempotency-Key header */
+	unsigned char hash[32];  /* SHA-256 of the request body */
+};
+
+/* Was this key used before? 1 with *id set, 0 when not (or idem is NULL), -1
+ * on error (409 when the key was used by a different request). Routes ask
+ * before decoding a body; creating calls ask again inside their transaction. */
+int db_idem_lookup(struct db *db, const struct db_idem *idem, int64_t *id, struct api_err *err);
+
+/* ---- datasets ------------------------------------------------------------------ */
+
+/* Stores a whole dataset in one transaction; fills info->id and created_at. */
+int db_dataset_create(struct db *db, struct api_dataset_info *info, const float *x, const float *y,
+		      const struct db_idem *idem, struct api_err *err);
+
+/* A streamed upload: rows arrive in chunks, each committed on its own, under
+ * a dataset row that stays invisible until db_upload_finish. */
+int db_upload_begin(struct db *db, const char *name, uint32_t n_features, int64_t *id, struct api_err *err);
+int db_upload_chunk(struct db *db, int64_t id, uint32_t seq, uint32_t n_rows, const float *x, size_t x_len,
+		    const float *y, size_t y_len, struct api_err *err);
+/* Publishes the dataset with its final statistics (info->id must be the upload's). */
+int db_upload_finish(struct db *db, struct api_dataset_info *info, const struct db_idem *idem, struct api_err *err);
+/* Deletes an unfinished upload; safe to call on any error path. */
+void db_upload_abort(struct db *db, int64_t id);
+
+int db_dataset_get(struct db *db, int64_t id, struct api_dataset_info *info, struct api_err *err);
+int db_dataset_list(struct db *db, uint32_t limit, uint64_t offset, struct api_dataset_info **items, size_t *n,
+		    uint64_t *total, struct api_err *err);
+/* 409 while a queued or running job uses it. */
+int db_dataset_delete(struct db *db, int64_t id, struct api_err *err);
+/* All rows: x is n_samples x n_features, y n_samples x max(1, y_dim). */
+int db_dataset_load(struct db *db, int64_t id, struct api_dataset_info *info, float **x, float **y,
+		    struct api_err *err);
+
+/* ---- models ---------------------------------------------------------------------- */
+
+int db_model_create(struct db *db, struct api_model_info *info, const uint8_t *state, size_t state_len,
+		    const struct db_idem *idem, struct api_err *err);
+int db_model_get(struct db *db, int64_t id, struct api_model_info *info, struct api_err *err);
+/* The model and its state blob (*state new, free with free()). */
+int db_model_get_state(struct db *db, int64_t id, struct api_model_info *info, uint8_t **state, size_t *len,
+		       struct api_err *err);
+int db_model_list(struct db *db, uint32_t limit, uint64_t offset, struct api_model_info **items, size_t *n,
+		  uint64_t *total, struct api_err *err);
+/* 409 while a queued or running job trains it. */
+int db_model_delete(struct db *db, int64_t id, struct api_err *err);
+/* Replaces the state (PUT weights); 409 while a job is queued or running. */
+int db_model_put_state(struct db *db, int64_t id, const uint8_t *state, size_t len, struct api_err *err);
+
+/* ---- jobs ---------------------------------------------------------------------------- */
+
+/* Inserts a queued job in one transaction after checking, inside it, that the
+ * model and datasets exist, the model has no queued or running job (409) and
+ * fewer than capacity jobs are queued (503 queue_full). options is the
+ * canonical JSON of req. Fills info. */
+int db_job_submit(struct db *db, const struct api_job_req *req, const char *options, unsigned capacity,
+		  const struct db_idem *idem, struct api_job_info *info, struct api_err *err);
+int db_job_get(struct db *db, int64_t id, struct api_job_info *info, struct api_err *err);
+/* status / model_id filters: NULL / 0 for none. */
+int db_job_list(struct db *db, const enum api_job_status *status, int64_t model_id, uint32_t limit, uint64_t offset,
+		struct api_job_info **items, size_t *n, uint64_t *total, struct api_err *err);
+int db_job_history(struct db *db, int64_t id, struct api_epoch **epochs, size_t *n, struct api_err *err);
+/* Cancels a queued job at once (1 = now cancelled) or flags a running one for
+ * its worker (0); 409 for a final job. */
+int db_job_cancel(struct db *db, int64_t id, struct api_err *err);
+/* Counts for /metrics: jobs per status (indexed by enum api_job_status). */
+int db_job_counts(struct db *db, uint64_t counts[API_JOB_N_STATUS], struct api_err *err);
+
+/* One SSE event. */
+struct db_event {
+	int64_t seq;
+	bool status;     /* kind: status change, else epoch */
+	char *data;      /* one line of JSON, new */
+};
+/* Events of a job after seq `after`, at most max; *final says the job has
+ * ended (so no event will follow the last one returned). */
+int db_job_events(struct db *db, int64_t id, int64_t after, size_t max, struct db_event **events, size_t *n,
+		  bool *final, struct api_err *err);
+void db_events_free(struct db_event *events, size_t n);
+
+/* ---- the worker's side of a job ------------------------------------------------------------- */
+
+/* What a worker needs to run a job; free with db_run_free. */
+struct db_run {
+	int64_t job_id;
+	struct api_job_req req;
+	struct api_model_info model;
+	uint8_t *model_state;
+	size_t model_state_len;
+	uint8_t *checkpoint;      /* trainer state after the last committed epoch, NULL at the start */
+	size_t checkpoint_len;
+	uint32_t epoch;           /* epochs committed */
+};
+void db_run_free(struct db_run *run);
+
+/* Claims the oldest queued job (queued -> running, attempts + 1) and loads
+ * it. Returns 1 with *run filled, 0 when none is queued, -1 on error. */
+int db_job_claim(struct db *db, struct db_run *run, struct api_err *err);
+
+/* A group of finished epochs and the state after the last of them. */
+struct db_commit {
+	const struct api_epoch *epochs;
+	size_t n_epochs;
+	const uint8_t *model_state;
+	size_t model_state_len;
+	const uint8_t *checkpoint;
+	size_t checkpoint_len;
+	double samples_per_second;   /* NaN: leave as is */
+	/* An end: API_JOB_RUNNING for none; queued means "stopped, resume later". */
+	enum api_job_status end;
+	const char *error;           /* failed: why */
+	const char *weights_sha256;  /* succeeded */
+	const char *kernels;         /* the BLAS kernel set these epochs ran on */
+};
+/* Commits epochs, state and an optional end in one transaction. */
+int db_job_commit(struct db *db, int64_t job_id, const struct db_commit *c, struct api_err *err);
+/* Is a cancel requested for this job (set by db_job_cancel)? */
+bool db_job_cancel_requested(struct db *db, int64_t job_id);
+
+/* ---- predictions ---------------------------------------------------------------------------------- */
+
+struct db_prediction {
+	int64_t model_id;
+	uint32_t n, input_dim, outputs;
+	const float *inputs;
+	const float *outputs_v;
+	const int32_t *classes;  /* NULL for regression */
+	int64_t id;              /* out */
+};
+/* Inserts every prediction in one transaction; fills each id. */
+int db_prediction_insert(struct db *db, struct db_prediction *p, size_t n, struct api_err *err);
+/* A stored prediction; its arrays are new: release with db_prediction_free. */
+int db_prediction_get(struct db *db, int64_t id, struct api_prediction_info *p, struct api_err *err);
+/* Newest first; release each item with db_prediction_free, then the array. */
+int db_prediction_list(struct db *db, int64_t model_id, uint32_t limit, uint64_t offset,
+		       struct api_prediction_info **items, size_t *n, uint64_t *total, struct api_err *err);
+void db_prediction_free(struct api_prediction_info *p);
+
+/* ---- fault injection (tests) ------------------------------------------------------------ */
+
+/* Arms one fault: the (skip + 1)-th step from now of a statement whose SQL
+ * contains sql_part answers rc (an SQLite result code such as SQLITE_IOERR,
+ * 10) instead of running; the fault is then disarmed. NULL disarms it.
+ * Process-wide; for tests, which is why nothing else calls it. */
+void db_fault_step(const char *sql_part, unsigned skip, int rc);
+
+#endif

@@ -1,0 +1,334 @@
+/*
+ * db_dataset.c — datasets: rows stored as float32 blobs in chunks of about
+ * 4 MiB, so that no value comes near SQLite's 1 GB limit and a streamed upload
+ * can commit as it goes.
+ */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/store/db_internal.h"
+
+#define CHUNK_BYTES (4u << 20)
+
+static int read_info(sqlite3_stmt *st, void *item, struct api_err *err)
+{
+	struct api_dataset_info *d = item;
+	const char *kind;
+
+	(void)err;
+	memset(d, 0, sizeof *d);
+	d->id = sqlite3_column_int64(st, 0);
+	db_col_text(st, 1, d->name, sizeof d->name);
+	d->n_samples = (uint64_t)sqlite3_column_int64(st, 2);
+	d->n_features = (uint32_t)sqlite3_column_int64(st, 3);
+	d->y_dim = (uint32_t)sqlite3_column_int64(st, 4);
+	kind = (const char *)sqlite3_column_text(st, 5);
+	d->y_kind = kind && strcmp(kind, "class") == 0 ? API_Y_CLASS
+		    : kind && strcmp(kind, "one_hot") == 0 ? API_Y_ONE_HOT
+		    : API_Y_REAL;
+	d->n_classes = (uint32_t)sqlite3_column_int64(st, 6);
+	d->y_min = sqlite3_column_double(st, 7);
+	d->y_max = sqlite3_column_double(st, 8);
+	d->y_integral = sqlite3_column_int(st, 9) != 0;
+	db_col_text(st, 10, d->created_at, sizeof d->created_at);
+	return 0;
+}
+
+static int insert_chunk(struct db *db, int64_t id, uint32_t seq, uint32_t n_rows, const float *x, size_t x_len,
+			const float *y, size_t y_len, struct api_err *err)
+{
+	static const char sql[] = "INSERT INTO dataset_chunks (dataset_id, seq, n_rows, x, y) VALUES (?1, ?2, ?3, ?4, ?5)";
+	sqlite3_stmt *st = db_stmt(db, sql, err);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, seq);
+	sqlite3_bind_int64(st, 3, n_rows);
+	sqlite3_bind_blob64(st, 4, x, x_len * sizeof(float), SQLITE_STATIC);
+	sqlite3_bind_blob64(st, 5, y, y_len * sizeof(float), SQLITE_STATIC);
+	return db_write_stmt(db, st, err);
+}
+
+static int insert_dataset(struct db *db, const char *name, const char *state, uint32_t n_features, int64_t *id,
+			  struct api_err *err)
+{
+	static const char sql[] =
+		"INSERT INTO datasets (name, state, n_features, y_dim, created_at) VALUES (?1, ?2, ?3, 0, " DB_NOW ")";
+	sqlite3_stmt *st = db_stmt(db, sql, err);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, n_features);
+	if (db_write_stmt(db, st, err))
+		return -1;
+	*id = sqlite3_last_insert_rowid(db->h);
+	return 0;
+}
+
+/* Writes the final statistics and makes the dataset visible. */
+static int publish(struct db *db, const struct api_dataset_info *info, struct api_err *err)
+{
+	static const char sql[] =
+		"UPDATE datasets SET state = 'ready', n_samples = ?2, n_features = ?3, y_dim = ?4, y_kind = ?5, "
+		"n_classes = ?6, y_min = ?7, y_max = ?8, y_integral = ?9 WHERE id = ?1";
+	sqlite3_stmt *st = db_stmt(db, sql, err);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, info->id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)info->n_samples);
+	sqlite3_bind_int64(st, 3, info->n_features);
+	sqlite3_bind_int64(st, 4, info->y_dim);
+	sqlite3_bind_text(st, 5, api_y_kind_name(info->y_kind), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, info->n_classes);
+	sqlite3_bind_double(st, 7, info->y_min);
+	sqlite3_bind_double(st, 8, info->y_max);
+	sqlite3_bind_int(st, 9, info->y_integral);
+	return db_exec_stmt(db, st, err);
+}
+
+static int created_at(struct db *db, struct api_dataset_info *info, struct api_err *err)
+{
+	static const char sql[] = "SELECT created_at FROM datasets WHERE id = ?1";
+	sqlite3_stmt *st = db_stmt(db, sql, err);
+	int rc;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, info->id);
+	rc = db_step(st);
+	if (rc == SQLITE_ROW)
+		db_col_text(st, 0, info->created_at, sizeof info->created_at);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(db, rc, err);
+}
+
+struct create {
+	struct api_dataset_info *info;
+	const float *x, *y;
+	const struct db_idem *idem;
+};
+
+static int create_tx(struct db *db, void *ctx, struct api_err *err)
+{
+	struct create *c = ctx;
+	struct api_dataset_info *info = c->info;
+	size_t y_width = info->y_dim ? info->y_dim : 1;
+	size_t row_bytes = (info->n_features + y_width) * sizeof(float);
+	uint64_t rows_per_chunk = row_bytes >= CHUNK_BYTES ? 1 : CHUNK_BYTES / row_bytes;
+	int64_t id;
+	int rc = db_idem_lookup(db, c->idem, &info->id, err);
+
+	if (rc != 0)
+		return rc;
+	if (insert_dataset(db, info->name, "uploading", info->n_features, &id, err))
+		return -1;
+	info->id = id;
+	for (uint64_t row = 0, seq = 0; row < info->n_samples; row += rows_per_chunk, seq++) {
+		uint64_t n = info->n_samples - row < rows_per_chunk ? info->n_samples - row : rows_per_chunk;
+
+		if (insert_chunk(db, id, (uint32_t)seq, (uint32_t)n, c->x + row * info->n_features,
+				 n * info->n_features, c->y + row * y_width, n * y_width, err))
+			return -1;
+	}
+	return publish(db, info, err) || db_idem_record(db, c->idem, id, err) || created_at(db, info, err) ? -1 : 0;
+}
+
+int db_dataset_create(struct db *db, struct api_dataset_info *info, const float *x, const float *y,
+		      const struct db_idem *idem, struct api_err *err)
+{
+	struct create c = {info, x, y, idem};
+
+	return db_transaction(db, create_tx, &c, err);
+}
+
+int db_upload_begin(struct db *db, const char *name, uint32_t n_features, int64_t *id, struct api_err *err)
+{
+	return insert_dataset(db, name, "uploading", n_features, id, err);
+}
+
+int db_upload_chunk(struct db *db, int64_t id, uint32_t seq, uint32_t n_rows, const float *x, size_t x_len,
+		    const float *y, size_t y_len, struct api_err *err)
+{
+	return insert_chunk(db, id, seq, n_rows, x, x_len, y, y_len, err);
+}
+
+struct finish {
+	struct api_dataset_info *info;
+	const struct db_idem *idem;
+	int64_t other; /* a retry: the dataset the first request made */
+};
+
+static int finish_tx(struct db *db, void *ctx, struct api_err *err)
+{
+	struct finish *f = ctx;
+	int rc = db_idem_lookup(db, f->idem, &f->other, err);
+
+	if (rc != 0)
+		return rc;
+	return publish(db, f->info, err) || db_idem_record(db, f->idem, f->info->id, err) ||
+			       created_at(db, f->info, err)
+		       ? -1
+		       : 0;
+}
+
+int db_upload_finish(struct db *db, struct api_dataset_info *info, const struct db_idem *idem, struct api_err *err)
+{
+	struct finish f = {info, idem, 0};
+	int rc = db_transaction(db, finish_tx, &f, err);
+
+	if (rc == 1) {
+		/* A retry of a request that already landed: drop this copy. */
+		db_upload_abort(db, info->id);
+		info->id = f.other;
+	}
+	return rc;
+}
+
+void db_upload_abort(struct db *db, int64_t id)
+{
+	static const char sql[] = "DELETE FROM datasets WHERE id = ?1 AND state = 'uploading'";
+	struct api_err err;
+	sqlite3_stmt *st;
+
+	if (!db || id <= 0)
+		return;
+	st = db_stmt(db, sql, &err);
+	if (!st)
+		return;
+	sqlite3_bind_int64(st, 1, id);
+	db_write_stmt(db, st, &err);
+}
+
+#define DATASET_COLS "id, name, n_samples, n_features, y_dim, y_kind, n_classes, y_min, y_max, y_integral, created_at"
+
+int db_dataset_get(struct db *db, int64_t id, struct api_dataset_info *info, struct api_err *err)
+{
+	static const char sql[] = "SELECT " DATASET_COLS " FROM datasets WHERE id = ?1 AND state = 'ready'";
+
+	return db_get_by_id(db, sql, id, "dataset", read_info, info, err);
+}
+
+int db_dataset_list(struct db *db, uint32_t limit, uint64_t offset, struct api_dataset_info **items, size_t *n,
+		    uint64_t *total, struct api_err *err)
+{
+	static const char count[] = "SELECT count(*) FROM datasets WHERE state = 'ready'";
+	static const char sql[] =
+		"SELECT " DATASET_COLS " FROM datasets WHERE state = 'ready' ORDER BY id LIMIT ?1 OFFSET ?2";
+	void *page;
+	int rc = db_page(db, count, sql, limit, offset, sizeof **items, read_info, &page, n, total, err);
+
+	*items = page;
+	return rc;
+}
+
+static int delete_tx(struct db *db, void *ctx, struct api_err *err)
+{
+	static const char busy[] =
+		"SELECT id FROM jobs WHERE (dataset_id = ?1 OR validation_dataset_id = ?1) "
+		"AND status IN ('queued', 'running') LIMIT 1";
+	static const char del[] = "DELETE FROM datasets WHERE id = ?1 AND state = 'ready'";
+	int64_t id = *(const int64_t *)ctx, job = 0;
+	struct api_dataset_info info;
+	sqlite3_stmt *st;
+	int rc;
+
+	if (db_dataset_get(db, id, &info, err))
+		return -1;
+	rc = db_find_id(db, busy, id, &job, err);
+	if (rc == 1)
+		api_fail(err, API_CONFLICT, NULL, "dataset %lld is used by job %lld, which is queued or running",
+			 (long long)id, (long long)job);
+	if (rc != 0)
+		return -1;
+	st = db_stmt(db, del, err);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	return db_exec_stmt(db, st, err);
+}
+
+int db_dataset_delete(struct db *db, int64_t id, struct api_err *err)
+{
+	return db_transaction(db, delete_tx, &id, err);
+}
+
+/* Reads a chunk's blob straight into dst: one copy out of SQLite's page
+ * cache, where sqlite3_column_blob would first assemble the overflow pages
+ * in a buffer of its own (a job's start-up cost for a large dataset). */
+static int read_chunk(struct db *db, sqlite3_int64 rowid, const char *column, void *dst, size_t bytes,
+		      struct api_err *err)
+{
+	sqlite3_blob *blob = NULL;
+	int rc = sqlite3_blob_open(db->h, "main", "dataset_chunks", column, rowid, 0, &blob);
+
+	if (rc == SQLITE_OK)
+		rc = sqlite3_blob_read(blob, dst, (int)bytes, 0);
+	sqlite3_blob_close(blob);
+	return rc == SQLITE_OK ? 0 : db_fail(db, rc, err);
+}
+
+int db_dataset_load(struct db *db, int64_t id, struct api_dataset_info *info, float **x, float **y,
+		    struct api_err *err)
+{
+	/* length() of a blob reads no overflow page; the statement's read
+	 * transaction covers the blob reads made while it steps */
+	static const char sql[] =
+		"SELECT rowid, n_rows, length(x), length(y) FROM dataset_chunks WHERE dataset_id = ?1 ORDER BY seq";
+	size_t y_width, row = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	*x = *y = NULL;
+	if (db_dataset_get(db, id, info, err))
+		return -1;
+	y_width = info->y_dim ? info->y_dim : 1;
+	*x = malloc(info->n_samples * info->n_features * sizeof(float));
+	*y = malloc(info->n_samples * y_width * sizeof(float));
+	if (!*x || !*y) {
+		api_fail(err, API_UNAVAILABLE, NULL, "out of memory loading dataset %lld", (long long)id);
+		goto fail;
+	}
+	st = db_stmt(db, sql, err);
+	if (!st)
+		goto fail;
+	sqlite3_bind_int64(st, 1, id);
+	while ((rc = db_step(st)) == SQLITE_ROW) {
+		sqlite3_int64 rowid = sqlite3_column_int64(st, 0);
+		size_t n = (size_t)sqlite3_column_int64(st, 1);
+		size_t x_bytes = n * info->n_features * sizeof(float), y_bytes = n * y_width * sizeof(float);
+
+		if (row + n > info->n_samples || (size_t)sqlite3_column_int64(st, 2) != x_bytes ||
+		    (size_t)sqlite3_column_int64(st, 3) != y_bytes || x_bytes > INT_MAX || y_bytes > INT_MAX) {
+			sqlite3_reset(st);
+			api_fail(err, API_INTERNAL, NULL, "dataset %lld is damaged: chunk sizes disagree", (long long)id);
+			goto fail;
+		}
+		if (n && (read_chunk(db, rowid, "x", *x + row * info->n_features, x_bytes, err) ||
+			  read_chunk(db, rowid, "y", *y + row * y_width, y_bytes, err))) {
+			sqlite3_reset(st);
+			goto fail;
+		}
+		row += n;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		db_fail(db, rc, err);
+		goto fail;
+	}
+	if (row != info->n_samples) {
+		api_fail(err, API_INTERNAL, NULL, "dataset %lld is damaged: %zu rows stored, %llu expected", (long long)id,
+			 row, (unsigned long long)info->n_samples);
+		goto fail;
+	}
+	return 0;
+fail:
+	free(*x);
+	free(*y);
+	*x = *y = NULL;
+	return -1;
+}

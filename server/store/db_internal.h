@@ -1,0 +1,91 @@
+/*
+ * db_internal.h — what server/store/db*.c share: the connection struct, a cache of
+ * prepared statements, transactions and the mapping of SQLite errors to API
+ * errors. Nothing outside server/store/ includes it.
+ */
+#ifndef FITD_DB_INTERNAL_H
+#define FITD_DB_INTERNAL_H
+
+#include <sqlite3.h>
+
+#include "server/store/db.h"
+
+/* Float blobs are stored little-endian; fitd builds on little-endian hosts only. */
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "float32 blobs are stored little-endian");
+
+/* Every static SQL string of server/store/ (about 60) fits, with room. */
+#define DB_STMT_CACHE 128
+
+struct db {
+	sqlite3 *h;
+	struct {
+		const char *sql; /* identity of a static SQL string */
+		sqlite3_stmt *stmt;
+	} cache[DB_STMT_CACHE];
+	int n_cached;
+	bool writing;  /* holds the process's write lock (inside db_begin .. db_commit) */
+};
+
+/* The prepared statement for sql (a string literal: cached by address),
+ * reset and with bindings cleared; NULL with *err filled on failure. */
+sqlite3_stmt *db_stmt(struct db *db, const char *sql, struct api_err *err);
+/* sqlite3_step, unless a fault armed by db_fault_step answers instead. Every
+ * step in server/store/ goes through it. */
+int db_step(sqlite3_stmt *st);
+/* Fills *err from the connection's last error and returns -1. */
+int db_fail(struct db *db, int rc, struct api_err *err);
+int db_begin(struct db *db, struct api_err *err);
+int db_commit(struct db *db, struct api_err *err);
+void db_rollback(struct db *db);
+/* The body of one write transaction: 0 or a positive result to commit, -1
+ * with err filled to roll back. */
+typedef int (*db_tx_fn)(struct db *db, void *ctx, struct api_err *err);
+/* db_begin, body, then db_commit, or db_rollback when body or the commit
+ * fails: every multi-statement write of the store goes through here.
+ * Returns body's result, or -1 with err. */
+int db_transaction(struct db *db, db_tx_fn body, void *ctx, struct api_err *err);
+/* The id in the first column of sql's first row (?1 bound to id) into
+ * *found: 1 when there is a row, 0 when none, -1 with err. */
+int db_find_id(struct db *db, const char *sql, int64_t id, int64_t *found, struct api_err *err);
+/* Runs a statement that returns no rows; -1 with err on failure. */
+int db_exec_stmt(struct db *db, sqlite3_stmt *st, struct api_err *err);
+/* The same for a write outside db_begin .. db_commit: it takes its turn
+ * behind the process's other writers (see db_begin). */
+int db_write_stmt(struct db *db, sqlite3_stmt *st, struct api_err *err);
+/* Copies column text into out (size bytes), "" for NULL. */
+void db_col_text(sqlite3_stmt *st, int col, char *out, size_t size);
+/* A REAL column, NaN for NULL. */
+double db_col_real(sqlite3_stmt *st, int col);
+/* Binds a double, NULL when NaN. */
+int db_bind_real(sqlite3_stmt *st, int col, double v);
+/* Reads one row of st into item; 0, or -1 with err filled. */
+typedef int (*db_read_fn)(sqlite3_stmt *st, void *item, struct api_err *err);
+/* The row of sql (?1 bound to id) read into item; 404 "no <what> with id N"
+ * when there is none. */
+int db_get_by_id(struct db *db, const char *sql, int64_t id, const char *what, db_read_fn read, void *item,
+		 struct api_err *err);
+/* Does the row of sql (?1 bound to id) exist? 404 naming field (may be NULL)
+ * and "no <what> with id N" when not. */
+int db_exists(struct db *db, const char *sql, int64_t id, const char *field, const char *what, struct api_err *err);
+/* The count(*) of st (bound by the caller) into *total. */
+int db_count(struct db *db, sqlite3_stmt *st, uint64_t *total, struct api_err *err);
+/* Up to limit rows of st (bound by the caller) into a new array of
+ * item_size-byte items (free with free()). On failure drop (may be NULL)
+ * releases what read put in the items read so far. */
+int db_read_rows(struct db *db, sqlite3_stmt *st, size_t item_size, uint32_t limit, db_read_fn read,
+		 void (*drop)(void *item), void **items, size_t *n, struct api_err *err);
+/* A page of an unfiltered list: the count(*) of count_sql into *total, then
+ * up to limit rows of rows_sql (?1 LIMIT, ?2 OFFSET) as db_read_rows does. */
+int db_page(struct db *db, const char *count_sql, const char *rows_sql, uint32_t limit, uint64_t offset,
+	    size_t item_size, db_read_fn read, void **items, size_t *n, uint64_t *total, struct api_err *err);
+/* Records the key for the resource id in the current transaction (no-op for
+ * NULL idem). A creating call runs db_idem_lookup first in the same
+ * transaction: 1 there means a retry (the caller rolls back and answers with
+ * *id). */
+int db_idem_record(struct db *db, const struct db_idem *idem, int64_t id, struct api_err *err);
+/* Inserts a status event with the job's current JSON (inside a transaction). */
+int db_job_status_event(struct db *db, int64_t job_id, struct api_err *err);
+
+#define DB_NOW "strftime('%Y-%m-%dT%H:%M:%SZ','now')"
+
+#endif

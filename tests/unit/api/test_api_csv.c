@@ -1,0 +1,511 @@
+/*
+ * test_api_csv.c — api/api_csv.c: the incremental CSV reader of dataset
+ * uploads.
+ *
+ * Every case of the table is fed in several ways — whole, byte by byte, in
+ * chunks of two, and in random chunk sizes (with empty feeds between them) —
+ * and each way must give exactly the expected rows, or exactly the expected
+ * error: the reader's state must not depend on where the network split the
+ * body. Each chunk is copied into a heap block of its own length, so under
+ * AddressSanitizer a read past a chunk fails the test.
+ */
+#include <check.h>
+#include <float.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "tests/unit/api/test_api_util.h"
+
+Suite *suite_api_csv(void);
+
+/* ---- feeding -------------------------------------------------------------------- */
+
+struct rows {
+	float *v; /* each row: its features, then its label */
+	size_t n, cap;
+	uint32_t n_features;
+	uint64_t calls;
+	bool width_changed;
+	long fail_at; /* the callback refuses this row (0-based), -1 never */
+};
+
+static int collect(void *ctx, const float *features, uint32_t n_features, float label, struct api_err *err)
+{
+	struct rows *r = ctx;
+
+	if (r->calls > 0 && n_features != r->n_features)
+		r->width_changed = true;
+	r->n_features = n_features;
+	if ((long)r->calls == r->fail_at) {
+		r->calls++;
+		return api_fail(err, API_UNAVAILABLE, NULL, "the store refused row %ld", r->fail_at);
+	}
+	r->calls++;
+	if (r->n + n_features + 1 > r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 64;
+
+		while (cap < r->n + n_features + 1)
+			cap *= 2;
+		r->v = realloc(r->v, cap * sizeof *r->v);
+		ck_assert_ptr_nonnull(r->v);
+		r->cap = cap;
+	}
+	memcpy(r->v + r->n, features, n_features * sizeof *features);
+	r->v[r->n + n_features] = label;
+	r->n += n_features + 1;
+	return 0;
+}
+
+enum split { SPLIT_WHOLE, SPLIT_BYTES, SPLIT_PAIRS, SPLIT_RANDOM };
+#define N_RANDOM_SEEDS 4
+
+struct outcome {
+	int rc;
+	struct api_err err;
+	struct rows rows;
+	uint32_t n_features; /* api_csv_n_features at the end */
+	uint64_t n_rows;     /* api_csv_n_rows at the end */
+};
+
+static uint32_t next_random(uint32_t *state)
+{
+	*state = *state * 1664525u + 1013904223u;
+	return *state >> 8;
+}
+
+/* One feed of bytes [at, at + n) in its own exact-size block. */
+static int feed_chunk(struct api_csv *csv, const char *input, size_t at, size_t n, struct api_err *err)
+{
+	char *chunk = malloc(n ? n : 1);
+	int rc;
+
+	ck_assert_ptr_nonnull(chunk);
+	if (n)
+		memcpy(chunk, input + at, n);
+	rc = api_csv_feed(csv, chunk, n, err);
+	free(chunk);
+	return rc;
+}
+
+static void run(const char *input, size_t len, const struct api_csv_opts *opts, enum split split, uint32_t seed,
+		long fail_at, struct outcome *out)
+{
+	struct api_csv *csv;
+	uint32_t state = seed * 2654435761u + 1;
+	size_t at = 0;
+
+	memset(out, 0, sizeof *out);
+	out->rows.fail_at = fail_at;
+	csv = api_csv_create(opts, collect, &out->rows);
+	ck_assert_ptr_nonnull(csv);
+	while (at < len && out->rc == 0) {
+		size_t n = split == SPLIT_WHOLE ? len : split == SPLIT_BYTES ? 1 : split == SPLIT_PAIRS ? 2
+		                                                                                   : 1 + next_random(&state) % 17;
+
+		if (n > len - at)
+			n = len - at;
+		if (split == SPLIT_RANDOM && next_random(&state) % 4 == 0)
+			out->rc = feed_chunk(csv, input, at, 0, &out->err);
+		if (out->rc == 0)
+			out->rc = feed_chunk(csv, input, at, n, &out->err);
+		at += n;
+	}
+	if (out->rc == 0)
+		out->rc = api_csv_finish(csv, &out->err);
+	out->n_features = api_csv_n_features(csv);
+	out->n_rows = api_csv_n_rows(csv);
+	api_csv_destroy(csv);
+}
+
+/* ---- the cases -------------------------------------------------------------------- */
+
+#define MAX_VALUES 24
+
+struct csv_case {
+	const char *input;
+	size_t len;                 /* 0: strlen(input) */
+	enum api_csv_header header; /* default AUTO */
+	const char *label;          /* as the query gives it: NULL (last column), an index or a name */
+	uint64_t max_rows;          /* 0: 1000 */
+	uint64_t max_cells;         /* 0: 100000 */
+	/* accepted: */
+	uint32_t n_features;
+	size_t n_values;
+	float values[MAX_VALUES];
+	/* refused (code != API_OK): */
+	enum api_code code;
+	const char *field;
+	const char *message;        /* the whole message */
+};
+
+#define ROWS(...) .n_values = sizeof((float[]){__VA_ARGS__}) / sizeof(float), .values = {__VA_ARGS__}
+#define FAIL(c, f, m) .code = (c), .field = (f), .message = (m)
+#define BAD(m) FAIL(API_INVALID_CSV, "", m)
+
+static const struct csv_case cases[] = {
+	/* line ends: LF, CRLF, CR, none at the end, blank lines anywhere */
+	{"a,b,c\n1,2,3\n4,5,6\n", .n_features = 2, ROWS(1, 2, 3, 4, 5, 6)},
+	{"a,b,c\r\n1,2,3\r\n4,5,6\r\n", .n_features = 2, ROWS(1, 2, 3, 4, 5, 6)},
+	{"a,b,c\r1,2,3\r4,5,6\r", .n_features = 2, ROWS(1, 2, 3, 4, 5, 6)},
+	{"a,b,c\n1,2,3\n4,5,6", .n_features = 2, ROWS(1, 2, 3, 4, 5, 6)},
+	{"a,b,c\r\n1,2,3\r\n4,5,6", .n_features = 2, ROWS(1, 2, 3, 4, 5, 6)},
+	{"\n\na,b,c\r\n\r\n1,2,3\n\n\n4,5,6\r\n\r\n\n", .n_features = 2, ROWS(1, 2, 3, 4, 5, 6)},
+	{"a,b\r\r\n1,2\r\r\n3,4", .n_features = 1, ROWS(1, 2, 3, 4)},
+	/* a UTF-8 byte order mark, with and without a header */
+	{"\xEF\xBB\xBF" "a,b\n1,2\n", .n_features = 1, ROWS(1, 2)},
+	{"\xEF\xBB\xBF" "1,2\n3,4\n", .n_features = 1, ROWS(1, 2, 3, 4)},
+	{"\xEF\xBB\xBF\"a\",b\n1,2\n", .n_features = 1, ROWS(1, 2)},
+	/* quoted cells, "" escapes, separators and line ends inside quotes */
+	{"\"a\",\"b\"\n\"1.5\",\"-2\"\n", .n_features = 1, ROWS(1.5f, -2)},
+	{"\"1\",\"2\"\n3,4\n", .n_features = 1, ROWS(1, 2, 3, 4)},
+	{"\"x \"\"1\"\"\",\"y,2\",target\n1,2,3\n", .label = "y,2", .n_features = 2, ROWS(1, 3, 2)},
+	{"\"x \"\"1\"\"\",\"y,2\",target\n1,2,3\n", .label = "x \"1\"", .n_features = 2, ROWS(2, 3, 1)},
+	{"\"multi\nline\",b\n1,2\n", .n_features = 1, ROWS(1, 2)},
+	{"\"a\"  ,b\n\"1\" ,2\n", .n_features = 1, ROWS(1, 2)},
+	/* spaces and tabs around unquoted numbers; every decimal spelling */
+	{"a,b\n 1 , 2\t\n", .n_features = 1, ROWS(1, 2)},
+	{"a,b,c,d,e,f\n+1,-2.5,.5,5.,1e3,-2E-2\n", .n_features = 5, ROWS(1, -2.5f, 0.5f, 5, 1000, -0.02f)},
+	{"a,b\n0.1,1e-50\n", .n_features = 1, ROWS(0.1f, 0)},
+	/* float32's extremes: a decimal that rounds to FLT_MAX is finite as a float
+	 * (numpy writes float32 max as 3.4028235e+38, fitd's own %.9g as
+	 * 3.40282347e+38); one past the rounding midpoint is not */
+	{"a,b\n1,3.4028235e38\n", .n_features = 1, ROWS(1, FLT_MAX)},
+	{"a,b\n-3.40282347e+38,1\n", .n_features = 1, ROWS(-FLT_MAX, 1)},
+	{"a,b\n1,3.4028236e38\n", BAD("line 2, column 2: \"3.4028236e38\" is not a finite number")},
+	/* header: AUTO (a text cell in the first line), YES, NO */
+	{"1,2\n3,4\n", .n_features = 1, ROWS(1, 2, 3, 4)},
+	{"1,2\n3,4\n", .header = API_CSV_HEADER_YES, .n_features = 1, ROWS(3, 4)},
+	{"1,2\n3,4\n", .header = API_CSV_HEADER_NO, .n_features = 1, ROWS(1, 2, 3, 4)},
+	{"1,b\n3,4\n", .n_features = 1, ROWS(3, 4)},
+	{"a,b\n1,2\n", .header = API_CSV_HEADER_NO, BAD("line 1, column 1: \"a\" is not a finite number")},
+	/* label: default last, by index, by name (which implies a header) */
+	{"a,b,c\n9,1,2\n", .label = "0", .n_features = 2, ROWS(1, 2, 9)},
+	{"a,b,c\n9,1,2\n", .label = "1", .n_features = 2, ROWS(9, 2, 1)},
+	{"a,b,c\n9,1,2\n", .label = "2", .n_features = 2, ROWS(9, 1, 2)},
+	{"a,b,c\n9,1,2\n", .label = "a", .n_features = 2, ROWS(1, 2, 9)},
+	{"a,target,c\n9,1,2\n", .label = "target", .n_features = 2, ROWS(9, 2, 1)},
+	{"9,1,2\n", .label = "0", .n_features = 2, ROWS(1, 2, 9)},
+	{"a,b\n1,2\n", .label = "z", FAIL(API_VALIDATION_FAILED, "label", "the header has no column named \"z\"")},
+	{"a,b\n1,2\n", .label = "A", FAIL(API_VALIDATION_FAILED, "label", "the header has no column named \"A\"")},
+	{"1,2\n3,4\n", .label = "b", .header = API_CSV_HEADER_NO,
+	 FAIL(API_VALIDATION_FAILED, "label",
+	      "label \"b\" is a column name, but the CSV has no header line (give a 0-based index instead)")},
+	{"a,b\n1,2\n", .label = "2", FAIL(API_VALIDATION_FAILED, "label", "label column 2 is past the 2 columns")},
+	/* bad cells: the message names the line (1-based, counting the header and
+	 * blank lines) and the column (1-based) */
+	{"a,b\n1,2\n3,x\n", BAD("line 3, column 2: \"x\" is not a finite number")},
+	{"a,b\r\n1,2\r\n3,y\r\n", BAD("line 3, column 2: \"y\" is not a finite number")},
+	{"a,b\r1,2\r3,y\r", BAD("line 3, column 2: \"y\" is not a finite number")},
+	{"a,b\n\n1,2\n\n\n3,z\n", BAD("line 6, column 2: \"z\" is not a finite number")},
+	{"\"multi\nline\",b\n1,2\n3,x\n", BAD("line 4, column 2: \"x\" is not a finite number")},
+	{"a,b\n\"1\n\",2\n", BAD("line 2, column 1: \"1\n\" is not a finite number")},
+	{"a,b,c\n1,2,3\nq,5,6\n", BAD("line 3, column 1: \"q\" is not a finite number")},
+	{"a,b\n1,inf\n", BAD("line 2, column 2: \"inf\" is not a finite number")},
+	{"a,b\n1,-inf\n", BAD("line 2, column 2: \"-inf\" is not a finite number")},
+	{"a,b\n1,Infinity\n", BAD("line 2, column 2: \"Infinity\" is not a finite number")},
+	{"a,b\nnan,1\n", BAD("line 2, column 1: \"nan\" is not a finite number")},
+	{"a,b\n1,NaN\n", BAD("line 2, column 2: \"NaN\" is not a finite number")},
+	{"a,b\n1,0x10\n", BAD("line 2, column 2: \"0x10\" is not a finite number")},
+	{"a,b\n1,0x1p3\n", BAD("line 2, column 2: \"0x1p3\" is not a finite number")},
+	{"a,b\n1,1e999\n", BAD("line 2, column 2: \"1e999\" is not a finite number")},
+	{"a,b\n1,1e39\n", BAD("line 2, column 2: \"1e39\" is not a finite number")},
+	{"a,b\n1,1.2.3\n", BAD("line 2, column 2: \"1.2.3\" is not a finite number")},
+	{"a,b\n1,1e\n", BAD("line 2, column 2: \"1e\" is not a finite number")},
+	{"a,b\n1,+\n", BAD("line 2, column 2: \"+\" is not a finite number")},
+	{"a,b\n1,.\n", BAD("line 2, column 2: \".\" is not a finite number")},
+	{"a,b\n1,1_000\n", BAD("line 2, column 2: \"1_000\" is not a finite number")},
+	{"a,b\n1,1 2\n", BAD("line 2, column 2: \"1 2\" is not a finite number")},
+	{"a,b\n1,\" 2\"\n", BAD("line 2, column 2: \" 2\" is not a finite number")},
+	{"a,b\n1,true\n", BAD("line 2, column 2: \"true\" is not a finite number")},
+	{"a,b\n1,aaaaaaaaaabbbbbbbbbbccccccccccddddddddddeeeee\n",
+	 BAD("line 2, column 2: \"aaaaaaaaaabbbbbbbbbbccccccccccdddddddddd...\" is not a finite number")},
+	/* empty cells */
+	{"a,b\n1,\n", BAD("line 2, column 2: empty cell; every cell must be a number")},
+	{"a,b\n,1\n", BAD("line 2, column 1: empty cell; every cell must be a number")},
+	{"a,b\n1,\"\"\n", BAD("line 2, column 2: empty cell; every cell must be a number")},
+	{"a,b\n1,  \n", BAD("line 2, column 2: empty cell; every cell must be a number")},
+	{"a,b\n1,2\n3,", BAD("line 3, column 2: empty cell; every cell must be a number")},
+	/* column counts: fixed by the first line */
+	{"a,b\n1,2\n3\n", BAD("line 3, column 1: expected 2 columns, found 1")},
+	{"a,b,c\n1,2,3\n4,5\n", BAD("line 3, column 2: expected 3 columns, found 2")},
+	{"a,b,c\n1,2,3\n4,5", BAD("line 3, column 2: expected 3 columns, found 2")},
+	{"a,b\n1,2,3\n", BAD("line 2, column 3: expected 2 columns, found more")},
+	{"a,b\n1,2,\n", BAD("line 2, column 3: expected 2 columns, found more")},
+	{"a\n1\n", BAD("line 1: a dataset needs at least two columns (features and a label)")},
+	{"\n\n5\n", BAD("line 3: a dataset needs at least two columns (features and a label)")},
+	/* quoting errors */
+	{"a,b\n1,2\"3\n", BAD("line 2, column 2: a quote inside an unquoted cell")},
+	{"a\"b,c\n1,2\n", BAD("line 1, column 1: a quote inside an unquoted cell")},
+	{"a,b\n\"1\"x,2\n", BAD("line 2, column 1: unexpected character after a closing quote")},
+	{"a,b\n1,\"2\n", BAD("line 2, column 2: the body ends inside a quoted cell")},
+	{"a,b\n1,\"2\n3,4\n", BAD("line 2, column 2: the body ends inside a quoted cell")},
+	/* a broken byte order mark */
+	{"\xEF\xBB" "a,b\n1,2\n", BAD("line 1: the body starts with a broken UTF-8 BOM")},
+	{"\xEF" "a,b\n1,2\n", BAD("line 1: the body starts with a broken UTF-8 BOM")},
+	/* nothing to store */
+	{"a,b\n", BAD("the CSV has no data rows")},
+	{"a,b\n\n\r\n", BAD("the CSV has no data rows")},
+	{"", BAD("the CSV has no data rows")},
+	{"\n", BAD("the CSV has no data rows")},
+	{"\xEF\xBB\xBF", BAD("the CSV has no data rows")},
+	/* limits: 413 */
+	{"a,b\n1,2\n3,4\n", .max_rows = 2, .n_features = 1, ROWS(1, 2, 3, 4)},
+	{"a,b\n1,2\n3,4\n5,6\n", .max_rows = 2,
+	 FAIL(API_PAYLOAD_TOO_LARGE, "", "the CSV has more than 2 rows, the limit")},
+	{"1,2\n3,4\n5,6", .max_rows = 2, FAIL(API_PAYLOAD_TOO_LARGE, "", "the CSV has more than 2 rows, the limit")},
+	{"a,b\n1,2\n3,4\n", .max_cells = 4, .n_features = 1, ROWS(1, 2, 3, 4)},
+	{"a,b\n1,2\n3,4\n5,6\n", .max_cells = 5,
+	 FAIL(API_PAYLOAD_TOO_LARGE, "", "the CSV has more than 5 values, the limit")},
+};
+
+static void opts_of(const struct csv_case *c, struct api_csv_opts *o)
+{
+	char *end;
+
+	memset(o, 0, sizeof *o);
+	o->header = c->header;
+	o->label_index = -1;
+	o->max_rows = c->max_rows ? c->max_rows : 1000;
+	o->max_cells = c->max_cells ? c->max_cells : 100000;
+	if (c->label) {
+		long v = strtol(c->label, &end, 10);
+
+		if (*c->label && !*end)
+			o->label_index = v;
+		else
+			o->label_name = c->label;
+	}
+}
+
+/* Checks one outcome against the case; how names the split. */
+static void check_outcome(const struct csv_case *c, const struct outcome *o, const char *how)
+{
+	bool want_ok = c->code == API_OK;
+
+	if (want_ok) {
+		ck_assert_msg(o->rc == 0, "%s: %s %s: %s", how, api_code_name(o->err.code), o->err.field, o->err.message);
+		ck_assert_msg(!o->rows.width_changed, "%s: rows of different widths", how);
+		ck_assert_msg(o->n_features == c->n_features, "%s: n_features %u", how, o->n_features);
+		ck_assert_msg(o->rows.n == c->n_values, "%s: %zu values, expected %zu", how, o->rows.n, c->n_values);
+		ck_assert_msg(o->n_rows == c->n_values / (c->n_features + 1), "%s: n_rows %llu", how,
+			      (unsigned long long)o->n_rows);
+		for (size_t i = 0; i < c->n_values; i++)
+			ck_assert_msg(o->rows.v[i] == c->values[i], "%s: value %zu is %g, expected %g", how, i,
+				      (double)o->rows.v[i], (double)c->values[i]);
+	} else {
+		ck_assert_msg(o->rc == -1, "%s: accepted", how);
+		t_expect_err(&o->err, c->code, c->field, NULL, how);
+		ck_assert_msg(strcmp(o->err.message, c->message) == 0, "%s: message \"%s\", expected \"%s\"", how,
+			      o->err.message, c->message);
+		ck_assert_int_eq(api_status(o->err.code), c->code == API_INVALID_CSV ? 400
+							  : c->code == API_PAYLOAD_TOO_LARGE ? 413
+											     : 422);
+	}
+}
+
+START_TEST(test_case_every_split)
+{
+	const struct csv_case *c = &cases[_i];
+	size_t len = c->len ? c->len : strlen(c->input);
+	struct api_csv_opts opts;
+	struct outcome o;
+	char how[400];
+
+	opts_of(c, &opts);
+	for (int split = SPLIT_WHOLE; split <= SPLIT_RANDOM; split++) {
+		for (uint32_t seed = 0; seed < (split == SPLIT_RANDOM ? N_RANDOM_SEEDS : 1); seed++) {
+			run(c->input, len, &opts, (enum split)split, seed, -1, &o);
+			snprintf(how, sizeof how, "case %d (%.120s), split %d seed %u", _i, c->input, split, seed);
+			/* copy out, free, then compare: a failure must not leak */
+			{
+				struct outcome copy = o;
+				float values[MAX_VALUES + 8];
+				size_t n = o.rows.n < MAX_VALUES + 8 ? o.rows.n : MAX_VALUES + 8;
+
+				if (n)
+					memcpy(values, o.rows.v, n * sizeof *values);
+				free(o.rows.v);
+				copy.rows.v = values;
+				copy.rows.n = o.rows.n;
+				if (o.rows.n > MAX_VALUES + 8)
+					ck_abort_msg("%s: %zu values", how, o.rows.n);
+				check_outcome(c, &copy, how);
+			}
+		}
+	}
+}
+END_TEST
+
+/* ---- longer bodies, odd cells ------------------------------------------------------------ */
+
+/* A cell may hold 256 bytes; the 257th is refused (memory stays bounded by one row). */
+START_TEST(test_cell_length_limit)
+{
+	char input[600];
+	struct api_csv_opts opts = {.header = API_CSV_HEADER_YES, .label_index = -1, .max_rows = 10, .max_cells = 100};
+	struct outcome o;
+	size_t len;
+
+	/* "0.000...01": 256 bytes, a valid (tiny) number */
+	len = (size_t)snprintf(input, sizeof input, "a,b\n0.");
+	memset(input + len, '0', 253);
+	len += 253;
+	len += (size_t)snprintf(input + len, sizeof input - len, "1,2\n");
+	run(input, len, &opts, SPLIT_RANDOM, 1, -1, &o);
+	free(o.rows.v);
+	ck_assert_msg(o.rc == 0, "%s", o.err.message);
+	ck_assert_uint_eq(o.n_rows, 1);
+
+	len = (size_t)snprintf(input, sizeof input, "a,b\n0.");
+	memset(input + len, '0', 254);
+	len += 254;
+	len += (size_t)snprintf(input + len, sizeof input - len, "1,2\n");
+	run(input, len, &opts, SPLIT_BYTES, 0, -1, &o);
+	free(o.rows.v);
+	ck_assert_int_eq(o.rc, -1);
+	ck_assert_int_eq(o.err.code, API_INVALID_CSV);
+	ck_assert_str_eq(o.err.message, "line 2, column 1: cell longer than 256 bytes");
+
+	/* a header name is a cell too */
+	memset(input, 'h', 300);
+	len = 300 + (size_t)snprintf(input + 300, sizeof input - 300, ",b\n1,2\n");
+	run(input, len, &opts, SPLIT_WHOLE, 0, -1, &o);
+	free(o.rows.v);
+	ck_assert_int_eq(o.rc, -1);
+	ck_assert_str_eq(o.err.message, "line 1, column 1: cell longer than 256 bytes");
+}
+END_TEST
+
+/* Bytes a text editor would not show: a NUL inside a cell is not a number. */
+START_TEST(test_nul_byte)
+{
+	static const char input[] = "a,b\n1,2\0\n";
+	struct api_csv_opts opts = {.header = API_CSV_HEADER_AUTO, .label_index = -1, .max_rows = 10, .max_cells = 100};
+	struct outcome o;
+
+	run(input, sizeof input - 1, &opts, SPLIT_WHOLE, 0, -1, &o);
+	free(o.rows.v);
+	ck_assert_int_eq(o.rc, -1);
+	ck_assert_int_eq(o.err.code, API_INVALID_CSV);
+	ck_assert_msg(strncmp(o.err.message, "line 2, column 2: ", 18) == 0, "%s", o.err.message);
+}
+END_TEST
+
+/* 3000 generated rows in assorted spellings, against the values that made them. */
+START_TEST(test_long_body_every_split)
+{
+	enum { ROWS_N = 3000, COLS = 5 };
+	size_t cap = ROWS_N * COLS * 24 + 64, len = 0;
+	char *input = malloc(cap);
+	float *want = malloc(ROWS_N * COLS * sizeof *want);
+	struct api_csv_opts opts = {.header = API_CSV_HEADER_AUTO, .label_name = "y", .label_index = -1,
+				    .max_rows = ROWS_N, .max_cells = ROWS_N * COLS};
+	uint32_t state = 12345;
+	struct outcome o;
+
+	ck_assert_ptr_nonnull(input);
+	ck_assert_ptr_nonnull(want);
+	len += (size_t)snprintf(input + len, cap - len, "f0,\"f1\",y,f3,f4\r\n");
+	for (int r = 0; r < ROWS_N; r++) {
+		float row[COLS];
+
+		for (int c = 0; c < COLS; c++) {
+			int v = (int)(next_random(&state) % 20001) - 10000;
+			unsigned style = next_random(&state) % 4;
+			char num[32];
+
+			snprintf(num, sizeof num, style == 3 ? "%.4e" : "%.2f", (double)v / 100.0);
+			/* the reference: the float nearest to the decimal text */
+			row[c] = strtof(num, NULL);
+			len += (size_t)snprintf(input + len, cap - len, style == 1 ? "%s\"%s\"" : style == 2 ? "%s %s\t" : "%s%s",
+						c ? "," : "", num);
+		}
+		/* the label (column 2) moves to the end */
+		want[r * COLS + 0] = row[0];
+		want[r * COLS + 1] = row[1];
+		want[r * COLS + 2] = row[3];
+		want[r * COLS + 3] = row[4];
+		want[r * COLS + 4] = row[2];
+		len += (size_t)snprintf(input + len, cap - len, "%s", next_random(&state) % 2 ? "\n" : "\r\n");
+	}
+	for (int split = SPLIT_WHOLE; split <= SPLIT_RANDOM; split++) {
+		size_t bad = SIZE_MAX;
+
+		run(input, len, &opts, (enum split)split, 7, -1, &o);
+		if (o.rc == 0 && o.rows.n == ROWS_N * COLS)
+			for (size_t i = 0; i < ROWS_N * COLS && bad == SIZE_MAX; i++)
+				if (o.rows.v[i] != want[i])
+					bad = i;
+		free(o.rows.v);
+		ck_assert_msg(o.rc == 0, "split %d: %s", split, o.err.message);
+		ck_assert_uint_eq(o.n_rows, ROWS_N);
+		ck_assert_uint_eq(o.n_features, COLS - 1);
+		ck_assert_msg(bad == SIZE_MAX, "split %d: value %zu differs", split, bad);
+	}
+	free(want);
+	free(input);
+}
+END_TEST
+
+/* The callback's refusal stops the parse with the callback's error. */
+START_TEST(test_callback_refusal)
+{
+	static const char input[] = "a,b\n1,2\n3,4\n5,6\n";
+	struct api_csv_opts opts = {.header = API_CSV_HEADER_AUTO, .label_index = -1, .max_rows = 10, .max_cells = 100};
+	struct outcome o;
+
+	for (int split = SPLIT_WHOLE; split <= SPLIT_RANDOM; split++) {
+		run(input, sizeof input - 1, &opts, (enum split)split, 3, 1, &o);
+		free(o.rows.v);
+		ck_assert_int_eq(o.rc, -1);
+		ck_assert_int_eq(o.err.code, API_UNAVAILABLE);
+		ck_assert_str_eq(o.err.message, "the store refused row 1");
+		ck_assert_uint_eq(o.rows.calls, 2); /* nothing after the refused row */
+	}
+}
+END_TEST
+
+/* The opts strings are copied: the caller's buffer may go away after create. */
+START_TEST(test_opts_copied)
+{
+	char *label = strdup("target");
+	struct api_csv_opts opts = {.header = API_CSV_HEADER_AUTO, .label_name = label, .label_index = -1,
+				    .max_rows = 10, .max_cells = 100};
+	struct rows rows = {.fail_at = -1};
+	struct api_err err = {0};
+	struct api_csv *csv;
+	static const char input[] = "target,x\n1,2\n";
+
+	ck_assert_ptr_nonnull(label);
+	csv = api_csv_create(&opts, collect, &rows);
+	ck_assert_ptr_nonnull(csv);
+	memset(label, 'z', 6);
+	free(label);
+	ck_assert_int_eq(api_csv_feed(csv, input, sizeof input - 1, &err), 0);
+	ck_assert_int_eq(api_csv_finish(csv, &err), 0);
+	api_csv_destroy(csv);
+	api_csv_destroy(NULL);
+	ck_assert_uint_eq(rows.n, 2);
+	ck_assert(rows.v[0] == 2.0f && rows.v[1] == 1.0f);
+	free(rows.v);
+}
+END_TEST
+
+Suite *suite_api_csv(void)
+{
+	Suite *s = suite_create("api_csv");
+	TCase *tc = tcase_create("cases");
+	TCase *more = tcase_create("bodies");
+
+	tcase_add_loop_test(tc, test_case_every_split, 0, (int)(sizeof cases / sizeof cases[0]));
+	suite_add_tcase(s, tc);
+	tcase_add_test(more, test_cell_length_limit);
+	tcase_add_test(more, test_nul_byte);
+	tcase_add_test(more, test_long_body_every_split);
+	tcase_add_test(more, test_callback_refusal);
+	tcase_add_test(more, test_opts_copied);
+	suite_add_tcase(s, more);
+	return s;
+}
