@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "server/par.h"
+#include "server/jobs/par.h"
 
 #define SPIN_NS 50000
 

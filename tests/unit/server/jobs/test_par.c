@@ -1,5 +1,5 @@
 /*
- * test_par.c — server/par.c, the helper threads a lone job borrows: every
+ * test_par.c — server/jobs/par.c, the helper threads a lone job borrows: every
  * tile runs exactly once, helpers really take tiles, and a training run gives
  * the same bits with 1, 2 or 4 threads (the same weights_sha256 whatever the
  * thread count).
@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "core/nn.h"
-#include "server/par.h"
+#include "server/jobs/par.h"
 
 Suite *suite_par(void);
 
