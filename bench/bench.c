@@ -19,7 +19,7 @@
  * held to. "peak" is this core's FMA throughput measured here with the
  * widest vectors it has (independent multiply-adds, no memory traffic).
  * The threads table trains (c) with 1 thread and with every CPU lent
- * through server/par.c, and checks both end with the same weights.
+ * through server/jobs/par.c, and checks both end with the same weights.
  * `bench a c` runs only the workloads named; `-n` skips the sgemm and peak
  * measurements; `-t` skips the threads table.
  *
@@ -42,7 +42,7 @@
 
 #include "core/nn_internal.h"
 #include "server/kernels.h"
-#include "server/par.h"
+#include "server/jobs/par.h"
 
 struct workload {
 	const char *name;
@@ -347,7 +347,7 @@ static void threads_table(const struct workload *w, unsigned n)
 			  (size_t)w->hidden[0] * w->hidden[1] + w->hidden[1] +
 			  (size_t)w->hidden[1] * w->classes + w->classes;
 	bool same = memcmp(p1, pn, n_params * sizeof(float)) == 0 && loss1 == loss_n;
-	printf("\nA lone job lent every CPU (server/par.c), %s:\n", w->name);
+	printf("\nA lone job lent every CPU (server/jobs/par.c), %s:\n", w->name);
 	printf("%-10s %12s %9s\n", "threads", "samples/s", "speed-up");
 	printf("%-10u %12.0f %8.2fx\n", 1u, one, 1.0);
 	printf("%-10u %12.0f %8.2fx\n", n, many, many / one);
