@@ -12,7 +12,7 @@ import sqlite3
 import threading
 import time
 
-from harness import ANY, FitdCase, Response, T, blobs, mlp_body
+from harness import ANY, FitdCase, Response, T, blobs, db_query, mlp_body
 
 N_FEATURES = 64
 # A row of 64 features and a label is 260 bytes stored: the server commits a
@@ -28,16 +28,6 @@ def csv_rows(start, n, features=N_FEATURES):
         cells.append(str(i % 4))
         out.append(",".join(cells))
     return ("\n".join(out) + "\n").encode()
-
-
-def db_query(path, sql):
-    """One query on a read-only connection that is closed at once, so that
-    it never holds a lock or a snapshot across the server's work."""
-    con = sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=10)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 UPLOADING = "SELECT count(*) FROM datasets WHERE state = 'uploading'"

@@ -9,8 +9,8 @@
 #   crash loop    50 SIGKILL cycles, then the poisonous job
 #   disk          disk full (loop-mounted ext4), read-only database, RLIMIT_FSIZE
 #   idempotency   10 rounds of 50 concurrent POSTs with one key
-#   limits        hostile sizes refused in < 10 ms; RSS over 100,000 requests
-# --quick (< 90 s): slowloris 5 s, crash loop 5 cycles + the poisonous job,
+#   limits        hostile sizes refused (latency printed); RSS over 100,000 requests
+# --quick (< 90 s): slowloris 5 s, 16 vanishing uploads, crash loop 5 cycles + the poisonous job,
 #   idempotency 2 rounds, limits without the 100,000 requests.
 #
 # Builds the release binary first (make build/fitd). Every suite starts its
