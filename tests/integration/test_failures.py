@@ -9,10 +9,11 @@ import resource
 import signal
 import socket
 import sqlite3
+import subprocess
 import threading
 import time
 
-from harness import ANY, FitdCase, Response, T, blobs, db_query, mlp_body
+from harness import ANY, FitdCase, Response, T, blobs, db_query, mlp_body, tmpdir
 
 N_FEATURES = 64
 # A row of 64 features and a label is 260 bytes stored: the server commits a
@@ -213,4 +214,33 @@ class TestReadyz(FitdCase):
         resource.prlimit(srv.proc.pid, resource.RLIMIT_FSIZE, (hard, hard))
         self.assertStatus(c.post("/v1/datasets", {"name": "after", "x": x[:10], "y": y[:10]}), 201)
         self.assertStatus(c.get("/readyz"), 200)
+        srv.stop()
+
+
+class TestDurability(FitdCase):
+    def test_an_acknowledged_write_was_flushed(self):
+        """A 201 comes after the commit reached the disk: fsync or fdatasync
+        was called between the request and its answer (counted by an
+        LD_PRELOAD shim, tests/integration/fsync_count.c, built here)."""
+        d = tmpdir("fsync")
+        shim = os.path.join(d, "fsync_count.so")
+        src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fsync_count.c")
+        subprocess.run(["cc", "-shared", "-fPIC", "-o", shim, src, "-ldl"], check=True)
+        count_file = os.path.join(d, "count")
+        srv = self.server(name="fsync", env={"LD_PRELOAD": shim, "FSYNC_COUNT_FILE": count_file})
+        c = srv.client
+
+        def count():
+            try:
+                with open(count_file) as f:
+                    return int(f.read() or 0)
+            except FileNotFoundError:
+                return 0
+        x, y = blobs(n=50, features=4, classes=2, seed=1)
+        for what, path, body in (("dataset", "/v1/datasets", {"name": "d", "x": x, "y": y}),
+                                 ("model", "/v1/models", mlp_body(input_dim=4, hidden=(3,), outputs=2))):
+            with self.subTest(write=what):
+                before = count()
+                self.assertStatus(c.post(path, body), 201)
+                self.assertGreater(count(), before, "the %s's commit was not flushed before its 201" % what)
         srv.stop()
