@@ -87,4 +87,9 @@ MUTANTS = [
          find="a[i] = z[i] > 0.0f ? z[i] : (float)(alpha * expm1(z[i]));",
          replace="a[i] = z[i] > 0.0f ? z[i] : (float)(alpha * exp(z[i]));",
          tests=[("it", "test_activations_and_layer_options")]),
+    dict(name="Adam's second-moment bias correction one step ahead",
+         file="nn_opt.c",
+         find="sqrt(1.0 - pow(o->beta_2, step))",
+         replace="sqrt(1.0 - pow(o->beta_2, step + 1.0))",
+         tests=[("it", "test_tutorial_model_trains_like_keras_in_torch_float64")]),
 ]
