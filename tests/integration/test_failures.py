@@ -186,8 +186,16 @@ class TestReadyz(FitdCase):
         self.assertTrue(srv.running(), "precondition: the server is still draining")
         self.assertError(resp, 503, "shutting_down", ANY)
         self.assertTrue(resp.header("Retry-After"), "a 503 says when to retry")
-        # the upload finishes, the server exits 0
-        sock.sendall(csv_rows(100, 9 * 100)[:9 * len(part)].ljust(9 * len(part), b"\n"))
+        # the upload finishes and is answered 201, then the server exits 0
+        sock.sendall(part * 9)
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+        self.assertTrue(answer.startswith(b"HTTP/1.1 201"), answer[:300])
+        self.assertIn(b'"n_samples":1000', answer)
         self.assertEqual(srv.wait_exit(T(30)), 0)
 
     def test_503_while_the_database_cannot_be_written(self):

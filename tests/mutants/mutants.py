@@ -92,4 +92,9 @@ MUTANTS = [
          find="sqrt(1.0 - pow(o->beta_2, step))",
          replace="sqrt(1.0 - pow(o->beta_2, step + 1.0))",
          tests=[("it", "test_tutorial_model_trains_like_keras_in_torch_float64")]),
+    dict(name="requests that arrive while draining are served as usual",
+         file="http.c",
+         find="\tif (atomic_load(&h->stopping)) {\n\t\terror_reply(r, API_SHUTTING_DOWN",
+         replace="\tif (0) {\n\t\terror_reply(r, API_SHUTTING_DOWN",
+         tests=[("it", "test_503_while_draining")]),
 ]
