@@ -102,7 +102,7 @@ test-tsan: $(B)/fitd-tsan
 test-web: $(B)/fitd
 	bash tests/web/run.sh ./$(B)/fitd
 
-# Slow clients, a short crash loop, idempotency under concurrency, limits (~25 s);
+# Slow clients, a short crash loop, idempotency under concurrency, limits (~1 min);
 # `make soak` runs them at full length, with load and disk-full tests.
 test-soak-quick: $(B)/fitd
 	bash tests/soak/run.sh --quick
