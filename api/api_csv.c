@@ -103,43 +103,10 @@ static int csv_error(struct api_csv *csv, struct api_err *err, const char *what)
 }
 
 
-/* Strict decimal number: [+-] digits [. digits] [e [+-] digits], at least one digit. */
+/* Strict decimal number, rounded once to float32 (api_float.c). */
 static bool parse_number(const char *s, size_t len, float *out)
 {
-	size_t i = 0, digits = 0;
-	double v;
-	char *end;
-
-	if (i < len && (s[i] == '+' || s[i] == '-'))
-		i++;
-	while (i < len && s[i] >= '0' && s[i] <= '9')
-		i++, digits++;
-	if (i < len && s[i] == '.') {
-		i++;
-		while (i < len && s[i] >= '0' && s[i] <= '9')
-			i++, digits++;
-	}
-	if (digits == 0)
-		return false;
-	if (i < len && (s[i] == 'e' || s[i] == 'E')) {
-		size_t exp_digits = 0;
-
-		i++;
-		if (i < len && (s[i] == '+' || s[i] == '-'))
-			i++;
-		while (i < len && s[i] >= '0' && s[i] <= '9')
-			i++, exp_digits++;
-		if (exp_digits == 0)
-			return false;
-	}
-	if (i != len)
-		return false;
-	errno = 0;
-	v = strtod(s, &end);
-	if (end != s + len || !isfinite(v) || !api_fits_float(v))
-		return false;
-	*out = (float)v;
-	return true;
+	return api_float_parse(s, len, out);
 }
 
 /* A cell is complete: store it in the record (or match it against the label name). */

@@ -47,6 +47,24 @@ int api_read_float(const cJSON *item, const char *path, float *out, struct api_e
 /* An array of exactly n such numbers into out[0..n). */
 int api_read_floats(const cJSON *arr, const char *path, uint32_t n, float *out, struct api_err *err);
 
+/* The length of the strict decimal number at the start of s[0..len):
+ * [+-] digits [. digits] [(e|E) [+-] digits], at least one digit before the
+ * exponent; 0 when there is none. JSON's number grammar is a subset. */
+size_t api_float_syntax(const char *s, size_t len);
+/* s[0..len) as a whole, a strict decimal number, rounded once to the nearest
+ * float32 (glibc strtof: correctly rounded, ties to even). False when the
+ * syntax is not exactly that or the value overflows float32; an underflow
+ * gives zero or a subnormal. Thread-safe; s need not be terminated. */
+bool api_float_parse(const char *s, size_t len, float *out);
+/* Is the finite double v exactly halfway between two adjacent float32 values
+ * (or between FLT_MAX and 2^128)? Only there can double-then-float rounding
+ * differ from rounding the decimal once. */
+bool api_float_midpoint(double v);
+/* After cJSON parsed body[0..len) into root: each number whose double lies
+ * on a float midpoint gets the float its text rounds to (the double moves one
+ * ulp toward it), so that (float)valuedouble is the correctly rounded value. */
+void api_float_fix_json(cJSON *root, const char *body, size_t len);
+
 /* The value itself, for arrays of numbers. */
 bool api_number_value(const cJSON *item, double *out);
 bool api_utf8_valid(const char *s, size_t len);

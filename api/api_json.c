@@ -92,6 +92,7 @@ cJSON *api_json_parse(const char *body, size_t len, struct api_err *err)
 			return NULL;
 		}
 	}
+	api_float_fix_json(root, body, len);
 	return root;
 }
 

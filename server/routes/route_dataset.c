@@ -34,6 +34,15 @@ struct csv_upload {
 	struct api_err err;
 };
 
+/* Deletes the rows of an upload that will not be published, before the
+ * error is answered: a client that sees the 4xx finds nothing left behind. */
+static void abort_upload(struct csv_upload *u)
+{
+	if (u->dataset_id && !u->published)
+		db_upload_abort(u->db, u->dataset_id);
+	u->dataset_id = 0;
+}
+
 static int flush_block(struct csv_upload *u, struct api_err *err)
 {
 	if (u->rows == 0)
@@ -78,6 +87,7 @@ static int csv_sink(struct http_req *r, void *ctx, const char *data, size_t len)
 		return -1;
 	hash_update(u->hash, data, len);
 	if (api_csv_feed(u->csv, data, len, &u->err)) {
+		abort_upload(u);
 		http_reply_error(r, &u->err);
 		return -1;
 	}
@@ -88,8 +98,7 @@ static void csv_free(void *ctx)
 {
 	struct csv_upload *u = ctx;
 
-	if (u->dataset_id && !u->published)
-		db_upload_abort(u->db, u->dataset_id);
+	abort_upload(u);
 	api_csv_destroy(u->csv);
 	hash_final(u->hash, (unsigned char[32]){0});
 	free(u->x);
@@ -216,6 +225,7 @@ static void finish_csv(struct http_req *r, struct csv_upload *u)
 		hash_final(h, idem->hash);
 	}
 	if (api_csv_finish(u->csv, &u->err) || flush_block(u, &u->err)) {
+		abort_upload(u);
 		http_reply_error(r, &u->err);
 		return;
 	}
@@ -227,6 +237,7 @@ static void finish_csv(struct http_req *r, struct csv_upload *u)
 	api_y_stats_finish(&u->stats, &info);
 	rc = db_upload_finish(u->db, &info, idem, &u->err);
 	if (rc < 0) {
+		abort_upload(u);
 		http_reply_error(r, &u->err);
 		return;
 	}

@@ -30,6 +30,8 @@ void route_readyz(struct http_req *r)
 
 	if (!db || !db_ping(db))
 		http_fail(r, API_UNAVAILABLE, NULL, "the database is not available");
+	else if (!db_writable())
+		http_fail(r, API_UNAVAILABLE, NULL, "the database cannot be written: the last write failed");
 	else if (!atomic_load(&app->workers_running) || http_stopping(app->http))
 		http_fail(r, API_UNAVAILABLE, NULL, "the workers are not running");
 	else

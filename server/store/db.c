@@ -19,6 +19,10 @@
 #define BUSY_TIMEOUT_MS 10000
 
 static char db_path[1024] = "./fitd.db";
+/* Set when a write fails because the file cannot be written (disk full,
+ * read-only, I/O error), cleared by the next write that commits: /readyz
+ * reports it. One flag for the process, as all connections share the file. */
+static atomic_bool write_failing;
 static pthread_key_t thread_key;
 static pthread_once_t thread_once = PTHREAD_ONCE_INIT;
 
@@ -179,6 +183,17 @@ int db_fail(struct db *db, int rc, struct api_err *err)
 
 	switch (rc & 0xff) {
 	case SQLITE_FULL:
+	case SQLITE_READONLY:
+	case SQLITE_CANTOPEN:
+	case SQLITE_PERM:
+	case SQLITE_IOERR:
+		atomic_store(&write_failing, true);
+		break;
+	default:
+		break;
+	}
+	switch (rc & 0xff) {
+	case SQLITE_FULL:
 		return api_fail(err, API_UNAVAILABLE, NULL, "the database cannot be written: the disk is full (%s)", detail);
 	case SQLITE_READONLY:
 	case SQLITE_CANTOPEN:
@@ -254,6 +269,8 @@ int db_write_stmt(struct db *db, sqlite3_stmt *st, struct api_err *err)
 	pthread_mutex_lock(&write_lock);
 	rc = db_exec_stmt(db, st, err);
 	pthread_mutex_unlock(&write_lock);
+	if (rc == 0)
+		atomic_store(&write_failing, false);
 	return rc;
 }
 
@@ -265,7 +282,13 @@ int db_commit(struct db *db, struct api_err *err)
 		return -1;
 	}
 	release_write_lock(db);
+	atomic_store(&write_failing, false);
 	return 0;
+}
+
+bool db_writable(void)
+{
+	return !atomic_load(&write_failing);
 }
 
 void db_rollback(struct db *db)

@@ -46,6 +46,9 @@ int db_migrate(struct db *db, const char *dir, char *msg, size_t size);
 int db_schema_version(struct db *db);
 /* A cheap read: is the database usable? */
 bool db_ping(struct db *db);
+/* False from a write that failed because the file cannot be written (disk
+ * full, read-only, I/O error) until a later write commits. Thread-safe. */
+bool db_writable(void);
 /* Copies the database to path, consistent while in use (VACUUM INTO). */
 int db_backup(struct db *db, const char *path, char *msg, size_t size);
 

@@ -19,6 +19,7 @@ import random
 import re
 import signal
 import socket
+import sqlite3
 import struct
 import subprocess
 import tempfile
@@ -355,6 +356,16 @@ class Server:
         if self.running():
             self.proc.kill()
             self.proc.wait()
+
+
+def db_query(path, sql):
+    """One query on a read-only connection that is closed at once, so that
+    it never holds a lock or a snapshot across the server's work."""
+    con = sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=10)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
 
 
 # ---- data ------------------------------------------------------------------------------------

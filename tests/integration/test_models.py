@@ -3,6 +3,7 @@ table, limits, Keras import (Keras 2 and Keras 3 to_json()), weights, and
 list/get/delete."""
 import copy
 import json
+import math
 import re
 import time
 
@@ -106,6 +107,31 @@ def with_change(path, value):
 
 
 DELETE = object()
+
+
+def activation_reference(act, z):
+    """Keras's definition of each activation, in float64, over one row."""
+    name = act["type"] if isinstance(act, dict) else act
+    if name == "softmax":
+        top = max(z)
+        e = [math.exp(v - top) for v in z]
+        return [v / sum(e) for v in e]
+    alpha = act.get("alpha", 0.2) if isinstance(act, dict) else 0.2
+    approximate = isinstance(act, dict) and act.get("approximate", False)
+    sigmoid = lambda v: 1.0 / (1.0 + math.exp(-v))  # noqa: E731
+    one = {
+        "linear": lambda v: v,
+        "sigmoid": sigmoid,
+        "relu": lambda v: max(0.0, v),
+        "tanh": math.tanh,
+        "leaky_relu": lambda v: v if v > 0 else alpha * v,
+        "elu": lambda v: v if v > 0 else math.expm1(v),
+        "gelu": (lambda v: 0.5 * v * (1 + math.tanh(math.sqrt(2 / math.pi) * (v + 0.044715 * v ** 3))))
+        if approximate else (lambda v: 0.5 * v * (1 + math.erf(v / math.sqrt(2)))),
+        "softplus": lambda v: math.log1p(math.exp(v)),
+        "swish": lambda v: v * sigmoid(v),
+    }[name]
+    return [one(v) for v in z]
 
 
 class TestModels(FitdCase):
@@ -212,6 +238,13 @@ class TestModels(FitdCase):
                 self.assertOptimizer(dict(got, type=got["type"].lower()), want)
 
     def test_activations_and_layer_options(self):
+        """Each activation: accepted in the tutorial body, and a one-layer
+        model's predictions equal act(x W + b) computed here in float64 from
+        the float32 weights set through PUT."""
+        kernel = [[0.5, -1.25, 2.0, 0.75, -0.3, 1.5], [-0.8, 0.4, 1.1, -2.2, 0.9, 0.05], [1.3, 0.7, -0.6, 0.2, -1.7, 2.4]]
+        bias = [0.1, -0.2, 0.0, 0.3, -0.05, 0.25]
+        xs = [[-3.0, 1.5, 0.25], [0.0, 0.0, 0.0], [2.0, -1.0, 0.5], [-0.4, -2.5, 1.75], [1.0, 1.0, -1.0],
+              [0.05, -0.01, 0.02], [4.0, 3.0, -2.0]]
         for act in ("linear", "sigmoid", "relu", "softmax", "tanh", "leaky_relu", "elu", "gelu", "softplus",
                     "swish", {"type": "leaky_relu", "alpha": 0.1}, {"type": "gelu", "approximate": True}):
             with self.subTest(activation=act):
@@ -219,6 +252,21 @@ class TestModels(FitdCase):
                 body["layers"][0]["activation"] = act
                 m = self.create_model(self.c, body)
                 self.assertEqual(m["n_params"], TUTORIAL_PARAMS)
+                small = {"name": "act", "input_dim": 3, "loss": "mse", "optimizer": "sgd", "seed": 1,
+                         "layers": [{"type": "dense", "units": 6, "activation": act}]}
+                m = self.create_model(self.c, small)
+                self.assertStatus(self.c.put("/v1/models/%d/weights" % m["id"],
+                                             {"layers": [{"kernel": kernel, "bias": bias}]}), 200)
+                r = self.c.post("/v1/models/%d/predict?store=false" % m["id"], {"instances": xs})
+                self.assertStatus(r, 200)
+                got = r.json["predictions"]
+                self.assertEqual(len(got), len(xs))
+                for x, row in zip(xs, got):
+                    z = [sum(f32(x[i]) * f32(kernel[i][u]) for i in range(3)) + f32(bias[u]) for u in range(6)]
+                    want = activation_reference(act, z)
+                    for g, w in zip(row, want):
+                        self.assertLessEqual(abs(g - w), 2e-6 * max(1.0, abs(w)),
+                                             "%r(%r) = %r, the reference says %r" % (act, z, row, want))
         body = copy.deepcopy(TUTORIAL)
         body["layers"][0].update({"use_bias": False, "kernel_initializer": "he_normal",
                                   "bias_initializer": "zeros", "l2": 0.01})
@@ -301,21 +349,37 @@ class TestModels(FitdCase):
                 self.assertError(r, status, code, field)
         self.assertEqual(self.c.get("/v1/models").json["total"], before, "a refused body created a model")
 
-    def test_too_many_params_fast(self):
+    def test_too_many_params_refused_before_allocating(self):
+        """Over the parameter limit is a 422 decided from the shapes alone:
+        the server's peak resident memory (VmHWM) does not grow by the
+        weights it was asked for (64 MiB for the smallest refused body,
+        16 GiB for the largest), nor by their gradients or Adam's state."""
+        srv = self.server(name="params-limit")
+        c = srv.client
+
+        def peak_kib():
+            with open("/proc/%d/status" % srv.proc.pid) as f:
+                return int(re.search(r"(?m)^VmHWM:\s+(\d+) kB", f.read()).group(1))
+        self.assertStatus(c.post("/v1/models", TUTORIAL), 201)  # the allocations of a first request
+        before = peak_kib()
         body = copy.deepcopy(TUTORIAL)
         body["layers"] = [{"type": "dense", "units": 65536, "activation": "relu"} for _ in range(3)]
-        t0 = time.monotonic()
-        r = self.c.post("/v1/models", body)
-        elapsed = time.monotonic() - t0
-        e = self.assertError(r, 422, "validation_failed", ANY)
+        e = self.assertError(c.post("/v1/models", body), 422, "validation_failed", ANY)
         self.assertRegex(e.get("field", ""), r"^layers(\[\d+\])?$", "names the layers")
-        self.assertLess(elapsed, T(1.0), "refused before any allocation")
         # 2^24 parameters is the limit: 4096 x 4096 weights and 4096 biases are just over it
         body["input_dim"] = 4096
         body["layers"] = [{"type": "dense", "units": 4096, "activation": "softmax"}]
-        self.assertError(self.c.post("/v1/models", body), 422, "validation_failed", ANY)
+        self.assertError(c.post("/v1/models", body), 422, "validation_failed", ANY)
         body["layers"] = [{"type": "dense", "units": 4, "activation": "relu"} for _ in range(65)]
-        e = self.assertError(self.c.post("/v1/models", body), 422, "validation_failed", "layers")
+        self.assertError(c.post("/v1/models", body), 422, "validation_failed", "layers")
+        grown = peak_kib() - before
+        self.assertLess(grown, 8 << 10, "peak RSS grew by %d KiB over refused models of >= 64 MiB of weights" % grown)
+        self.assertEqual(c.get("/v1/models").json["total"], 1, "a refused body created a model")
+        # precondition: the measure sees a model of 4 Mi parameters (16 MiB of weights) that is taken
+        body["layers"] = [{"type": "dense", "units": 1024, "activation": "softmax"}]
+        self.assertStatus(c.post("/v1/models", body), 201)
+        self.assertGreater(peak_kib() - before, 16 << 10, "precondition: this measure sees a 16 MiB model")
+        srv.stop()
 
     def test_initializers(self):
         """Initial kernels follow Keras's initializers: uniform ones within

@@ -44,12 +44,31 @@ fi
 # ---- two servers on free ports ---------------------------------------------------------------
 TMP=$(mktemp -d /tmp/fitd-web.XXXXXX)
 PIDS=()
-cleanup() {
+# stop_servers — SIGTERM each server and wait for it: each must exit 0 (an
+# orderly shutdown); a server that died during the tests, or crashed on the
+# way out, fails the run. Prints one line per server; returns 1 on a bad exit.
+stop_servers() {
+	local pid code bad=0
 	for pid in "${PIDS[@]}"; do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			echo "fitd (pid $pid) was no longer running at teardown" >&2
+		fi
 		kill -TERM "$pid" 2>/dev/null || true
 	done
 	for pid in "${PIDS[@]}"; do
-		wait "$pid" 2>/dev/null || true
+		code=0
+		wait "$pid" || code=$?
+		if [ "$code" -ne 0 ]; then
+			echo "fitd (pid $pid) exited with code $code at teardown, expected 0" >&2
+			bad=1
+		fi
+	done
+	PIDS=()
+	return $bad
+}
+cleanup() {
+	for pid in "${PIDS[@]}"; do
+		kill -KILL "$pid" 2>/dev/null || true
 	done
 	rm -rf "$TMP"
 }
@@ -87,6 +106,9 @@ start=$(date +%s)
 FITD_URL=$OPEN_URL FITD_KEY_URL=$KEYED_URL FITD_API_KEY=$API_KEY FITD_ARTIFACTS=$ARTIFACTS \
 	timeout 300 node --test-reporter=spec "$HERE/dashboard.test.js" || rc=$?
 echo "web tests: $(($(date +%s) - start)) s, exit $rc"
+if ! stop_servers; then
+	[ $rc -ne 0 ] || rc=1
+fi
 if [ $rc -ne 0 ]; then
 	cp "$TMP"/*.log "$ARTIFACTS/" 2>/dev/null || true
 	echo "server logs and screenshots: $ARTIFACTS" >&2

@@ -548,26 +548,56 @@ START_TEST(test_bad_bodies)
 }
 END_TEST
 
-/* Bodies at the edge of each limit, accepted. */
-static const char *const edge_rows[] = {
-	"{'input_dim': 1, 'layers': [{'units': 65536}], " LOSS "}",
-	"{'input_dim': 1048576, 'layers': [{'units': 1}], " LOSS "}",
+/* Bodies at the edge of each limit, accepted, and decoded to what they say:
+ * the input width, the layers (kind, units, dropout rate), the parameter
+ * count, the seed and the name. */
+static const struct {
+	const char *body;
+	uint32_t input_dim, n_layers, first_units, last_units;
+	uint64_t n_params;
+	double dropout_rate;   /* of layer 1, when it is a dropout layer; else -1 */
+	bool has_seed;
+	uint64_t seed;
+	const char *name;      /* NULL: not checked */
+} edge_rows[] = {
+	{"{'input_dim': 1, 'layers': [{'units': 65536}], " LOSS "}", 1, 1, 65536, 65536, 2 * 65536, -1, false, 0, NULL},
+	{"{'input_dim': 1048576, 'layers': [{'units': 1}], " LOSS "}", 1048576, 1, 1, 1, 1048577, -1, false, 0, NULL},
 	/* 4095 x 4096 + 4096 = 2^24 parameters exactly */
-	"{'input_dim': 4095, 'layers': [{'units': 4096}], " LOSS "}",
-	"{'input_dim': 3, 'layers': [{'units': 2}, {'type': 'dropout', 'rate': 0.999999}, {'units': 1}], " LOSS "}",
-	"{'input_dim': 3, 'layers': [{'units': 2}, {'type': 'Dropout', 'rate': 0}, {'type': 'Dense', 'units': 1}], " LOSS
-	"}",
-	"{" ONE ", " LOSS ", 'seed': 9007199254740991}",
-	"{" ONE ", " LOSS ", 'metrics': []}",
-	"{'name': 'mod\\u00e8le \xe2\x82\xac', " ONE ", " LOSS "}",
-	"  \r\n{" ONE ", " LOSS "}\n\t ",
+	{"{'input_dim': 4095, 'layers': [{'units': 4096}], " LOSS "}", 4095, 1, 4096, 4096, 1u << 24, -1, false, 0, NULL},
+	{"{'input_dim': 3, 'layers': [{'units': 2}, {'type': 'dropout', 'rate': 0.999999}, {'units': 1}], " LOSS "}",
+	 3, 3, 2, 1, 3 * 2 + 2 + 2 + 1, 0.999999, false, 0, NULL},
+	{"{'input_dim': 3, 'layers': [{'units': 2}, {'type': 'Dropout', 'rate': 0}, {'type': 'Dense', 'units': 1}], " LOSS
+	 "}", 3, 3, 2, 1, 3 * 2 + 2 + 2 + 1, 0, false, 0, NULL},
+	{"{" ONE ", " LOSS ", 'seed': 9007199254740991}", 3, 1, 2, 2, 8, -1, true, 9007199254740991u, NULL},
+	{"{" ONE ", " LOSS ", 'metrics': []}", 3, 1, 2, 2, 8, -1, false, 0, NULL},
+	{"{'name': 'mod\\u00e8le \xe2\x82\xac', " ONE ", " LOSS "}", 3, 1, 2, 2, 8, -1, false, 0,
+	 "mod\xc3\xa8le \xe2\x82\xac"},
+	{"  \r\n{" ONE ", " LOSS "}\n\t ", 3, 1, 2, 2, 8, -1, false, 0, NULL},
 };
 
 START_TEST(test_edge_bodies_accepted)
 {
 	struct api_model_def def;
+	uint64_t n_params = 0;
 
-	decode_ok(edge_rows[_i], &def);
+	decode_ok(edge_rows[_i].body, &def);
+	ck_assert_uint_eq(def.spec.input_dim, edge_rows[_i].input_dim);
+	ck_assert_uint_eq(def.spec.n_layers, edge_rows[_i].n_layers);
+	ck_assert_int_eq(def.spec.layers[0].kind, NN_LAYER_DENSE);
+	ck_assert_uint_eq(def.spec.layers[0].units, edge_rows[_i].first_units);
+	ck_assert_int_eq(def.spec.layers[def.spec.n_layers - 1].kind, NN_LAYER_DENSE);
+	ck_assert_uint_eq(def.spec.layers[def.spec.n_layers - 1].units, edge_rows[_i].last_units);
+	ck_assert_int_eq(nn_spec_check(&def.spec, &n_params, NULL), NN_OK);
+	ck_assert_uint_eq(n_params, edge_rows[_i].n_params);
+	if (edge_rows[_i].dropout_rate >= 0) {
+		ck_assert_int_eq(def.spec.layers[1].kind, NN_LAYER_DROPOUT);
+		ck_assert_double_eq(def.spec.layers[1].rate, edge_rows[_i].dropout_rate);
+	}
+	ck_assert_int_eq(def.has_seed, edge_rows[_i].has_seed);
+	if (edge_rows[_i].has_seed)
+		ck_assert_uint_eq(def.seed, edge_rows[_i].seed);
+	if (edge_rows[_i].name)
+		ck_assert_str_eq(def.name, edge_rows[_i].name);
 }
 END_TEST
 
