@@ -16,14 +16,14 @@ Tests are one of:
 MUTANTS = [
     # ---- the four the issue found no test for ----------------------------------------------
     dict(name="start-up sweep of half-finished uploads removed",
-         file="db.c",
+         file="db_recover.c",
          find='"DELETE FROM datasets WHERE state = \'uploading\'"',
          replace='"DELETE FROM datasets WHERE 0"',
          tests=[("it", "test_sigkill_mid_csv_upload_then_restart_leaves_nothing")]),
     dict(name="model_busy always 0",
          file="db_model.c",
-         find="\tsqlite3_reset(st);\n\tif (rc == SQLITE_ROW)\n\t\treturn 1;\n\treturn rc == SQLITE_DONE ? 0 : db_fail(db, rc, err);",
-         replace="\tsqlite3_reset(st);\n\t(void)db_fail;\n\treturn 0;",
+         find="\tif (rc == 1)\n\t\tapi_fail(err, API_CONFLICT, NULL, \"cannot %s model",
+         replace="\tif (rc == 1)\n\t\trc = 0;\n\tif (0)\n\t\tapi_fail(err, API_CONFLICT, NULL, \"cannot %s model",
          tests=[("it", "test_delete_and_put_weights_refused_while_a_job_holds_the_model")]),
     dict(name="/readyz always 200",
          file="route_ops.c",
@@ -94,7 +94,7 @@ MUTANTS = [
          tests=[("it", "test_tutorial_model_trains_like_keras_in_torch_float64")]),
     dict(name="requests that arrive while draining are served as usual",
          file="http.c",
-         find="\tif (atomic_load(&h->stopping)) {\n\t\terror_reply(r, API_SHUTTING_DOWN",
-         replace="\tif (0) {\n\t\terror_reply(r, API_SHUTTING_DOWN",
+         find="\tif (atomic_load(&h->stopping)) {\n\t\thttp_fail(r, API_SHUTTING_DOWN",
+         replace="\tif (0) {\n\t\thttp_fail(r, API_SHUTTING_DOWN",
          tests=[("it", "test_503_while_draining")]),
 ]
