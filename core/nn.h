@@ -1,6 +1,7 @@
 /*
  * nn.h — fitd's neural-network core: Keras-style Sequential stacks of Dense and
- * Dropout layers, trained in float32 on one thread.
+ * Dropout layers, trained in float32 on the caller's thread (and on threads the
+ * caller lends, struct nn_par).
  *
  * DESIGN
  * Pure computation: libc, libm and CBLAS only. No I/O, no locks, no clocks, no
@@ -372,7 +373,9 @@ void nn_train_set_par(struct nn_train *t, const struct nn_par *par);
 /* ---- BLAS ------------------------------------------------------------------ */
 
 /* Makes the BLAS library single-threaded for the whole process: parallelism
- * comes from running several trainers on several threads. */
+ * comes from running several trainers on several threads, and from the tiles
+ * a trainer hands to threads lent through struct nn_par (whose cut, unlike
+ * the BLAS's own threading, does not depend on the thread count). */
 void nn_blas_single_threaded(void);
 /* Static description of the BLAS in use (e.g. "OpenBLAS 0.3.21 ... Haswell"). */
 const char *nn_blas_name(void);
