@@ -252,10 +252,41 @@ char *api_model_list_encode(const struct api_model_info *items, size_t n, uint64
 
 /* GET /v1/models/{id}/weights from the flat parameter array. */
 char *api_weights_encode(const struct nn_model_spec *spec, const float *params);
-/* PUT /v1/models/{id}/weights: exact shapes of spec, finite values, into
- * params (n_params floats, caller-owned). */
+/* PUT /v1/models/{id}/weights: {"layers": [...]} as GET gives it, or Keras's
+ * flat get_weights() list [kernel, bias, kernel, ...]; exact shapes of spec,
+ * finite values, into params (n_params floats, caller-owned; partly written
+ * on failure). */
 int api_weights_decode(const char *body, size_t len, const struct nn_model_spec *spec,
 		       float *params, struct api_err *err);
+
+/* ---- export ------------------------------------------------------------------------ */
+
+/* GET /v1/models/{id}/export?format=: the formats, one row each: enum, name,
+ * Content-Type, file name extension. */
+#define API_EXPORT_FORMATS(X)                                        \
+	X(API_EXPORT_ONNX, "onnx", "application/octet-stream", ".onnx") \
+	X(API_EXPORT_C, "c", "text/x-c; charset=utf-8", ".c")          \
+	X(API_EXPORT_KERAS, "keras", "application/json", ".keras.json")
+enum api_export_format {
+#define API_EXPORT_ENUM(name, text, type, ext) name,
+	API_EXPORT_FORMATS(API_EXPORT_ENUM)
+#undef API_EXPORT_ENUM
+};
+/* The format named s; false when none is (the list is api_export_format_names). */
+bool api_export_format_parse(const char *s, enum api_export_format *out);
+/* "onnx, c, keras" */
+const char *api_export_format_names(void);
+const char *api_export_content_type(enum api_export_format f);
+const char *api_export_extension(enum api_export_format f);
+/* The model (its definition, id and flat parameters) in format f: a new
+ * buffer (free with free()) of *len bytes, NUL-terminated for the text
+ * formats. onnx: an ONNX model, opset 13, input "input" [N, input_dim],
+ * output "output" = predict's predictions; c: one C99 file needing only
+ * <math.h>; keras: {"config": model.to_json(), "weights": get_weights()}.
+ * Returns NULL with err: 422 for what a format cannot express, 503 out of
+ * memory. */
+char *api_export(enum api_export_format f, const struct api_model_def *def, int64_t id, const float *params,
+		 size_t *len, struct api_err *err);
 
 /* ---- jobs ------------------------------------------------------------------------ */
 

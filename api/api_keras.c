@@ -1,6 +1,7 @@
 /*
  * api_keras.c — the Keras import: a Sequential model's model.to_json()
- * (Keras 2 or 3) to fitd's layers. Dense, Dropout and InputLayer are read;
+ * (Keras 2 or 3) to fitd's layers. Dense, Dropout and InputLayer are read,
+ * and LeakyReLU / ELU right after a linear Dense (fitd's export writes them);
  * Keras's other fields are ignored, any other layer is a 422 naming it.
  */
 #include <math.h>
@@ -101,6 +102,24 @@ static int keras_dense(const cJSON *cfg, const char *path, struct nn_layer_spec 
 	       keras_regularizer(cfg, path, &l->l2, err);
 }
 
+/* A LeakyReLU or ELU layer (how Keras writes a slope other than the
+ * default): folded into the dense layer before it, which must be linear. */
+static int keras_activation_layer(const char *cls, const cJSON *cfg, const char *path, struct nn_model_spec *spec,
+				  struct api_err *err)
+{
+	bool leaky = strcmp(cls, "LeakyReLU") == 0;
+	struct nn_layer_spec *prev = spec->n_layers ? &spec->layers[spec->n_layers - 1] : NULL;
+	/* Keras 3 names the slope negative_slope, Keras 2 alpha */
+	const char *key = leaky && cJSON_GetObjectItemCaseSensitive(cfg, "negative_slope") ? "negative_slope" : "alpha";
+
+	if (!prev || prev->kind != NN_LAYER_DENSE || prev->act != NN_ACT_LINEAR)
+		return api_fail(err, API_VALIDATION_FAILED, path,
+				"a Keras %s layer is read only right after a Dense layer with a linear activation", cls);
+	prev->act = leaky ? NN_ACT_LEAKY_RELU : NN_ACT_ELU;
+	prev->alpha = leaky ? 0.3 : 1.0; /* the layers' defaults (the functions' leaky slope is 0.2) */
+	return api_get_number(cfg, path, key, false, 0.0, 1e3, &prev->alpha, err);
+}
+
 /* Layer i of keras.config.layers into spec (an InputLayer only gives the
  * input width). Returns 0, or -1 with err. */
 static int keras_layer(const cJSON *l, size_t i, struct nn_model_spec *spec, bool *found_dim, int *source_index,
@@ -121,6 +140,8 @@ static int keras_layer(const cJSON *l, size_t i, struct nn_model_spec *spec, boo
 			*found_dim = true;
 	if (strcmp(cls->valuestring, "InputLayer") == 0)
 		return 0;
+	if (strcmp(cls->valuestring, "LeakyReLU") == 0 || strcmp(cls->valuestring, "ELU") == 0)
+		return keras_activation_layer(cls->valuestring, cfg, path, spec, err);
 	if (spec->n_layers == NN_MAX_LAYERS)
 		return api_fail(err, API_VALIDATION_FAILED, "keras.config.layers", "at most %d layers", NN_MAX_LAYERS);
 	if (strcmp(cls->valuestring, "Dense") == 0) {
@@ -133,7 +154,7 @@ static int keras_layer(const cJSON *l, size_t i, struct nn_model_spec *spec, boo
 			return -1;
 	} else {
 		return api_fail(err, API_VALIDATION_FAILED, field,
-				"Keras layer %s is not supported; fitd reads Dense, Dropout and InputLayer",
+				"Keras layer %s is not supported; fitd reads Dense, Dropout, InputLayer, LeakyReLU and ELU",
 				cls->valuestring);
 	}
 	source_index[spec->n_layers++] = (int)i;

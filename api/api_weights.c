@@ -63,6 +63,63 @@ char *api_weights_encode(const struct nn_model_spec *spec, const float *params)
 	return api_buf_finish(&b);
 }
 
+/* A [rows][cols] array of finite float32 numbers at path into out. */
+static int read_matrix(const cJSON *arr, const char *path, uint32_t rows, uint32_t cols, float *out,
+		       struct api_err *err)
+{
+	uint32_t r = 0;
+
+	if (!cJSON_IsArray(arr) || (uint32_t)cJSON_GetArraySize(arr) != rows)
+		return api_fail(err, API_VALIDATION_FAILED, path, "%s must have shape [%u, %u]", path, rows, cols);
+	for (const cJSON *row = arr->child; row; row = row->next, r++) {
+		char rowf[API_FIELD_MAX];
+
+		api_path_index(rowf, sizeof rowf, path, r);
+		if (api_read_floats(row, rowf, cols, out, err))
+			return -1;
+		out += cols;
+	}
+	return 0;
+}
+
+/* Keras's get_weights(): a flat list of arrays, for each dense layer its
+ * kernel [inputs][units], then its bias [units] when it has one. */
+static int decode_flat(const cJSON *root, const struct nn_model_spec *spec, float *p, struct api_err *err)
+{
+	const cJSON *item = root->child;
+	uint32_t n_arrays = 0, ai = 0;
+	char path[API_FIELD_MAX];
+
+	for (uint32_t i = 0; i < spec->n_layers; i++)
+		if (spec->layers[i].kind == NN_LAYER_DENSE)
+			n_arrays += spec->layers[i].use_bias ? 2 : 1;
+	if ((uint32_t)cJSON_GetArraySize(root) != n_arrays)
+		return api_fail(err, API_VALIDATION_FAILED, NULL,
+				"the weights list (Keras's get_weights()) must hold %u arrays: each dense layer's "
+				"kernel, then its bias when it has one",
+				n_arrays);
+	for (uint32_t li = 0; li < spec->n_layers; li++) {
+		const struct nn_layer_spec *l = &spec->layers[li];
+		uint32_t in = layer_inputs(spec, li);
+
+		if (l->kind != NN_LAYER_DENSE)
+			continue;
+		api_path_index(path, sizeof path, "", ai++);
+		if (read_matrix(item, path, in, l->units, p, err))
+			return -1;
+		p += (size_t)in * l->units;
+		item = item->next;
+		if (l->use_bias) {
+			api_path_index(path, sizeof path, "", ai++);
+			if (api_read_floats(item, path, l->units, p, err))
+				return -1;
+			p += l->units;
+			item = item->next;
+		}
+	}
+	return 0;
+}
+
 int api_weights_decode(const char *body, size_t len, const struct nn_model_spec *spec, float *params,
 		       struct api_err *err)
 {
@@ -77,6 +134,10 @@ int api_weights_decode(const char *body, size_t len, const struct nn_model_spec 
 
 	if (!root)
 		return -1;
+	if (cJSON_IsArray(root)) {
+		rc = decode_flat(root, spec, params, err);
+		goto out;
+	}
 	if (api_obj_check(root, "", "the weights body", root_keys, err))
 		goto out;
 	for (uint32_t i = 0; i < spec->n_layers; i++)

@@ -85,6 +85,13 @@ void http_reply_body(struct http_req *r, int status, char *body, const char *con
 	}
 }
 
+void http_reply_bytes(struct http_req *r, int status, char *body, size_t len, const char *content_type)
+{
+	http_reply_body(r, status, body, content_type);
+	if (body)
+		r->resp_len = len;
+}
+
 void http_reply_error(struct http_req *r, const struct api_err *err)
 {
 	char *body = api_err_json(err);
@@ -285,6 +292,48 @@ const char *http_param(const struct http_req *r, int i)
 const char *http_query(const struct http_req *r, const char *key)
 {
 	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+struct query_check {
+	const char *const *allowed;
+	const char *bad;  /* the first offending key */
+	const char *why;  /* "is not a parameter of this route" / "is repeated" */
+	const char *seen[16];
+	int n_seen;
+};
+
+static enum MHD_Result check_query_key(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct query_check *c = cls;
+	const char *const *a;
+
+	(void)kind, (void)value;
+	for (a = c->allowed; *a && strcmp(*a, key) != 0; a++)
+		;
+	if (!*a) {
+		c->bad = key, c->why = "is not a parameter of this route";
+		return MHD_NO;
+	}
+	for (int i = 0; i < c->n_seen; i++) {
+		if (c->seen[i] == *a) {
+			c->bad = key, c->why = "is given twice";
+			return MHD_NO;
+		}
+	}
+	if (c->n_seen < (int)(sizeof c->seen / sizeof c->seen[0]))
+		c->seen[c->n_seen++] = *a;
+	return MHD_YES;
+}
+
+bool http_query_only(struct http_req *r, const char *const *allowed)
+{
+	struct query_check c = {.allowed = allowed};
+
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, check_query_key, &c);
+	if (!c.bad)
+		return true;
+	http_fail(r, API_VALIDATION_FAILED, c.bad, "query parameter %.100s %s", c.bad, c.why);
+	return false;
 }
 
 const char *http_header(const struct http_req *r, const char *name)

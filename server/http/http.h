@@ -76,6 +76,9 @@ const char *http_path(const struct http_req *r);
 const char *http_param(const struct http_req *r, int i);
 /* A query-string value or NULL. Borrowed; valid during the request. */
 const char *http_query(const struct http_req *r, const char *key);
+/* Strict query strings: replies 422 naming the first parameter that is not
+ * in allowed (NULL-terminated) or that appears twice, and returns false. */
+bool http_query_only(struct http_req *r, const char *const *allowed);
 const char *http_header(const struct http_req *r, const char *name);
 /* The buffered body (NULL, 0 when empty). Borrowed. */
 const char *http_body(const struct http_req *r, size_t *len);
@@ -86,6 +89,8 @@ const char *http_body(const struct http_req *r, size_t *len);
 void http_reply_json(struct http_req *r, int status, char *body);
 /* The same with another content type (a static string). */
 void http_reply_body(struct http_req *r, int status, char *body, const char *content_type);
+/* The same for len bytes that may hold NULs (a binary file). */
+void http_reply_bytes(struct http_req *r, int status, char *body, size_t len, const char *content_type);
 void http_reply_error(struct http_req *r, const struct api_err *err);
 /* Replies with the error api_fail would record (api_failv + http_reply_error). */
 void http_fail(struct http_req *r, enum api_code code, const char *field, const char *fmt, ...)

@@ -32,6 +32,7 @@ const struct http_route route_table[] = {
 	{"POST", "/v1/models/{id}/evaluate", route_evaluate, NULL, HTTP_JSON_BODY},
 	{"GET", "/v1/models/{id}/predictions", route_model_predictions, NULL, 0},
 	{"GET", "/v1/predictions/{id}", route_prediction_get, NULL, 0},
+	{"GET", "/v1/models/{id}/export", route_model_export, NULL, 0},
 
 	{"POST", "/v1/jobs", route_job_create, NULL, HTTP_JSON_BODY},
 	{"GET", "/v1/jobs", route_job_list, NULL, 0},

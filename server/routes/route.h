@@ -86,6 +86,7 @@ void route_predict(struct http_req *r);
 void route_evaluate(struct http_req *r);
 void route_model_predictions(struct http_req *r);
 void route_prediction_get(struct http_req *r);
+void route_model_export(struct http_req *r);
 
 void route_job_create(struct http_req *r);
 void route_job_list(struct http_req *r);

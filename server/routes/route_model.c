@@ -390,3 +390,52 @@ void route_prediction_get(struct http_req *r)
 	http_reply_json(r, 200, api_prediction_encode(&p));
 	db_prediction_free(&p);
 }
+
+/* ---- export ------------------------------------------------------------------------------------ */
+
+void route_model_export(struct http_req *r)
+{
+	static const char *const params[] = {"format", NULL};
+	struct api_model_info info;
+	struct api_err err = {0};
+	struct db *db = route_db(r);
+	enum api_export_format format;
+	const char *format_q;
+	struct nn_model *m;
+	char disposition[96];
+	size_t len;
+	char *body;
+	int64_t id;
+
+	if (!db || !route_id(r, 0, &id) || !http_query_only(r, params))
+		return;
+	format_q = http_query(r, "format");
+	if (!format_q) {
+		http_fail(r, API_VALIDATION_FAILED, "format", "format is required: one of %s", api_export_format_names());
+		return;
+	}
+	if (!api_export_format_parse(format_q, &format)) {
+		http_fail(r, API_VALIDATION_FAILED, "format", "unknown format \"%.40s\"; expected one of: %s", format_q,
+			  api_export_format_names());
+		return;
+	}
+	if (!(m = load_model(r, db, id, &info)))
+		return;
+	if (info.status == API_MODEL_UNTRAINED) {
+		http_fail(r, API_CONFLICT, NULL,
+			  "model %lld is untrained: no job has trained it yet (POST /v1/jobs), nothing to export",
+			  (long long)id);
+		nn_model_destroy(m);
+		return;
+	}
+	body = api_export(format, &info.def, id, nn_model_params_const(m), &len, &err);
+	nn_model_destroy(m);
+	if (!body) {
+		http_reply_error(r, &err);
+		return;
+	}
+	http_reply_bytes(r, 200, body, len, api_export_content_type(format));
+	snprintf(disposition, sizeof disposition, "attachment; filename=\"model-%lld%s\"", (long long)id,
+		 api_export_extension(format));
+	http_set_header(r, "Content-Disposition", disposition);
+}

@@ -1,0 +1,63 @@
+"""tests/export/keras_torch.py — PyTorch builds the network that a fitd Keras
+export describes and runs rows through it (run by test_export.py under
+Debian's /usr/bin/python3, which has torch; Keras itself is not installed).
+
+stdin: {"export": {"config": <model.to_json() document>, "weights": [...]}, "rows": [[...]]}
+stdout: {"output": [[...]]}
+
+Only the Keras 3 to_json() fields are read, the way keras.models.model_from_json
+would read them: Sequential -> layers; InputLayer.batch_shape; Dense units,
+activation, use_bias; Dropout (identity in inference); LeakyReLU negative_slope;
+ELU alpha. The weights are get_weights()'s flat list, consumed in order."""
+import json
+import sys
+
+import torch
+
+ACTS = {
+    "linear": lambda t: t,
+    "relu": torch.relu,
+    "sigmoid": torch.sigmoid,
+    "tanh": torch.tanh,
+    "softmax": lambda t: torch.softmax(t, dim=-1),
+    "leaky_relu": lambda t: torch.nn.functional.leaky_relu(t, 0.2),
+    "elu": lambda t: torch.nn.functional.elu(t, 1.0),
+    "gelu": lambda t: torch.nn.functional.gelu(t, approximate="none"),
+    "softplus": torch.nn.functional.softplus,
+    "silu": torch.nn.functional.silu,
+}
+
+
+def main():
+    req = json.load(sys.stdin)
+    doc, weights = req["export"]["config"], list(req["export"]["weights"])
+    assert doc["class_name"] == "Sequential", doc["class_name"]
+    x = torch.tensor(req["rows"], dtype=torch.float32)
+    seen_input = False
+    with torch.no_grad():
+        for layer in doc["config"]["layers"]:
+            cls, cfg = layer["class_name"], layer["config"]
+            if cls == "InputLayer":
+                assert cfg["batch_shape"][1] == x.shape[1], cfg
+                seen_input = True
+            elif cls == "Dense":
+                kernel = torch.tensor(weights.pop(0), dtype=torch.float32)
+                assert list(kernel.shape) == [x.shape[1], cfg["units"]], (kernel.shape, cfg)
+                x = x @ kernel
+                if cfg["use_bias"]:
+                    x = x + torch.tensor(weights.pop(0), dtype=torch.float32)
+                x = ACTS[cfg["activation"]](x)
+            elif cls == "Dropout":
+                pass
+            elif cls == "LeakyReLU":
+                x = torch.nn.functional.leaky_relu(x, cfg["negative_slope"])
+            elif cls == "ELU":
+                x = torch.nn.functional.elu(x, cfg["alpha"])
+            else:
+                raise SystemExit("unexpected Keras layer %s" % cls)
+    assert seen_input, "no InputLayer"
+    assert not weights, "%d weight arrays left over" % len(weights)
+    json.dump({"output": x.tolist()}, sys.stdout)
+
+
+main()
