@@ -115,8 +115,19 @@ class TestExport(FitdCase):
         self.assertStatus(r, 200, "export %s" % fmt)
         return r
 
+    worst = {}  # what -> largest |difference| seen, printed at the end (the figures of the note)
+
+    @classmethod
+    def tearDownClass(cls):
+        for what, diff in sorted(cls.worst.items()):
+            print("test_export: %-28s max |diff| vs predict %.3g" % (what, diff))
+        super().tearDownClass()
+
     def assertClose(self, got, want, what):
         self.assertEqual(len(got), len(want), what)
+        if got and len(got) == len(want):
+            diffs = [abs(g - w) for gr, wr in zip(got, want) for g, w in zip(gr, wr)]
+            self.worst[what] = max(self.worst.get(what, 0.0), max(diffs) if diffs else 0.0)
         for i, (g_row, w_row) in enumerate(zip(got, want)):
             self.assertEqual(len(g_row), len(w_row), "%s row %d" % (what, i))
             for j, (g, w) in enumerate(zip(g_row, w_row)):
