@@ -549,6 +549,22 @@ static const char *keras_act_name(enum nn_act act)
 	return act == NN_ACT_SWISH ? "silu" : api_name_of(api_act_names, act);
 }
 
+/* Keras 3's float32 DTypePolicy, as to_json() writes a layer's dtype. */
+static cJSON *keras_dtype_policy(void)
+{
+	cJSON *p = cJSON_CreateObject(), *cfg;
+
+	if (!p)
+		return NULL;
+	cJSON_AddStringToObject(p, "module", "keras");
+	cJSON_AddStringToObject(p, "class_name", "DTypePolicy");
+	cfg = api_json_add(p, "config", cJSON_CreateObject());
+	if (cfg)
+		cJSON_AddStringToObject(cfg, "name", "float32");
+	cJSON_AddNullToObject(p, "registered_name");
+	return p;
+}
+
 /* {"module", "class_name", "config": {"name", "trainable", "dtype"}, "registered_name"}: returns config. */
 static cJSON *keras_object(cJSON *arr, const char *module, const char *cls, const char *name)
 {
@@ -564,7 +580,7 @@ static cJSON *keras_object(cJSON *arr, const char *module, const char *cls, cons
 	if (cfg && name) {
 		cJSON_AddStringToObject(cfg, "name", name);
 		cJSON_AddBoolToObject(cfg, "trainable", true);
-		cJSON_AddStringToObject(cfg, "dtype", "float32");
+		api_json_add(cfg, "dtype", keras_dtype_policy());
 	}
 	return cfg;
 }
@@ -590,13 +606,23 @@ static cJSON *keras_shape(uint32_t dim)
 	return s;
 }
 
+/* "build_config": {"input_shape": [null, in]} on the last layer of layers. */
+static void keras_build_config(cJSON *layers, uint32_t in)
+{
+	cJSON *build = api_json_add(cJSON_GetArrayItem(layers, cJSON_GetArraySize(layers) - 1), "build_config",
+				    cJSON_CreateObject());
+
+	if (build)
+		api_json_add(build, "input_shape", keras_shape(in));
+}
+
 static int keras_dense(cJSON *layers, const struct nn_layer_spec *l, uint32_t in, unsigned *count,
 		       struct api_err *err)
 {
 	bool custom_alpha = (l->act == NN_ACT_LEAKY_RELU || l->act == NN_ACT_ELU) &&
 			    l->alpha != nn_act_default_alpha(l->act);
 	char name[32];
-	cJSON *cfg, *build;
+	cJSON *cfg;
 
 	if (l->act == NN_ACT_GELU && l->approximate)
 		return api_fail(err, API_VALIDATION_FAILED, "format",
@@ -625,10 +651,7 @@ static int keras_dense(cJSON *layers, const struct nn_layer_spec *l, uint32_t in
 	cJSON_AddNullToObject(cfg, "bias_regularizer");
 	cJSON_AddNullToObject(cfg, "kernel_constraint");
 	cJSON_AddNullToObject(cfg, "bias_constraint");
-	build = api_json_add(cJSON_GetArrayItem(layers, cJSON_GetArraySize(layers) - 1), "build_config",
-			     cJSON_CreateObject());
-	if (build)
-		api_json_add(build, "input_shape", keras_shape(in));
+	keras_build_config(layers, in);
 	if (custom_alpha) { /* the activation as its own layer, which carries the parameter */
 		bool leaky = l->act == NN_ACT_LEAKY_RELU;
 
@@ -637,6 +660,7 @@ static int keras_dense(cJSON *layers, const struct nn_layer_spec *l, uint32_t in
 		cfg = keras_object(layers, "keras.layers", leaky ? "LeakyReLU" : "ELU", name);
 		if (cfg)
 			api_add_number(cfg, leaky ? "negative_slope" : "alpha", (float)l->alpha);
+		keras_build_config(layers, l->units);
 	}
 	return 0;
 }
@@ -661,10 +685,11 @@ static char *export_keras(const struct api_model_def *def, const float *params, 
 	build = api_json_add(root, "build_config", cJSON_CreateObject());
 	if (build)
 		api_json_add(build, "input_shape", keras_shape(spec->input_dim));
+	cJSON_AddNullToObject(root, "compile_config");
 	if (cfg) {
 		cJSON_AddStringToObject(cfg, "name", "sequential");
 		cJSON_AddBoolToObject(cfg, "trainable", true);
-		cJSON_AddStringToObject(cfg, "dtype", "float32");
+		api_json_add(cfg, "dtype", keras_dtype_policy());
 	}
 	layers = cfg ? api_json_add(cfg, "layers", cJSON_CreateArray()) : NULL;
 	input = layers ? keras_object(layers, "keras.layers", "InputLayer", NULL) : NULL;
@@ -672,8 +697,11 @@ static char *export_keras(const struct api_model_def *def, const float *params, 
 		api_json_add(input, "batch_shape", keras_shape(spec->input_dim));
 		cJSON_AddStringToObject(input, "dtype", "float32");
 		cJSON_AddBoolToObject(input, "sparse", false);
+		cJSON_AddBoolToObject(input, "ragged", false);
 		cJSON_AddStringToObject(input, "name", "input_layer");
 	}
+	if (cfg)
+		api_json_add(cfg, "build_input_shape", keras_shape(spec->input_dim));
 	for (uint32_t li = 0; li < spec->n_layers && layers; li++) {
 		const struct nn_layer_spec *l = &spec->layers[li];
 		cJSON *dcfg;
@@ -692,6 +720,7 @@ static char *export_keras(const struct api_model_def *def, const float *params, 
 				cJSON_AddNullToObject(dcfg, "seed");
 				cJSON_AddNullToObject(dcfg, "noise_shape");
 			}
+			keras_build_config(layers, layer_inputs(spec, li));
 			break;
 		default:
 			unknown_layer(err, li, "Keras");

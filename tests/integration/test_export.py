@@ -279,3 +279,32 @@ class TestExport(FitdCase):
         self.assertError(c.put("/v1/models/%d/weights" % mid, bad), 422, "validation_failed", "[2]")
         self.assertEqual(c.get("/v1/models/%d/weights" % mid).json["layers"], good, "a refused PUT changes nothing")
 
+
+
+class TestKerasActivationLayers(FitdCase):
+    """The import reads the LeakyReLU / ELU layers the Keras export writes for
+    a non-default slope (Keras 3 negative_slope, Keras 2 alpha), only right
+    after a linear Dense."""
+
+    def keras(self, act, extra):
+        dense = {"class_name": "Dense", "config": {"units": 3, "activation": act}}
+        return {"class_name": "Sequential", "config": {"layers": [
+            {"class_name": "InputLayer", "config": {"batch_shape": [None, 2]}}, dense, extra,
+            {"class_name": "Dense", "config": {"units": 1}}]}}
+
+    def test_folded_into_the_dense_before(self):
+        c = self.server(name="keras-act").client
+        cases = [({"class_name": "LeakyReLU", "config": {"negative_slope": 0.05}}, {"type": "leaky_relu", "alpha": 0.05}),
+                 ({"class_name": "LeakyReLU", "config": {"alpha": 0.25}}, {"type": "leaky_relu", "alpha": 0.25}),
+                 ({"class_name": "LeakyReLU", "config": {}}, {"type": "leaky_relu", "alpha": 0.3}),
+                 ({"class_name": "ELU", "config": {"alpha": 0.5}}, {"type": "elu", "alpha": 0.5}),
+                 ({"class_name": "ELU", "config": {}}, "elu")]
+        for extra, want in cases:
+            r = c.post("/v1/models", {"name": "k", "loss": "mse", "keras": self.keras("linear", extra)})
+            self.assertStatus(r, 201, repr(extra))
+            self.assertEqual(len(r.json["layers"]), 2, repr(extra))
+            self.assertEqual(r.json["layers"][0]["activation"], want, repr(extra))
+        r = c.post("/v1/models", {"name": "k", "loss": "mse",
+                                  "keras": self.keras("relu", {"class_name": "ELU", "config": {}})})
+        self.assertError(r, 422, "validation_failed", "keras.config.layers[2].config")
+        self.assertIn("linear", r.json["error"]["message"])
