@@ -659,7 +659,7 @@ static int keras_dense(cJSON *layers, const struct nn_layer_spec *l, uint32_t in
 		count[1]++;
 		cfg = keras_object(layers, "keras.layers", leaky ? "LeakyReLU" : "ELU", name);
 		if (cfg)
-			api_add_number(cfg, leaky ? "negative_slope" : "alpha", (float)l->alpha);
+			api_add_number(cfg, leaky ? "negative_slope" : "alpha", l->alpha);
 		keras_build_config(layers, l->units);
 	}
 	return 0;

@@ -87,9 +87,16 @@ void http_reply_body(struct http_req *r, int status, char *body, const char *con
 
 void http_reply_bytes(struct http_req *r, int status, char *body, size_t len, const char *content_type)
 {
-	http_reply_body(r, status, body, content_type);
-	if (body)
-		r->resp_len = len;
+	if (!body) {
+		http_reply_body(r, status, NULL, content_type); /* the out-of-memory reply */
+		return;
+	}
+	reply_reset(r);
+	r->replied = true;
+	r->status = status;
+	r->resp_body = body;
+	r->resp_len = len;
+	r->content_type = content_type;
 }
 
 void http_reply_error(struct http_req *r, const struct api_err *err)
