@@ -207,6 +207,11 @@ def weights_seeds():
     bad["layers"][0]["kernel"] = bad["layers"][0]["kernel"][:2]
     res["bad_shape"] = json.dumps(bad)
     res["bad_overflow"] = res["good"].replace("0.1,", "3.5e38,", 1)
+    # Keras's flat get_weights() list (kernel, bias, kernel, kernel, bias)
+    layers = json.loads(res["good"])["layers"]
+    flat = [layers[0]["kernel"], layers[0]["bias"], layers[1]["kernel"], layers[2]["kernel"], layers[2]["bias"]]
+    res["flat"] = json.dumps(flat)
+    res["flat_short"] = json.dumps(flat[:4])
     return res
 
 
