@@ -251,6 +251,25 @@ static void add_time(cJSON *o, const char *key, const char *t)
 		cJSON_AddNullToObject(o, key);
 }
 
+/* {"id", "name", "deleted"}: a dataset the job used, readable after it was
+ * deleted (current_id is then 0); null when unknown. */
+static void add_lineage(cJSON *o, const char *key, const struct api_job_dataset *d, int64_t current_id)
+{
+	cJSON *l;
+
+	if (!d->id) {
+		cJSON_AddNullToObject(o, key);
+		return;
+	}
+	l = cJSON_AddObjectToObject(o, key);
+	api_add_number(l, "id", (double)d->id);
+	if (d->name[0])
+		cJSON_AddStringToObject(l, "name", d->name);
+	else
+		cJSON_AddNullToObject(l, "name");
+	cJSON_AddBoolToObject(l, "deleted", current_id == 0);
+}
+
 static cJSON *job_json(const struct api_job_info *j)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -282,6 +301,9 @@ static cJSON *job_json(const struct api_job_info *j)
 	api_add_number(o, "attempts", j->attempts);
 	add_time(o, "weights_sha256", j->weights_sha256);
 	add_time(o, "kernels", j->kernels);
+	add_lineage(o, "dataset", &j->dataset, j->dataset_id);
+	if (j->validation_dataset.id)
+		add_lineage(o, "validation_dataset", &j->validation_dataset, j->validation_dataset_id);
 	cJSON_AddStringToObject(o, "created_at", j->created_at);
 	add_time(o, "started_at", j->started_at);
 	add_time(o, "finished_at", j->finished_at);
