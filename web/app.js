@@ -1096,7 +1096,7 @@ function viewJob(view, id) {
 		const m = job.metrics || {};
 		info.replaceChildren(...facts({
 			Model: h('a', { href: `#/models/${job.model_id}` }, modelName ? `${modelName} (${job.model_id})` : `model ${job.model_id}`),
-			Dataset: h('a', { href: '#/datasets' }, datasetName ? `${datasetName} (${job.dataset_id})` : `dataset ${job.dataset_id}`),
+			Dataset: h('a', { href: '#/datasets' }, datasetName ? `${datasetName} (${job.dataset?.id ?? job.dataset_id})` : `dataset ${job.dataset_id}`),
 			Progress: progress(job),
 			Loss: fmt(m.loss), 'Val loss': fmt(m.val_loss), Accuracy: fmt(m.accuracy), 'Val accuracy': fmt(m.val_accuracy),
 			'Batch size': job.batch_size, 'Validation split': job.validation_split, Seed: job.seed,
@@ -1135,7 +1135,11 @@ function viewJob(view, id) {
 		job = await api('GET', `/v1/jobs/${id}`);
 		renderJob();
 		/* names for the summary; a deleted dataset or model just keeps its id */
-		api('GET', `/v1/datasets/${job.dataset_id}`).then((d) => { datasetName = d.name; renderJob(); }, () => {});
+		if (job.dataset) { /* the job's lineage names its dataset, also once deleted */
+			datasetName = job.dataset.deleted ? `${job.dataset.name} (deleted)` : job.dataset.name;
+			renderJob();
+		} else
+			api('GET', `/v1/datasets/${job.dataset_id}`).then((d) => { datasetName = d.name; renderJob(); }, () => {});
 		api('GET', `/v1/models/${job.model_id}`).then((m) => { modelName = m.name; renderJob(); }, () => {});
 		predictSlot.replaceChildren(predictBox(job.model_id));
 		live.textContent = FINAL.has(job.status) ? '' : 'Live: updating as epochs finish.';
