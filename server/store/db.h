@@ -108,7 +108,9 @@ int db_model_list(struct db *db, uint32_t limit, uint64_t offset, struct api_mod
 /* db_model_remove without cascade: 409 while a job is queued or running, or
  * while the model has jobs or versions. */
 int db_model_delete(struct db *db, int64_t id, struct api_err *err);
-/* Replaces the state (PUT weights); 409 while a job is queued or running. */
+/* Replaces the state without recording a version (the model's version
+ * becomes none); 409 while a job is queued or running. PUT weights uses
+ * db_model_put_weights, which records one. */
 int db_model_put_state(struct db *db, int64_t id, const uint8_t *state, size_t len, struct api_err *err);
 
 /* The model a path segment names: an id (digits, as api_id_parse reads them;
