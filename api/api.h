@@ -296,7 +296,8 @@ int api_weights_decode(const char *body, size_t len, const struct nn_model_spec 
 /* ---- jobs ------------------------------------------------------------------------ */
 
 struct api_job_req {
-	int64_t model_id;
+	int64_t model_id;              /* 0 when the body named the model: see model_name */
+	char model_name[API_NAME_MAX + 1]; /* "model_id": "<name>" ("" for an id); the route resolves it */
 	int64_t dataset_id;
 	int64_t validation_dataset_id; /* 0 when none */
 	struct nn_fit_opts fit;        /* epochs, batch_size, shuffle, seed, split, early stopping */

@@ -41,6 +41,20 @@ static int decode_early_stopping(const cJSON *root, struct nn_fit_opts *fit, str
 	return 0;
 }
 
+/* model_id: the model's id, or its name (a string), resolved by the route. */
+static int decode_model_ref(const cJSON *root, struct api_job_req *out, struct api_err *err)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, "model_id");
+
+	if (!cJSON_IsString(item))
+		return api_get_int(root, "", "model_id", true, 1, INT64_MAX, &out->model_id, err);
+	if (api_get_string(root, "", "model_id", true, API_NAME_MAX, out->model_name, err))
+		return -1;
+	if (!api_model_name_valid(out->model_name))
+		return api_fail(err, API_VALIDATION_FAILED, "model_id", "model_id must be a model's id or its name");
+	return 0;
+}
+
 int api_job_decode(const char *body, size_t len, struct api_job_req *out, struct api_err *err)
 {
 	static const char *const keys[] = {"model_id", "dataset_id", "validation_dataset_id", "epochs", "batch_size",
@@ -55,7 +69,7 @@ int api_job_decode(const char *body, size_t len, struct api_job_req *out, struct
 	out->fit.shuffle = true;
 	out->fit.monitor = NN_MONITOR_VAL_LOSS;
 	if (api_obj_check(root, "", "the job body", keys, err) ||
-	    api_get_int(root, "", "model_id", true, 1, INT64_MAX, &out->model_id, err) ||
+	    decode_model_ref(root, out, err) ||
 	    api_get_int(root, "", "dataset_id", true, 1, INT64_MAX, &out->dataset_id, err) ||
 	    api_get_int(root, "", "validation_dataset_id", false, 1, INT64_MAX, &out->validation_dataset_id, err) ||
 	    api_get_int(root, "", "epochs", false, 1, NN_MAX_EPOCHS, &epochs, err) ||

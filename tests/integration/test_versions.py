@@ -103,6 +103,18 @@ class TestNames(VersionCase):
             with self.subTest(body=body):
                 self.assertError(patch("rename-c", body), 422, "validation_failed", field)
 
+    def test_job_names_its_model(self):
+        m = self.model("job-by-name")
+        done = self.train("job-by-name", 1)
+        self.assertEqual(done["model_id"], m["id"], "the job stores the id")
+        self.assertEqual(self.c.get("/v1/jobs/%d" % done["id"]).json["model_id"], m["id"])
+        body = {"dataset_id": self.data["id"], "epochs": 1}
+        self.assertError(self.c.post("/v1/jobs", dict(body, model_id="no-such-model")), 404, "not_found", "model_id")
+        for bad in ("12", "", "a/b", 1.5, None):
+            with self.subTest(model_id=bad):
+                self.assertError(self.c.post("/v1/jobs", dict(body, model_id=bad)), 422, "validation_failed",
+                                 "model_id")
+
     def test_put_by_name_runs_twice(self):
         body = mlp_body(input_dim=8, hidden=(6,), outputs=3, seed=9)
         r1 = self.c.put("/v1/models/put-me", body)
