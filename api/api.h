@@ -241,14 +241,50 @@ bool api_model_status_parse(const char *s, enum api_model_status *out);
 
 struct api_model_info {
 	int64_t id;
-	struct api_model_def def;
+	struct api_model_def def;      /* def.name: "" for a model without a name */
 	enum api_model_status status;
 	uint64_t n_params;
 	char created_at[API_TIME_LEN];
 	char updated_at[API_TIME_LEN];
+	bool named;                    /* the name addresses the model (unique); false for an old duplicate label */
+	uint32_t version;              /* the version the current weights are; 0 when none */
 };
 char *api_model_encode(const struct api_model_info *m);
 char *api_model_list_encode(const struct api_model_info *items, size_t n, uint64_t total);
+
+/* Can s name a model (and so stand for it in /v1/models/{id})? A name is
+ * 1..API_NAME_MAX bytes of UTF-8 without control characters or '/', is not
+ * "." or "..", and is not digits only (that reads as an id). */
+bool api_model_name_valid(const char *s);
+/* PATCH /v1/models/{id}: {"name": "new name"} or {"name": null} (no name:
+ * name becomes ""). 422 naming the field otherwise. */
+int api_model_rename_decode(const char *body, size_t len, char name[API_NAME_MAX + 1], struct api_err *err);
+
+/* ---- model versions ------------------------------------------------------------ */
+
+/* Where a version's weights came from. */
+enum api_version_source { API_VERSION_JOB, API_VERSION_WEIGHTS, API_VERSION_RESTORE };
+const char *api_version_source_name(enum api_version_source s);
+bool api_version_source_parse(const char *s, enum api_version_source *out);
+
+/* One immutable version of a model's weights. Metrics are NaN when absent. */
+struct api_version_info {
+	int64_t model_id;
+	uint32_t version;
+	enum api_version_source source;
+	int64_t job_id;               /* the job that trained it; 0 when none */
+	uint32_t restored_from;       /* restore: the version made current again; 0 otherwise */
+	char weights_sha256[65];
+	uint32_t epoch;               /* a job's: epochs it committed; 0 otherwise */
+	double loss, accuracy, val_loss, val_accuracy;
+	bool current;                 /* the model's current weights are this version */
+	char created_at[API_TIME_LEN];
+};
+char *api_version_encode(const struct api_version_info *v);
+char *api_version_list_encode(const struct api_version_info *items, size_t n, uint64_t total);
+/* A version number from a path segment or a query value: 1..2^31-1 in
+ * decimal without sign or leading zeros; false otherwise. */
+bool api_version_parse(const char *s, uint32_t *v);
 
 /* GET /v1/models/{id}/weights from the flat parameter array. */
 char *api_weights_encode(const struct nn_model_spec *spec, const float *params);
@@ -291,7 +327,8 @@ char *api_export(enum api_export_format f, const struct api_model_def *def, int6
 /* ---- jobs ------------------------------------------------------------------------ */
 
 struct api_job_req {
-	int64_t model_id;
+	int64_t model_id;              /* 0 when the body named the model: see model_name */
+	char model_name[API_NAME_MAX + 1]; /* "model_id": "<name>" ("" for an id); the route resolves it */
 	int64_t dataset_id;
 	int64_t validation_dataset_id; /* 0 when none */
 	struct nn_fit_opts fit;        /* epochs, batch_size, shuffle, seed, split, early stopping */
@@ -352,6 +389,12 @@ struct api_job_info {
 	uint32_t attempts;
 	char weights_sha256[65];       /* "" until succeeded */
 	char kernels[64];              /* BLAS kernel sets it ran on, comma-separated; "" before it ran */
+	/* Lineage: the datasets it was submitted with, kept when they are
+	 * deleted (then dataset_id is 0 and the id lives on here). id 0: none. */
+	struct api_job_dataset {
+		int64_t id;
+		char name[API_NAME_MAX + 1];
+	} dataset, validation_dataset;
 	char created_at[API_TIME_LEN];
 	char started_at[API_TIME_LEN]; /* "" when not yet */
 	char finished_at[API_TIME_LEN];

@@ -41,6 +41,20 @@ static int decode_early_stopping(const cJSON *root, struct nn_fit_opts *fit, str
 	return 0;
 }
 
+/* model_id: the model's id, or its name (a string), resolved by the route. */
+static int decode_model_ref(const cJSON *root, struct api_job_req *out, struct api_err *err)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, "model_id");
+
+	if (!cJSON_IsString(item))
+		return api_get_int(root, "", "model_id", true, 1, INT64_MAX, &out->model_id, err);
+	if (api_get_string(root, "", "model_id", true, API_NAME_MAX, out->model_name, err))
+		return -1;
+	if (!api_model_name_valid(out->model_name))
+		return api_fail(err, API_VALIDATION_FAILED, "model_id", "model_id must be a model's id or its name");
+	return 0;
+}
+
 int api_job_decode(const char *body, size_t len, struct api_job_req *out, struct api_err *err)
 {
 	static const char *const keys[] = {"model_id", "dataset_id", "validation_dataset_id", "epochs", "batch_size",
@@ -55,7 +69,7 @@ int api_job_decode(const char *body, size_t len, struct api_job_req *out, struct
 	out->fit.shuffle = true;
 	out->fit.monitor = NN_MONITOR_VAL_LOSS;
 	if (api_obj_check(root, "", "the job body", keys, err) ||
-	    api_get_int(root, "", "model_id", true, 1, INT64_MAX, &out->model_id, err) ||
+	    decode_model_ref(root, out, err) ||
 	    api_get_int(root, "", "dataset_id", true, 1, INT64_MAX, &out->dataset_id, err) ||
 	    api_get_int(root, "", "validation_dataset_id", false, 1, INT64_MAX, &out->validation_dataset_id, err) ||
 	    api_get_int(root, "", "epochs", false, 1, NN_MAX_EPOCHS, &epochs, err) ||
@@ -251,6 +265,25 @@ static void add_time(cJSON *o, const char *key, const char *t)
 		cJSON_AddNullToObject(o, key);
 }
 
+/* {"id", "name", "deleted"}: a dataset the job used, readable after it was
+ * deleted (current_id is then 0); null when unknown. */
+static void add_lineage(cJSON *o, const char *key, const struct api_job_dataset *d, int64_t current_id)
+{
+	cJSON *l;
+
+	if (!d->id) {
+		cJSON_AddNullToObject(o, key);
+		return;
+	}
+	l = cJSON_AddObjectToObject(o, key);
+	api_add_number(l, "id", (double)d->id);
+	if (d->name[0])
+		cJSON_AddStringToObject(l, "name", d->name);
+	else
+		cJSON_AddNullToObject(l, "name");
+	cJSON_AddBoolToObject(l, "deleted", current_id == 0);
+}
+
 static cJSON *job_json(const struct api_job_info *j)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -282,6 +315,9 @@ static cJSON *job_json(const struct api_job_info *j)
 	api_add_number(o, "attempts", j->attempts);
 	add_time(o, "weights_sha256", j->weights_sha256);
 	add_time(o, "kernels", j->kernels);
+	add_lineage(o, "dataset", &j->dataset, j->dataset_id);
+	if (j->validation_dataset.id)
+		add_lineage(o, "validation_dataset", &j->validation_dataset, j->validation_dataset_id);
 	cJSON_AddStringToObject(o, "created_at", j->created_at);
 	add_time(o, "started_at", j->started_at);
 	add_time(o, "finished_at", j->finished_at);

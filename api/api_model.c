@@ -396,10 +396,14 @@ int api_model_decode(const char *body, size_t len, struct api_model_def *out, st
 	if (!root)
 		return -1;
 	memset(out, 0, sizeof *out);
-	snprintf(out->name, sizeof out->name, "model");
 	if (api_obj_check(root, "", "the model body", keys, err) ||
 	    api_get_string(root, "", "name", false, API_NAME_MAX, out->name, err))
 		goto out;
+	if (out->name[0] && !api_model_name_valid(out->name)) {
+		api_fail(err, API_VALIDATION_FAILED, "name",
+			 "name must not be digits only (that reads as an id), contain '/', or be \".\" or \"..\"");
+		goto out;
+	}
 	keras = !cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(root, "keras")) &&
 		cJSON_GetObjectItemCaseSensitive(root, "keras");
 	if (keras && cJSON_GetObjectItemCaseSensitive(root, "layers") &&

@@ -104,7 +104,8 @@ char *api_model_def_encode(const struct api_model_def *def)
 	unsigned long failures = api_alloc_failures();
 	cJSON *o = cJSON_CreateObject();
 
-	cJSON_AddStringToObject(o, "name", def->name);
+	if (def->name[0]) /* a model without a name: none stored */
+		cJSON_AddStringToObject(o, "name", def->name);
 	def_fields(o, def);
 	return api_json_print_free(o, failures);
 }
@@ -131,8 +132,15 @@ static cJSON *model_json(const struct api_model_info *m)
 	cJSON *o = cJSON_CreateObject();
 
 	api_add_number(o, "id", (double)m->id);
-	cJSON_AddStringToObject(o, "name", m->def.name);
+	if (m->def.name[0])
+		cJSON_AddStringToObject(o, "name", m->def.name);
+	else
+		cJSON_AddNullToObject(o, "name");
 	cJSON_AddStringToObject(o, "status", api_model_status_name(m->status));
+	if (m->version)
+		api_add_number(o, "version", (double)m->version);
+	else
+		cJSON_AddNullToObject(o, "version");
 	api_add_number(o, "n_params", (double)m->n_params);
 	def_fields(o, &m->def);
 	cJSON_AddStringToObject(o, "created_at", m->created_at);

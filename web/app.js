@@ -16,6 +16,11 @@
  */
 'use strict';
 
+/* A model's name, or "model N" for one without (names are optional and unique). */
+function modelLabel(m) {
+	return m.name ?? `model ${m.id}`;
+}
+
 const KEY_STORAGE = 'fitd.apiKey';
 const FINAL = new Set(['succeeded', 'failed', 'cancelled']);
 const ACTIVATIONS = ['relu', 'linear', 'sigmoid', 'softmax', 'tanh', 'leaky_relu', 'elu', 'gelu', 'softplus', 'swish'];
@@ -720,7 +725,7 @@ function viewModels(view) {
 
 	onSubmit(form, async () => {
 		const m = await api('POST', '/v1/models', body());
-		banner(`Created model ${m.id} “${m.name}” with ${m.n_params} parameters.`);
+		banner(`Created model ${m.id} “${modelLabel(m)}” with ${m.n_params} parameters.`);
 		refresh();
 	});
 
@@ -739,7 +744,7 @@ function viewModels(view) {
 			throw new ApiError(0, { code: 'invalid_json', message: `not JSON: ${e.message}`, field: 'json' });
 		}
 		const m = await api('POST', '/v1/models', b);
-		banner(`Created model ${m.id} “${m.name}” with ${m.n_params} parameters.`);
+		banner(`Created model ${m.id} “${modelLabel(m)}” with ${m.n_params} parameters.`);
 		refresh();
 	});
 
@@ -769,16 +774,16 @@ function viewModels(view) {
 		refill(list.body, page.items.map(row), 'No models yet.');
 	}
 	function row(m) {
-		const del = h('button.danger', { type: 'button', dataset: { key: `del-${m.id}` }, 'aria-label': `Delete model ${m.name}` }, 'Delete');
+		const del = h('button.danger', { type: 'button', dataset: { key: `del-${m.id}` }, 'aria-label': `Delete model ${modelLabel(m)}` }, 'Delete');
 		del.addEventListener('click', async () => {
-			if (!confirm(`Delete model “${m.name}”?`))
+			if (!confirm(`Delete model “${modelLabel(m)}” with its jobs, versions and stored predictions?`))
 				return;
 			hideBanner();
-			if (await load(() => api('DELETE', `/v1/models/${m.id}`).then(() => true)))
+			if (await load(() => api('DELETE', `/v1/models/${m.id}?cascade=true`).then(() => true)))
 				refresh();
 		});
 		return h('tr', { dataset: { id: m.id } },
-			h('td', null, m.id), h('td', null, h('a', { href: `#/models/${m.id}` }, m.name)),
+			h('td', null, m.id), h('td', null, h('a', { href: `#/models/${m.id}` }, modelLabel(m))),
 			h('td', null, statusBadge(m.status)), h('td.num', { dataset: { col: 'n_params' } }, m.n_params),
 			h('td', null, describeLayers(m)), h('td', null, typeof m.loss === 'string' ? m.loss : m.loss.type),
 			h('td', null, describeOptimizer(m.optimizer)), h('td', null, when(m.updated_at)),
@@ -811,7 +816,7 @@ function viewModel(view, id) {
 	predictBox(id), h('section.card', null, jobsList.wrap));
 	load(async () => {
 		const m = await api('GET', `/v1/models/${id}`);
-		view.querySelector('h1').textContent = `Model ${m.id}: ${m.name}`;
+		view.querySelector('h1').textContent = `Model ${m.id}: ${modelLabel(m)}`;
 		info.replaceChildren(...facts({
 			Status: statusBadge(m.status), Parameters: m.n_params, Layers: describeLayers(m),
 			Loss: typeof m.loss === 'string' ? m.loss : JSON.stringify(m.loss), Optimizer: describeOptimizer(m.optimizer, true),
@@ -946,8 +951,8 @@ function viewJobs(view, query) {
 	load(async () => {
 		const [ms, ds] = await Promise.all([api('GET', '/v1/models?limit=500'), api('GET', '/v1/datasets?limit=500')]);
 		for (const m of ms.items) {
-			names.models.set(m.id, m.name);
-			model.append(h('option', { value: m.id }, `${m.id}: ${m.name} (${m.input_dim} inputs, ${m.status})`));
+			names.models.set(m.id, modelLabel(m));
+			model.append(h('option', { value: m.id }, `${m.id}: ${modelLabel(m)} (${m.input_dim} inputs, ${m.status})`));
 		}
 		for (const d of ds.items) {
 			names.datasets.set(d.id, d.name);
@@ -1091,7 +1096,7 @@ function viewJob(view, id) {
 		const m = job.metrics || {};
 		info.replaceChildren(...facts({
 			Model: h('a', { href: `#/models/${job.model_id}` }, modelName ? `${modelName} (${job.model_id})` : `model ${job.model_id}`),
-			Dataset: h('a', { href: '#/datasets' }, datasetName ? `${datasetName} (${job.dataset_id})` : `dataset ${job.dataset_id}`),
+			Dataset: h('a', { href: '#/datasets' }, datasetName ? `${datasetName} (${job.dataset?.id ?? job.dataset_id})` : `dataset ${job.dataset_id}`),
 			Progress: progress(job),
 			Loss: fmt(m.loss), 'Val loss': fmt(m.val_loss), Accuracy: fmt(m.accuracy), 'Val accuracy': fmt(m.val_accuracy),
 			'Batch size': job.batch_size, 'Validation split': job.validation_split, Seed: job.seed,
@@ -1130,7 +1135,11 @@ function viewJob(view, id) {
 		job = await api('GET', `/v1/jobs/${id}`);
 		renderJob();
 		/* names for the summary; a deleted dataset or model just keeps its id */
-		api('GET', `/v1/datasets/${job.dataset_id}`).then((d) => { datasetName = d.name; renderJob(); }, () => {});
+		if (job.dataset) { /* the job's lineage names its dataset, also once deleted */
+			datasetName = job.dataset.deleted ? `${job.dataset.name} (deleted)` : job.dataset.name;
+			renderJob();
+		} else
+			api('GET', `/v1/datasets/${job.dataset_id}`).then((d) => { datasetName = d.name; renderJob(); }, () => {});
 		api('GET', `/v1/models/${job.model_id}`).then((m) => { modelName = m.name; renderJob(); }, () => {});
 		predictSlot.replaceChildren(predictBox(job.model_id));
 		live.textContent = FINAL.has(job.status) ? '' : 'Live: updating as epochs finish.';

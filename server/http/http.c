@@ -343,6 +343,31 @@ bool http_query_only(struct http_req *r, const char *const *allowed)
 	return false;
 }
 
+struct query_known {
+	const char *const *allowed;
+	const char *unknown;
+};
+
+static enum MHD_Result query_key_known(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct query_known *q = cls;
+
+	(void)kind, (void)value;
+	for (const char *const *a = q->allowed; *a; a++)
+		if (strcmp(*a, key) == 0)
+			return MHD_YES;
+	q->unknown = key;
+	return MHD_NO;
+}
+
+const char *http_query_unknown(const struct http_req *r, const char *const *allowed)
+{
+	struct query_known q = {allowed, NULL};
+
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, query_key_known, &q);
+	return q.unknown;
+}
+
 const char *http_header(const struct http_req *r, const char *name)
 {
 	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);

@@ -159,7 +159,9 @@ static int commit(struct worker_pool *pool, struct db *db, struct run_state *s, 
 	 * blob is only read if there are epochs to commit). */
 	if (s->n_pending)
 		nn_model_state_save(s->shadow, s->model_state);
-	if (end == API_JOB_SUCCEEDED)
+	/* A cancelled job's weights get a hash too (the store keeps it when the
+	 * job committed an epoch): both leave a model version. */
+	if ((end == API_JOB_SUCCEEDED || end == API_JOB_CANCELLED) && s->shadow)
 		hash_floats_hex(nn_model_params_const(s->shadow), nn_model_n_params(s->shadow), sha);
 	/* A full disk or a busy or read-only database may pass: keep the epochs
 	 * in memory and retry until the write lands or the server stops (the

@@ -31,6 +31,12 @@ const struct http_route route_table[] = {
 	{"POST", "/v1/models/{id}/predict", route_predict, NULL, HTTP_JSON_BODY},
 	{"POST", "/v1/models/{id}/evaluate", route_evaluate, NULL, HTTP_JSON_BODY},
 	{"GET", "/v1/models/{id}/predictions", route_model_predictions, NULL, 0},
+	{"PATCH", "/v1/models/{id}", route_model_rename, NULL, HTTP_JSON_BODY},
+	{"PUT", "/v1/models/{id}", route_model_put, NULL, HTTP_JSON_BODY},
+	{"GET", "/v1/models/{id}/versions", route_version_list, NULL, 0},
+	{"GET", "/v1/models/{id}/versions/{v}", route_version_get, NULL, 0},
+	{"GET", "/v1/models/{id}/versions/{v}/weights", route_version_weights, NULL, 0},
+	{"POST", "/v1/models/{id}/versions/{v}/restore", route_version_restore, NULL, 0},
 	{"GET", "/v1/predictions/{id}", route_prediction_get, NULL, 0},
 	{"GET", "/v1/models/{id}/export", route_model_export, NULL, 0},
 
@@ -68,6 +74,61 @@ bool route_id(struct http_req *r, int i, int64_t *id)
 	if (api_id_parse(http_param(r, i), id))
 		return true;
 	http_fail(r, API_NOT_FOUND, NULL, "no resource %s: ids are positive integers", http_path(r));
+	return false;
+}
+
+bool route_model_id(struct http_req *r, struct db *db, int i, int64_t *id)
+{
+	struct api_err err = {0};
+
+	if (db_model_resolve(db, http_param(r, i), id, &err) == 0)
+		return true;
+	http_reply_error(r, &err);
+	return false;
+}
+
+bool route_query_only(struct http_req *r, const char *const *allowed)
+{
+	const char *bad = http_query_unknown(r, allowed);
+	char list[200];
+	size_t len = 0;
+
+	if (!bad)
+		return true;
+	list[0] = '\0';
+	for (const char *const *a = allowed; *a; a++)
+		len += (size_t)snprintf(list + len, len < sizeof list ? sizeof list - len : 0, "%s%s", len ? ", " : "", *a);
+	http_fail(r, API_VALIDATION_FAILED, bad, "unknown query parameter %s%s%s", bad, *allowed ? "; this route takes " : "",
+		  list);
+	return false;
+}
+
+bool route_query_bool(struct http_req *r, const char *key, bool fallback, bool *out)
+{
+	const char *v = http_query(r, key);
+
+	*out = fallback;
+	if (!v)
+		return true;
+	if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+		*out = true;
+	else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+		*out = false;
+	else {
+		http_fail(r, API_VALIDATION_FAILED, key, "%s must be true or false (or 1 or 0)", key);
+		return false;
+	}
+	return true;
+}
+
+bool route_query_version(struct http_req *r, uint32_t *version)
+{
+	const char *v = http_query(r, "version");
+
+	*version = 0;
+	if (!v || api_version_parse(v, version))
+		return true;
+	http_fail(r, API_VALIDATION_FAILED, "version", "version must be a version number (1, 2, ...)");
 	return false;
 }
 

@@ -31,6 +31,16 @@ static inline struct app *route_app(struct http_req *r)
 struct db *route_db(struct http_req *r);
 /* The i-th {id} of the path; replies 404 and returns false when not an id. */
 bool route_id(struct http_req *r, int i, int64_t *id);
+/* The i-th {id} of a /v1/models/{id} path: the model's id or its name
+ * (db_model_resolve). Replies 404 and returns false when it names no model. */
+bool route_model_id(struct http_req *r, struct db *db, int i, int64_t *id);
+/* Query strings are checked as strictly as bodies: replies 422 naming the
+ * first parameter not in allowed (NULL-terminated) and returns false. */
+bool route_query_only(struct http_req *r, const char *const *allowed);
+/* ?key=true|false|1|0 into *out (fallback when absent); replies 422 otherwise. */
+bool route_query_bool(struct http_req *r, const char *key, bool fallback, bool *out);
+/* ?version=N into *version (0 when absent); replies 422 naming version otherwise. */
+bool route_query_version(struct http_req *r, uint32_t *version);
 /* Fills *idem from an Idempotency-Key header over body; returns the pointer,
  * NULL when there is no key, or sets *failed after replying 422 to a bad key. */
 struct db_idem *route_idem(struct http_req *r, const char *route, const char *body, size_t len,
@@ -85,6 +95,12 @@ void route_weights_put(struct http_req *r);
 void route_predict(struct http_req *r);
 void route_evaluate(struct http_req *r);
 void route_model_predictions(struct http_req *r);
+void route_model_rename(struct http_req *r);
+void route_model_put(struct http_req *r);
+void route_version_list(struct http_req *r);
+void route_version_get(struct http_req *r);
+void route_version_weights(struct http_req *r);
+void route_version_restore(struct http_req *r);
 void route_prediction_get(struct http_req *r);
 void route_model_export(struct http_req *r);
 

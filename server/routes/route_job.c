@@ -51,12 +51,17 @@ static void reply_lookup_error(struct http_req *r, struct api_err *err, const ch
 
 /* Does the request fit its model and datasets (they exist, the shapes
  * agree)? Replies and returns false when not. */
-static bool job_fits(struct http_req *r, struct db *db, const struct api_job_req *req)
+static bool job_fits(struct http_req *r, struct db *db, struct api_job_req *req)
 {
 	struct api_dataset_info train, val;
 	struct api_model_info model;
 	struct api_err err = {0};
 
+	/* "model_id": "<name>" names the model: the job stores its id */
+	if (req->model_name[0] && db_model_resolve(db, req->model_name, &req->model_id, &err)) {
+		reply_lookup_error(r, &err, "model_id");
+		return false;
+	}
 	if (db_model_get(db, req->model_id, &model, &err)) {
 		reply_lookup_error(r, &err, "model_id");
 		return false;

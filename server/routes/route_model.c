@@ -11,18 +11,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/hash.h"
 #include "server/routes/route.h"
 
-/* Loads model id into a new nn_model (with its weights and optimizer state).
- * Replies and returns NULL on failure. */
-static struct nn_model *load_model(struct http_req *r, struct db *db, int64_t id, struct api_model_info *info)
+/* Loads model id into a new nn_model (with its weights and optimizer state):
+ * the current ones, or version's when version is not 0 (a 404 then names the
+ * field version). Replies and returns NULL on failure. */
+static struct nn_model *load_version(struct http_req *r, struct db *db, int64_t id, uint32_t version,
+				     struct api_model_info *info)
 {
 	struct api_err err = {0};
 	struct nn_model *m;
 	uint8_t *state;
 	size_t len;
+	int rc = version ? db_version_get_state(db, id, version, "version", info, &state, &len, &err)
+			 : db_model_get_state(db, id, info, &state, &len, &err);
 
-	if (db_model_get_state(db, id, info, &state, &len, &err)) {
+	if (rc) {
 		http_reply_error(r, &err);
 		return NULL;
 	}
@@ -37,6 +42,11 @@ static struct nn_model *load_model(struct http_req *r, struct db *db, int64_t id
 	}
 	free(state);
 	return m;
+}
+
+static struct nn_model *load_model(struct http_req *r, struct db *db, int64_t id, struct api_model_info *info)
+{
+	return load_version(r, db, id, 0, info);
 }
 
 /* Serializes the model's state into a new buffer; replies on failure. */
@@ -64,17 +74,16 @@ static void reply_model(struct http_req *r, struct db *db, int64_t id, int statu
 		http_reply_json(r, status, api_model_encode(&info));
 }
 
+static void create_model(struct http_req *r, struct db *db, struct api_model_info *info, const struct db_idem *idem);
+
 void route_model_create(struct http_req *r)
 {
 	struct api_model_info info;
 	struct db_idem idem_buf, *idem;
 	struct api_err err = {0};
-	struct nn_model *m = NULL;
-	struct nn_rng rng;
 	struct db *db = route_db(r);
-	uint8_t *state = NULL;
 	const char *body;
-	size_t len, state_len;
+	size_t len;
 	char key[256];
 	bool bad_key;
 	int64_t id;
@@ -96,30 +105,107 @@ void route_model_create(struct http_req *r)
 		http_reply_error(r, &err);
 		return;
 	}
-	if (!info.def.has_seed) {
-		info.def.seed = route_random_seed();
-		info.def.has_seed = true;
+	create_model(r, db, &info, idem);
+}
+
+/* Creates the model info->def describes, with weights initialised from its
+ * seed (a random one when it has none), and replies 201. */
+static void create_model(struct http_req *r, struct db *db, struct api_model_info *info, const struct db_idem *idem)
+{
+	struct api_err err = {0};
+	struct nn_model *m;
+	struct nn_rng rng;
+	uint8_t *state;
+	size_t state_len;
+	int rc;
+
+	if (!info->def.has_seed) {
+		info->def.seed = route_random_seed();
+		info->def.has_seed = true;
 	}
-	m = nn_model_create(&info.def.spec);
+	m = nn_model_create(&info->def.spec);
 	if (!m) {
 		http_fail(r, API_UNAVAILABLE, NULL, "out of memory creating the model");
 		return;
 	}
-	nn_rng_seed(&rng, info.def.seed);
+	nn_rng_seed(&rng, info->def.seed);
 	nn_model_init(m, &rng);
-	info.n_params = nn_model_n_params(m);
+	info->n_params = nn_model_n_params(m);
 	state = save_state(r, m, &state_len);
 	nn_model_destroy(m);
 	if (!state)
 		return;
-	rc = db_model_create(db, &info, state, state_len, idem, &err);
+	rc = db_model_create(db, info, state, state_len, idem, &err);
 	free(state);
 	if (rc < 0)
 		http_reply_error(r, &err);
 	else if (rc == 1)
-		reply_model(r, db, info.id, 201);
+		reply_model(r, db, info->id, 201);
 	else
-		http_reply_json(r, 201, api_model_encode(&info));
+		http_reply_json(r, 201, api_model_encode(info));
+}
+
+/* PUT /v1/models/{name}: the model of that name with this definition —
+ * created (201) when no model has the name, the existing one (200) when its
+ * definition is the body's (a body without a seed matches any seed), 409
+ * when the name holds another definition. Runs twice to the same end. */
+void route_model_put(struct http_req *r)
+{
+	struct api_model_info info, old;
+	struct api_err err = {0};
+	struct db *db = route_db(r);
+	const char *name = http_param(r, 0), *body;
+	char *want = NULL, *have = NULL;
+	int64_t id;
+	size_t len;
+
+	if (!db)
+		return;
+	if (!api_model_name_valid(name)) {
+		http_fail(r, API_VALIDATION_FAILED, NULL,
+			  "PUT /v1/models/{name} creates a model by name: %s is not a name (a name is not digits only, "
+			  "has no '/', and is not \".\" or \"..\")",
+			  name);
+		return;
+	}
+	body = http_body(r, &len);
+	memset(&info, 0, sizeof info);
+	if (api_model_decode(body, len, &info.def, &err)) {
+		http_reply_error(r, &err);
+		return;
+	}
+	if (info.def.name[0] && strcmp(info.def.name, name) != 0) {
+		http_fail(r, API_VALIDATION_FAILED, "name", "name must be the path's name (%s) or absent", name);
+		return;
+	}
+	snprintf(info.def.name, sizeof info.def.name, "%s", name);
+	if (db_model_resolve(db, name, &id, &err)) {
+		if (err.code == API_NOT_FOUND)
+			create_model(r, db, &info, NULL);
+		else
+			http_reply_error(r, &err);
+		return;
+	}
+	if (db_model_get(db, id, &old, &err)) {
+		http_reply_error(r, &err);
+		return;
+	}
+	if (!info.def.has_seed) {
+		info.def.seed = old.def.seed;
+		info.def.has_seed = old.def.has_seed;
+	}
+	want = api_model_def_encode(&info.def);
+	have = api_model_def_encode(&old.def);
+	if (!want || !have)
+		http_fail(r, API_UNAVAILABLE, NULL, "out of memory");
+	else if (strcmp(want, have) != 0)
+		http_fail(r, API_CONFLICT, "name",
+			  "model %s (id %lld) exists with another definition; DELETE it first, or PUT under another name",
+			  name, (long long)id);
+	else
+		http_reply_json(r, 200, api_model_encode(&old));
+	free(want);
+	free(have);
 }
 
 static int list_models(struct db *db, uint32_t limit, uint64_t offset, void **items, size_t *n, uint64_t *total,
@@ -153,12 +239,54 @@ void route_model_list(struct http_req *r)
 
 void route_model_get(struct http_req *r)
 {
-	route_get(r, &models);
+	struct db *db = route_db(r);
+	int64_t id;
+
+	if (db && route_model_id(r, db, 0, &id))
+		reply_model(r, db, id, 200);
 }
 
+/* DELETE /v1/models/{id}[?cascade=true]: 409 while it has jobs or versions
+ * unless cascade. */
 void route_model_delete(struct http_req *r)
 {
-	route_delete(r, &models);
+	static const char *const allowed[] = {"cascade", NULL};
+	struct api_err err = {0};
+	struct db *db = route_db(r);
+	bool cascade;
+	int64_t id;
+
+	if (!db || !route_query_only(r, allowed) || !route_query_bool(r, "cascade", false, &cascade) ||
+	    !route_model_id(r, db, 0, &id))
+		return;
+	if (db_model_remove(db, id, cascade, &err)) {
+		http_reply_error(r, &err);
+		return;
+	}
+	model_deleted(r, id);
+	http_reply_empty(r, 204);
+}
+
+/* PATCH /v1/models/{id} {"name": ...}: renames (409 when the name is taken). */
+void route_model_rename(struct http_req *r)
+{
+	struct api_model_info info;
+	struct api_err err = {0};
+	struct db *db = route_db(r);
+	char name[API_NAME_MAX + 1];
+	const char *body;
+	size_t len;
+	int64_t id;
+
+	if (!db || !route_model_id(r, db, 0, &id))
+		return;
+	body = http_body(r, &len);
+	if (api_model_rename_decode(body, len, name, &err) || db_model_rename(db, id, name, &info, &err)) {
+		http_reply_error(r, &err);
+		return;
+	}
+	mcache_invalidate(route_app(r)->mcache, id);
+	http_reply_json(r, 200, api_model_encode(&info));
 }
 
 /* A shared, read-only model from the cache; replies and returns NULL on failure. */
@@ -180,7 +308,7 @@ void route_weights_get(struct http_req *r)
 	struct mcache_ref *ref;
 	int64_t id;
 
-	if (!db || !route_id(r, 0, &id) || !(ref = cached_model(r, db, id, &m)))
+	if (!db || !route_model_id(r, db, 0, &id) || !(ref = cached_model(r, db, id, &m)))
 		return;
 	http_reply_json(r, 200, api_weights_encode(nn_model_spec(m), nn_model_params_const(m)));
 	mcache_release(route_app(r)->mcache, ref);
@@ -195,9 +323,11 @@ void route_weights_put(struct http_req *r)
 	const char *body;
 	uint8_t *state;
 	size_t len, state_len;
+	char sha[65];
+	uint32_t version;
 	int64_t id;
 
-	if (!db || !route_id(r, 0, &id) || !(m = load_model(r, db, id, &info)))
+	if (!db || !route_model_id(r, db, 0, &id) || !(m = load_model(r, db, id, &info)))
 		return;
 	body = http_body(r, &len);
 	/* Decoded straight into the parameters: a failure leaves nothing stored. */
@@ -206,11 +336,13 @@ void route_weights_put(struct http_req *r)
 		nn_model_destroy(m);
 		return;
 	}
+	hash_floats_hex(nn_model_params_const(m), nn_model_n_params(m), sha);
 	state = save_state(r, m, &state_len);
 	nn_model_destroy(m);
 	if (!state)
 		return;
-	if (db_model_put_state(db, id, state, state_len, &err)) {
+	/* The weights put are a new version of the model. */
+	if (db_model_put_weights(db, id, state, state_len, sha, &version, &err)) {
 		http_reply_error(r, &err);
 	} else {
 		mcache_invalidate(route_app(r)->mcache, id);
@@ -251,22 +383,52 @@ static void prediction_stored(struct predq_item *item, const struct api_err *err
 	http_complete(r);
 }
 
+/* The model predict and evaluate run: the cached current one (*ref set), or
+ * with ?version=N that version's, loaded for this request (*owned set, free
+ * with nn_model_destroy). Replies and returns NULL on failure. */
+static const struct nn_model *model_at(struct http_req *r, struct db *db, int64_t id, uint32_t version,
+				       struct mcache_ref **ref, struct nn_model **owned)
+{
+	struct api_model_info info;
+	const struct nn_model *m = NULL;
+
+	*ref = NULL;
+	*owned = NULL;
+	if (!version) {
+		*ref = cached_model(r, db, id, &m);
+		return *ref ? m : NULL;
+	}
+	*owned = load_version(r, db, id, version, &info);
+	return *owned;
+}
+
+static void model_release(struct http_req *r, struct mcache_ref *ref, struct nn_model *owned)
+{
+	if (ref)
+		mcache_release(route_app(r)->mcache, ref);
+	nn_model_destroy(owned);
+}
+
 void route_predict(struct http_req *r)
 {
+	static const char *const allowed[] = {"store", "version", NULL};
 	struct app *app = route_app(r);
 	struct pending_prediction *p = NULL;
 	struct api_err err = {0};
 	struct db *db = route_db(r);
 	const struct nn_model_spec *spec;
-	const char *body, *store = http_query(r, "store");
+	const char *body;
 	const struct nn_model *m;
 	struct mcache_ref *ref;
-	bool has_classes;
-	uint32_t outputs;
+	struct nn_model *owned;
+	bool has_classes, store;
+	uint32_t outputs, version;
 	size_t len, n;
 	int64_t id;
 
-	if (!db || !route_id(r, 0, &id) || !(ref = cached_model(r, db, id, &m)))
+	if (!db || !route_query_only(r, allowed) || !route_query_bool(r, "store", true, &store) ||
+	    !route_query_version(r, &version) || !route_model_id(r, db, 0, &id) ||
+	    !(m = model_at(r, db, id, version, &ref, &owned)))
 		return;
 	spec = nn_model_spec(m);
 	outputs = nn_spec_outputs(spec);
@@ -290,7 +452,7 @@ void route_predict(struct http_req *r)
 		http_fail(r, API_UNAVAILABLE, NULL, "out of memory");
 		goto out;
 	}
-	if (store && (strcmp(store, "false") == 0 || strcmp(store, "0") == 0)) {
+	if (!store) {
 		http_reply_json(r, 200, api_predictions_encode(0, p->out, n, outputs, p->classes));
 		goto out;
 	}
@@ -307,31 +469,34 @@ void route_predict(struct http_req *r)
 out:
 	if (p)
 		pending_free(p);
-	mcache_release(app->mcache, ref);
+	model_release(r, ref, owned);
 }
 
 void route_evaluate(struct http_req *r)
 {
+	static const char *const allowed[] = {"version", NULL};
 	struct api_dataset_info data_info;
 	struct api_err err = {0};
 	struct nn_eval eval;
 	struct db *db = route_db(r);
 	const struct nn_model *m;
 	struct mcache_ref *ref;
+	struct nn_model *owned;
 	struct nn_data data;
 	float *x = NULL, *y = NULL;
 	const char *body;
 	int64_t id, dataset_id;
+	uint32_t version;
 	size_t len;
 
-	if (!db || !route_id(r, 0, &id))
+	if (!db || !route_query_only(r, allowed) || !route_query_version(r, &version) || !route_model_id(r, db, 0, &id))
 		return;
 	body = http_body(r, &len);
 	if (api_evaluate_decode(body, len, &dataset_id, &err)) {
 		http_reply_error(r, &err);
 		return;
 	}
-	if (!(ref = cached_model(r, db, id, &m)))
+	if (!(m = model_at(r, db, id, version, &ref, &owned)))
 		return;
 	if (db_dataset_get(db, dataset_id, &data_info, &err) ||
 	    api_dataset_fits(nn_model_spec(m), &data_info, "dataset_id", &err) ||
@@ -349,7 +514,7 @@ void route_evaluate(struct http_req *r)
 out:
 	free(x);
 	free(y);
-	mcache_release(route_app(r)->mcache, ref);
+	model_release(r, ref, owned);
 }
 
 void route_model_predictions(struct http_req *r)
@@ -362,7 +527,7 @@ void route_model_predictions(struct http_req *r)
 	int64_t id;
 	size_t n;
 
-	if (!db || !route_id(r, 0, &id) || !route_page(r, &limit, &offset))
+	if (!db || !route_model_id(r, db, 0, &id) || !route_page(r, &limit, &offset))
 		return;
 	if (db_prediction_list(db, id, limit, offset, &items, &n, &total, &err)) {
 		http_reply_error(r, &err);
@@ -395,7 +560,7 @@ void route_prediction_get(struct http_req *r)
 
 void route_model_export(struct http_req *r)
 {
-	static const char *const params[] = {"format", NULL};
+	static const char *const params[] = {"format", "version", NULL};
 	struct api_model_info info;
 	struct api_err err = {0};
 	struct db *db = route_db(r);
@@ -403,11 +568,12 @@ void route_model_export(struct http_req *r)
 	const char *format_q;
 	struct nn_model *m;
 	char disposition[96];
+	uint32_t version;
 	size_t len;
 	char *body;
 	int64_t id;
 
-	if (!db || !route_id(r, 0, &id) || !http_query_only(r, params))
+	if (!db || !route_query_only(r, params) || !route_query_version(r, &version) || !route_model_id(r, db, 0, &id))
 		return;
 	format_q = http_query(r, "format");
 	if (!format_q) {
@@ -419,9 +585,9 @@ void route_model_export(struct http_req *r)
 			  api_export_format_names());
 		return;
 	}
-	if (!(m = load_model(r, db, id, &info)))
+	if (!(m = load_version(r, db, id, version, &info)))
 		return;
-	if (info.status == API_MODEL_UNTRAINED) {
+	if (!version && info.status == API_MODEL_UNTRAINED) {
 		http_fail(r, API_CONFLICT, NULL,
 			  "model %lld is untrained: no job has trained it yet (POST /v1/jobs), nothing to export",
 			  (long long)id);
@@ -435,7 +601,11 @@ void route_model_export(struct http_req *r)
 		return;
 	}
 	http_reply_bytes(r, 200, body, len, api_export_content_type(format));
-	snprintf(disposition, sizeof disposition, "attachment; filename=\"model-%lld%s\"", (long long)id,
-		 api_export_extension(format));
+	if (version)
+		snprintf(disposition, sizeof disposition, "attachment; filename=\"model-%lld-v%u%s\"", (long long)id,
+			 version, api_export_extension(format));
+	else
+		snprintf(disposition, sizeof disposition, "attachment; filename=\"model-%lld%s\"", (long long)id,
+			 api_export_extension(format));
 	http_set_header(r, "Content-Disposition", disposition);
 }

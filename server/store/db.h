@@ -105,10 +105,51 @@ int db_model_get_state(struct db *db, int64_t id, struct api_model_info *info, u
 		       struct api_err *err);
 int db_model_list(struct db *db, uint32_t limit, uint64_t offset, struct api_model_info **items, size_t *n,
 		  uint64_t *total, struct api_err *err);
-/* 409 while a queued or running job trains it. */
+/* db_model_remove without cascade: 409 while a job is queued or running, or
+ * while the model has jobs or versions. */
 int db_model_delete(struct db *db, int64_t id, struct api_err *err);
-/* Replaces the state (PUT weights); 409 while a job is queued or running. */
+/* Replaces the state without recording a version (the model's version
+ * becomes none); 409 while a job is queued or running. PUT weights uses
+ * db_model_put_weights, which records one. */
 int db_model_put_state(struct db *db, int64_t id, const uint8_t *state, size_t len, struct api_err *err);
+
+/* The model a path segment names: an id (digits, as api_id_parse reads them;
+ * not checked to exist, the lookup that follows says 404) or the name of a
+ * named model (404 "no model named ..." when none). The one resolver every
+ * /v1/models/{id} route uses (routes call it through route_model_id). */
+int db_model_resolve(struct db *db, const char *ref, int64_t *id, struct api_err *err);
+/* Renames the model; name "" takes its name away. 409 when another model has
+ * the name. Fills info with the renamed model. */
+int db_model_rename(struct db *db, int64_t id, const char *name, struct api_model_info *info, struct api_err *err);
+/* Deletes the model. Without cascade: 409 while it has jobs or versions,
+ * the message saying how to force it; with cascade its jobs, versions and
+ * stored predictions go with it. Either way 409 while a job is queued or
+ * running. */
+int db_model_remove(struct db *db, int64_t id, bool cascade, struct api_err *err);
+/* Replaces the weights (PUT weights) and records them as a new version with
+ * weights_sha256 sha (the hash of the parameters); 409 while a job is queued
+ * or running. *version receives the new version's number. */
+int db_model_put_weights(struct db *db, int64_t id, const uint8_t *state, size_t len, const char *sha,
+			 uint32_t *version, struct api_err *err);
+
+/* ---- model versions (db_version.c) ---------------------------------------------------- */
+
+/* Newest first. */
+int db_version_list(struct db *db, int64_t model_id, uint32_t limit, uint64_t offset,
+		    struct api_version_info **items, size_t *n, uint64_t *total, struct api_err *err);
+/* 404 for an unknown model or version. */
+int db_version_get(struct db *db, int64_t model_id, uint32_t version, struct api_version_info *v,
+		   struct api_err *err);
+/* The model (its definition) with the version's state blob instead of the
+ * current one (*state new, free with free()). 404 naming field (may be NULL)
+ * for an unknown version. */
+int db_version_get_state(struct db *db, int64_t model_id, uint32_t version, const char *field,
+			 struct api_model_info *info, uint8_t **state, size_t *len, struct api_err *err);
+/* Makes version the model's current weights by recording a new version (a
+ * copy of it, source "restore"); nothing is rewritten. 409 while a job is
+ * queued or running. Fills *v with the new version. */
+int db_version_restore(struct db *db, int64_t model_id, uint32_t version, struct api_version_info *v,
+		       struct api_err *err);
 
 /* ---- jobs ---------------------------------------------------------------------------- */
 
@@ -172,7 +213,9 @@ struct db_commit {
 	/* An end: API_JOB_RUNNING for none; queued means "stopped, resume later". */
 	enum api_job_status end;
 	const char *error;           /* failed: why */
-	const char *weights_sha256;  /* succeeded */
+	const char *weights_sha256;  /* succeeded, cancelled: the weights' hash (a cancelled job that committed an
+				      * epoch keeps it); the end then records a model version in the same
+				      * transaction */
 	const char *kernels;         /* the BLAS kernel set these epochs ran on */
 };
 /* Commits epochs, state and an optional end in one transaction. */

@@ -20,7 +20,8 @@
 #define JOB_COLS                                                                                    \
 	"id, model_id, dataset_id, validation_dataset_id, options, status, epoch, epochs, loss, accuracy, " \
 	"val_loss, val_accuracy, samples_per_second, error, attempts, weights_sha256, created_at, "        \
-	"started_at, finished_at, kernels"
+	"started_at, finished_at, kernels, dataset_ref, dataset_name, validation_dataset_ref, "           \
+	"validation_dataset_name"
 
 /* The model's status once its job stops: trained when it holds trained weights. */
 #define MODEL_STATUS_AFTER                                                                                       \
@@ -58,6 +59,11 @@ static int read_job(sqlite3_stmt *st, void *item, struct api_err *err)
 	db_col_text(st, 17, j->started_at, sizeof j->started_at);
 	db_col_text(st, 18, j->finished_at, sizeof j->finished_at);
 	db_col_text(st, 19, j->kernels, sizeof j->kernels);
+	/* lineage (migration 0005): what the datasets were, also once deleted */
+	j->dataset.id = sqlite3_column_int64(st, 20);
+	db_col_text(st, 21, j->dataset.name, sizeof j->dataset.name);
+	j->validation_dataset.id = sqlite3_column_int64(st, 22);
+	db_col_text(st, 23, j->validation_dataset.name, sizeof j->validation_dataset.name);
 	return 0;
 }
 
@@ -506,7 +512,8 @@ static int write_progress(struct db *db, int64_t job_id, const struct db_commit 
 		"WHEN instr(',' || kernels || ',', ',' || ?9 || ',') > 0 THEN kernels ELSE kernels || ',' || ?9 END "
 		"WHERE id = ?1";
 	static const char model_sql[] =
-		"UPDATE models SET state = ?2, updated_at = " DB_NOW " WHERE id = (SELECT model_id FROM jobs WHERE id = ?1)";
+		"UPDATE models SET state = ?2, version = NULL, updated_at = " DB_NOW
+		" WHERE id = (SELECT model_id FROM jobs WHERE id = ?1)";
 	const struct api_epoch *last = &c->epochs[c->n_epochs - 1];
 	sqlite3_stmt *st = db_stmt(db, job_sql, err);
 
@@ -531,6 +538,27 @@ static int write_progress(struct db *db, int64_t job_id, const struct db_commit 
 	return db_exec_stmt(db, st, err);
 }
 
+/* The version a job that changed weights leaves (it committed an epoch): the
+ * model's state as the job's commits left it, the job's hash and last
+ * metrics; the model's current version becomes it. In the job's final
+ * commit's transaction, so a job ends with exactly one version, crash-resumes
+ * included. */
+static int write_version(struct db *db, int64_t job_id, struct api_err *err)
+{
+	static const char insert[] =
+		"INSERT INTO model_versions (model_id, version, source, job_id, weights_sha256, epoch, loss, accuracy, "
+		"val_loss, val_accuracy, state, created_at) "
+		"SELECT j.model_id, COALESCE((SELECT MAX(version) FROM model_versions WHERE model_id = j.model_id), 0) + 1, "
+		"'job', j.id, j.weights_sha256, j.epoch, j.loss, j.accuracy, j.val_loss, j.val_accuracy, m.state, " DB_NOW
+		" FROM jobs AS j JOIN models AS m ON m.id = j.model_id "
+		"WHERE j.id = ?1 AND j.epoch > 0 AND j.weights_sha256 IS NOT NULL AND j.weights_sha256 <> ''";
+	static const char current[] =
+		"UPDATE models SET version = (SELECT version FROM model_versions WHERE job_id = ?1) "
+		"WHERE id = (SELECT model_id FROM jobs WHERE id = ?1) AND EXISTS (SELECT 1 FROM model_versions WHERE job_id = ?1)";
+
+	return exec_for_job(db, insert, job_id, err) || exec_for_job(db, current, job_id, err) ? -1 : 0;
+}
+
 static int write_end(struct db *db, int64_t job_id, const struct db_commit *c, struct api_err *err)
 {
 	static const char succeeded[] =
@@ -539,7 +567,9 @@ static int write_end(struct db *db, int64_t job_id, const struct db_commit *c, s
 		"UPDATE models SET status = 'trained', updated_at = " DB_NOW
 		" WHERE id = (SELECT model_id FROM jobs WHERE id = ?1)";
 	static const char failed[] = "UPDATE jobs SET status = 'failed', finished_at = " DB_NOW ", error = ?2 WHERE id = ?1";
-	static const char cancelled[] = "UPDATE jobs SET status = 'cancelled', finished_at = " DB_NOW " WHERE id = ?1";
+	/* A cancelled job that committed an epoch changed the weights: their hash. */
+	static const char cancelled[] = "UPDATE jobs SET status = 'cancelled', finished_at = " DB_NOW
+					", weights_sha256 = CASE WHEN epoch > 0 THEN NULLIF(?2, '') END WHERE id = ?1";
 	/* Stopped by a shutdown: resumable, and the run does not count as a crash. */
 	static const char requeued[] = "UPDATE jobs SET status = 'queued', attempts = MAX(attempts - 1, 0) WHERE id = ?1";
 	static const char model_after[] = MODEL_STATUS_AFTER;
@@ -552,13 +582,15 @@ static int write_end(struct db *db, int64_t job_id, const struct db_commit *c, s
 	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, job_id);
-	if (c->end == API_JOB_SUCCEEDED)
+	if (c->end == API_JOB_SUCCEEDED || c->end == API_JOB_CANCELLED)
 		sqlite3_bind_text(st, 2, c->weights_sha256 ? c->weights_sha256 : "", -1, SQLITE_STATIC);
 	else if (c->end == API_JOB_FAILED)
 		sqlite3_bind_text(st, 2, c->error ? c->error : "failed", -1, SQLITE_STATIC);
 	if (db_exec_stmt(db, st, err))
 		return -1;
 	if (exec_for_job(db, c->end == API_JOB_SUCCEEDED ? model_trained : model_after, job_id, err))
+		return -1;
+	if ((c->end == API_JOB_SUCCEEDED || c->end == API_JOB_CANCELLED) && write_version(db, job_id, err))
 		return -1;
 	return db_job_status_event(db, job_id, err);
 }

@@ -1,13 +1,16 @@
 /*
- * db_model.c — models: the canonical definition JSON, the status, and the
- * state blob (weights and optimizer state) that training jobs advance.
+ * db_model.c — models: the canonical definition JSON, the status, the state
+ * blob (weights and optimizer state) that training jobs advance, and the
+ * name that addresses a model (unique among named models, migration 0005).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "server/store/db_internal.h"
 
-#define MODEL_COLS "id, definition, n_params, status, created_at, updated_at"
+/* The name is the column's (a rename changes it), not the definition's. */
+#define MODEL_COLS "id, definition, n_params, status, created_at, updated_at, name, named, version"
+#define STATE_COL 9
 
 static int read_info(sqlite3_stmt *st, void *item, struct api_err *err)
 {
@@ -24,7 +27,35 @@ static int read_info(sqlite3_stmt *st, void *item, struct api_err *err)
 		m->status = API_MODEL_UNTRAINED;
 	db_col_text(st, 4, m->created_at, sizeof m->created_at);
 	db_col_text(st, 5, m->updated_at, sizeof m->updated_at);
+	db_col_text(st, 6, m->def.name, sizeof m->def.name);
+	m->named = sqlite3_column_int(st, 7) != 0;
+	m->version = (uint32_t)sqlite3_column_int64(st, 8);
 	return 0;
+}
+
+/* Is name taken by another named model than id? 1 yes (409 in err), 0 no, -1 error. */
+static int name_taken(struct db *db, const char *name, int64_t id, struct api_err *err)
+{
+	static const char sql[] = "SELECT id FROM models WHERE named = 1 AND name = ?1 AND id <> ?2";
+	sqlite3_stmt *st;
+	int64_t other;
+	int rc;
+
+	if (!name[0])
+		return 0;
+	st = db_stmt(db, sql, err);
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, id);
+	rc = db_step(st);
+	other = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return api_fail(err, API_CONFLICT, "name", "a model named %s exists already (id %lld); names are unique",
+				name, (long long)other),
+		       1;
+	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err);
 }
 
 /* Is a job queued or running for the model? 1 yes (409 in err), 0 no, -1 error. */
@@ -51,8 +82,8 @@ struct create {
 static int create_tx(struct db *db, void *ctx, struct api_err *err)
 {
 	static const char sql[] =
-		"INSERT INTO models (name, definition, n_params, status, state, created_at, updated_at) "
-		"VALUES (?1, ?2, ?3, 'untrained', ?4, " DB_NOW ", " DB_NOW ") RETURNING created_at, updated_at";
+		"INSERT INTO models (name, named, definition, n_params, status, state, created_at, updated_at) "
+		"VALUES (?1, ?1 <> '', ?2, ?3, 'untrained', ?4, " DB_NOW ", " DB_NOW ") RETURNING created_at, updated_at";
 	struct create *c = ctx;
 	struct api_model_info *info = c->info;
 	sqlite3_stmt *st;
@@ -63,6 +94,8 @@ static int create_tx(struct db *db, void *ctx, struct api_err *err)
 		info->id = other;
 		return rc;
 	}
+	if (name_taken(db, info->def.name, 0, err))
+		return -1;
 	st = db_stmt(db, sql, err);
 	if (!st)
 		return -1;
@@ -81,6 +114,7 @@ static int create_tx(struct db *db, void *ctx, struct api_err *err)
 	sqlite3_reset(st);
 	info->id = sqlite3_last_insert_rowid(db->h);
 	info->status = API_MODEL_UNTRAINED;
+	info->named = info->def.name[0] != '\0';
 	return db_idem_record(db, c->idem, info->id, err);
 }
 
@@ -110,19 +144,19 @@ struct model_state {
 	size_t len;
 };
 
-/* The model's columns, then its state blob (column 6) copied. */
+/* The model's columns, then its state blob (column STATE_COL) copied. */
 static int read_with_state(sqlite3_stmt *st, void *item, struct api_err *err)
 {
 	struct model_state *ms = item;
 
 	if (read_info(st, ms->info, err))
 		return -1;
-	ms->len = (size_t)sqlite3_column_bytes(st, 6);
+	ms->len = (size_t)sqlite3_column_bytes(st, STATE_COL);
 	ms->state = malloc(ms->len ? ms->len : 1);
 	if (!ms->state)
 		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
 	if (ms->len)
-		memcpy(ms->state, sqlite3_column_blob(st, 6), ms->len);
+		memcpy(ms->state, sqlite3_column_blob(st, STATE_COL), ms->len);
 	return 0;
 }
 
@@ -180,18 +214,167 @@ static int change_tx(struct db *db, void *ctx, struct api_err *err)
 	return db_exec_stmt(db, st, err);
 }
 
-int db_model_delete(struct db *db, int64_t id, struct api_err *err)
+
+int db_model_put_state(struct db *db, int64_t id, const uint8_t *state, size_t len, struct api_err *err)
 {
-	static const char sql[] = "DELETE FROM models WHERE id = ?1";
-	struct change c = {sql, "delete", id, NULL, 0};
+	static const char sql[] = "UPDATE models SET state = ?2, version = NULL, updated_at = " DB_NOW " WHERE id = ?1";
+	struct change c = {sql, "change the weights of", id, state, len};
 
 	return db_transaction(db, change_tx, &c, err);
 }
 
-int db_model_put_state(struct db *db, int64_t id, const uint8_t *state, size_t len, struct api_err *err)
-{
-	static const char sql[] = "UPDATE models SET state = ?2, updated_at = " DB_NOW " WHERE id = ?1";
-	struct change c = {sql, "change the weights of", id, state, len};
+/* ---- names, versions of the weights, deletion ---------------------------------------------- */
 
-	return db_transaction(db, change_tx, &c, err);
+int db_model_resolve(struct db *db, const char *ref, int64_t *id, struct api_err *err)
+{
+	static const char sql[] = "SELECT id FROM models WHERE named = 1 AND name = ?1";
+	sqlite3_stmt *st;
+	int rc;
+
+	if (api_id_parse(ref, id))
+		return 0;
+	*id = 0;
+	if (!ref || !api_model_name_valid(ref))
+		return api_fail(err, API_NOT_FOUND, NULL,
+				"no model %s: a model is named by its id (a positive integer) or its name", ref ? ref : "");
+	st = db_stmt(db, sql, err);
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
+	rc = db_step(st);
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc != SQLITE_DONE)
+		return db_fail(db, rc, err);
+	return api_fail(err, API_NOT_FOUND, NULL, "no model named %s", ref);
+}
+
+struct rename {
+	int64_t id;
+	const char *name;
+	struct api_model_info *info;
+};
+
+static int rename_tx(struct db *db, void *ctx, struct api_err *err)
+{
+	static const char sql[] = "UPDATE models SET name = ?2, named = ?2 <> '', updated_at = " DB_NOW " WHERE id = ?1";
+	struct rename *c = ctx;
+	sqlite3_stmt *st;
+
+	if (db_exists(db, model_exists, c->id, NULL, "model", err) || name_taken(db, c->name, c->id, err))
+		return -1;
+	st = db_stmt(db, sql, err);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, c->id);
+	sqlite3_bind_text(st, 2, c->name, -1, SQLITE_STATIC);
+	if (db_exec_stmt(db, st, err))
+		return -1;
+	return db_model_get(db, c->id, c->info, err);
+}
+
+int db_model_rename(struct db *db, int64_t id, const char *name, struct api_model_info *info, struct api_err *err)
+{
+	struct rename c = {id, name, info};
+
+	return db_transaction(db, rename_tx, &c, err);
+}
+
+struct remove {
+	int64_t id;
+	bool cascade;
+};
+
+static int remove_tx(struct db *db, void *ctx, struct api_err *err)
+{
+	static const char jobs[] = "SELECT count(*) FROM jobs WHERE model_id = ?1";
+	static const char versions[] = "SELECT count(*) FROM model_versions WHERE model_id = ?1";
+	static const char sql[] = "DELETE FROM models WHERE id = ?1";
+	struct remove *c = ctx;
+	int64_t n_jobs = 0, n_versions = 0;
+	sqlite3_stmt *st;
+
+	if (db_exists(db, model_exists, c->id, NULL, "model", err) || model_busy(db, c->id, "delete", err))
+		return -1;
+	if (!c->cascade) {
+		if (db_find_id(db, jobs, c->id, &n_jobs, err) < 0 || db_find_id(db, versions, c->id, &n_versions, err) < 0)
+			return -1;
+		if (n_jobs || n_versions)
+			return api_fail(err, API_CONFLICT, "cascade",
+					"model %lld has %lld job(s) and %lld version(s); DELETE /v1/models/%lld?cascade=true "
+					"deletes it with them (and its stored predictions)",
+					(long long)c->id, (long long)n_jobs, (long long)n_versions, (long long)c->id);
+	}
+	st = db_stmt(db, sql, err);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, c->id);
+	return db_exec_stmt(db, st, err);
+}
+
+int db_model_remove(struct db *db, int64_t id, bool cascade, struct api_err *err)
+{
+	struct remove c = {id, cascade};
+
+	return db_transaction(db, remove_tx, &c, err);
+}
+
+int db_model_delete(struct db *db, int64_t id, struct api_err *err)
+{
+	return db_model_remove(db, id, false, err);
+}
+
+struct put_weights {
+	int64_t id;
+	const uint8_t *state;
+	size_t len;
+	const char *sha;
+	uint32_t *version;
+};
+
+static int put_weights_tx(struct db *db, void *ctx, struct api_err *err)
+{
+	static const char insert[] =
+		"INSERT INTO model_versions (model_id, version, source, weights_sha256, state, created_at) "
+		"VALUES (?1, COALESCE((SELECT MAX(version) FROM model_versions WHERE model_id = ?1), 0) + 1, 'weights', "
+		"?2, ?3, " DB_NOW ") RETURNING version";
+	static const char update[] =
+		"UPDATE models SET state = ?3, version = ?2, updated_at = " DB_NOW " WHERE id = ?1";
+	struct put_weights *c = ctx;
+	sqlite3_stmt *st;
+	int rc;
+
+	if (db_exists(db, model_exists, c->id, NULL, "model", err) ||
+	    model_busy(db, c->id, "change the weights of", err))
+		return -1;
+	st = db_stmt(db, insert, err);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, c->id);
+	sqlite3_bind_text(st, 2, c->sha, -1, SQLITE_STATIC);
+	sqlite3_bind_blob64(st, 3, c->state, c->len, SQLITE_STATIC);
+	rc = db_step(st);
+	if (rc == SQLITE_ROW)
+		*c->version = (uint32_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return db_fail(db, rc, err);
+	st = db_stmt(db, update, err);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, c->id);
+	sqlite3_bind_int64(st, 2, *c->version);
+	sqlite3_bind_blob64(st, 3, c->state, c->len, SQLITE_STATIC);
+	return db_exec_stmt(db, st, err);
+}
+
+int db_model_put_weights(struct db *db, int64_t id, const uint8_t *state, size_t len, const char *sha,
+			 uint32_t *version, struct api_err *err)
+{
+	struct put_weights c = {id, state, len, sha, version};
+
+	return db_transaction(db, put_weights_tx, &c, err);
 }

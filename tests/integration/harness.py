@@ -390,13 +390,17 @@ def one_hot(labels, classes):
     return [[1 if j == c else 0 for j in range(classes)] for c in labels]
 
 
-def mlp_body(input_dim=16, hidden=(25, 15), outputs=4, seed=42, name="mlp", loss="sparse_categorical_crossentropy",
+def mlp_body(input_dim=16, hidden=(25, 15), outputs=4, seed=42, name=None, loss="sparse_categorical_crossentropy",
              optimizer=None, metrics=("accuracy",), out_act="softmax"):
+    """A model body; without a name unless one is given (names are unique:
+    a second model of the same name is a 409)."""
     layers = [{"type": "dense", "units": u, "activation": "relu"} for u in hidden]
     layers.append({"type": "dense", "units": outputs, "activation": out_act})
-    body = {"name": name, "input_dim": input_dim, "layers": layers, "loss": loss,
+    body = {"input_dim": input_dim, "layers": layers, "loss": loss,
             "optimizer": optimizer or {"type": "adam", "learning_rate": 0.001},
             "metrics": list(metrics)}
+    if name is not None:
+        body["name"] = name
     if seed is not None:
         body["seed"] = seed
     return body

@@ -156,7 +156,7 @@ class TestBusyModel(FitdCase):
         self.assertStatus(c.put("/v1/models/%d/weights" % queued["id"], new), 200)
         self.assertEqual(self.weights(c, queued["id"]), new)
         for model in (queued, running):
-            self.assertStatus(c.delete("/v1/models/%d" % model["id"]), 204)
+            self.assertStatus(c.delete("/v1/models/%d?cascade=true" % model["id"]), 204)
             self.assertError(c.get("/v1/models/%d" % model["id"]), 404, "not_found", ANY)
         srv.stop()
 

@@ -90,10 +90,18 @@ CONV2D = {"module": "keras.layers", "class_name": "Conv2D", "config": {
     "strides": [1, 1], "padding": "valid", "activation": "relu", "use_bias": True}, "registered_name": None}
 
 
+def unnamed(body):
+    """A copy of body without its name: names are unique (409 on a duplicate),
+    and these tests create the same model many times."""
+    body = copy.deepcopy(body)
+    body.pop("name", None)
+    return body
+
+
 def with_change(path, value):
     """The tutorial body with one change: path like "layers.1.units"; value
     DELETE removes the key."""
-    body = copy.deepcopy(TUTORIAL)
+    body = unnamed(TUTORIAL)
     keys = path.split(".")
     node = body
     for k in keys[:-1]:
@@ -172,22 +180,22 @@ class TestModels(FitdCase):
         self.assertEqual(r.json, m)
 
     def test_seed(self):
-        body = copy.deepcopy(TUTORIAL)
+        body = unnamed(TUTORIAL)
         del body["seed"]
         m = self.create_model(self.c, body)
         self.assertIsInstance(m.get("seed"), int, "a model with no seed gets one, returned in the body")
         self.assertGreaterEqual(m["seed"], 0)
         # the same seed gives the same initial weights, another seed others
-        a = self.create_model(self.c, TUTORIAL)
-        b = self.create_model(self.c, TUTORIAL)
-        other = copy.deepcopy(TUTORIAL)
+        a = self.create_model(self.c, unnamed(TUTORIAL))
+        b = self.create_model(self.c, unnamed(TUTORIAL))
+        other = unnamed(TUTORIAL)
         other["seed"] = 43
         o = self.create_model(self.c, other)
         wa, wb, wo = (self.c.get("/v1/models/%d/weights" % m_["id"]).json for m_ in (a, b, o))
         self.assertEqual(wa, wb)
         self.assertNotEqual(wa, wo)
         # the returned seed reproduces the model
-        again = copy.deepcopy(TUTORIAL)
+        again = unnamed(TUTORIAL)
         again["seed"] = m["seed"]
         r = self.create_model(self.c, again)
         self.assertEqual(self.c.get("/v1/models/%d/weights" % r["id"]).json,
@@ -204,7 +212,7 @@ class TestModels(FitdCase):
             with self.subTest(loss=snake):
                 losses = []
                 for name in (snake, keras):
-                    body = copy.deepcopy(TUTORIAL)
+                    body = unnamed(TUTORIAL)
                     body["loss"] = name
                     body["layers"][-1] = {"type": "dense", "units": units, "activation": act}
                     if units == 1 and snake != "binary_crossentropy":
@@ -213,11 +221,11 @@ class TestModels(FitdCase):
                 self.assertEqual(losses[0], snake)
                 self.assertEqual(losses[1], losses[0], "%s and %s name one loss" % (snake, keras))
         for short, long_ in (("mse", "mean_squared_error"), ("mae", "mean_absolute_error")):
-            body = copy.deepcopy(TUTORIAL)
+            body = unnamed(TUTORIAL)
             body["loss"] = short
             body["metrics"] = []
             self.assertIn(self.create_model(self.c, body)["loss"], (short, long_))
-        body = copy.deepcopy(TUTORIAL)
+        body = unnamed(TUTORIAL)
         body["loss"] = {"type": "SparseCategoricalCrossentropy", "from_logits": True}
         body["layers"][-1]["activation"] = "linear"
         m = self.create_model(self.c, body)
@@ -231,7 +239,7 @@ class TestModels(FitdCase):
                  ({"type": "RMSprop", "rho": 0.8}, dict(RMSPROP, rho=0.8))]
         for given, want in cases:
             with self.subTest(optimizer=given):
-                body = copy.deepcopy(TUTORIAL)
+                body = unnamed(TUTORIAL)
                 body["optimizer"] = given
                 got = self.create_model(self.c, body)["optimizer"]
                 self.assertEqual(got["type"].lower(), want["type"])
@@ -248,11 +256,11 @@ class TestModels(FitdCase):
         for act in ("linear", "sigmoid", "relu", "softmax", "tanh", "leaky_relu", "elu", "gelu", "softplus",
                     "swish", {"type": "leaky_relu", "alpha": 0.1}, {"type": "gelu", "approximate": True}):
             with self.subTest(activation=act):
-                body = copy.deepcopy(TUTORIAL)
+                body = unnamed(TUTORIAL)
                 body["layers"][0]["activation"] = act
                 m = self.create_model(self.c, body)
                 self.assertEqual(m["n_params"], TUTORIAL_PARAMS)
-                small = {"name": "act", "input_dim": 3, "loss": "mse", "optimizer": "sgd", "seed": 1,
+                small = {"input_dim": 3, "loss": "mse", "optimizer": "sgd", "seed": 1,
                          "layers": [{"type": "dense", "units": 6, "activation": act}]}
                 m = self.create_model(self.c, small)
                 self.assertStatus(self.c.put("/v1/models/%d/weights" % m["id"],
@@ -267,7 +275,7 @@ class TestModels(FitdCase):
                     for g, w in zip(row, want):
                         self.assertLessEqual(abs(g - w), 2e-6 * max(1.0, abs(w)),
                                              "%r(%r) = %r, the reference says %r" % (act, z, row, want))
-        body = copy.deepcopy(TUTORIAL)
+        body = unnamed(TUTORIAL)
         body["layers"][0].update({"use_bias": False, "kernel_initializer": "he_normal",
                                   "bias_initializer": "zeros", "l2": 0.01})
         body["layers"].insert(1, {"type": "dropout", "rate": 0.2})
@@ -362,7 +370,7 @@ class TestModels(FitdCase):
                 return int(re.search(r"(?m)^VmHWM:\s+(\d+) kB", f.read()).group(1))
         self.assertStatus(c.post("/v1/models", TUTORIAL), 201)  # the allocations of a first request
         before = peak_kib()
-        body = copy.deepcopy(TUTORIAL)
+        body = unnamed(TUTORIAL)
         body["layers"] = [{"type": "dense", "units": 65536, "activation": "relu"} for _ in range(3)]
         e = self.assertError(c.post("/v1/models", body), 422, "validation_failed", ANY)
         self.assertRegex(e.get("field", ""), r"^layers(\[\d+\])?$", "names the layers")
@@ -490,7 +498,7 @@ class TestModels(FitdCase):
     # ---- weights ---------------------------------------------------------------------------------
 
     def test_weights_shape_and_round_trip(self):
-        m = self.create_model(self.c, TUTORIAL)
+        m = self.create_model(self.c, unnamed(TUTORIAL))
         path = "/v1/models/%d/weights" % m["id"]
         r = self.c.get(path)
         self.assertStatus(r, 200)
@@ -525,7 +533,7 @@ class TestModels(FitdCase):
         self.assertEqual(self.c.get(path).json, got)
 
     def test_weights_bad_shapes(self):
-        m = self.create_model(self.c, TUTORIAL)
+        m = self.create_model(self.c, unnamed(TUTORIAL))
         path = "/v1/models/%d/weights" % m["id"]
         w = self.c.get(path).json
         cases = []

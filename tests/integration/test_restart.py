@@ -158,6 +158,12 @@ class TestCrashResume(ResumeCase):
         done = self.check_resumed(c, job["id"], data["id"], kills[-1])
         self.assertEqual(done["attempts"], 3, "two crashed runs and the one that finished")
         self.assertEqual(c.get("/v1/models/%d" % model["id"]).json["status"], "trained")
+        # the job leaves exactly one version (written in its final commit), whatever the crashes
+        versions = c.get("/v1/models/%d/versions" % model["id"]).json
+        self.assertEqual(versions["total"], 1, versions)
+        v = versions["items"][0]
+        self.assertEqual((v["version"], v["job_id"], v["weights_sha256"], v["epoch"]),
+                         (1, job["id"], done["weights_sha256"], resume_epochs()))
         srv.stop()
 
     def test_events_after_a_crash(self):

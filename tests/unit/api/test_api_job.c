@@ -58,6 +58,20 @@ START_TEST(test_defaults)
 	ck_assert(r.fit.validation_split == 0.0);
 	ck_assert(!r.fit.early_stopping);
 	ck_assert(!r.has_seed);
+	ck_assert_str_eq(r.model_name, "");
+}
+END_TEST
+
+/* "model_id" may name the model; the route resolves the name to the id. */
+START_TEST(test_model_by_name)
+{
+	struct api_job_req r;
+	struct api_err err;
+
+	ck_assert_int_eq(decode_job("{'model_id': 'digits-mlp', 'dataset_id': 2}", &r, &err), 0);
+	ck_assert_str_eq(r.model_name, "digits-mlp");
+	ck_assert_int_eq(r.model_id, 0);
+	ck_assert_int_eq(r.dataset_id, 2);
 }
 END_TEST
 
@@ -145,6 +159,9 @@ static const struct {
 	{"{'model_id': -1, 'dataset_id': 2}", API_VALIDATION_FAILED, "model_id"},
 	{"{'model_id': '1', 'dataset_id': 2}", API_VALIDATION_FAILED, "model_id"},
 	{"{'model_id': 1.5, 'dataset_id': 2}", API_VALIDATION_FAILED, "model_id"},
+	{"{'model_id': '', 'dataset_id': 2}", API_VALIDATION_FAILED, "model_id"},
+	{"{'model_id': 'a/b', 'dataset_id': 2}", API_VALIDATION_FAILED, "model_id"},
+	{"{'model_id': true, 'dataset_id': 2}", API_VALIDATION_FAILED, "model_id"},
 	{"{'model_id': 1, 'dataset_id': 2, 'validation_dataset_id': 0}", API_VALIDATION_FAILED,
 	 "validation_dataset_id"},
 	/* both kinds of validation data */
@@ -568,6 +585,7 @@ Suite *suite_api_job(void)
 
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_model_by_name);
 	tcase_add_test(tc, test_full_body);
 	tcase_add_loop_test(tc, test_early_stopping, 0, N(es_rows));
 	tcase_add_test(tc, test_nulls_are_absent);

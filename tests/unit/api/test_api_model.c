@@ -149,7 +149,7 @@ START_TEST(test_minimal_body_defaults)
 	struct api_model_def def;
 
 	decode_ok("{'input_dim': 3, 'layers': [{'units': 2}], 'loss': 'mse'}", &def);
-	ck_assert_str_eq(def.name, "model");
+	ck_assert_str_eq(def.name, ""); /* no name: names are unique, so none is made up */
 	ck_assert_int_eq(def.spec.layers[0].kind, NN_LAYER_DENSE); /* type defaults to dense */
 	ck_assert_int_eq(def.spec.layers[0].act, NN_ACT_LINEAR);
 	ck_assert(def.spec.layers[0].use_bias);
@@ -530,6 +530,10 @@ static const struct {
 	{"{'name': '', " ONE ", " LOSS "}", API_VALIDATION_FAILED, "name", NULL},
 	{"{'name': 'a\\u0001b', " ONE ", " LOSS "}", API_VALIDATION_FAILED, "name", "control"},
 	{"{'name': 'tab\\there', " ONE ", " LOSS "}", API_VALIDATION_FAILED, "name", "control"},
+	/* a name stands for the model in paths: never digits only (an id), no '/', not . or .. */
+	{"{'name': '42', " ONE ", " LOSS "}", API_VALIDATION_FAILED, "name", "digits only"},
+	{"{'name': 'a/b', " ONE ", " LOSS "}", API_VALIDATION_FAILED, "name", "contain"},
+	{"{'name': '..', " ONE ", " LOSS "}", API_VALIDATION_FAILED, "name", NULL},
 	/* both forms at once */
 	{"{'input_dim': 3, 'layers': [{'units': 2}], 'keras': {'class_name': 'Sequential'}, " LOSS "}",
 	 API_VALIDATION_FAILED, "layers", "either"},
@@ -1112,7 +1116,7 @@ START_TEST(test_canonical_form)
 	ck_assert_ptr_nonnull(canon);
 	root = cJSON_Parse(canon);
 	ck_assert_ptr_nonnull(root);
-	ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(root, "name")->valuestring, "model");
+	ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(root, "name")); /* a model without a name */
 	ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(root, "loss")->valuestring, "mean_squared_error");
 	layer = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "layers"), 0);
 	ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(layer, "type")->valuestring, "dense");

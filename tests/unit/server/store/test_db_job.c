@@ -31,6 +31,7 @@ static int64_t add_model(struct db *db)
 	uint8_t state[16] = {0};
 
 	model_info(&m, MODEL_JSON);
+	m.def.name[0] = '\0'; /* unnamed: names are unique, and the tests add several models */
 	ck_assert_msg(db_model_create(db, &m, state, sizeof state, NULL, &err) == 0, "%s", err.message);
 	return m.id;
 }
