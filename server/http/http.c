@@ -304,7 +304,7 @@ const char *http_query(const struct http_req *r, const char *key)
 struct query_check {
 	const char *const *allowed;
 	const char *bad;  /* the first offending key */
-	const char *why;  /* "is not a parameter of this route" / "is repeated" */
+	const char *why;  /* "unknown query parameter" / "repeated query parameter" */
 	const char *seen[16];
 	int n_seen;
 };
@@ -318,12 +318,12 @@ static enum MHD_Result check_query_key(void *cls, enum MHD_ValueKind kind, const
 	for (a = c->allowed; *a && strcmp(*a, key) != 0; a++)
 		;
 	if (!*a) {
-		c->bad = key, c->why = "is not a parameter of this route";
+		c->bad = key, c->why = "unknown query parameter";
 		return MHD_NO;
 	}
 	for (int i = 0; i < c->n_seen; i++) {
 		if (c->seen[i] == *a) {
-			c->bad = key, c->why = "is given twice";
+			c->bad = key, c->why = "repeated query parameter";
 			return MHD_NO;
 		}
 	}
@@ -332,40 +332,13 @@ static enum MHD_Result check_query_key(void *cls, enum MHD_ValueKind kind, const
 	return MHD_YES;
 }
 
-bool http_query_only(struct http_req *r, const char *const *allowed)
+const char *http_query_bad(const struct http_req *r, const char *const *allowed, const char **why)
 {
 	struct query_check c = {.allowed = allowed};
 
 	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, check_query_key, &c);
-	if (!c.bad)
-		return true;
-	http_fail(r, API_VALIDATION_FAILED, c.bad, "query parameter %.100s %s", c.bad, c.why);
-	return false;
-}
-
-struct query_known {
-	const char *const *allowed;
-	const char *unknown;
-};
-
-static enum MHD_Result query_key_known(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
-{
-	struct query_known *q = cls;
-
-	(void)kind, (void)value;
-	for (const char *const *a = q->allowed; *a; a++)
-		if (strcmp(*a, key) == 0)
-			return MHD_YES;
-	q->unknown = key;
-	return MHD_NO;
-}
-
-const char *http_query_unknown(const struct http_req *r, const char *const *allowed)
-{
-	struct query_known q = {allowed, NULL};
-
-	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, query_key_known, &q);
-	return q.unknown;
+	*why = c.why;
+	return c.bad;
 }
 
 const char *http_header(const struct http_req *r, const char *name)

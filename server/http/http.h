@@ -76,12 +76,11 @@ const char *http_path(const struct http_req *r);
 const char *http_param(const struct http_req *r, int i);
 /* A query-string value or NULL. Borrowed; valid during the request. */
 const char *http_query(const struct http_req *r, const char *key);
-/* Strict query strings: replies 422 naming the first parameter that is not
- * in allowed (NULL-terminated) or that appears twice, and returns false. */
-bool http_query_only(struct http_req *r, const char *const *allowed);
-/* The first query parameter whose key is not in allowed (NULL-terminated), or
- * NULL when every key is allowed. Borrowed; valid during the request. */
-const char *http_query_unknown(const struct http_req *r, const char *const *allowed);
+/* Strict query strings: the first parameter that is not in allowed
+ * (NULL-terminated) or that appears twice, with *why saying which ("unknown
+ * query parameter" / "repeated query parameter"); NULL when all is well.
+ * Borrowed; valid during the request. */
+const char *http_query_bad(const struct http_req *r, const char *const *allowed, const char **why);
 const char *http_header(const struct http_req *r, const char *name);
 /* The buffered body (NULL, 0 when empty). Borrowed. */
 const char *http_body(const struct http_req *r, size_t *len);

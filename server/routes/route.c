@@ -89,7 +89,8 @@ bool route_model_id(struct http_req *r, struct db *db, int i, int64_t *id)
 
 bool route_query_only(struct http_req *r, const char *const *allowed)
 {
-	const char *bad = http_query_unknown(r, allowed);
+	const char *why;
+	const char *bad = http_query_bad(r, allowed, &why);
 	char list[200];
 	size_t len = 0;
 
@@ -98,8 +99,7 @@ bool route_query_only(struct http_req *r, const char *const *allowed)
 	list[0] = '\0';
 	for (const char *const *a = allowed; *a; a++)
 		len += (size_t)snprintf(list + len, len < sizeof list ? sizeof list - len : 0, "%s%s", len ? ", " : "", *a);
-	http_fail(r, API_VALIDATION_FAILED, bad, "unknown query parameter %s%s%s", bad, *allowed ? "; this route takes " : "",
-		  list);
+	http_fail(r, API_VALIDATION_FAILED, bad, "%s %s%s%s", why, bad, *allowed ? "; this route takes " : "", list);
 	return false;
 }
 

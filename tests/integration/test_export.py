@@ -300,11 +300,11 @@ class TestKerasActivationLayers(FitdCase):
                  ({"class_name": "ELU", "config": {"alpha": 0.5}}, {"type": "elu", "alpha": 0.5}),
                  ({"class_name": "ELU", "config": {}}, "elu")]
         for extra, want in cases:
-            r = c.post("/v1/models", {"name": "k", "loss": "mse", "keras": self.keras("linear", extra)})
+            r = c.post("/v1/models", {"loss": "mse", "keras": self.keras("linear", extra)})
             self.assertStatus(r, 201, repr(extra))
             self.assertEqual(len(r.json["layers"]), 2, repr(extra))
             self.assertEqual(r.json["layers"][0]["activation"], want, repr(extra))
-        r = c.post("/v1/models", {"name": "k", "loss": "mse",
+        r = c.post("/v1/models", {"loss": "mse",
                                   "keras": self.keras("relu", {"class_name": "ELU", "config": {}})})
         self.assertError(r, 422, "validation_failed", "keras.config.layers[2].config")
         self.assertIn("linear", r.json["error"]["message"])
