@@ -226,6 +226,11 @@ double nn_model_penalty(const struct nn_model *m);
 void nn_eval_run(const struct nn_model *m, struct nn_work *w, const struct nn_data *d,
 		 struct nn_eval *out);
 
+/* nn_eval_run that also resets acc (may be NULL) and adds every row to it. */
+void nn_eval_run_metrics(const struct nn_model *m, struct nn_work *w, const struct nn_data *d,
+			 struct nn_metrics *acc, struct nn_eval *out);
+/* Rows an accumulator was made for (nn_metric.c). */
+size_t nn_metrics_max_rows(const struct nn_metrics *a);
 /* Rows per inference batch for n rows: up to 256, within about 16 MB of
  * workspace, at least 1, at most n. */
 size_t nn_work_infer_rows(const struct nn_model *m, size_t n);

@@ -581,12 +581,22 @@ int nn_classes(const struct nn_model_spec *spec, const float *out, size_t n, int
 void nn_eval_run(const struct nn_model *m, struct nn_work *w, const struct nn_data *d,
 		 struct nn_eval *out)
 {
+	nn_eval_run_metrics(m, w, d, NULL, out);
+}
+
+void nn_eval_run_metrics(const struct nn_model *m, struct nn_work *w, const struct nn_data *d,
+			 struct nn_metrics *acc, struct nn_eval *out)
+{
 	bool has_metric = nn_loss_table[m->spec.loss.kind].correct != NULL;
 	double loss = 0.0, correct = 0.0;
+	if (acc)
+		nn_metrics_reset(acc);
 	for (size_t start = 0; start < d->n; start += w->max_rows) {
 		size_t rows = d->n - start < w->max_rows ? d->n - start : w->max_rows;
 		nn_forward(m, w, d->x + start * d->x_dim, rows, NULL);
 		loss += nn_loss_batch(m, w, d->y + start * d->y_dim, rows, false, &correct);
+		if (acc)
+			nn_metrics_add(acc, w->out, d->y + start * d->y_dim, rows);
 	}
 	out->n = d->n;
 	out->has_metric = has_metric;
@@ -603,6 +613,21 @@ int nn_evaluate(const struct nn_model *m, const struct nn_data *d, struct nn_eva
 		return NN_ENOMEM;
 	unsigned fp = nn_fp_enter();
 	nn_eval_run(m, &w, d, out);
+	nn_fp_leave(fp);
+	nn_work_free(&w);
+	return NN_OK;
+}
+
+int nn_evaluate_metrics(const struct nn_model *m, const struct nn_data *d, struct nn_metrics *acc,
+			struct nn_eval *out)
+{
+	if (nn_data_check(&m->spec, d, NULL) != NN_OK || !acc || nn_metrics_max_rows(acc) < d->n)
+		return NN_EINVAL;
+	struct nn_work w;
+	if (nn_work_init(&w, m, nn_work_infer_rows(m, d->n), false, false) != NN_OK)
+		return NN_ENOMEM;
+	unsigned fp = nn_fp_enter();
+	nn_eval_run_metrics(m, &w, d, acc, out);
 	nn_fp_leave(fp);
 	nn_work_free(&w);
 	return NN_OK;

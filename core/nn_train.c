@@ -48,6 +48,7 @@ struct nn_train {
 	struct nn_work work;    /* training passes */
 	struct nn_work eval;    /* validation passes */
 	const struct nn_par *par; /* borrowed threads, or NULL */
+	struct nn_metrics *tm, *vm; /* opts.metrics over the training / validation rows, or NULL */
 };
 
 /* Parameters per optimizer chunk: an update is elementwise, so chunks fixed
@@ -116,6 +117,16 @@ static bool opts_valid(const struct nn_fit_opts *o)
 	       isfinite(o->min_delta);
 }
 
+static bool metrics_fit(const struct nn_model_spec *spec, uint32_t mask)
+{
+	if (mask >> NN_METRIC_COUNT)
+		return false;
+	for (int i = 0; i < NN_METRIC_COUNT; i++)
+		if ((mask & NN_METRIC_BIT(i)) && !nn_metric_fits((enum nn_metric)i, spec))
+			return false;
+	return true;
+}
+
 static void reset_early_stopping(struct nn_train *t)
 {
 	t->best = monitor_lower_is_better(t->opts.monitor) ? INFINITY : -INFINITY;
@@ -129,7 +140,7 @@ struct nn_train *nn_train_create(struct nn_model *m, const struct nn_data *train
 {
 	int st = NN_EINVAL;
 	struct nn_train *t = NULL;
-	if (!m || !train || !opts || !opts_valid(opts) ||
+	if (!m || !train || !opts || !opts_valid(opts) || !metrics_fit(&m->spec, opts->metrics) ||
 	    nn_data_check(&m->spec, train, NULL) != NN_OK ||
 	    (val && nn_data_check(&m->spec, val, NULL) != NN_OK))
 		goto fail;
@@ -179,6 +190,13 @@ struct nn_train *nn_train_create(struct nn_model *m, const struct nn_data *train
 	if (t->has_val && nn_work_init(&t->eval, m, nn_work_infer_rows(m, tail.n), false, false) !=
 				  NN_OK)
 		goto fail;
+	if (opts->metrics) {
+		t->tm = nn_metrics_create(&m->spec, opts->metrics, head.n);
+		if (!t->tm)
+			goto fail;
+		if (t->has_val && !(t->vm = nn_metrics_create(&m->spec, opts->metrics, tail.n)))
+			goto fail;
+	}
 	if (status)
 		*status = NN_OK;
 	return t;
@@ -205,6 +223,8 @@ void nn_train_destroy(struct nn_train *t)
 	free(t->y_batch);
 	nn_work_free(&t->work);
 	nn_work_free(&t->eval);
+	nn_metrics_destroy(t->tm);
+	nn_metrics_destroy(t->vm);
 	free(t);
 }
 
@@ -282,6 +302,8 @@ static int train_epoch(struct nn_train *t, const atomic_int *cancel, struct nn_e
 	}
 
 	double loss_sum = 0.0, correct = 0.0;
+	if (t->tm)
+		nn_metrics_reset(t->tm);
 	for (size_t start = 0; start < n; start += t->batch) {
 		if (cancel && atomic_load(cancel)) {
 			t->rng = epoch_start;
@@ -297,6 +319,8 @@ static int train_epoch(struct nn_train *t, const atomic_int *cancel, struct nn_e
 		}
 		nn_forward(m, &t->work, x, rows, &t->rng);
 		double sum = nn_loss_batch(m, &t->work, y, rows, true, &correct);
+		if (t->tm) /* Keras: the training outputs of each batch, before its update */
+			nn_metrics_add(t->tm, t->work.out, y, rows);
 		double penalty = nn_backward(m, &t->work, rows, NULL);
 		double batch_loss = sum / (double)rows + penalty;
 		if (!isfinite(batch_loss)) {
@@ -325,10 +349,17 @@ static int train_epoch(struct nn_train *t, const atomic_int *cancel, struct nn_e
 	log->val_loss = log->val_metric = NAN;
 	if (t->has_val) {
 		struct nn_eval ev;
-		nn_eval_run(m, &t->eval, &t->val, &ev);
+		nn_eval_run_metrics(m, &t->eval, &t->val, t->vm, &ev);
 		log->val_loss = ev.loss;
 		log->val_metric = ev.metric;
 	}
+	log->metrics = t->opts.metrics;
+	for (int i = 0; i < NN_METRIC_COUNT; i++)
+		log->metric_values[i] = log->val_metric_values[i] = NAN;
+	if (t->tm)
+		nn_metrics_result(t->tm, log->metric_values);
+	if (t->vm)
+		nn_metrics_result(t->vm, log->val_metric_values);
 	if (t->opts.early_stopping)
 		early_stopping(t, log);
 	log->stop = t->stopped;
