@@ -150,6 +150,12 @@ int api_job_check(const struct api_job_req *req, const struct api_model_def *mod
 					"validation_split %g of %llu rows leaves %s empty", fit->validation_split,
 					(unsigned long long)train->n_samples, n_train ? "the validation set" : "no training rows");
 	}
+	if ((model->metrics & NN_METRIC_BIT(NN_METRIC_AUC)) &&
+	    nn_metric_auc_scores(&model->spec, n_train > n_val ? n_train : n_val) > NN_METRIC_MAX_SCORES)
+		return api_fail(err, API_VALIDATION_FAILED, "dataset_id",
+				"the model's auc metric keeps a score per row and class, at most %llu; %llu rows are too "
+				"many for it (drop auc from the model's metrics)",
+				(unsigned long long)NN_METRIC_MAX_SCORES, (unsigned long long)(n_train > n_val ? n_train : n_val));
 	if (fit->early_stopping) {
 		bool wants_val = fit->monitor == NN_MONITOR_VAL_LOSS || fit->monitor == NN_MONITOR_VAL_ACCURACY;
 		bool wants_acc = fit->monitor == NN_MONITOR_ACCURACY || fit->monitor == NN_MONITOR_VAL_ACCURACY;
@@ -230,6 +236,77 @@ static void add_if_finite(cJSON *o, const char *key, double v)
 		api_add_number(o, key, v);
 }
 
+/* The metrics of e beyond accuracy, by Keras's History keys: "auc", then
+ * "val_auc" when there are validation rows; null where undefined. */
+static void add_metric_values(cJSON *o, const struct api_epoch *e)
+{
+	char key[32];
+
+	for (int m = NN_METRIC_ACCURACY + 1; m < NN_METRIC_COUNT; m++) {
+		if (!(e->metrics & NN_METRIC_BIT(m)))
+			continue;
+		api_json_add(o, nn_metric_name((enum nn_metric)m), api_json_number_or_null(e->values[m]));
+		if (isnan(e->val_loss))
+			continue;
+		snprintf(key, sizeof key, "val_%s", nn_metric_name((enum nn_metric)m));
+		api_json_add(o, key, api_json_number_or_null(e->val_values[m]));
+	}
+}
+
+char *api_epoch_metrics_encode(const struct api_epoch *e, bool *oom)
+{
+	unsigned long failures = api_alloc_failures();
+	cJSON *o;
+	char *text;
+
+	if (oom)
+		*oom = false;
+	if (!(e->metrics & ~NN_METRIC_BIT(NN_METRIC_ACCURACY)))
+		return NULL;
+	o = cJSON_CreateObject();
+	add_metric_values(o, e);
+	text = api_json_print_free(o, failures);
+	if (!text && oom)
+		*oom = true;
+	return text;
+}
+
+int api_epoch_metrics_decode(const char *text, struct api_epoch *e)
+{
+	cJSON *root;
+	int rc = -1;
+
+	e->metrics = 0;
+	for (int m = 0; m < NN_METRIC_COUNT; m++)
+		e->values[m] = e->val_values[m] = NAN;
+	if (!text)
+		return 0;
+	root = cJSON_Parse(text);
+	if (!cJSON_IsObject(root))
+		goto out;
+	for (const cJSON *item = root->child; item; item = item->next) {
+		const char *name = item->string;
+		bool val = strncmp(name, "val_", 4) == 0;
+		int m;
+
+		if (val)
+			name += 4;
+		for (m = NN_METRIC_ACCURACY + 1; m < NN_METRIC_COUNT; m++)
+			if (strcmp(name, nn_metric_name((enum nn_metric)m)) == 0)
+				break;
+		if (m == NN_METRIC_COUNT || !(cJSON_IsNumber(item) || cJSON_IsNull(item)))
+			goto out;
+		e->metrics |= NN_METRIC_BIT(m);
+		(val ? e->val_values : e->values)[m] = cJSON_IsNumber(item) ? item->valuedouble : NAN;
+	}
+	rc = 0;
+out:
+	if (rc)
+		e->metrics = 0;
+	cJSON_Delete(root);
+	return rc;
+}
+
 static cJSON *epoch_json(const struct api_epoch *e)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -239,6 +316,7 @@ static cJSON *epoch_json(const struct api_epoch *e)
 	add_if_finite(o, "accuracy", e->accuracy);
 	add_if_finite(o, "val_loss", e->val_loss);
 	add_if_finite(o, "val_accuracy", e->val_accuracy);
+	add_metric_values(o, e);
 	api_add_number(o, "seconds", isfinite(e->seconds) ? e->seconds : 0.0);
 	return o;
 }
@@ -273,6 +351,7 @@ static cJSON *job_json(const struct api_job_info *j)
 		add_if_finite(metrics, "accuracy", j->last.accuracy);
 		add_if_finite(metrics, "val_loss", j->last.val_loss);
 		add_if_finite(metrics, "val_accuracy", j->last.val_accuracy);
+		add_metric_values(metrics, &j->last);
 	}
 	api_json_add(o, "samples_per_second", api_json_number_or_null(j->samples_per_second));
 	if (j->error[0])

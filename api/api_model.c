@@ -294,36 +294,82 @@ static int decode_optimizer(const cJSON *item, const char *path, struct nn_opt_s
 	return 0;
 }
 
-static int decode_metrics(const cJSON *root, const struct nn_model_spec *spec, bool *accuracy, struct api_err *err)
+/* Keras's metric names and aliases, each to its enum nn_metric. */
+static const struct {
+	const char *name;
+	enum nn_metric metric;
+} metric_aliases[] = {
+	{"accuracy", NN_METRIC_ACCURACY},
+	{"acc", NN_METRIC_ACCURACY},
+	{"binary_accuracy", NN_METRIC_ACCURACY},
+	{"categorical_accuracy", NN_METRIC_ACCURACY},
+	{"sparse_categorical_accuracy", NN_METRIC_ACCURACY},
+	{"precision", NN_METRIC_PRECISION},
+	{"recall", NN_METRIC_RECALL},
+	{"auc", NN_METRIC_AUC},
+	{"f1_score", NN_METRIC_F1_SCORE},
+	{"mae", NN_METRIC_MAE},
+	{"mean_absolute_error", NN_METRIC_MAE},
+	{"mse", NN_METRIC_MSE},
+	{"mean_squared_error", NN_METRIC_MSE},
+	{"rmse", NN_METRIC_RMSE},
+	{"root_mean_squared_error", NN_METRIC_RMSE},
+	{"r2_score", NN_METRIC_R2_SCORE},
+};
+
+bool api_metric_parse(const char *name, enum nn_metric *out)
 {
-	static const char *const names[] = {"accuracy", "acc", "binary_accuracy", "categorical_accuracy",
-					    "sparse_categorical_accuracy", NULL};
+	for (size_t i = 0; i < sizeof metric_aliases / sizeof metric_aliases[0]; i++) {
+		if (strcmp(name, metric_aliases[i].name) == 0) {
+			*out = metric_aliases[i].metric;
+			return true;
+		}
+	}
+	return false;
+}
+
+static int decode_metrics(const cJSON *root, const struct nn_model_spec *spec, struct api_model_def *def,
+			  struct api_err *err)
+{
 	const cJSON *metrics = cJSON_GetObjectItemCaseSensitive(root, "metrics");
 	char field[API_FIELD_MAX];
 	size_t i = 0;
 
-	*accuracy = false;
+	def->accuracy = false;
+	def->metrics = 0;
 	if (!metrics || cJSON_IsNull(metrics))
 		return 0;
 	if (!cJSON_IsArray(metrics))
 		return api_fail(err, API_VALIDATION_FAILED, "metrics", "metrics must be an array of metric names");
 	for (const cJSON *m = metrics->child; m; m = m->next, i++) {
-		bool known = false;
+		enum nn_metric metric;
+		bool regression;
 
 		api_path_index(field, sizeof field, "metrics", i);
 		if (!cJSON_IsString(m))
 			return api_fail(err, API_VALIDATION_FAILED, field, "%s must be a metric name", field);
-		for (const char *const *n = names; *n; n++)
-			known |= strcmp(*n, m->valuestring) == 0;
-		if (!known)
+		if (!api_metric_parse(m->valuestring, &metric))
 			return api_fail(err, API_VALIDATION_FAILED, field,
-					"unknown metric \"%s\"; fitd reports the loss always and \"accuracy\" on request",
+					"unknown metric \"%s\"; fitd knows accuracy, precision, recall, auc, f1_score "
+					"(classification) and mae, mse, rmse, r2_score (regression)",
 					m->valuestring);
-		if (nn_spec_task(spec) == NN_TASK_REGRESSION)
+		regression = metric >= NN_METRIC_MAE;
+		if (metric == NN_METRIC_ACCURACY && nn_spec_task(spec) != NN_TASK_REGRESSION) {
+			/* accuracy also counts several binary outputs (Keras's binary_accuracy) */
+		} else if (!nn_metric_fits(metric, spec)) {
+			if (regression || nn_spec_task(spec) == NN_TASK_REGRESSION)
+				return api_fail(err, API_VALIDATION_FAILED, field,
+						"%s needs a %s loss (%s)", m->valuestring,
+						regression ? "regression" : "classification",
+						regression ? "mse, mae or huber"
+							   : "binary, categorical or sparse categorical crossentropy");
 			return api_fail(err, API_VALIDATION_FAILED, field,
-					"accuracy needs a classification loss (binary, categorical or sparse "
-					"categorical crossentropy)");
-		*accuracy = true;
+					"%s needs one output unit with binary_crossentropy (or a categorical loss)",
+					m->valuestring);
+		}
+		if (metric == NN_METRIC_ACCURACY)
+			def->accuracy = true;
+		def->metrics |= NN_METRIC_BIT(metric);
 	}
 	return 0;
 }
@@ -415,7 +461,7 @@ int api_model_decode(const char *body, size_t len, struct api_model_def *out, st
 	if (decode_loss(root, &out->spec.loss, err) ||
 	    decode_optimizer(cJSON_GetObjectItemCaseSensitive(root, "optimizer"), "optimizer", &out->spec.opt, err) ||
 	    check_spec(&out->spec, keras ? "keras.config.layers" : "layers", keras ? source_index : NULL, err) ||
-	    decode_metrics(root, &out->spec, &out->accuracy, err))
+	    decode_metrics(root, &out->spec, out, err))
 		goto out;
 	seed = -1;
 	if (api_get_int(root, "", "seed", false, 0, 9007199254740991LL, &seed, err))

@@ -95,6 +95,9 @@ static void def_fields(cJSON *o, const struct api_model_def *def)
 	metrics = cJSON_AddArrayToObject(o, "metrics");
 	if (def->accuracy)
 		api_json_append(metrics, cJSON_CreateString("accuracy"));
+	for (int m = NN_METRIC_ACCURACY + 1; m < NN_METRIC_COUNT; m++)
+		if (def->metrics & NN_METRIC_BIT(m))
+			api_json_append(metrics, cJSON_CreateString(nn_metric_name((enum nn_metric)m)));
 	if (def->has_seed)
 		api_add_number(o, "seed", (double)def->seed);
 }

@@ -310,10 +310,16 @@ enum nn_metric {
 	NN_METRIC_COUNT
 };
 #define NN_METRIC_BIT(m) (1u << (m))
+/* Classification metrics but accuracy keep a classes x classes confusion
+ * matrix: at most this many classes (8 MB of counts). */
+#define NN_METRIC_MAX_CLASSES 1024u
+/* auc keeps a score per row and class (8 bytes each): at most this many. */
+#define NN_METRIC_MAX_SCORES (1ULL << 25)
 
 /* The metric's Keras name ("f1_score"), static. */
 const char *nn_metric_name(enum nn_metric m);
-/* Does the metric apply to the spec's loss (see above)? */
+/* Does the metric apply to the spec's loss (see above), within
+ * NN_METRIC_MAX_CLASSES? */
 bool nn_metric_fits(enum nn_metric m, const struct nn_model_spec *spec);
 /* Classes of the confusion matrix: 2 for binary, the outputs for several
  * classes, 0 for regression. */
@@ -321,9 +327,12 @@ uint32_t nn_metric_classes(const struct nn_model_spec *spec);
 
 /* An accumulator of metrics over up to max_rows rows of model outputs. */
 struct nn_metrics;
+/* Scores auc keeps for n rows: n x (1 for binary, else the classes). */
+uint64_t nn_metric_auc_scores(const struct nn_model_spec *spec, uint64_t n);
 /* Returns a new accumulator for the metrics in mask (NN_METRIC_BIT of each;
- * every one must fit spec) over at most max_rows rows, or NULL (invalid or
- * out of memory). Free with nn_metrics_destroy. */
+ * every one must fit spec) over at most max_rows rows, or NULL (invalid, auc
+ * above NN_METRIC_MAX_SCORES, or out of memory). Free with
+ * nn_metrics_destroy. */
 struct nn_metrics *nn_metrics_create(const struct nn_model_spec *spec, uint32_t mask, size_t max_rows);
 void nn_metrics_destroy(struct nn_metrics *a);
 /* Forgets every row added. */

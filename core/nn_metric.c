@@ -71,6 +71,9 @@ bool nn_metric_fits(enum nn_metric m, const struct nn_model_spec *spec)
 {
 	if ((unsigned)m >= NN_METRIC_COUNT)
 		return false;
+	if (m != NN_METRIC_ACCURACY && nn_spec_outputs(spec) > NN_METRIC_MAX_CLASSES &&
+	    nn_spec_task(spec) == NN_TASK_MULTICLASS)
+		return false;
 	switch (nn_spec_task(spec)) {
 	case NN_TASK_REGRESSION:
 		return (REGRESSION_MASK & NN_METRIC_BIT(m)) != 0;
@@ -79,6 +82,11 @@ bool nn_metric_fits(enum nn_metric m, const struct nn_model_spec *spec)
 	default:
 		return (CLASSIFICATION_MASK & NN_METRIC_BIT(m)) != 0;
 	}
+}
+
+uint64_t nn_metric_auc_scores(const struct nn_model_spec *spec, uint64_t n)
+{
+	return n * (nn_spec_task(spec) == NN_TASK_BINARY ? 1 : nn_spec_outputs(spec));
 }
 
 uint32_t nn_metric_classes(const struct nn_model_spec *spec)
@@ -115,6 +123,8 @@ struct nn_metrics *nn_metrics_create(const struct nn_model_spec *spec, uint32_t 
 	for (int m = 0; m < NN_METRIC_COUNT; m++)
 		if ((mask & NN_METRIC_BIT(m)) && !nn_metric_fits((enum nn_metric)m, spec))
 			return NULL;
+	if (nn_metric_classes(spec) > NN_METRIC_MAX_CLASSES)
+		return NULL; /* accuracy alone: the loss's own counter does it */
 	struct nn_metrics *a = calloc(1, sizeof *a);
 	if (!a)
 		return NULL;
@@ -130,6 +140,8 @@ struct nn_metrics *nn_metrics_create(const struct nn_model_spec *spec, uint32_t 
 		if (!a->confusion)
 			goto fail;
 	}
+	if ((mask & NN_METRIC_BIT(NN_METRIC_AUC)) && nn_metric_auc_scores(spec, max_rows) > NN_METRIC_MAX_SCORES)
+		goto fail;
 	if (mask & NN_METRIC_BIT(NN_METRIC_AUC)) {
 		a->c = a->task == NN_TASK_BINARY ? 1 : a->k;
 		/* the rows are in memory already as floats: this cannot overflow */

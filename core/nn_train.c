@@ -190,6 +190,11 @@ struct nn_train *nn_train_create(struct nn_model *m, const struct nn_data *train
 	if (t->has_val && nn_work_init(&t->eval, m, nn_work_infer_rows(m, tail.n), false, false) !=
 				  NN_OK)
 		goto fail;
+	if (opts->metrics & NN_METRIC_BIT(NN_METRIC_AUC) &&
+	    nn_metric_auc_scores(&m->spec, head.n > tail.n ? head.n : tail.n) > NN_METRIC_MAX_SCORES) {
+		st = NN_ELIMIT;
+		goto fail;
+	}
 	if (opts->metrics) {
 		t->tm = nn_metrics_create(&m->spec, opts->metrics, head.n);
 		if (!t->tm)

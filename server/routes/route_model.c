@@ -316,6 +316,11 @@ void route_evaluate(struct http_req *r)
 	struct api_err err = {0};
 	struct nn_eval eval;
 	struct db *db = route_db(r);
+	const struct api_model_info *info;
+	const struct nn_model_spec *spec;
+	struct nn_metrics *acc = NULL;
+	double values[NN_METRIC_COUNT];
+	uint32_t mask;
 	const struct nn_model *m;
 	struct mcache_ref *ref;
 	struct nn_data data;
@@ -331,22 +336,49 @@ void route_evaluate(struct http_req *r)
 		http_reply_error(r, &err);
 		return;
 	}
-	if (!(ref = cached_model(r, db, id, &m)))
+	if (!(ref = mcache_get(route_app(r)->mcache, db, id, &m, &info, &err))) {
+		http_reply_error(r, &err);
 		return;
+	}
+	spec = nn_model_spec(m);
+	/* the model's metrics, and accuracy's confusion matrix for classification */
+	mask = info->def.metrics & ~NN_METRIC_BIT(NN_METRIC_ACCURACY);
+	if (nn_metric_fits(NN_METRIC_ACCURACY, spec) && nn_metric_classes(spec) <= NN_METRIC_MAX_CLASSES)
+		mask |= NN_METRIC_BIT(NN_METRIC_ACCURACY);
 	if (db_dataset_get(db, dataset_id, &data_info, &err) ||
-	    api_dataset_fits(nn_model_spec(m), &data_info, "dataset_id", &err) ||
-	    db_dataset_load(db, dataset_id, &data_info, &x, &y, &err)) {
+	    api_dataset_fits(spec, &data_info, "dataset_id", &err)) {
 		if (err.code == API_NOT_FOUND)
 			snprintf(err.field, sizeof err.field, "dataset_id");
 		http_reply_error(r, &err);
 		goto out;
 	}
+	if ((mask & NN_METRIC_BIT(NN_METRIC_AUC)) && nn_metric_auc_scores(spec, data_info.n_samples) > NN_METRIC_MAX_SCORES) {
+		http_fail(r, API_VALIDATION_FAILED, "dataset_id",
+			  "the model's auc metric keeps a score per row and class, at most %llu; dataset %lld has too "
+			  "many rows for it",
+			  (unsigned long long)NN_METRIC_MAX_SCORES, (long long)dataset_id);
+		goto out;
+	}
+	if (db_dataset_load(db, dataset_id, &data_info, &x, &y, &err)) {
+		http_reply_error(r, &err);
+		goto out;
+	}
 	data = (struct nn_data){x, y, data_info.n_samples, data_info.n_features, data_info.y_dim ? data_info.y_dim : 1};
-	if (nn_evaluate(m, &data, &eval) != NN_OK)
+	if (mask && !(acc = nn_metrics_create(spec, mask, data.n))) {
 		http_fail(r, API_UNAVAILABLE, NULL, "cannot evaluate: out of memory");
-	else
-		http_reply_json(r, 200, api_evaluate_encode(&eval));
+		goto out;
+	}
+	if ((acc ? nn_evaluate_metrics(m, &data, acc, &eval) : nn_evaluate(m, &data, &eval)) != NN_OK) {
+		http_fail(r, API_UNAVAILABLE, NULL, "cannot evaluate: out of memory");
+		goto out;
+	}
+	if (acc)
+		nn_metrics_result(acc, values);
+	http_reply_json(r, 200,
+			api_evaluate_metrics_encode(&eval, mask, values, acc ? nn_metrics_confusion(acc) : NULL,
+						    nn_metric_classes(spec)));
 out:
+	nn_metrics_destroy(acc);
 	free(x);
 	free(y);
 	mcache_release(route_app(r)->mcache, ref);

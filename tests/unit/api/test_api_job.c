@@ -495,7 +495,7 @@ START_TEST(test_job_encode)
 	j.dataset_id = 0; /* deleted since */
 	j.status = API_JOB_RUNNING;
 	j.epoch = 2;
-	j.last = (struct api_epoch){2, 0.5, 0.75, NAN, NAN, 1.25};
+	j.last = (struct api_epoch){.epoch = 2, .loss = 0.5, .accuracy = 0.75, .val_loss = NAN, .val_accuracy = NAN, .seconds = 1.25};
 	j.samples_per_second = NAN;
 	snprintf(j.created_at, sizeof j.created_at, "2026-11-26T21:03:04Z");
 	s = api_job_encode(&j);
@@ -519,9 +519,64 @@ START_TEST(test_job_encode)
 }
 END_TEST
 
+START_TEST(test_epoch_metrics_encode)
+{
+	struct api_epoch e = {.epoch = 3, .loss = 0.5, .accuracy = 0.75, .val_loss = 0.625, .val_accuracy = 0.5, .seconds = 0.25}, back;
+	cJSON *root;
+	bool oom;
+	char *s;
+
+	/* none beyond accuracy: nothing to store */
+	e.metrics = NN_METRIC_BIT(NN_METRIC_ACCURACY);
+	ck_assert_ptr_null(api_epoch_metrics_encode(&e, &oom));
+	ck_assert(!oom);
+	ck_assert_int_eq(api_epoch_metrics_decode(NULL, &back), 0);
+	ck_assert_uint_eq(back.metrics, 0);
+
+	e.metrics = NN_METRIC_BIT(NN_METRIC_PRECISION) | NN_METRIC_BIT(NN_METRIC_AUC);
+	for (int m = 0; m < NN_METRIC_COUNT; m++)
+		e.values[m] = e.val_values[m] = NAN;
+	e.values[NN_METRIC_PRECISION] = 0.1;
+	e.val_values[NN_METRIC_PRECISION] = 1.0 / 3.0;
+	e.values[NN_METRIC_AUC] = 0.875; /* val_auc undefined: null */
+	s = api_epoch_metrics_encode(&e, &oom);
+	ck_assert_str_eq(s, "{\"precision\":0.1,\"val_precision\":0.3333333333333333,\"auc\":0.875,\"val_auc\":null}");
+	ck_assert_int_eq(api_epoch_metrics_decode(s, &back), 0);
+	ck_assert_uint_eq(back.metrics, e.metrics);
+	ck_assert(back.values[NN_METRIC_PRECISION] == 0.1 && back.val_values[NN_METRIC_PRECISION] == 1.0 / 3.0);
+	ck_assert(back.values[NN_METRIC_AUC] == 0.875 && isnan(back.val_values[NN_METRIC_AUC]));
+	ck_assert(isnan(back.values[NN_METRIC_MAE]));
+	free(s);
+
+	/* the epoch row (history and SSE) carries them by Keras's History keys */
+	s = api_epoch_encode(&e);
+	root = cJSON_Parse(s);
+	ck_assert(cJSON_GetObjectItemCaseSensitive(root, "val_precision")->valuedouble == 1.0 / 3.0);
+	ck_assert(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(root, "val_auc")));
+	ck_assert(cJSON_GetObjectItemCaseSensitive(root, "accuracy")->valuedouble == 0.75);
+	cJSON_Delete(root);
+	free(s);
+	/* without validation rows, no val_ keys */
+	e.val_loss = NAN;
+	s = api_epoch_encode(&e);
+	ck_assert_ptr_null(strstr(s, "val_"));
+	ck_assert_ptr_nonnull(strstr(s, "\"precision\":0.1"));
+	free(s);
+
+	/* damaged stored text */
+	ck_assert_int_eq(api_epoch_metrics_decode("{\"precision\": \"x\"}", &back), -1);
+	ck_assert_int_eq(api_epoch_metrics_decode("{\"accuracy\": 1}", &back), -1);
+	ck_assert_int_eq(api_epoch_metrics_decode("{\"val_bogus\": 1}", &back), -1);
+	ck_assert_int_eq(api_epoch_metrics_decode("[1]", &back), -1);
+	ck_assert_int_eq(api_epoch_metrics_decode("{", &back), -1);
+	ck_assert_uint_eq(back.metrics, 0);
+}
+END_TEST
+
 START_TEST(test_epoch_and_history_encode)
 {
-	struct api_epoch e[2] = {{1, 0.5, NAN, 0.625, NAN, 0.25}, {2, 0.25, 0.5, 0.375, 0.75, INFINITY}};
+	struct api_epoch e[2] = {{.epoch = 1, .loss = 0.5, .accuracy = NAN, .val_loss = 0.625, .val_accuracy = NAN, .seconds = 0.25},
+				 {.epoch = 2, .loss = 0.25, .accuracy = 0.5, .val_loss = 0.375, .val_accuracy = 0.75, .seconds = INFINITY}};
 	cJSON *root, *arr;
 	char *s;
 
@@ -581,6 +636,7 @@ Suite *suite_api_job(void)
 	suite_add_tcase(s, check);
 	tcase_add_test(enc, test_job_encode);
 	tcase_add_test(enc, test_epoch_and_history_encode);
+	tcase_add_test(enc, test_epoch_metrics_encode);
 	tcase_add_test(enc, test_status_names);
 	suite_add_tcase(s, enc);
 #undef N

@@ -459,7 +459,17 @@ static const struct {
 	 API_VALIDATION_FAILED, "layers[0].kernel_initializer", "orthogonal"},
 	{"{'input_dim': 3, 'layers': [{'units': 2, 'bias_initializer': 'random'}], " LOSS "}", API_VALIDATION_FAILED,
 	 "layers[0].bias_initializer", NULL},
-	{"{" ONE ", " LOSS ", 'metrics': ['mae']}", API_VALIDATION_FAILED, "metrics[0]", "mae"},
+	{"{" ONE ", " LOSS ", 'metrics': ['mape']}", API_VALIDATION_FAILED, "metrics[0]", "mape"},
+	{"{" ONE ", " LOSS ", 'metrics': ['mae', 'auc']}", API_VALIDATION_FAILED, "metrics[1]", "classification"},
+	{"{'input_dim': 3, 'layers': [{'units': 2, 'activation': 'softmax'}], 'loss': 'categorical_crossentropy', "
+	 "'metrics': ['precision', 'r2_score']}",
+	 API_VALIDATION_FAILED, "metrics[1]", "regression"},
+	{"{'input_dim': 3, 'layers': [{'units': 2, 'activation': 'sigmoid'}], 'loss': 'binary_crossentropy', "
+	 "'metrics': ['accuracy', 'recall']}",
+	 API_VALIDATION_FAILED, "metrics[1]", "one output"},
+	{"{'input_dim': 3, 'layers': [{'units': 1025, 'activation': 'softmax'}], 'loss': "
+	 "'sparse_categorical_crossentropy', 'metrics': ['f1_score']}",
+	 API_VALIDATION_FAILED, "metrics[0]", NULL},
 	/* units: 0, past 65536, 1e9, 2.5, a string, negative, infinite */
 	{"{'input_dim': 3, 'layers': [{'units': 0}], " LOSS "}", API_VALIDATION_FAILED, "layers[0].units", "1..65536"},
 	{"{'input_dim': 3, 'layers': [{'units': 65537}], " LOSS "}", API_VALIDATION_FAILED, "layers[0].units", NULL},
@@ -715,6 +725,34 @@ START_TEST(test_metrics)
 	ck_assert(!def.accuracy);
 	decode_ok("{'input_dim': 3, 'layers': [{'units': 3}], 'loss': 'mse', 'metrics': null}", &def);
 	ck_assert(!def.accuracy);
+	ck_assert_uint_eq(def.metrics, 0);
+
+	/* Keras's names and aliases, each once in the canonical list, in a fixed order */
+	decode_ok("{'input_dim': 3, 'layers': [{'units': 2}], 'loss': 'mse', 'metrics': ['r2_score', "
+		  "'mean_absolute_error', 'mse', 'root_mean_squared_error', 'mae']}",
+		  &def);
+	ck_assert(!def.accuracy);
+	ck_assert_uint_eq(def.metrics, NN_METRIC_BIT(NN_METRIC_MAE) | NN_METRIC_BIT(NN_METRIC_MSE) |
+					       NN_METRIC_BIT(NN_METRIC_RMSE) | NN_METRIC_BIT(NN_METRIC_R2_SCORE));
+	char *text = api_model_def_encode(&def);
+	ck_assert_ptr_nonnull(strstr(text, "\"metrics\":[\"mae\",\"mse\",\"rmse\",\"r2_score\"]"));
+	struct api_model_def back;
+	decode_ok(text, &back);
+	ck_assert_uint_eq(back.metrics, def.metrics);
+	free(text);
+	decode_ok("{'input_dim': 3, 'layers': [{'units': 4, 'activation': 'softmax'}], 'loss': "
+		  "'sparse_categorical_crossentropy', 'metrics': ['f1_score', 'auc', 'acc', 'recall', 'precision']}",
+		  &def);
+	ck_assert(def.accuracy);
+	text = api_model_def_encode(&def);
+	ck_assert_ptr_nonnull(
+		strstr(text, "\"metrics\":[\"accuracy\",\"precision\",\"recall\",\"auc\",\"f1_score\"]"));
+	free(text);
+	/* several binary outputs: accuracy only */
+	decode_ok("{'input_dim': 3, 'layers': [{'units': 2, 'activation': 'sigmoid'}], 'loss': 'binary_crossentropy', "
+		  "'metrics': ['binary_accuracy']}",
+		  &def);
+	ck_assert_uint_eq(def.metrics, NN_METRIC_BIT(NN_METRIC_ACCURACY));
 }
 END_TEST
 
