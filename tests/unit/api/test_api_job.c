@@ -557,7 +557,7 @@ START_TEST(test_epoch_metrics_encode)
 	cJSON_Delete(root);
 	free(s);
 	/* without validation rows, no val_ keys */
-	e.val_loss = NAN;
+	e.val_loss = e.val_accuracy = NAN;
 	s = api_epoch_encode(&e);
 	ck_assert_ptr_null(strstr(s, "val_"));
 	ck_assert_ptr_nonnull(strstr(s, "\"precision\":0.1"));
