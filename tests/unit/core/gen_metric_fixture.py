@@ -63,15 +63,19 @@ def binary_case(name, rng, n, logits, ties, one_class=False, none_predicted=Fals
                 out=out, y=y.reshape(n, 1), v=v, cm=cm, classes=2)
 
 
-def multiclass_case(name, rng, n, k, logits, sparse, ties, absent=None):
+def multiclass_case(name, rng, n, k, logits, sparse, ties, absent=None, unused=None):
     out = rng.normal(0, 1.5, size=(n, k)).astype(np.float32)
+    if unused is not None:  # a class neither true nor predicted: left out of the macro averages
+        assert logits
+        out[:, unused] = np.float32(-20)
     if not logits:
         out = softmax(out).astype(np.float32)
     if ties:
         out = (np.round(out * 5) / 5).astype(np.float32)
     truth = rng.integers(0, k, size=n)
-    if absent is not None:
-        truth[truth == absent] = (absent + 1) % k
+    for gone in (absent, unused):
+        if gone is not None:
+            truth[truth == gone] = (gone + 1) % k
     # argmax as the C code takes it: the first of equal maxima
     pred = np.argmax(out, axis=1)
     scores = softmax(out) if logits else out.astype(np.float64)
@@ -82,7 +86,7 @@ def multiclass_case(name, rng, n, k, logits, sparse, ties, absent=None):
         "f1_score": skm.f1_score(truth, pred, average="macro", zero_division=0),
         "auc": macro_ovr_auc(truth, scores, k),
     }
-    if absent is None and not ties:
+    if absent is None and unused is None and not ties:
         # sklearn's own multiclass path agrees with the per-class mean
         ref = skm.roc_auc_score(truth, scores / scores.sum(axis=1, keepdims=True), multi_class="ovr",
                                 average="macro")
@@ -136,6 +140,8 @@ def main():
         multiclass_case("one-hot 4 classes logits", rng, 173, 4, True, False, False),
         multiclass_case("sparse 5 classes tied scores", rng, 250, 5, False, True, True),
         multiclass_case("sparse 4 classes, class 2 never true", rng, 120, 4, False, True, False, absent=2),
+        multiclass_case("one-hot 4 classes logits, class 3 neither true nor predicted", rng, 90, 4, True, False,
+                        False, unused=3),
         regression_case("regression one output", rng, 300, 1),
         regression_case("regression three outputs", rng, 211, 3),
         regression_case("regression constant target predicted exactly", rng, 64, 2, constant=True,
