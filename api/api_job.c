@@ -11,6 +11,23 @@
 #include "api/api_internal.h"
 
 static const char *const monitor_names[] = {"loss", "val_loss", "accuracy", "val_accuracy"};
+static const char *const split_names[NN_SPLIT_COUNT] = {"tail", "random", "stratified"};
+
+static int decode_split_mode(const cJSON *root, struct nn_fit_opts *fit, struct api_err *err)
+{
+	char mode[16] = "tail";
+
+	if (api_get_string(root, "", "validation_split_mode", false, sizeof mode - 1, mode, err))
+		return -1;
+	for (int i = 0; i < NN_SPLIT_COUNT; i++) {
+		if (strcmp(mode, split_names[i]) == 0) {
+			fit->split = (enum nn_split)i;
+			return 0;
+		}
+	}
+	return api_fail(err, API_VALIDATION_FAILED, "validation_split_mode",
+			"validation_split_mode must be tail, random or stratified");
+}
 
 static int decode_early_stopping(const cJSON *root, struct nn_fit_opts *fit, struct api_err *err)
 {
@@ -44,7 +61,7 @@ static int decode_early_stopping(const cJSON *root, struct nn_fit_opts *fit, str
 int api_job_decode(const char *body, size_t len, struct api_job_req *out, struct api_err *err)
 {
 	static const char *const keys[] = {"model_id", "dataset_id", "validation_dataset_id", "epochs", "batch_size",
-					   "validation_split", "shuffle", "seed", "early_stopping", NULL};
+					   "validation_split", "validation_split_mode", "shuffle", "seed", "early_stopping", NULL};
 	cJSON *root = api_json_parse(body, len, err);
 	int64_t epochs = 1, batch = 32, seed = 0;
 	int rc = -1;
@@ -63,11 +80,16 @@ int api_job_decode(const char *body, size_t len, struct api_job_req *out, struct
 	    api_get_number(root, "", "validation_split", false, 0.0, 0.999999, &out->fit.validation_split, err) ||
 	    api_get_bool(root, "", "shuffle", false, &out->fit.shuffle, err) ||
 	    api_get_int(root, "", "seed", false, 0, 9007199254740991LL, &seed, err) ||
-	    decode_early_stopping(root, &out->fit, err))
+	    decode_early_stopping(root, &out->fit, err) || decode_split_mode(root, &out->fit, err))
 		goto out;
 	if (out->validation_dataset_id && out->fit.validation_split > 0) {
 		api_fail(err, API_VALIDATION_FAILED, "validation_split",
 			 "give either validation_split or validation_dataset_id, not both");
+		goto out;
+	}
+	if (out->fit.split != NN_SPLIT_TAIL && !(out->fit.validation_split > 0)) {
+		api_fail(err, API_VALIDATION_FAILED, "validation_split_mode",
+			 "validation_split_mode %s needs a validation_split above 0", split_names[out->fit.split]);
 		goto out;
 	}
 	out->fit.epochs = (uint32_t)epochs;
@@ -150,6 +172,10 @@ int api_job_check(const struct api_job_req *req, const struct api_model_def *mod
 					"validation_split %g of %llu rows leaves %s empty", fit->validation_split,
 					(unsigned long long)train->n_samples, n_train ? "the validation set" : "no training rows");
 	}
+	if (fit->split == NN_SPLIT_STRATIFIED && nn_spec_task(&model->spec) == NN_TASK_REGRESSION)
+		return api_fail(err, API_VALIDATION_FAILED, "validation_split_mode",
+				"validation_split_mode stratified needs a classification loss (the classes to stratify "
+				"by); use random");
 	if ((model->metrics & NN_METRIC_BIT(NN_METRIC_AUC)) &&
 	    nn_metric_auc_scores(&model->spec, n_train > n_val ? n_train : n_val) > NN_METRIC_MAX_SCORES)
 		return api_fail(err, API_VALIDATION_FAILED, "dataset_id",
@@ -185,6 +211,7 @@ static void req_fields(cJSON *o, const struct api_job_req *req)
 	api_add_number(o, "epochs", fit->epochs);
 	api_add_number(o, "batch_size", fit->batch_size);
 	api_add_number(o, "validation_split", fit->validation_split);
+	cJSON_AddStringToObject(o, "validation_split_mode", split_names[(unsigned)fit->split < NN_SPLIT_COUNT ? fit->split : 0]);
 	cJSON_AddBoolToObject(o, "shuffle", fit->shuffle);
 	api_add_number(o, "seed", (double)fit->seed);
 	if (fit->early_stopping) {

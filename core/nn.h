@@ -353,6 +353,11 @@ int nn_evaluate_metrics(const struct nn_model *m, const struct nn_data *d, struc
 
 /* ---- training ------------------------------------------------------------ */
 
+/* Which rows validation_split takes, always floor-complement many:
+ * the last ones (Keras), random ones, or random ones in each class's
+ * proportion (classification losses only); seeded by the fit's seed. */
+enum nn_split { NN_SPLIT_TAIL, NN_SPLIT_RANDOM, NN_SPLIT_STRATIFIED, NN_SPLIT_COUNT };
+
 enum nn_monitor { NN_MONITOR_LOSS, NN_MONITOR_VAL_LOSS, NN_MONITOR_ACCURACY, NN_MONITOR_VAL_ACCURACY };
 
 struct nn_fit_opts {
@@ -366,6 +371,7 @@ struct nn_fit_opts {
 	uint32_t patience;
 	double min_delta;
 	uint32_t metrics;         /* NN_METRIC_BIT()s to report per epoch (accuracy is always in metric) */
+	enum nn_split split;      /* which rows validation_split takes (tail by default) */
 };
 
 struct nn_epoch_log {

@@ -231,6 +231,11 @@ void nn_eval_run_metrics(const struct nn_model *m, struct nn_work *w, const stru
 			 struct nn_metrics *acc, struct nn_eval *out);
 /* Rows an accumulator was made for (nn_metric.c). */
 size_t nn_metrics_max_rows(const struct nn_metrics *a);
+/* The trainer's validation rows (after its split; n is 0 without), and
+ * the numbers in the data of its training rows in order (NULL: rows 0..n-1
+ * of the data, the tail rule). For tests. */
+const struct nn_data *nn_train_val_view(const struct nn_train *t);
+const size_t *nn_train_rows(const struct nn_train *t);
 /* Rows per inference batch for n rows: up to 256, within about 16 MB of
  * workspace, at least 1, at most n. */
 size_t nn_work_infer_rows(const struct nn_model *m, size_t n);

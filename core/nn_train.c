@@ -19,6 +19,7 @@
  *  24  u64[4]  RNG words     56  f64 best (IEEE bits)
  *  64  u64     checksum of bytes 0..63
  */
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,10 @@ struct nn_train {
 	struct nn_work eval;    /* validation passes */
 	const struct nn_par *par; /* borrowed threads, or NULL */
 	struct nn_metrics *tm, *vm; /* opts.metrics over the training / validation rows, or NULL */
+	/* random / stratified split: the training rows' numbers in the data (in
+	 * their order there), and a copy of the validation rows; NULL for tail */
+	size_t *base;
+	float *val_x, *val_y;
 };
 
 /* Parameters per optimizer chunk: an update is elementwise, so chunks fixed
@@ -114,6 +119,7 @@ static bool opts_valid(const struct nn_fit_opts *o)
 	return o->epochs >= 1 && o->epochs <= NN_MAX_EPOCHS && o->batch_size <= NN_MAX_BATCH &&
 	       isfinite(o->validation_split) && o->validation_split >= 0.0 &&
 	       o->validation_split < 1.0 && (unsigned)o->monitor <= NN_MONITOR_VAL_ACCURACY &&
+	       (unsigned)o->split < NN_SPLIT_COUNT &&
 	       isfinite(o->min_delta);
 }
 
@@ -125,6 +131,123 @@ static bool metrics_fit(const struct nn_model_spec *spec, uint32_t mask)
 		if ((mask & NN_METRIC_BIT(i)) && !nn_metric_fits((enum nn_metric)i, spec))
 			return false;
 	return true;
+}
+
+/* Class of row r of d for a stratified split. */
+static uint32_t row_class(const struct nn_model_spec *spec, const struct nn_data *d, size_t r)
+{
+	const float *y = d->y + r * d->y_dim;
+	if (nn_spec_task(spec) == NN_TASK_BINARY)
+		return y[0] > 0.5f;
+	if (d->y_dim == 1)
+		return (uint32_t)y[0];
+	uint32_t best = 0;
+	for (uint32_t j = 1; j < d->y_dim; j++)
+		if (y[j] > y[best])
+			best = j;
+	return best;
+}
+
+/* Marks n_val of d's rows for validation in is_val (d->n bytes, zeroed):
+ * random ones, or stratified: each class gets floor(n_val n_c / n) rows and
+ * the rest go one each to the classes with the largest remainders (lowest
+ * class first among equals), then random rows within each class. The RNG is
+ * its own stream from the seed, so the split does not move the shuffles. */
+static int pick_val_rows(const struct nn_model_spec *spec, const struct nn_data *d, size_t n_val,
+			 enum nn_split split, uint64_t seed, uint8_t *is_val)
+{
+	struct nn_rng rng;
+	size_t n = d->n;
+	nn_rng_seed(&rng, seed ^ 0x73706c6974ULL); /* "split" */
+	uint32_t k = split == NN_SPLIT_STRATIFIED ? nn_metric_classes(spec) : 1;
+	size_t *order = malloc(n * sizeof *order);
+	size_t *start = calloc((size_t)k + 1, sizeof *start);
+	size_t *quota = calloc(k, sizeof *quota);
+	uint64_t *rem = calloc(k, sizeof *rem);
+	int st = NN_ENOMEM;
+	if (!order || !start || !quota || !rem)
+		goto out;
+	/* rows grouped by class, in data order within each (a counting sort) */
+	for (size_t r = 0; r < n; r++)
+		start[(k > 1 ? row_class(spec, d, r) : 0) + 1]++;
+	for (uint32_t c = 0; c < k; c++)
+		start[c + 1] += start[c];
+	for (size_t r = 0, *next = quota; r < n; r++) {
+		uint32_t c = k > 1 ? row_class(spec, d, r) : 0;
+		order[start[c] + next[c]++] = r;
+	}
+	/* quotas by the largest remainder (the product in 128 bits: no overflow) */
+	size_t given = 0;
+	for (uint32_t c = 0; c < k; c++) {
+		uint64_t size = start[c + 1] - start[c];
+		quota[c] = (size_t)(((unsigned __int128)n_val * size) / n);
+		rem[c] = (uint64_t)(((unsigned __int128)n_val * size) % n);
+		given += quota[c];
+	}
+	while (given < n_val) {
+		uint32_t best = k;
+		for (uint32_t c = 0; c < k; c++)
+			if (quota[c] < start[c + 1] - start[c] && (best == k || rem[c] > rem[best]))
+				best = c;
+		assert(best < k); /* the classes hold all n >= n_val rows */
+		quota[best]++;
+		rem[best] = 0;
+		given++;
+	}
+	/* in each class, a partial Fisher-Yates draws its quota */
+	for (uint32_t c = 0; c < k; c++) {
+		size_t *rows = order + start[c], size = start[c + 1] - start[c];
+		for (size_t i = 0; i < quota[c]; i++) {
+			size_t j = i + (size_t)nn_rng_below(&rng, (uint64_t)(size - i));
+			size_t swap = rows[i];
+			rows[i] = rows[j];
+			rows[j] = swap;
+			is_val[rows[i]] = 1;
+		}
+	}
+	st = NN_OK;
+out:
+	free(order);
+	free(start);
+	free(quota);
+	free(rem);
+	return st;
+}
+
+/* A random or stratified split: t->base gets the training rows, t->val_x
+ * and t->val_y a copy of the validation rows, both in data order. */
+static int split_rows(struct nn_train *t, const struct nn_data *d, size_t n_val)
+{
+	uint8_t *is_val = calloc(d->n, 1);
+	int st = NN_ENOMEM;
+	t->base = malloc((d->n - n_val) * sizeof *t->base);
+	t->val_x = malloc(n_val * d->x_dim * sizeof(float));
+	t->val_y = malloc(n_val * d->y_dim * sizeof(float));
+	if (!is_val || !t->base || !t->val_x || !t->val_y)
+		goto out;
+	st = pick_val_rows(&t->m->spec, d, n_val, t->opts.split, t->opts.seed, is_val);
+	if (st != NN_OK)
+		goto out;
+	size_t nt = 0, nv = 0;
+	for (size_t r = 0; r < d->n; r++) {
+		if (!is_val[r]) {
+			t->base[nt++] = r;
+			continue;
+		}
+		memcpy(t->val_x + nv * d->x_dim, d->x + r * d->x_dim, d->x_dim * sizeof(float));
+		memcpy(t->val_y + nv * d->y_dim, d->y + r * d->y_dim, d->y_dim * sizeof(float));
+		nv++;
+	}
+	assert(nv == n_val && nt == d->n - n_val);
+	t->train = *d;
+	t->train.n = nt;
+	t->val = *d;
+	t->val.n = nv;
+	t->val.x = t->val_x;
+	t->val.y = t->val_y;
+out:
+	free(is_val);
+	return st;
 }
 
 static void reset_early_stopping(struct nn_train *t)
@@ -179,6 +302,14 @@ struct nn_train *nn_train_create(struct nn_model *m, const struct nn_data *train
 	t->has_metric = nn_loss_table[m->spec.loss.kind].correct != NULL;
 	t->opts = *opts;
 	t->batch = batch;
+	if (!val && opts->validation_split > 0.0 && opts->split != NN_SPLIT_TAIL) {
+		if (opts->split == NN_SPLIT_STRATIFIED && nn_spec_task(&m->spec) == NN_TASK_REGRESSION) {
+			st = NN_EINVAL;
+			goto fail;
+		}
+		if (split_rows(t, train, tail.n) != NN_OK)
+			goto fail;
+	}
 	nn_rng_seed(&t->rng, opts->seed);
 	reset_early_stopping(t);
 	t->index = malloc(head.n * sizeof *t->index);
@@ -230,6 +361,9 @@ void nn_train_destroy(struct nn_train *t)
 	nn_work_free(&t->eval);
 	nn_metrics_destroy(t->tm);
 	nn_metrics_destroy(t->vm);
+	free(t->base);
+	free(t->val_x);
+	free(t->val_y);
 	free(t);
 }
 
@@ -295,7 +429,7 @@ static int train_epoch(struct nn_train *t, const atomic_int *cancel, struct nn_e
 	size_t n = d->n, x_dim = d->x_dim, y_dim = d->y_dim;
 
 	for (size_t i = 0; i < n; i++)
-		t->index[i] = i;
+		t->index[i] = t->base ? t->base[i] : i;
 	if (t->opts.shuffle) {
 		/* Fisher-Yates */
 		for (size_t i = n - 1; i > 0; i--) {
@@ -316,7 +450,7 @@ static int train_epoch(struct nn_train *t, const atomic_int *cancel, struct nn_e
 		}
 		size_t rows = n - start < t->batch ? n - start : t->batch;
 		const float *x = d->x + start * x_dim, *y = d->y + start * y_dim;
-		if (t->opts.shuffle) {
+		if (t->opts.shuffle || t->base) {
 			gather(t->x_batch, d->x, t->index + start, rows, x_dim);
 			gather(t->y_batch, d->y, t->index + start, rows, y_dim);
 			x = t->x_batch;
@@ -389,6 +523,16 @@ size_t nn_train_n_train(const struct nn_train *t)
 size_t nn_train_n_val(const struct nn_train *t)
 {
 	return t->has_val ? t->val.n : 0;
+}
+
+const struct nn_data *nn_train_val_view(const struct nn_train *t)
+{
+	return &t->val;
+}
+
+const size_t *nn_train_rows(const struct nn_train *t)
+{
+	return t->base;
 }
 
 size_t nn_train_state_size(const struct nn_train *t)

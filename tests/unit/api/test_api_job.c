@@ -56,6 +56,7 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(r.fit.batch_size, 32);
 	ck_assert(r.fit.shuffle);
 	ck_assert(r.fit.validation_split == 0.0);
+	ck_assert_int_eq(r.fit.split, NN_SPLIT_TAIL);
 	ck_assert(!r.fit.early_stopping);
 	ck_assert(!r.has_seed);
 }
@@ -166,6 +167,13 @@ static const struct {
 	{"{" IDS ", 'validation_split': -0.1}", API_VALIDATION_FAILED, "validation_split"},
 	{"{" IDS ", 'validation_split': '0.2'}", API_VALIDATION_FAILED, "validation_split"},
 	{"{" IDS ", 'validation_split': 1e999}", API_VALIDATION_FAILED, "validation_split"},
+	/* validation_split_mode: a known name, and a split to apply it to */
+	{"{" IDS ", 'validation_split': 0.2, 'validation_split_mode': 'shuffled'}", API_VALIDATION_FAILED,
+	 "validation_split_mode"},
+	{"{" IDS ", 'validation_split': 0.2, 'validation_split_mode': 1}", API_VALIDATION_FAILED, "validation_split_mode"},
+	{"{" IDS ", 'validation_split_mode': 'random'}", API_VALIDATION_FAILED, "validation_split_mode"},
+	{"{" IDS ", 'validation_dataset_id': 3, 'validation_split_mode': 'stratified'}", API_VALIDATION_FAILED,
+	 "validation_split_mode"},
 	{"{" IDS ", 'shuffle': 'yes'}", API_VALIDATION_FAILED, "shuffle"},
 	{"{" IDS ", 'shuffle': 1}", API_VALIDATION_FAILED, "shuffle"},
 	{"{" IDS ", 'seed': -1}", API_VALIDATION_FAILED, "seed"},
@@ -229,6 +237,9 @@ START_TEST(test_req_roundtrip)
 		"{" IDS ", 'validation_dataset_id': 9, 'early_stopping': {'monitor': 'val_accuracy', 'patience': 4,"
 		" 'min_delta': 0.001}}",
 		"{" IDS ", 'seed': 0, 'early_stopping': {'monitor': 'loss'}}",
+		"{" IDS ", 'validation_split': 0.3, 'validation_split_mode': 'stratified'}",
+		"{" IDS ", 'validation_split': 0.3, 'validation_split_mode': 'random'}",
+		"{" IDS ", 'validation_split_mode': 'tail'}",
 	};
 
 	for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
@@ -249,6 +260,7 @@ START_TEST(test_req_roundtrip)
 		ck_assert_uint_eq(a.fit.epochs, b.fit.epochs);
 		ck_assert_uint_eq(a.fit.batch_size, b.fit.batch_size);
 		ck_assert(a.fit.validation_split == b.fit.validation_split);
+		ck_assert_int_eq(a.fit.split, b.fit.split);
 		ck_assert(a.fit.shuffle == b.fit.shuffle);
 		ck_assert_uint_eq(a.fit.seed, b.fit.seed);
 		ck_assert(a.fit.early_stopping == b.fit.early_stopping);
@@ -337,6 +349,13 @@ static const struct {
 	/* the train data is checked first */
 	{M_SPARSE, CLS(100, 0, 9), CLS(20, 0, 9), "{'model_id': 1, 'dataset_id': 1, 'validation_dataset_id': 2}",
 	 "dataset_id"},
+	/* validation_split_mode: stratified needs classes */
+	{M_SPARSE, CLS(100, 0, 2), {0}, "{'model_id': 1, 'dataset_id': 1, 'validation_split': 0.2, "
+	 "'validation_split_mode': 'stratified'}", NULL},
+	{M_REG1, REAL(100, 0, -5, 5), {0}, "{'model_id': 1, 'dataset_id': 1, 'validation_split': 0.2, "
+	 "'validation_split_mode': 'stratified'}", "validation_split_mode"},
+	{M_REG1, REAL(100, 0, -5, 5), {0}, "{'model_id': 1, 'dataset_id': 1, 'validation_split': 0.2, "
+	 "'validation_split_mode': 'random'}", NULL},
 	/* validation_split: Keras trains on the first floor(n (1 - split)) rows; neither part may be empty */
 	{M_REG1, REAL(5, 0, 0, 1), {0}, "{'model_id': 1, 'dataset_id': 1, 'validation_split': 0.2}", NULL},
 	{M_REG1, REAL(2, 0, 0, 1), {0}, "{'model_id': 1, 'dataset_id': 1, 'validation_split': 0.5}", NULL},
