@@ -114,7 +114,17 @@ enum nn_init {
 	NN_INIT_COUNT
 };
 
-enum nn_layer_kind { NN_LAYER_DENSE, NN_LAYER_DROPOUT };
+enum nn_layer_kind { NN_LAYER_DENSE, NN_LAYER_DROPOUT, NN_LAYER_NORMALIZATION };
+
+/* Keras's Normalization (axis -1): y = (x - mean) / max(sqrt(variance), 1e-7)
+ * per feature. Only as the first layer. Its weights, non-trainable, in
+ * get_weights() order: mean [input_dim], variance [input_dim], count [1]
+ * (the rows adapted on; initialised 0, 1, 0). Their gradient is 0, so no
+ * optimizer moves them. When count is 0 and the spec's norm_given is false,
+ * nn_train_create adapts mean and variance (numpy's mean and var, ddof 0)
+ * on the training rows after the validation split and sets count to their
+ * number; norm_given says the caller put its own mean and variance in. */
+#define NN_NORM_EPSILON 1e-7f
 
 struct nn_layer_spec {
 	enum nn_layer_kind kind;
@@ -129,6 +139,8 @@ struct nn_layer_spec {
 	double l2;         /* kernel regularizer: loss += l2 * sum(kernel^2); 0 = none */
 	/* dropout */
 	double rate;       /* in [0, 1) */
+	/* normalization */
+	bool norm_given;   /* mean and variance were given: never adapt */
 };
 
 enum nn_loss_kind {

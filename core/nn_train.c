@@ -69,20 +69,22 @@ static void opt_chunk(void *arg, size_t i)
 {
 	const struct opt_args *o = arg;
 	struct nn_model *m = o->m;
-	size_t lo = i * OPT_CHUNK, len = m->n_params - lo < OPT_CHUNK ? m->n_params - lo : OPT_CHUNK;
+	size_t lo = m->frozen + i * OPT_CHUNK, len = m->n_params - lo < OPT_CHUNK ? m->n_params - lo : OPT_CHUNK;
 
 	nn_opt_table[m->spec.opt.kind].step(&m->spec.opt, m->steps, m->params + lo, m->grads + lo,
 					    m->slots ? m->slots + lo : NULL, len, m->n_params);
 }
 
-/* One optimizer update of every parameter, in chunks through par. */
+/* One optimizer update of every trainable parameter (all but the frozen
+ * prefix: a leading normalization layer's), in chunks through par. */
 static void opt_update(struct nn_model *m, const struct nn_par *par)
 {
-	struct opt_args o = {m, (m->n_params + OPT_CHUNK - 1) / OPT_CHUNK};
+	size_t p = m->frozen;
+	struct opt_args o = {m, (m->n_params - p + OPT_CHUNK - 1) / OPT_CHUNK};
 
 	if (!par || o.chunks < 2) {
-		nn_opt_table[m->spec.opt.kind].step(&m->spec.opt, m->steps, m->params, m->grads,
-						    m->slots, m->n_params, m->n_params);
+		nn_opt_table[m->spec.opt.kind].step(&m->spec.opt, m->steps, m->params + p, m->grads + p,
+						    m->slots ? m->slots + p : NULL, m->n_params - p, m->n_params);
 		return;
 	}
 	nn_par_for(par, o.chunks, opt_chunk, &o);
@@ -333,6 +335,10 @@ struct nn_train *nn_train_create(struct nn_model *m, const struct nn_data *train
 		if (t->has_val && !(t->vm = nn_metrics_create(&m->spec, opts->metrics, tail.n)))
 			goto fail;
 	}
+	/* Keras's adapt() before the first fit: the training rows only (last,
+	 * so that a trainer that could not be made leaves the model as it was) */
+	if (nn_norm_needs_adapt(m))
+		nn_norm_adapt(m, &t->train, t->base, t->train.n);
 	if (status)
 		*status = NN_OK;
 	return t;
