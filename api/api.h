@@ -232,6 +232,12 @@ struct api_model_def {
  * Checks every field and the limits (nn_spec_check) without allocating for
  * the model. */
 int api_model_decode(const char *body, size_t len, struct api_model_def *out, struct api_err *err);
+/* Writes the mean and variance a model body gives its first layer
+ * (normalization with norm_given) into the first 2 x input_dim parameters;
+ * nothing for any other model. The body must have passed api_model_decode.
+ * Returns 0 or -1 with err. */
+int api_model_norm_fill(const char *body, size_t len, const struct nn_model_spec *spec, float *params,
+			struct api_err *err);
 /* A Keras metric name or alias ("acc", "mean_absolute_error") to its metric. */
 bool api_metric_parse(const char *name, enum nn_metric *out);
 /* The canonical definition (every default filled in), as stored and as read

@@ -162,6 +162,153 @@ static int decode_initializer(const cJSON *layer, const char *path, const char *
 	return 0;
 }
 
+/* ---- normalization -------------------------------------------------------------------- */
+
+/* A given mean or variance: a number for every feature, or an array of dim
+ * numbers (finite float32; a variance not negative), into out (may be NULL:
+ * check only). */
+static int norm_vector(const cJSON *obj, const char *path, const char *key, uint32_t dim, bool variance,
+		       float *out, struct api_err *err)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+	char field[API_FIELD_MAX], elem[API_FIELD_MAX];
+	uint32_t i = 0;
+	float v;
+
+	api_path(field, sizeof field, path, key);
+	if (cJSON_IsNumber(item)) {
+		if (api_read_float(item, field, &v, err))
+			return -1;
+		if (variance && v < 0)
+			return api_fail(err, API_VALIDATION_FAILED, field, "%s must not be negative", field);
+		for (i = 0; out && i < dim; i++)
+			out[i] = v;
+		return 0;
+	}
+	if (!cJSON_IsArray(item) || (uint32_t)cJSON_GetArraySize(item) != dim)
+		return api_fail(err, API_VALIDATION_FAILED, field, "%s must be a number or an array of %u numbers (one per "
+				"input feature)", field, dim);
+	for (const cJSON *e = item->child; e; e = e->next, i++) {
+		api_path_index(elem, sizeof elem, field, i);
+		if (api_read_float(e, elem, &v, err))
+			return -1;
+		if (variance && v < 0)
+			return api_fail(err, API_VALIDATION_FAILED, elem, "%s must not be negative", elem);
+		if (out)
+			out[i] = v;
+	}
+	return 0;
+}
+
+/* A normalization layer's fields (plain: {"type", "mean", "variance",
+ * "adapt"}; Keras: its config's "mean", "variance", "axis", "invert"). */
+int api_norm_layer(const cJSON *obj, const char *path, bool keras, struct nn_layer_spec *l, struct api_err *err)
+{
+	static const char *const keys[] = {"type", "mean", "variance", "adapt", NULL};
+	const cJSON *mean = cJSON_GetObjectItemCaseSensitive(obj, "mean");
+	const cJSON *var = cJSON_GetObjectItemCaseSensitive(obj, "variance");
+	bool has_mean = mean && !cJSON_IsNull(mean), has_var = var && !cJSON_IsNull(var), adapt = true;
+	char field[API_FIELD_MAX];
+
+	memset(l, 0, sizeof *l);
+	l->kind = NN_LAYER_NORMALIZATION;
+	if (keras) {
+		const cJSON *axis = cJSON_GetObjectItemCaseSensitive(obj, "axis");
+		const cJSON *invert = cJSON_GetObjectItemCaseSensitive(obj, "invert");
+
+		if (cJSON_IsArray(axis) && cJSON_GetArraySize(axis) == 1)
+			axis = axis->child;
+		api_path(field, sizeof field, path, "axis");
+		if (axis && !(cJSON_IsNumber(axis) && (axis->valuedouble == -1 || axis->valuedouble == 1)))
+			return api_fail(err, API_VALIDATION_FAILED, field,
+					"only axis -1 (one mean and variance per feature) is supported");
+		api_path(field, sizeof field, path, "invert");
+		if (invert && !cJSON_IsFalse(invert) && !cJSON_IsNull(invert))
+			return api_fail(err, API_VALIDATION_FAILED, field, "invert is not supported");
+	} else if (api_obj_check(obj, path, path, keys, err) ||
+		   api_get_bool(obj, path, "adapt", false, &adapt, err)) {
+		return -1;
+	}
+	if (has_mean != has_var) {
+		api_path(field, sizeof field, path, has_mean ? "variance" : "mean");
+		return api_fail(err, API_VALIDATION_FAILED, field, "give both mean and variance, or neither (adapt)");
+	}
+	if (has_mean && !adapt) {
+		/* fine: given values */
+	} else if (has_mean && cJSON_GetObjectItemCaseSensitive(obj, "adapt") &&
+		   !cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(obj, "adapt"))) {
+		api_path(field, sizeof field, path, "adapt");
+		return api_fail(err, API_VALIDATION_FAILED, field, "adapt must be false when mean and variance are given");
+	}
+	l->norm_given = has_mean || !adapt;
+	return 0;
+}
+
+/* The object holding the first layer's mean and variance in a model body
+ * (layers[0], or the config of the Keras model's first layer that is not an
+ * InputLayer), and its path; NULL when none. *parsed gets a tree to free
+ * (a Keras document given as a string). */
+static const cJSON *norm_source(const cJSON *root, char *path, size_t size, cJSON **parsed)
+{
+	const cJSON *keras = cJSON_GetObjectItemCaseSensitive(root, "keras"), *layers;
+	size_t i = 0;
+
+	*parsed = NULL;
+	if (!keras || cJSON_IsNull(keras)) {
+		layers = cJSON_GetObjectItemCaseSensitive(root, "layers");
+		snprintf(path, size, "layers[0]");
+		return cJSON_IsArray(layers) ? layers->child : NULL;
+	}
+	if (cJSON_IsString(keras))
+		keras = *parsed = cJSON_Parse(keras->valuestring);
+	layers = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(keras, "config"), "layers");
+	for (const cJSON *l = cJSON_IsArray(layers) ? layers->child : NULL; l; l = l->next, i++) {
+		const cJSON *cls = cJSON_GetObjectItemCaseSensitive(l, "class_name");
+		if (cJSON_IsString(cls) && strcmp(cls->valuestring, "InputLayer") == 0)
+			continue;
+		snprintf(path, size, "keras.config.layers[%zu].config", i);
+		return cJSON_GetObjectItemCaseSensitive(l, "config");
+	}
+	return NULL;
+}
+
+/* Checks (out NULL) or copies the given mean and variance of a model whose
+ * first layer is a normalization with norm_given. */
+static int norm_given_values(const cJSON *root, const struct nn_model_spec *spec, float *mean, float *var,
+			     struct api_err *err)
+{
+	char path[API_FIELD_MAX];
+	cJSON *parsed;
+	const cJSON *src;
+	int rc = 0;
+
+	if (spec->n_layers == 0 || spec->layers[0].kind != NN_LAYER_NORMALIZATION || !spec->layers[0].norm_given)
+		return 0;
+	src = norm_source(root, path, sizeof path, &parsed);
+	if (src && cJSON_GetObjectItemCaseSensitive(src, "mean") && !cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(src, "mean")))
+		rc = norm_vector(src, path, "mean", spec->input_dim, false, mean, err) ||
+		     norm_vector(src, path, "variance", spec->input_dim, true, var, err) ? -1 : 0;
+	cJSON_Delete(parsed);
+	return rc;
+}
+
+int api_model_norm_fill(const char *body, size_t len, const struct nn_model_spec *spec, float *params,
+			struct api_err *err)
+{
+	cJSON *root;
+	int rc;
+
+	if (spec->n_layers == 0 || spec->layers[0].kind != NN_LAYER_NORMALIZATION || !spec->layers[0].norm_given)
+		return 0;
+	root = api_json_parse(body, len, err);
+	if (!root)
+		return -1;
+	/* the layer's weights lead the parameters: mean, then variance */
+	rc = norm_given_values(root, spec, params, params + spec->input_dim, err);
+	cJSON_Delete(root);
+	return rc;
+}
+
 static int decode_layer(const cJSON *item, const char *path, struct nn_layer_spec *l, struct api_err *err)
 {
 	static const char *const dense_keys[] = {"type", "units", "activation", "use_bias", "kernel_initializer",
@@ -181,10 +328,12 @@ static int decode_layer(const cJSON *item, const char *path, struct nn_layer_spe
 		return api_obj_check(item, path, path, dropout_keys, err) ||
 		       api_get_number(item, path, "rate", true, 0.0, 0.999999, &l->rate, err);
 	}
+	if (strcmp(type, "normalization") == 0 || strcmp(type, "Normalization") == 0)
+		return api_norm_layer(item, path, false, l, err);
 	if (strcmp(type, "dense") != 0 && strcmp(type, "Dense") != 0) {
 		api_path(field, sizeof field, path, "type");
-		return api_fail(err, API_VALIDATION_FAILED, field, "unknown layer type \"%s\"; expected dense or dropout",
-				type);
+		return api_fail(err, API_VALIDATION_FAILED, field,
+				"unknown layer type \"%s\"; expected dense, dropout or normalization", type);
 	}
 	if (api_obj_check(item, path, path, dense_keys, err) ||
 	    api_get_int(item, path, "units", true, 1, NN_MAX_UNITS, &units, err))
@@ -397,7 +546,8 @@ static int check_spec(const struct nn_model_spec *spec, const char *layers_path,
 				"in all",
 				NN_MAX_LAYERS, NN_MAX_UNITS, (unsigned long long)NN_MAX_PARAMS);
 	return api_fail(err, API_VALIDATION_FAILED, field, "%s is not a valid layer stack: %s",
-			field, "the last layer must be dense and every dropout rate below 1");
+			field, "the last layer must be dense, every dropout rate below 1, and a normalization layer "
+			"only first");
 }
 
 static int decode_layers(const cJSON *root, struct nn_model_spec *spec, struct api_err *err)
@@ -461,7 +611,7 @@ int api_model_decode(const char *body, size_t len, struct api_model_def *out, st
 	if (decode_loss(root, &out->spec.loss, err) ||
 	    decode_optimizer(cJSON_GetObjectItemCaseSensitive(root, "optimizer"), "optimizer", &out->spec.opt, err) ||
 	    check_spec(&out->spec, keras ? "keras.config.layers" : "layers", keras ? source_index : NULL, err) ||
-	    decode_metrics(root, &out->spec, out, err))
+	    norm_given_values(root, &out->spec, NULL, NULL, err) || decode_metrics(root, &out->spec, out, err))
 		goto out;
 	seed = -1;
 	if (api_get_int(root, "", "seed", false, 0, 9007199254740991LL, &seed, err))

@@ -30,6 +30,12 @@ static cJSON *layer_json(const struct nn_layer_spec *l)
 {
 	cJSON *o = cJSON_CreateObject();
 
+	if (l->kind == NN_LAYER_NORMALIZATION) {
+		/* the values are weights (GET /weights); adapt false: given or set by hand */
+		cJSON_AddStringToObject(o, "type", "normalization");
+		cJSON_AddBoolToObject(o, "adapt", !l->norm_given);
+		return o;
+	}
 	if (l->kind == NN_LAYER_DROPOUT) {
 		cJSON_AddStringToObject(o, "type", "dropout");
 		api_add_number(o, "rate", l->rate);

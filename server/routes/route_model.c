@@ -107,6 +107,11 @@ void route_model_create(struct http_req *r)
 	}
 	nn_rng_seed(&rng, info.def.seed);
 	nn_model_init(m, &rng);
+	if (api_model_norm_fill(body, len, &info.def.spec, nn_model_params(m), &err)) {
+		http_reply_error(r, &err);
+		nn_model_destroy(m);
+		return;
+	}
 	info.n_params = nn_model_n_params(m);
 	state = save_state(r, m, &state_len);
 	nn_model_destroy(m);

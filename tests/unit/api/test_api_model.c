@@ -1287,6 +1287,57 @@ START_TEST(test_weights_roundtrip_flt_max)
 }
 END_TEST
 
+/* The normalization layer: decoded forms, the canonical "adapt" flag, the
+ * given values written into the leading parameters, its weights as mean,
+ * variance and count, GET -> PUT lossless. */
+START_TEST(test_normalization_layer)
+{
+	static const char body[] = "{'input_dim': 3, 'loss': 'mse', 'layers': [{'type': 'normalization', "
+				   "'mean': [1, -2, 0.5], 'variance': 4}, {'units': 1}]}";
+	struct api_model_def def, back;
+	struct api_err err;
+	float params[3 + 3 + 1 + 3 + 1], again[11];
+	struct tbody tb;
+	char *s;
+
+	decode_ok("{'input_dim': 3, 'loss': 'mse', 'layers': [{'type': 'normalization'}, {'units': 1}]}", &def);
+	ck_assert_int_eq(def.spec.layers[0].kind, NN_LAYER_NORMALIZATION);
+	ck_assert(!def.spec.layers[0].norm_given);
+	s = api_model_def_encode(&def);
+	ck_assert_ptr_nonnull(strstr(s, "{\"type\":\"normalization\",\"adapt\":true}"));
+	decode_ok(s, &back);
+	ck_assert(!back.spec.layers[0].norm_given);
+	free(s);
+	decode_ok("{'input_dim': 3, 'loss': 'mse', 'layers': [{'type': 'normalization', 'adapt': false}, {'units': 1}]}",
+		  &def);
+	ck_assert(def.spec.layers[0].norm_given);
+
+	decode_ok(body, &def);
+	ck_assert(def.spec.layers[0].norm_given);
+	s = api_model_def_encode(&def);
+	ck_assert_ptr_nonnull(strstr(s, "\"adapt\":false"));
+	decode_ok(s, &back);
+	ck_assert(back.spec.layers[0].norm_given);
+	free(s);
+	for (int i = 0; i < 11; i++)
+		params[i] = 99;
+	tb = tq(body);
+	ck_assert_int_eq(api_model_norm_fill(tb.p, tb.n, &def.spec, params, &err), 0);
+	tb_free(&tb);
+	ck_assert(params[0] == 1 && params[1] == -2 && params[2] == 0.5f);
+	ck_assert(params[3] == 4 && params[4] == 4 && params[5] == 4);
+	ck_assert(params[6] == 99); /* count and the dense layer untouched */
+
+	params[6] = 12;
+	s = api_weights_encode(&def.spec, params);
+	ck_assert_str_eq(s, "{\"layers\":[{\"mean\":[1,-2,0.5],\"variance\":[4,4,4],\"count\":12},"
+			    "{\"kernel\":[[99],[99],[99]],\"bias\":[99]}]}");
+	ck_assert_int_eq(api_weights_decode(s, strlen(s), &def.spec, again, &err), 0);
+	ck_assert(memcmp(again, params, sizeof params) == 0);
+	free(s);
+}
+END_TEST
+
 START_TEST(test_weights_encode_layout)
 {
 	struct api_model_def def;
@@ -1446,6 +1497,7 @@ Suite *suite_api_model(void)
 	tcase_add_test(weights, test_weights_roundtrip_bits);
 	tcase_add_test(weights, test_weights_roundtrip_flt_max);
 	tcase_add_test(weights, test_weights_encode_layout);
+	tcase_add_test(weights, test_normalization_layer);
 	tcase_add_loop_test(weights, test_weights_bad, 0, N(weights_bad_rows));
 	tcase_add_test(weights, test_weights_good);
 	suite_add_tcase(s, weights);
