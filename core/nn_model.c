@@ -157,7 +157,7 @@ int nn_spec_check(const struct nn_model_spec *spec, uint64_t *n_params, int *bad
 			total += 2 * width + 1;
 			if (i != 0)
 				status = NN_EINVAL;
-			else if (total > NN_MAX_PARAMS)
+			else if (NN_MAX_PARAMS < total) /* (2d + 1 <= 2^21 + 1: no overflow) */
 				status = NN_ELIMIT;
 		}
 		if (status == NN_OK && l->kind == NN_LAYER_DENSE) {
