@@ -120,6 +120,20 @@ class TestMetrics(FitdCase):
         e = self.evaluate_against_sklearn(model, "multiclass", ex, ey, CLASSIFICATION)
         self.assertEqual(len(e["confusion_matrix"]), 3)
 
+    def test_streamed(self):
+        """The SSE stream's epoch events carry the same metrics as the history."""
+        from test_sse import read_events
+        x, y = blobs(n=120, features=4, classes=3, seed=9, spread=1.5)
+        body = mlp_body(input_dim=4, hidden=(6,), outputs=3, name="streamed", metrics=["f1_score", "auc"])
+        _, job = self.train(body, x, y, epochs=2)
+        _, events, _ = read_events(self.srv.port, job["id"], timeout=T(30))
+        rows = [json.loads(e["data"]) for e in events if e.get("event") == "epoch"]
+        hist = self.history(self.c, job["id"])
+        self.assertEqual(len(rows), 2)
+        for row, h in zip(rows, hist):
+            for key in ("f1_score", "val_f1_score", "auc", "val_auc"):
+                self.assertEqual(row[key], h[key], key)
+
     def test_binary_with_aliases(self):
         rng = random.Random(3)
         x = [[rng.gauss(0, 1) for _ in range(4)] for _ in range(320)]

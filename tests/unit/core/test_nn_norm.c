@@ -199,6 +199,56 @@ START_TEST(test_input_gradient_matches_differences)
 }
 END_TEST
 
+/* Crash-resume: a job interrupted after its first epoch (model state with
+ * the adapted values, trainer state) and one interrupted before it (the
+ * model as created, count 0: adapt runs again on the same rows) both end
+ * bit-identical to an uninterrupted run. */
+START_TEST(test_resume_bit_identical)
+{
+	float x[80 * 3], y[80];
+	struct nn_rng rng;
+	nn_rng_seed(&rng, 21);
+	for (int r = 0; r < 80; r++) {
+		for (int j = 0; j < 3; j++)
+			x[r * 3 + j] = (float)(100.0 * nn_rng_normal(&rng) + 50 * j);
+		y[r] = x[r * 3] * 0.01f - x[r * 3 + 1] * 0.02f;
+	}
+	struct nn_data d = {x, y, 80, 3, 1};
+	struct nn_fit_opts o = {.epochs = 4, .batch_size = 8, .shuffle = true, .seed = 3, .validation_split = 0.25,
+				.split = NN_SPLIT_RANDOM};
+	struct nn_model *full = norm_model(3, 1, NN_OPT_ADAM, false);
+	size_t len = nn_model_state_size(full);
+	uint8_t *created = malloc(len), *after1 = malloc(len), tstate[128];
+	nn_model_state_save(full, created);
+	struct nn_train *t = nn_train_create(full, &d, NULL, &o, NULL);
+	ck_assert_int_eq(nn_train_epoch(t, NULL, NULL), NN_OK);
+	nn_model_state_save(full, after1);
+	ck_assert_uint_le(nn_train_state_size(t), sizeof tstate);
+	nn_train_state_save(t, tstate);
+	while (!nn_train_done(t))
+		ck_assert_int_eq(nn_train_epoch(t, NULL, NULL), NN_OK);
+	nn_train_destroy(t);
+
+	for (int late = 0; late < 2; late++) {
+		struct nn_model *m = norm_model(3, 1, NN_OPT_ADAM, false);
+		ck_assert_int_eq(nn_model_state_load(m, late ? after1 : created, len), NN_OK);
+		struct nn_train *r = nn_train_create(m, &d, NULL, &o, NULL);
+		if (late)
+			ck_assert_int_eq(nn_train_state_load(r, tstate, nn_train_state_size(r)), NN_OK);
+		while (!nn_train_done(r))
+			ck_assert_int_eq(nn_train_epoch(r, NULL, NULL), NN_OK);
+		ck_assert_msg(memcmp(nn_model_params_const(m), nn_model_params_const(full),
+				     nn_model_n_params(m) * sizeof(float)) == 0,
+			      "resumed %s the first epoch: other weights", late ? "after" : "before");
+		nn_train_destroy(r);
+		nn_model_destroy(m);
+	}
+	free(created);
+	free(after1);
+	nn_model_destroy(full);
+}
+END_TEST
+
 START_TEST(test_spec_rules)
 {
 	struct nn_model_spec spec;
@@ -259,6 +309,7 @@ Suite *suite_nn_norm(void)
 	tcase_add_loop_test(tc, test_every_optimizer_leaves_it_unchanged, 0, NN_OPT_COUNT);
 	tcase_add_test(tc, test_input_gradient_matches_differences);
 	tcase_add_test(tc, test_spec_rules);
+	tcase_add_test(tc, test_resume_bit_identical);
 	suite_add_tcase(s, tc);
 	return s;
 }
