@@ -791,7 +791,7 @@ function viewModels(view) {
 function describeLayers(m) {
 	return [m.input_dim, ...m.layers.map((l) => (l.type === 'dense'
 		? `${l.units} ${typeof l.activation === 'string' ? l.activation : l.activation.type}`
-		: `dropout ${l.rate}`))].join(' → ');
+		: l.type === 'normalization' ? 'normalization' : `dropout ${l.rate}`))].join(' → ');
 }
 
 function describeOptimizer(o, full) {
