@@ -150,6 +150,20 @@ static uint32_t row_class(const struct nn_model_spec *spec, const struct nn_data
 	return best;
 }
 
+struct remainder {
+	uint64_t rem;
+	uint32_t cls;
+};
+
+/* Largest remainder first, then the lowest class. */
+static int by_remainder(const void *pa, const void *pb)
+{
+	const struct remainder *a = pa, *b = pb;
+	if (a->rem != b->rem)
+		return a->rem < b->rem ? 1 : -1;
+	return (a->cls > b->cls) - (a->cls < b->cls);
+}
+
 /* Marks n_val of d's rows for validation in is_val (d->n bytes, zeroed):
  * random ones, or stratified: each class gets floor(n_val n_c / n) rows and
  * the rest go one each to the classes with the largest remainders (lowest
@@ -165,7 +179,7 @@ static int pick_val_rows(const struct nn_model_spec *spec, const struct nn_data 
 	size_t *order = malloc(n * sizeof *order);
 	size_t *start = calloc((size_t)k + 1, sizeof *start);
 	size_t *quota = calloc(k, sizeof *quota);
-	uint64_t *rem = calloc(k, sizeof *rem);
+	struct remainder *rem = calloc(k, sizeof *rem);
 	int st = NN_ENOMEM;
 	if (!order || !start || !quota || !rem)
 		goto out;
@@ -183,18 +197,17 @@ static int pick_val_rows(const struct nn_model_spec *spec, const struct nn_data 
 	for (uint32_t c = 0; c < k; c++) {
 		uint64_t size = start[c + 1] - start[c];
 		quota[c] = (size_t)(((unsigned __int128)n_val * size) / n);
-		rem[c] = (uint64_t)(((unsigned __int128)n_val * size) % n);
+		rem[c].rem = (uint64_t)(((unsigned __int128)n_val * size) % n);
+		rem[c].cls = c;
 		given += quota[c];
 	}
-	while (given < n_val) {
-		uint32_t best = k;
-		for (uint32_t c = 0; c < k; c++)
-			if (quota[c] < start[c + 1] - start[c] && (best == k || rem[c] > rem[best]))
-				best = c;
-		assert(best < k); /* the classes hold all n >= n_val rows */
-		quota[best]++;
-		rem[best] = 0;
-		given++;
+	/* the remainders sum to (n_val - given) n, each below n: at least that
+	 * many classes have one, and such a class has a row left (its quota is
+	 * below its size) */
+	qsort(rem, k, sizeof *rem, by_remainder);
+	for (uint32_t i = 0; given < n_val; i++, given++) {
+		assert(i < k && rem[i].rem > 0);
+		quota[rem[i].cls]++;
 	}
 	/* in each class, a partial Fisher-Yates draws its quota */
 	for (uint32_t c = 0; c < k; c++) {
