@@ -323,8 +323,8 @@ struct api_epoch {
  * (new; free with free()), stored with the epoch; NULL when there are none or
  * out of memory (*oom says which; may be NULL). */
 char *api_epoch_metrics_encode(const struct api_epoch *e, bool *oom);
-/* Reads such an object back into e (text NULL: none). Returns 0, or -1 when
- * the text is damaged. */
+/* Reads such an object back into e (text NULL: none). Returns 0, -1 when
+ * the text is damaged, -2 out of memory. */
 int api_epoch_metrics_decode(const char *text, struct api_epoch *e);
 
 struct api_job_info {

@@ -300,6 +300,7 @@ char *api_epoch_metrics_encode(const struct api_epoch *e, bool *oom)
 
 int api_epoch_metrics_decode(const char *text, struct api_epoch *e)
 {
+	unsigned long failures;
 	cJSON *root;
 	int rc = -1;
 
@@ -308,7 +309,12 @@ int api_epoch_metrics_decode(const char *text, struct api_epoch *e)
 		e->values[m] = e->val_values[m] = NAN;
 	if (!text)
 		return 0;
+	failures = api_alloc_failures();
 	root = cJSON_Parse(text);
+	if (!root && api_alloc_failures() != failures) {
+		rc = -2;
+		goto out;
+	}
 	if (!cJSON_IsObject(root))
 		goto out;
 	for (const cJSON *item = root->child; item; item = item->next) {

@@ -285,6 +285,9 @@ static int norm_given_values(const cJSON *root, const struct nn_model_spec *spec
 	if (spec->n_layers == 0 || spec->layers[0].kind != NN_LAYER_NORMALIZATION || !spec->layers[0].norm_given)
 		return 0;
 	src = norm_source(root, path, sizeof path, &parsed);
+	if (!src && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(root, "keras")))
+		/* the document parsed once already: only memory can fail now */
+		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
 	if (src && cJSON_GetObjectItemCaseSensitive(src, "mean") && !cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(src, "mean")))
 		rc = norm_vector(src, path, "mean", spec->input_dim, false, mean, err) ||
 		     norm_vector(src, path, "variance", spec->input_dim, true, var, err) ? -1 : 0;

@@ -58,8 +58,14 @@ static int read_job(sqlite3_stmt *st, void *item, struct api_err *err)
 	db_col_text(st, 17, j->started_at, sizeof j->started_at);
 	db_col_text(st, 18, j->finished_at, sizeof j->finished_at);
 	db_col_text(st, 19, j->kernels, sizeof j->kernels);
-	if (api_epoch_metrics_decode((const char *)sqlite3_column_text(st, 20), &j->last))
+	switch (api_epoch_metrics_decode((const char *)sqlite3_column_text(st, 20), &j->last)) {
+	case 0:
+		break;
+	case -2:
+		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
+	default:
 		return api_fail(err, API_INTERNAL, NULL, "job %lld has damaged metrics", (long long)j->id);
+	}
 	return 0;
 }
 
@@ -273,9 +279,13 @@ int db_job_history(struct db *db, int64_t id, struct api_epoch **epochs, size_t 
 		e->val_loss = db_col_real(st, 3);
 		e->val_accuracy = db_col_real(st, 4);
 		e->seconds = db_col_real(st, 5);
-		if (api_epoch_metrics_decode((const char *)sqlite3_column_text(st, 6), e)) {
+		rc = api_epoch_metrics_decode((const char *)sqlite3_column_text(st, 6), e);
+		if (rc) {
 			sqlite3_reset(st);
-			api_fail(err, API_INTERNAL, NULL, "job %lld has an epoch with damaged metrics", (long long)id);
+			if (rc == -2)
+				api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
+			else
+				api_fail(err, API_INTERNAL, NULL, "job %lld has an epoch with damaged metrics", (long long)id);
 			goto fail;
 		}
 	}
