@@ -223,6 +223,7 @@ struct api_model_def {
 	char name[API_NAME_MAX + 1];
 	struct nn_model_spec spec;
 	bool accuracy;      /* "accuracy" among the metrics */
+	uint32_t metrics;   /* NN_METRIC_BIT of every metric asked for (accuracy included) */
 	bool has_seed;
 	uint64_t seed;
 };
@@ -231,6 +232,14 @@ struct api_model_def {
  * Checks every field and the limits (nn_spec_check) without allocating for
  * the model. */
 int api_model_decode(const char *body, size_t len, struct api_model_def *out, struct api_err *err);
+/* Writes the mean and variance a model body gives its first layer
+ * (normalization with norm_given) into the first 2 x input_dim parameters;
+ * nothing for any other model. The body must have passed api_model_decode.
+ * Returns 0 or -1 with err. */
+int api_model_norm_fill(const char *body, size_t len, const struct nn_model_spec *spec, float *params,
+			struct api_err *err);
+/* A Keras metric name or alias ("acc", "mean_absolute_error") to its metric. */
+bool api_metric_parse(const char *name, enum nn_metric *out);
 /* The canonical definition (every default filled in), as stored and as read
  * back by api_model_decode. */
 char *api_model_def_encode(const struct api_model_def *def);
@@ -373,7 +382,18 @@ struct api_epoch {
 	uint32_t epoch;
 	double loss, accuracy, val_loss, val_accuracy;
 	double seconds;
+	/* The model's other metrics (NN_METRIC_BIT mask; accuracy stays above):
+	 * values[m] and val_values[m] for each m in the mask, NaN when undefined. */
+	uint32_t metrics;
+	double values[NN_METRIC_COUNT], val_values[NN_METRIC_COUNT];
 };
+/* The metrics of e beyond accuracy as a JSON object {"precision": .., "val_precision": ..}
+ * (new; free with free()), stored with the epoch; NULL when there are none or
+ * out of memory (*oom says which; may be NULL). */
+char *api_epoch_metrics_encode(const struct api_epoch *e, bool *oom);
+/* Reads such an object back into e (text NULL: none). Returns 0, -1 when
+ * the text is damaged, -2 out of memory. */
+int api_epoch_metrics_decode(const char *text, struct api_epoch *e);
 
 struct api_job_info {
 	int64_t id;
@@ -431,6 +451,11 @@ char *api_prediction_list_encode(const struct api_prediction_info *items, size_t
 /* {"dataset_id": N} */
 int api_evaluate_decode(const char *body, size_t len, int64_t *dataset_id, struct api_err *err);
 char *api_evaluate_encode(const struct nn_eval *e);
+/* The same with the metrics of mask beyond accuracy (values indexed by enum
+ * nn_metric, null where undefined) and, when confusion is non-NULL, the
+ * classes x classes "confusion_matrix" (row: true class, column: predicted). */
+char *api_evaluate_metrics_encode(const struct nn_eval *e, uint32_t mask, const double *values,
+				  const uint64_t *confusion, uint32_t classes);
 
 /* ---- service information ------------------------------------------------------------------ */
 

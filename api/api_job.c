@@ -11,6 +11,23 @@
 #include "api/api_internal.h"
 
 static const char *const monitor_names[] = {"loss", "val_loss", "accuracy", "val_accuracy"};
+static const char *const split_names[NN_SPLIT_COUNT] = {"tail", "random", "stratified"};
+
+static int decode_split_mode(const cJSON *root, struct nn_fit_opts *fit, struct api_err *err)
+{
+	char mode[16] = "tail";
+
+	if (api_get_string(root, "", "validation_split_mode", false, sizeof mode - 1, mode, err))
+		return -1;
+	for (int i = 0; i < NN_SPLIT_COUNT; i++) {
+		if (strcmp(mode, split_names[i]) == 0) {
+			fit->split = (enum nn_split)i;
+			return 0;
+		}
+	}
+	return api_fail(err, API_VALIDATION_FAILED, "validation_split_mode",
+			"validation_split_mode must be tail, random or stratified");
+}
 
 static int decode_early_stopping(const cJSON *root, struct nn_fit_opts *fit, struct api_err *err)
 {
@@ -58,7 +75,7 @@ static int decode_model_ref(const cJSON *root, struct api_job_req *out, struct a
 int api_job_decode(const char *body, size_t len, struct api_job_req *out, struct api_err *err)
 {
 	static const char *const keys[] = {"model_id", "dataset_id", "validation_dataset_id", "epochs", "batch_size",
-					   "validation_split", "shuffle", "seed", "early_stopping", NULL};
+					   "validation_split", "validation_split_mode", "shuffle", "seed", "early_stopping", NULL};
 	cJSON *root = api_json_parse(body, len, err);
 	int64_t epochs = 1, batch = 32, seed = 0;
 	int rc = -1;
@@ -77,11 +94,16 @@ int api_job_decode(const char *body, size_t len, struct api_job_req *out, struct
 	    api_get_number(root, "", "validation_split", false, 0.0, 0.999999, &out->fit.validation_split, err) ||
 	    api_get_bool(root, "", "shuffle", false, &out->fit.shuffle, err) ||
 	    api_get_int(root, "", "seed", false, 0, 9007199254740991LL, &seed, err) ||
-	    decode_early_stopping(root, &out->fit, err))
+	    decode_early_stopping(root, &out->fit, err) || decode_split_mode(root, &out->fit, err))
 		goto out;
 	if (out->validation_dataset_id && out->fit.validation_split > 0) {
 		api_fail(err, API_VALIDATION_FAILED, "validation_split",
 			 "give either validation_split or validation_dataset_id, not both");
+		goto out;
+	}
+	if (out->fit.split != NN_SPLIT_TAIL && !(out->fit.validation_split > 0)) {
+		api_fail(err, API_VALIDATION_FAILED, "validation_split_mode",
+			 "validation_split_mode %s needs a validation_split above 0", split_names[out->fit.split]);
 		goto out;
 	}
 	out->fit.epochs = (uint32_t)epochs;
@@ -164,6 +186,16 @@ int api_job_check(const struct api_job_req *req, const struct api_model_def *mod
 					"validation_split %g of %llu rows leaves %s empty", fit->validation_split,
 					(unsigned long long)train->n_samples, n_train ? "the validation set" : "no training rows");
 	}
+	if (fit->split == NN_SPLIT_STRATIFIED && nn_spec_task(&model->spec) == NN_TASK_REGRESSION)
+		return api_fail(err, API_VALIDATION_FAILED, "validation_split_mode",
+				"validation_split_mode stratified needs a classification loss (the classes to stratify "
+				"by); use random");
+	if ((model->metrics & NN_METRIC_BIT(NN_METRIC_AUC)) &&
+	    nn_metric_auc_scores(&model->spec, n_train > n_val ? n_train : n_val) > NN_METRIC_MAX_SCORES)
+		return api_fail(err, API_VALIDATION_FAILED, "dataset_id",
+				"the model's auc metric keeps a score per row and class, at most %llu; %llu rows are too "
+				"many for it (drop auc from the model's metrics)",
+				(unsigned long long)NN_METRIC_MAX_SCORES, (unsigned long long)(n_train > n_val ? n_train : n_val));
 	if (fit->early_stopping) {
 		bool wants_val = fit->monitor == NN_MONITOR_VAL_LOSS || fit->monitor == NN_MONITOR_VAL_ACCURACY;
 		bool wants_acc = fit->monitor == NN_MONITOR_ACCURACY || fit->monitor == NN_MONITOR_VAL_ACCURACY;
@@ -193,6 +225,7 @@ static void req_fields(cJSON *o, const struct api_job_req *req)
 	api_add_number(o, "epochs", fit->epochs);
 	api_add_number(o, "batch_size", fit->batch_size);
 	api_add_number(o, "validation_split", fit->validation_split);
+	cJSON_AddStringToObject(o, "validation_split_mode", split_names[(unsigned)fit->split < NN_SPLIT_COUNT ? fit->split : 0]);
 	cJSON_AddBoolToObject(o, "shuffle", fit->shuffle);
 	api_add_number(o, "seed", (double)fit->seed);
 	if (fit->early_stopping) {
@@ -244,6 +277,83 @@ static void add_if_finite(cJSON *o, const char *key, double v)
 		api_add_number(o, key, v);
 }
 
+/* The metrics of e beyond accuracy, by Keras's History keys: "auc", then
+ * "val_auc" when there are validation rows; null where undefined. */
+static void add_metric_values(cJSON *o, const struct api_epoch *e)
+{
+	char key[32];
+
+	for (int m = NN_METRIC_ACCURACY + 1; m < NN_METRIC_COUNT; m++) {
+		if (!(e->metrics & NN_METRIC_BIT(m)))
+			continue;
+		api_json_add(o, nn_metric_name((enum nn_metric)m), api_json_number_or_null(e->values[m]));
+		if (isnan(e->val_loss))
+			continue;
+		snprintf(key, sizeof key, "val_%s", nn_metric_name((enum nn_metric)m));
+		api_json_add(o, key, api_json_number_or_null(e->val_values[m]));
+	}
+}
+
+char *api_epoch_metrics_encode(const struct api_epoch *e, bool *oom)
+{
+	unsigned long failures = api_alloc_failures();
+	cJSON *o;
+	char *text;
+
+	if (oom)
+		*oom = false;
+	if (!(e->metrics & ~NN_METRIC_BIT(NN_METRIC_ACCURACY)))
+		return NULL;
+	o = cJSON_CreateObject();
+	add_metric_values(o, e);
+	text = api_json_print_free(o, failures);
+	if (!text && oom)
+		*oom = true;
+	return text;
+}
+
+int api_epoch_metrics_decode(const char *text, struct api_epoch *e)
+{
+	unsigned long failures;
+	cJSON *root;
+	int rc = -1;
+
+	e->metrics = 0;
+	for (int m = 0; m < NN_METRIC_COUNT; m++)
+		e->values[m] = e->val_values[m] = NAN;
+	if (!text)
+		return 0;
+	failures = api_alloc_failures();
+	root = cJSON_Parse(text);
+	if (!root && api_alloc_failures() != failures) {
+		rc = -2;
+		goto out;
+	}
+	if (!cJSON_IsObject(root))
+		goto out;
+	for (const cJSON *item = root->child; item; item = item->next) {
+		const char *name = item->string;
+		bool val = strncmp(name, "val_", 4) == 0;
+		int m;
+
+		if (val)
+			name += 4;
+		for (m = NN_METRIC_ACCURACY + 1; m < NN_METRIC_COUNT; m++)
+			if (strcmp(name, nn_metric_name((enum nn_metric)m)) == 0)
+				break;
+		if (m == NN_METRIC_COUNT || !(cJSON_IsNumber(item) || cJSON_IsNull(item)))
+			goto out;
+		e->metrics |= NN_METRIC_BIT(m);
+		(val ? e->val_values : e->values)[m] = cJSON_IsNumber(item) ? item->valuedouble : NAN;
+	}
+	rc = 0;
+out:
+	if (rc)
+		e->metrics = 0;
+	cJSON_Delete(root);
+	return rc;
+}
+
 static cJSON *epoch_json(const struct api_epoch *e)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -253,6 +363,7 @@ static cJSON *epoch_json(const struct api_epoch *e)
 	add_if_finite(o, "accuracy", e->accuracy);
 	add_if_finite(o, "val_loss", e->val_loss);
 	add_if_finite(o, "val_accuracy", e->val_accuracy);
+	add_metric_values(o, e);
 	api_add_number(o, "seconds", isfinite(e->seconds) ? e->seconds : 0.0);
 	return o;
 }
@@ -306,6 +417,7 @@ static cJSON *job_json(const struct api_job_info *j)
 		add_if_finite(metrics, "accuracy", j->last.accuracy);
 		add_if_finite(metrics, "val_loss", j->last.val_loss);
 		add_if_finite(metrics, "val_accuracy", j->last.val_accuracy);
+		add_metric_values(metrics, &j->last);
 	}
 	api_json_add(o, "samples_per_second", api_json_number_or_null(j->samples_per_second));
 	if (j->error[0])

@@ -162,6 +162,156 @@ static int decode_initializer(const cJSON *layer, const char *path, const char *
 	return 0;
 }
 
+/* ---- normalization -------------------------------------------------------------------- */
+
+/* A given mean or variance: a number for every feature, or an array of dim
+ * numbers (finite float32; a variance not negative), into out (may be NULL:
+ * check only). */
+static int norm_vector(const cJSON *obj, const char *path, const char *key, uint32_t dim, bool variance,
+		       float *out, struct api_err *err)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+	char field[API_FIELD_MAX], elem[API_FIELD_MAX];
+	uint32_t i = 0;
+	float v;
+
+	api_path(field, sizeof field, path, key);
+	if (cJSON_IsNumber(item)) {
+		if (api_read_float(item, field, &v, err))
+			return -1;
+		if (variance && v < 0)
+			return api_fail(err, API_VALIDATION_FAILED, field, "%s must not be negative", field);
+		for (i = 0; out && i < dim; i++)
+			out[i] = v;
+		return 0;
+	}
+	if (!cJSON_IsArray(item) || (uint32_t)cJSON_GetArraySize(item) != dim)
+		return api_fail(err, API_VALIDATION_FAILED, field, "%s must be a number or an array of %u numbers (one per "
+				"input feature)", field, dim);
+	for (const cJSON *e = item->child; e; e = e->next, i++) {
+		api_path_index(elem, sizeof elem, field, i);
+		if (api_read_float(e, elem, &v, err))
+			return -1;
+		if (variance && v < 0)
+			return api_fail(err, API_VALIDATION_FAILED, elem, "%s must not be negative", elem);
+		if (out)
+			out[i] = v;
+	}
+	return 0;
+}
+
+/* A normalization layer's fields (plain: {"type", "mean", "variance",
+ * "adapt"}; Keras: its config's "mean", "variance", "axis", "invert"). */
+int api_norm_layer(const cJSON *obj, const char *path, bool keras, struct nn_layer_spec *l, struct api_err *err)
+{
+	static const char *const keys[] = {"type", "mean", "variance", "adapt", NULL};
+	const cJSON *mean = cJSON_GetObjectItemCaseSensitive(obj, "mean");
+	const cJSON *var = cJSON_GetObjectItemCaseSensitive(obj, "variance");
+	bool has_mean = mean && !cJSON_IsNull(mean), has_var = var && !cJSON_IsNull(var), adapt = true;
+	char field[API_FIELD_MAX];
+
+	memset(l, 0, sizeof *l);
+	l->kind = NN_LAYER_NORMALIZATION;
+	if (keras) {
+		const cJSON *axis = cJSON_GetObjectItemCaseSensitive(obj, "axis");
+		const cJSON *invert = cJSON_GetObjectItemCaseSensitive(obj, "invert");
+
+		if (cJSON_IsArray(axis) && cJSON_GetArraySize(axis) == 1)
+			axis = axis->child;
+		api_path(field, sizeof field, path, "axis");
+		if (axis && !(cJSON_IsNumber(axis) && (axis->valuedouble == -1 || axis->valuedouble == 1)))
+			return api_fail(err, API_VALIDATION_FAILED, field,
+					"only axis -1 (one mean and variance per feature) is supported");
+		api_path(field, sizeof field, path, "invert");
+		if (invert && !cJSON_IsFalse(invert) && !cJSON_IsNull(invert))
+			return api_fail(err, API_VALIDATION_FAILED, field, "invert is not supported");
+	} else if (api_obj_check(obj, path, path, keys, err) ||
+		   api_get_bool(obj, path, "adapt", false, &adapt, err)) {
+		return -1;
+	}
+	if (has_mean != has_var) {
+		api_path(field, sizeof field, path, has_mean ? "variance" : "mean");
+		return api_fail(err, API_VALIDATION_FAILED, field, "give both mean and variance, or neither (adapt)");
+	}
+	if (has_mean && !adapt) {
+		/* fine: given values */
+	} else if (has_mean && cJSON_GetObjectItemCaseSensitive(obj, "adapt") &&
+		   !cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(obj, "adapt"))) {
+		api_path(field, sizeof field, path, "adapt");
+		return api_fail(err, API_VALIDATION_FAILED, field, "adapt must be false when mean and variance are given");
+	}
+	l->norm_given = has_mean || !adapt;
+	return 0;
+}
+
+/* The object holding the first layer's mean and variance in a model body
+ * (layers[0], or the config of the Keras model's first layer that is not an
+ * InputLayer), and its path; NULL when none. *parsed gets a tree to free
+ * (a Keras document given as a string). */
+static const cJSON *norm_source(const cJSON *root, char *path, size_t size, cJSON **parsed)
+{
+	const cJSON *keras = cJSON_GetObjectItemCaseSensitive(root, "keras"), *layers;
+	size_t i = 0;
+
+	*parsed = NULL;
+	if (!keras || cJSON_IsNull(keras)) {
+		layers = cJSON_GetObjectItemCaseSensitive(root, "layers");
+		snprintf(path, size, "layers[0]");
+		return cJSON_IsArray(layers) ? layers->child : NULL;
+	}
+	if (cJSON_IsString(keras))
+		keras = *parsed = cJSON_Parse(keras->valuestring);
+	layers = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(keras, "config"), "layers");
+	for (const cJSON *l = cJSON_IsArray(layers) ? layers->child : NULL; l; l = l->next, i++) {
+		const cJSON *cls = cJSON_GetObjectItemCaseSensitive(l, "class_name");
+		if (cJSON_IsString(cls) && strcmp(cls->valuestring, "InputLayer") == 0)
+			continue;
+		snprintf(path, size, "keras.config.layers[%zu].config", i);
+		return cJSON_GetObjectItemCaseSensitive(l, "config");
+	}
+	return NULL;
+}
+
+/* Checks (out NULL) or copies the given mean and variance of a model whose
+ * first layer is a normalization with norm_given. */
+static int norm_given_values(const cJSON *root, const struct nn_model_spec *spec, float *mean, float *var,
+			     struct api_err *err)
+{
+	char path[API_FIELD_MAX];
+	cJSON *parsed;
+	const cJSON *src;
+	int rc = 0;
+
+	if (spec->n_layers == 0 || spec->layers[0].kind != NN_LAYER_NORMALIZATION || !spec->layers[0].norm_given)
+		return 0;
+	src = norm_source(root, path, sizeof path, &parsed);
+	if (!src && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(root, "keras")))
+		/* the document parsed once already: only memory can fail now */
+		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
+	if (src && cJSON_GetObjectItemCaseSensitive(src, "mean") && !cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(src, "mean")))
+		rc = norm_vector(src, path, "mean", spec->input_dim, false, mean, err) ||
+		     norm_vector(src, path, "variance", spec->input_dim, true, var, err) ? -1 : 0;
+	cJSON_Delete(parsed);
+	return rc;
+}
+
+int api_model_norm_fill(const char *body, size_t len, const struct nn_model_spec *spec, float *params,
+			struct api_err *err)
+{
+	cJSON *root;
+	int rc;
+
+	if (spec->n_layers == 0 || spec->layers[0].kind != NN_LAYER_NORMALIZATION || !spec->layers[0].norm_given)
+		return 0;
+	root = api_json_parse(body, len, err);
+	if (!root)
+		return -1;
+	/* the layer's weights lead the parameters: mean, then variance */
+	rc = norm_given_values(root, spec, params, params + spec->input_dim, err);
+	cJSON_Delete(root);
+	return rc;
+}
+
 static int decode_layer(const cJSON *item, const char *path, struct nn_layer_spec *l, struct api_err *err)
 {
 	static const char *const dense_keys[] = {"type", "units", "activation", "use_bias", "kernel_initializer",
@@ -181,10 +331,12 @@ static int decode_layer(const cJSON *item, const char *path, struct nn_layer_spe
 		return api_obj_check(item, path, path, dropout_keys, err) ||
 		       api_get_number(item, path, "rate", true, 0.0, 0.999999, &l->rate, err);
 	}
+	if (strcmp(type, "normalization") == 0 || strcmp(type, "Normalization") == 0)
+		return api_norm_layer(item, path, false, l, err);
 	if (strcmp(type, "dense") != 0 && strcmp(type, "Dense") != 0) {
 		api_path(field, sizeof field, path, "type");
-		return api_fail(err, API_VALIDATION_FAILED, field, "unknown layer type \"%s\"; expected dense or dropout",
-				type);
+		return api_fail(err, API_VALIDATION_FAILED, field,
+				"unknown layer type \"%s\"; expected dense, dropout or normalization", type);
 	}
 	if (api_obj_check(item, path, path, dense_keys, err) ||
 	    api_get_int(item, path, "units", true, 1, NN_MAX_UNITS, &units, err))
@@ -294,36 +446,82 @@ static int decode_optimizer(const cJSON *item, const char *path, struct nn_opt_s
 	return 0;
 }
 
-static int decode_metrics(const cJSON *root, const struct nn_model_spec *spec, bool *accuracy, struct api_err *err)
+/* Keras's metric names and aliases, each to its enum nn_metric. */
+static const struct {
+	const char *name;
+	enum nn_metric metric;
+} metric_aliases[] = {
+	{"accuracy", NN_METRIC_ACCURACY},
+	{"acc", NN_METRIC_ACCURACY},
+	{"binary_accuracy", NN_METRIC_ACCURACY},
+	{"categorical_accuracy", NN_METRIC_ACCURACY},
+	{"sparse_categorical_accuracy", NN_METRIC_ACCURACY},
+	{"precision", NN_METRIC_PRECISION},
+	{"recall", NN_METRIC_RECALL},
+	{"auc", NN_METRIC_AUC},
+	{"f1_score", NN_METRIC_F1_SCORE},
+	{"mae", NN_METRIC_MAE},
+	{"mean_absolute_error", NN_METRIC_MAE},
+	{"mse", NN_METRIC_MSE},
+	{"mean_squared_error", NN_METRIC_MSE},
+	{"rmse", NN_METRIC_RMSE},
+	{"root_mean_squared_error", NN_METRIC_RMSE},
+	{"r2_score", NN_METRIC_R2_SCORE},
+};
+
+bool api_metric_parse(const char *name, enum nn_metric *out)
 {
-	static const char *const names[] = {"accuracy", "acc", "binary_accuracy", "categorical_accuracy",
-					    "sparse_categorical_accuracy", NULL};
+	for (size_t i = 0; i < sizeof metric_aliases / sizeof metric_aliases[0]; i++) {
+		if (strcmp(name, metric_aliases[i].name) == 0) {
+			*out = metric_aliases[i].metric;
+			return true;
+		}
+	}
+	return false;
+}
+
+static int decode_metrics(const cJSON *root, const struct nn_model_spec *spec, struct api_model_def *def,
+			  struct api_err *err)
+{
 	const cJSON *metrics = cJSON_GetObjectItemCaseSensitive(root, "metrics");
 	char field[API_FIELD_MAX];
 	size_t i = 0;
 
-	*accuracy = false;
+	def->accuracy = false;
+	def->metrics = 0;
 	if (!metrics || cJSON_IsNull(metrics))
 		return 0;
 	if (!cJSON_IsArray(metrics))
 		return api_fail(err, API_VALIDATION_FAILED, "metrics", "metrics must be an array of metric names");
 	for (const cJSON *m = metrics->child; m; m = m->next, i++) {
-		bool known = false;
+		enum nn_metric metric;
+		bool regression;
 
 		api_path_index(field, sizeof field, "metrics", i);
 		if (!cJSON_IsString(m))
 			return api_fail(err, API_VALIDATION_FAILED, field, "%s must be a metric name", field);
-		for (const char *const *n = names; *n; n++)
-			known |= strcmp(*n, m->valuestring) == 0;
-		if (!known)
+		if (!api_metric_parse(m->valuestring, &metric))
 			return api_fail(err, API_VALIDATION_FAILED, field,
-					"unknown metric \"%s\"; fitd reports the loss always and \"accuracy\" on request",
+					"unknown metric \"%s\"; fitd knows accuracy, precision, recall, auc, f1_score "
+					"(classification) and mae, mse, rmse, r2_score (regression)",
 					m->valuestring);
-		if (nn_spec_task(spec) == NN_TASK_REGRESSION)
+		regression = metric >= NN_METRIC_MAE;
+		if (metric == NN_METRIC_ACCURACY && nn_spec_task(spec) != NN_TASK_REGRESSION) {
+			/* accuracy also counts several binary outputs (Keras's binary_accuracy) */
+		} else if (!nn_metric_fits(metric, spec)) {
+			if (regression || nn_spec_task(spec) == NN_TASK_REGRESSION)
+				return api_fail(err, API_VALIDATION_FAILED, field,
+						"%s needs a %s loss (%s)", m->valuestring,
+						regression ? "regression" : "classification",
+						regression ? "mse, mae or huber"
+							   : "binary, categorical or sparse categorical crossentropy");
 			return api_fail(err, API_VALIDATION_FAILED, field,
-					"accuracy needs a classification loss (binary, categorical or sparse "
-					"categorical crossentropy)");
-		*accuracy = true;
+					"%s needs one output unit with binary_crossentropy (or a categorical loss)",
+					m->valuestring);
+		}
+		if (metric == NN_METRIC_ACCURACY)
+			def->accuracy = true;
+		def->metrics |= NN_METRIC_BIT(metric);
 	}
 	return 0;
 }
@@ -351,7 +549,8 @@ static int check_spec(const struct nn_model_spec *spec, const char *layers_path,
 				"in all",
 				NN_MAX_LAYERS, NN_MAX_UNITS, (unsigned long long)NN_MAX_PARAMS);
 	return api_fail(err, API_VALIDATION_FAILED, field, "%s is not a valid layer stack: %s",
-			field, "the last layer must be dense and every dropout rate below 1");
+			field, "the last layer must be dense, every dropout rate below 1, and a normalization layer "
+			"only first");
 }
 
 static int decode_layers(const cJSON *root, struct nn_model_spec *spec, struct api_err *err)
@@ -419,7 +618,7 @@ int api_model_decode(const char *body, size_t len, struct api_model_def *out, st
 	if (decode_loss(root, &out->spec.loss, err) ||
 	    decode_optimizer(cJSON_GetObjectItemCaseSensitive(root, "optimizer"), "optimizer", &out->spec.opt, err) ||
 	    check_spec(&out->spec, keras ? "keras.config.layers" : "layers", keras ? source_index : NULL, err) ||
-	    decode_metrics(root, &out->spec, &out->accuracy, err))
+	    norm_given_values(root, &out->spec, NULL, NULL, err) || decode_metrics(root, &out->spec, out, err))
 		goto out;
 	seed = -1;
 	if (api_get_int(root, "", "seed", false, 0, 9007199254740991LL, &seed, err))

@@ -30,6 +30,12 @@ static cJSON *layer_json(const struct nn_layer_spec *l)
 {
 	cJSON *o = cJSON_CreateObject();
 
+	if (l->kind == NN_LAYER_NORMALIZATION) {
+		/* the values are weights (GET /weights); adapt false: given or set by hand */
+		cJSON_AddStringToObject(o, "type", "normalization");
+		cJSON_AddBoolToObject(o, "adapt", !l->norm_given);
+		return o;
+	}
 	if (l->kind == NN_LAYER_DROPOUT) {
 		cJSON_AddStringToObject(o, "type", "dropout");
 		api_add_number(o, "rate", l->rate);
@@ -95,6 +101,9 @@ static void def_fields(cJSON *o, const struct api_model_def *def)
 	metrics = cJSON_AddArrayToObject(o, "metrics");
 	if (def->accuracy)
 		api_json_append(metrics, cJSON_CreateString("accuracy"));
+	for (int m = NN_METRIC_ACCURACY + 1; m < NN_METRIC_COUNT; m++)
+		if (def->metrics & NN_METRIC_BIT(m))
+			api_json_append(metrics, cJSON_CreateString(nn_metric_name((enum nn_metric)m)));
 	if (def->has_seed)
 		api_add_number(o, "seed", (double)def->seed);
 }

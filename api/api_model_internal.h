@@ -35,4 +35,8 @@ int api_bad_name(struct api_err *err, const char *field, const char *what, const
 int api_keras_decode(const cJSON *root, struct api_model_def *def, bool have_dim, int *source_index,
 		     struct api_err *err);
 
+/* A normalization layer's object (plain layer, or a Keras config when keras)
+ * into l. Returns 0 or -1 with err. */
+int api_norm_layer(const cJSON *obj, const char *path, bool keras, struct nn_layer_spec *l, struct api_err *err);
+
 #endif

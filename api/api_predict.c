@@ -160,6 +160,33 @@ char *api_evaluate_encode(const struct nn_eval *e)
 	return api_json_print_free(o, failures);
 }
 
+char *api_evaluate_metrics_encode(const struct nn_eval *e, uint32_t mask, const double *values,
+				  const uint64_t *confusion, uint32_t classes)
+{
+	unsigned long failures = api_alloc_failures();
+	cJSON *o = cJSON_CreateObject();
+
+	api_json_add(o, "loss", api_json_number_or_null(e->loss));
+	if (e->has_metric)
+		api_json_add(o, "accuracy", api_json_number_or_null(e->metric));
+	for (int m = NN_METRIC_ACCURACY + 1; m < NN_METRIC_COUNT; m++)
+		if (mask & NN_METRIC_BIT(m))
+			api_json_add(o, nn_metric_name((enum nn_metric)m), api_json_number_or_null(values[m]));
+	if (confusion) {
+		cJSON *rows = cJSON_AddArrayToObject(o, "confusion_matrix");
+
+		for (uint32_t i = 0; i < classes; i++) {
+			cJSON *row = cJSON_CreateArray();
+
+			for (uint32_t j = 0; j < classes; j++)
+				api_json_append(row, cJSON_CreateNumber((double)confusion[(size_t)i * classes + j]));
+			api_json_append(rows, row);
+		}
+	}
+	api_add_number(o, "n_samples", (double)e->n);
+	return api_json_print_free(o, failures);
+}
+
 char *api_info_encode(const struct api_info *info)
 {
 	unsigned long failures = api_alloc_failures();

@@ -34,6 +34,25 @@ char *api_weights_encode(const struct nn_model_spec *spec, const float *params)
 		const struct nn_layer_spec *l = &spec->layers[li];
 		uint32_t in = layer_inputs(spec, li);
 
+		if (l->kind == NN_LAYER_NORMALIZATION) {
+			/* Keras's non-trainable mean, variance and count */
+			static const char *const names[2] = {"{\"mean\":[", "],\"variance\":["};
+
+			api_buf_puts(&b, first_layer ? "" : ",");
+			first_layer = false;
+			for (int part = 0; part < 2; part++) {
+				api_buf_puts(&b, names[part]);
+				for (uint32_t c = 0; c < in; c++) {
+					if (c)
+						api_buf_put(&b, ",", 1);
+					api_buf_float(&b, *p++);
+				}
+			}
+			api_buf_puts(&b, "],\"count\":");
+			api_buf_float(&b, *p++);
+			api_buf_put(&b, "}", 1);
+			continue;
+		}
 		if (l->kind != NN_LAYER_DENSE)
 			continue;
 		api_buf_puts(&b, first_layer ? "{\"kernel\":[" : ",{\"kernel\":[");
@@ -125,6 +144,7 @@ int api_weights_decode(const char *body, size_t len, const struct nn_model_spec 
 {
 	static const char *const root_keys[] = {"layers", NULL};
 	static const char *const layer_keys[] = {"kernel", "bias", NULL};
+	static const char *const norm_keys[] = {"mean", "variance", "count", NULL};
 	cJSON *root = api_json_parse(body, len, err);
 	const cJSON *layers, *item;
 	char path[API_FIELD_MAX], field[API_FIELD_MAX];
@@ -141,10 +161,10 @@ int api_weights_decode(const char *body, size_t len, const struct nn_model_spec 
 	if (api_obj_check(root, "", "the weights body", root_keys, err))
 		goto out;
 	for (uint32_t i = 0; i < spec->n_layers; i++)
-		n_dense += spec->layers[i].kind == NN_LAYER_DENSE;
+		n_dense += spec->layers[i].kind != NN_LAYER_DROPOUT;
 	layers = cJSON_GetObjectItemCaseSensitive(root, "layers");
 	if (!cJSON_IsArray(layers) || (uint32_t)cJSON_GetArraySize(layers) != n_dense) {
-		api_fail(err, API_VALIDATION_FAILED, "layers", "layers must be an array of %u objects, one per dense layer",
+		api_fail(err, API_VALIDATION_FAILED, "layers", "layers must be an array of %u objects, one per dense or normalization layer",
 			 n_dense);
 		goto out;
 	}
@@ -154,6 +174,39 @@ int api_weights_decode(const char *body, size_t len, const struct nn_model_spec 
 		uint32_t in = layer_inputs(spec, li), r = 0;
 		const cJSON *kernel, *bias;
 
+		if (l->kind == NN_LAYER_NORMALIZATION) {
+			float count;
+
+			api_path_index(path, sizeof path, "layers", wi++);
+			if (api_obj_check(item, path, path, norm_keys, err))
+				goto out;
+			api_path(field, sizeof field, path, "mean");
+			if (api_read_floats(cJSON_GetObjectItemCaseSensitive(item, "mean"), field, in, p, err))
+				goto out;
+			api_path(field, sizeof field, path, "variance");
+			if (api_read_floats(cJSON_GetObjectItemCaseSensitive(item, "variance"), field, in, p + in, err))
+				goto out;
+			for (uint32_t j = 0; j < in; j++) {
+				if (p[in + j] < 0) {
+					char elem[API_FIELD_MAX];
+
+					api_path_index(elem, sizeof elem, field, j);
+					api_fail(err, API_VALIDATION_FAILED, elem, "%s: a variance cannot be negative", elem);
+					goto out;
+				}
+			}
+			api_path(field, sizeof field, path, "count");
+			if (api_read_float(cJSON_GetObjectItemCaseSensitive(item, "count"), field, &count, err))
+				goto out;
+			if (count < 0 || count != floorf(count)) {
+				api_fail(err, API_VALIDATION_FAILED, field, "%s must be a whole number of rows, 0 or more", field);
+				goto out;
+			}
+			p[2 * (size_t)in] = count;
+			p += 2 * (size_t)in + 1;
+			item = item->next;
+			continue;
+		}
 		if (l->kind != NN_LAYER_DENSE)
 			continue;
 		api_path_index(path, sizeof path, "layers", wi++);

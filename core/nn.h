@@ -114,7 +114,17 @@ enum nn_init {
 	NN_INIT_COUNT
 };
 
-enum nn_layer_kind { NN_LAYER_DENSE, NN_LAYER_DROPOUT };
+enum nn_layer_kind { NN_LAYER_DENSE, NN_LAYER_DROPOUT, NN_LAYER_NORMALIZATION };
+
+/* Keras's Normalization (axis -1): y = (x - mean) / max(sqrt(variance), 1e-7)
+ * per feature. Only as the first layer. Its weights, non-trainable, in
+ * get_weights() order: mean [input_dim], variance [input_dim], count [1]
+ * (the rows adapted on; initialised 0, 1, 0). Their gradient is 0, so no
+ * optimizer moves them. When count is 0 and the spec's norm_given is false,
+ * nn_train_create adapts mean and variance (numpy's mean and var, ddof 0)
+ * on the training rows after the validation split and sets count to their
+ * number; norm_given says the caller put its own mean and variance in. */
+#define NN_NORM_EPSILON 1e-7f
 
 struct nn_layer_spec {
 	enum nn_layer_kind kind;
@@ -129,6 +139,8 @@ struct nn_layer_spec {
 	double l2;         /* kernel regularizer: loss += l2 * sum(kernel^2); 0 = none */
 	/* dropout */
 	double rate;       /* in [0, 1) */
+	/* normalization */
+	bool norm_given;   /* mean and variance were given: never adapt */
 };
 
 enum nn_loss_kind {
@@ -277,7 +289,86 @@ struct nn_eval {
  * pass nn_data_check. Returns NN_OK, NN_EINVAL or NN_ENOMEM. */
 int nn_evaluate(const struct nn_model *m, const struct nn_data *d, struct nn_eval *out);
 
+/* ---- metrics (nn_metric.c) ------------------------------------------------- */
+
+/* Keras's metrics by name. Classification ones need a classification loss
+ * (binary crossentropy with one output, or (sparse) categorical); regression
+ * ones a regression loss. Every value is over all the rows given (Keras's
+ * epoch semantics: each batch's predictions accumulated, never a mean of
+ * batch means); like scikit-learn:
+ *   accuracy   correct / rows
+ *   precision, recall, f1_score: binary for the positive class 1; several
+ *              classes: the macro average over the classes present in the
+ *              true or the predicted labels; 0 where a denominator is 0
+ *   auc        exact ROC AUC (trapezoids between the distinct scores, so a
+ *              tie counts one half), macro one-vs-rest for several classes
+ *              over the classes with both positives and negatives (scores:
+ *              probabilities; softmax / sigmoid of logits); NaN when no
+ *              class has both
+ *   mae, mse, rmse: over every output of every row
+ *   r2_score   per output, then averaged (uniform); an output whose targets
+ *              are constant scores 1 if predicted exactly, else 0
+ */
+enum nn_metric {
+	NN_METRIC_ACCURACY,
+	NN_METRIC_PRECISION,
+	NN_METRIC_RECALL,
+	NN_METRIC_AUC,
+	NN_METRIC_F1_SCORE,
+	NN_METRIC_MAE,
+	NN_METRIC_MSE,
+	NN_METRIC_RMSE,
+	NN_METRIC_R2_SCORE,
+	NN_METRIC_COUNT
+};
+#define NN_METRIC_BIT(m) (1u << (m))
+/* Classification metrics but accuracy keep a classes x classes confusion
+ * matrix: at most this many classes (8 MB of counts). */
+#define NN_METRIC_MAX_CLASSES 1024u
+/* auc keeps a score per row and class (8 bytes each): at most this many. */
+#define NN_METRIC_MAX_SCORES (1ULL << 25)
+
+/* The metric's Keras name ("f1_score"), static. */
+const char *nn_metric_name(enum nn_metric m);
+/* Does the metric apply to the spec's loss (see above), within
+ * NN_METRIC_MAX_CLASSES? */
+bool nn_metric_fits(enum nn_metric m, const struct nn_model_spec *spec);
+/* Classes of the confusion matrix: 2 for binary, the outputs for several
+ * classes, 0 for regression. */
+uint32_t nn_metric_classes(const struct nn_model_spec *spec);
+
+/* An accumulator of metrics over up to max_rows rows of model outputs. */
+struct nn_metrics;
+/* Scores auc keeps for n rows: n x (1 for binary, else the classes). */
+uint64_t nn_metric_auc_scores(const struct nn_model_spec *spec, uint64_t n);
+/* Returns a new accumulator for the metrics in mask (NN_METRIC_BIT of each;
+ * every one must fit spec) over at most max_rows rows, or NULL (invalid, auc
+ * above NN_METRIC_MAX_SCORES, or out of memory). Free with
+ * nn_metrics_destroy. */
+struct nn_metrics *nn_metrics_create(const struct nn_model_spec *spec, uint32_t mask, size_t max_rows);
+void nn_metrics_destroy(struct nn_metrics *a);
+/* Forgets every row added. */
+void nn_metrics_reset(struct nn_metrics *a);
+/* Adds rows model outputs (rows x outputs) and their targets (rows x y_dim,
+ * as in struct nn_data). At most max_rows rows in all between resets. */
+void nn_metrics_add(struct nn_metrics *a, const float *out, const float *y, size_t rows);
+/* values[m] for every metric of the mask, NaN elsewhere and where a metric is
+ * undefined (no rows; auc without both labels). Allocates nothing. */
+void nn_metrics_result(struct nn_metrics *a, double values[NN_METRIC_COUNT]);
+/* The k x k confusion matrix (k = nn_metric_classes), row = true class,
+ * column = predicted class, borrowed; NULL for regression. */
+const uint64_t *nn_metrics_confusion(const struct nn_metrics *a);
+
+/* nn_evaluate that also fills acc (reset first; its max_rows >= d->n). */
+int nn_evaluate_metrics(const struct nn_model *m, const struct nn_data *d, struct nn_metrics *acc,
+			struct nn_eval *out);
+
 /* ---- training ------------------------------------------------------------ */
+
+/* Which rows validation_split takes, always floor-complement many:
+ * the last ones (Keras), random ones, or random ones in each class's
+ * proportion (classification losses only); seeded by the fit's seed. */
+enum nn_split { NN_SPLIT_TAIL, NN_SPLIT_RANDOM, NN_SPLIT_STRATIFIED, NN_SPLIT_COUNT };
 
 enum nn_monitor { NN_MONITOR_LOSS, NN_MONITOR_VAL_LOSS, NN_MONITOR_ACCURACY, NN_MONITOR_VAL_ACCURACY };
 
@@ -291,6 +382,8 @@ struct nn_fit_opts {
 	enum nn_monitor monitor;  /* loss/accuracy: lower/higher is better */
 	uint32_t patience;
 	double min_delta;
+	uint32_t metrics;         /* NN_METRIC_BIT()s to report per epoch (accuracy is always in metric) */
+	enum nn_split split;      /* which rows validation_split takes (tail by default) */
 };
 
 struct nn_epoch_log {
@@ -302,6 +395,9 @@ struct nn_epoch_log {
 	bool has_metric;
 	bool has_val;
 	bool stop;           /* early stopping triggered after this epoch */
+	uint32_t metrics;    /* the fit's metrics mask: which entries below hold values */
+	double metric_values[NN_METRIC_COUNT];     /* training rows, over the epoch's batches */
+	double val_metric_values[NN_METRIC_COUNT]; /* validation rows (NaN without them) */
 };
 
 struct nn_train;

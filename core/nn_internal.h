@@ -171,6 +171,7 @@ struct nn_model {
 	size_t bias_off[NN_MAX_LAYERS];
 	uint32_t outputs;
 	uint32_t max_width;   /* widest layer output */
+	size_t frozen;        /* leading non-trainable parameters (normalization): no optimizer touches them */
 	int first_dense, last_dense;
 	bool fused;
 };
@@ -226,6 +227,22 @@ double nn_model_penalty(const struct nn_model *m);
 void nn_eval_run(const struct nn_model *m, struct nn_work *w, const struct nn_data *d,
 		 struct nn_eval *out);
 
+/* nn_eval_run that also resets acc (may be NULL) and adds every row to it. */
+void nn_eval_run_metrics(const struct nn_model *m, struct nn_work *w, const struct nn_data *d,
+			 struct nn_metrics *acc, struct nn_eval *out);
+/* Rows an accumulator was made for (nn_metric.c). */
+size_t nn_metrics_max_rows(const struct nn_metrics *a);
+/* The trainer's validation rows (after its split; n is 0 without), and
+ * the numbers in the data of its training rows in order (NULL: rows 0..n-1
+ * of the data, the tail rule). For tests. */
+const struct nn_data *nn_train_val_view(const struct nn_train *t);
+const size_t *nn_train_rows(const struct nn_train *t);
+/* Adapts the first layer (normalization) on n rows of d: rows[i] when rows
+ * is non-NULL, else rows 0..n-1. Sets count to n. */
+void nn_norm_adapt(struct nn_model *m, const struct nn_data *d, const size_t *rows, size_t n);
+/* Does the model start with a normalization layer waiting for adapt()
+ * (count 0, no given mean and variance)? */
+bool nn_norm_needs_adapt(const struct nn_model *m);
 /* Rows per inference batch for n rows: up to 256, within about 16 MB of
  * workspace, at least 1, at most n. */
 size_t nn_work_infer_rows(const struct nn_model *m, size_t n);

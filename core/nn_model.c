@@ -115,6 +115,8 @@ static int layer_check(const struct nn_layer_spec *l)
 {
 	if (l->kind == NN_LAYER_DROPOUT)
 		return finite_in(l->rate, 0.0, 1.0) && l->rate < 1.0 ? NN_OK : NN_EINVAL;
+	if (l->kind == NN_LAYER_NORMALIZATION)
+		return NN_OK;
 	if (l->kind != NN_LAYER_DENSE)
 		return NN_EINVAL;
 	if (l->units == 0)
@@ -150,6 +152,14 @@ int nn_spec_check(const struct nn_model_spec *spec, uint64_t *n_params, int *bad
 	for (uint32_t i = 0; i < spec->n_layers; i++) {
 		const struct nn_layer_spec *l = &spec->layers[i];
 		status = layer_check(l);
+		if (status == NN_OK && l->kind == NN_LAYER_NORMALIZATION) {
+			/* mean, variance and count of the input features; first layer only */
+			total += 2 * width + 1;
+			if (i != 0)
+				status = NN_EINVAL;
+			else if (NN_MAX_PARAMS < total) /* (2d + 1 <= 2^21 + 1: no overflow) */
+				status = NN_ELIMIT;
+		}
 		if (status == NN_OK && l->kind == NN_LAYER_DENSE) {
 			/* width <= 2^20 and units <= 2^16 here: no overflow */
 			total += width * l->units + (l->use_bias ? l->units : 0);
@@ -219,6 +229,10 @@ struct nn_model *nn_model_create(const struct nn_model_spec *spec)
 			if (m->first_dense < 0)
 				m->first_dense = (int)i;
 			m->last_dense = (int)i;
+		} else if (l->kind == NN_LAYER_NORMALIZATION) {
+			m->kernel_off[i] = offset; /* mean, then variance, then count */
+			offset += 2 * (size_t)width + 1;
+			m->frozen = offset; /* the first layer: a prefix of the parameters */
 		}
 		m->out_dim[i] = width;
 		if (width > m->max_width)
@@ -253,6 +267,16 @@ void nn_model_init(struct nn_model *m, struct nn_rng *rng)
 {
 	for (uint32_t i = 0; i < m->spec.n_layers; i++) {
 		const struct nn_layer_spec *l = &m->spec.layers[i];
+		if (l->kind == NN_LAYER_NORMALIZATION) {
+			/* Keras's initializers: mean 0, variance 1, count 0; no draw */
+			float *p = m->params + m->kernel_off[i];
+			for (uint32_t j = 0; j < m->in_dim[i]; j++) {
+				p[j] = 0.0f;
+				p[m->in_dim[i] + j] = 1.0f;
+			}
+			p[2 * (size_t)m->in_dim[i]] = 0.0f;
+			continue;
+		}
 		if (l->kind != NN_LAYER_DENSE)
 			continue;
 		double fan_in = m->in_dim[i], fan_out = l->units;
@@ -355,8 +379,9 @@ static void work_layout(struct nn_work *w, const struct nn_model *m, struct carv
 		float *pong = carve_floats(c, rows * m->max_width);
 		int dense = 0;
 		for (uint32_t i = 0; i < m->spec.n_layers; i++) {
-			if (m->spec.layers[i].kind != NN_LAYER_DENSE)
+			if (m->spec.layers[i].kind == NN_LAYER_DROPOUT)
 				continue;
+			/* normalization writes its own output too: it takes a turn */
 			w->a[i] = w->z[i] = dense++ % 2 ? pong : ping;
 		}
 		int last = m->last_dense;
@@ -404,6 +429,51 @@ void nn_work_free(struct nn_work *w)
 
 /* ---- forward and backward ------------------------------------------------------- */
 
+/* Keras's denominator of feature j: max(sqrt(variance), epsilon), in float32. */
+static float norm_denominator(const float *weights, uint32_t dim, uint32_t j)
+{
+	float sd = sqrtf(weights[dim + j]);
+	return sd > NN_NORM_EPSILON ? sd : NN_NORM_EPSILON;
+}
+
+/* out = (x - mean) / max(sqrt(variance), epsilon), rows x dim */
+static void norm_forward(const float *weights, const float *x, float *out, size_t rows, uint32_t dim)
+{
+	for (uint32_t j = 0; j < dim; j++) {
+		float mean = weights[j], denom = norm_denominator(weights, dim, j);
+		for (size_t r = 0; r < rows; r++)
+			out[r * dim + j] = (x[r * dim + j] - mean) / denom;
+	}
+}
+
+void nn_norm_adapt(struct nn_model *m, const struct nn_data *d, const size_t *rows, size_t n)
+{
+	assert(m->spec.n_layers > 0 && m->spec.layers[0].kind == NN_LAYER_NORMALIZATION && n > 0);
+	uint32_t dim = m->in_dim[0];
+	float *w = m->params + m->kernel_off[0];
+	for (uint32_t j = 0; j < dim; j++) {
+		/* numpy's mean and var (ddof 0): the mean, then the mean squared
+		 * deviation from it; in double, rounded once */
+		double sum = 0.0, sq = 0.0;
+		for (size_t i = 0; i < n; i++)
+			sum += d->x[(rows ? rows[i] : i) * d->x_dim + j];
+		double mean = sum / (double)n;
+		for (size_t i = 0; i < n; i++) {
+			double dev = d->x[(rows ? rows[i] : i) * d->x_dim + j] - mean;
+			sq += dev * dev;
+		}
+		w[j] = (float)mean;
+		w[dim + j] = (float)(sq / (double)n);
+	}
+	w[2 * (size_t)dim] = (float)n;
+}
+
+bool nn_norm_needs_adapt(const struct nn_model *m)
+{
+	return m->spec.n_layers > 0 && m->spec.layers[0].kind == NN_LAYER_NORMALIZATION &&
+	       !m->spec.layers[0].norm_given && m->params[m->kernel_off[0] + 2 * (size_t)m->in_dim[0]] == 0.0f;
+}
+
 void nn_forward(const struct nn_model *m, struct nn_work *w, const float *x, size_t n,
 		struct nn_rng *rng)
 {
@@ -412,6 +482,11 @@ void nn_forward(const struct nn_model *m, struct nn_work *w, const float *x, siz
 	for (uint32_t i = 0; i < m->spec.n_layers; i++) {
 		const struct nn_layer_spec *l = &m->spec.layers[i];
 		w->in[i] = in;
+		if (l->kind == NN_LAYER_NORMALIZATION) {
+			norm_forward(m->params + m->kernel_off[i], in, w->a[i], n, m->in_dim[i]);
+			in = w->a[i];
+			continue;
+		}
 		if (l->kind == NN_LAYER_DROPOUT) {
 			/* Keras: identity in inference and for rate 0; else keep with
 			 * probability 1 - rate and scale kept values by 1 / (1 - rate). */
@@ -477,6 +552,17 @@ double nn_backward(struct nn_model *m, struct nn_work *w, size_t n, float *dx)
 		if (l->kind == NN_LAYER_DROPOUT) {
 			if (l->rate != 0.0)
 				multiply(g, w->mask[i], n * m->out_dim[i]);
+			continue;
+		}
+		if (l->kind == NN_LAYER_NORMALIZATION) {
+			/* non-trainable: no parameter gradient (m->grads stays 0 there);
+			 * dx = dy / max(sqrt(variance), epsilon) */
+			uint32_t dim = m->in_dim[i];
+			for (uint32_t j = 0; j < dim; j++) {
+				float denom = norm_denominator(m->params + m->kernel_off[i], dim, j);
+				for (size_t r = 0; r < n; r++)
+					g[r * dim + j] /= denom;
+			}
 			continue;
 		}
 		size_t units = l->units, in = m->in_dim[i];
@@ -581,12 +667,22 @@ int nn_classes(const struct nn_model_spec *spec, const float *out, size_t n, int
 void nn_eval_run(const struct nn_model *m, struct nn_work *w, const struct nn_data *d,
 		 struct nn_eval *out)
 {
+	nn_eval_run_metrics(m, w, d, NULL, out);
+}
+
+void nn_eval_run_metrics(const struct nn_model *m, struct nn_work *w, const struct nn_data *d,
+			 struct nn_metrics *acc, struct nn_eval *out)
+{
 	bool has_metric = nn_loss_table[m->spec.loss.kind].correct != NULL;
 	double loss = 0.0, correct = 0.0;
+	if (acc)
+		nn_metrics_reset(acc);
 	for (size_t start = 0; start < d->n; start += w->max_rows) {
 		size_t rows = d->n - start < w->max_rows ? d->n - start : w->max_rows;
 		nn_forward(m, w, d->x + start * d->x_dim, rows, NULL);
 		loss += nn_loss_batch(m, w, d->y + start * d->y_dim, rows, false, &correct);
+		if (acc)
+			nn_metrics_add(acc, w->out, d->y + start * d->y_dim, rows);
 	}
 	out->n = d->n;
 	out->has_metric = has_metric;
@@ -608,6 +704,21 @@ int nn_evaluate(const struct nn_model *m, const struct nn_data *d, struct nn_eva
 	return NN_OK;
 }
 
+int nn_evaluate_metrics(const struct nn_model *m, const struct nn_data *d, struct nn_metrics *acc,
+			struct nn_eval *out)
+{
+	if (nn_data_check(&m->spec, d, NULL) != NN_OK || !acc || nn_metrics_max_rows(acc) < d->n)
+		return NN_EINVAL;
+	struct nn_work w;
+	if (nn_work_init(&w, m, nn_work_infer_rows(m, d->n), false, false) != NN_OK)
+		return NN_ENOMEM;
+	unsigned fp = nn_fp_enter();
+	nn_eval_run_metrics(m, &w, d, acc, out);
+	nn_fp_leave(fp);
+	nn_work_free(&w);
+	return NN_OK;
+}
+
 /* ---- serialized state ----------------------------------------------------------------- */
 
 /* Identifies the parameter layout: input width, then units and bias of each
@@ -621,6 +732,13 @@ static uint64_t layout_fingerprint(const struct nn_model *m)
 	len = 8;
 	for (uint32_t i = 0; i < m->spec.n_layers; i++) {
 		const struct nn_layer_spec *l = &m->spec.layers[i];
+		if (l->kind == NN_LAYER_NORMALIZATION) {
+			/* a marker no dense layer can write (units <= 2^16) */
+			nn_put_u32(bytes + len, 0xFFFFFFFFu);
+			nn_put_u32(bytes + len + 4, 0x4E4F524Du); /* "NORM" */
+			len += 8;
+			continue;
+		}
 		if (l->kind != NN_LAYER_DENSE)
 			continue;
 		nn_put_u32(bytes + len, l->units);

@@ -19,6 +19,7 @@
  *  24  u64[4]  RNG words     56  f64 best (IEEE bits)
  *  64  u64     checksum of bytes 0..63
  */
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,11 @@ struct nn_train {
 	struct nn_work work;    /* training passes */
 	struct nn_work eval;    /* validation passes */
 	const struct nn_par *par; /* borrowed threads, or NULL */
+	struct nn_metrics *tm, *vm; /* opts.metrics over the training / validation rows, or NULL */
+	/* random / stratified split: the training rows' numbers in the data (in
+	 * their order there), and a copy of the validation rows; NULL for tail */
+	size_t *base;
+	float *val_x, *val_y;
 };
 
 /* Parameters per optimizer chunk: an update is elementwise, so chunks fixed
@@ -63,20 +69,22 @@ static void opt_chunk(void *arg, size_t i)
 {
 	const struct opt_args *o = arg;
 	struct nn_model *m = o->m;
-	size_t lo = i * OPT_CHUNK, len = m->n_params - lo < OPT_CHUNK ? m->n_params - lo : OPT_CHUNK;
+	size_t lo = m->frozen + i * OPT_CHUNK, len = m->n_params - lo < OPT_CHUNK ? m->n_params - lo : OPT_CHUNK;
 
 	nn_opt_table[m->spec.opt.kind].step(&m->spec.opt, m->steps, m->params + lo, m->grads + lo,
 					    m->slots ? m->slots + lo : NULL, len, m->n_params);
 }
 
-/* One optimizer update of every parameter, in chunks through par. */
+/* One optimizer update of every trainable parameter (all but the frozen
+ * prefix: a leading normalization layer's), in chunks through par. */
 static void opt_update(struct nn_model *m, const struct nn_par *par)
 {
-	struct opt_args o = {m, (m->n_params + OPT_CHUNK - 1) / OPT_CHUNK};
+	size_t p = m->frozen;
+	struct opt_args o = {m, (m->n_params - p + OPT_CHUNK - 1) / OPT_CHUNK};
 
 	if (!par || o.chunks < 2) {
-		nn_opt_table[m->spec.opt.kind].step(&m->spec.opt, m->steps, m->params, m->grads,
-						    m->slots, m->n_params, m->n_params);
+		nn_opt_table[m->spec.opt.kind].step(&m->spec.opt, m->steps, m->params + p, m->grads + p,
+						    m->slots ? m->slots + p : NULL, m->n_params - p, m->n_params);
 		return;
 	}
 	nn_par_for(par, o.chunks, opt_chunk, &o);
@@ -113,7 +121,148 @@ static bool opts_valid(const struct nn_fit_opts *o)
 	return o->epochs >= 1 && o->epochs <= NN_MAX_EPOCHS && o->batch_size <= NN_MAX_BATCH &&
 	       isfinite(o->validation_split) && o->validation_split >= 0.0 &&
 	       o->validation_split < 1.0 && (unsigned)o->monitor <= NN_MONITOR_VAL_ACCURACY &&
+	       (unsigned)o->split < NN_SPLIT_COUNT &&
 	       isfinite(o->min_delta);
+}
+
+static bool metrics_fit(const struct nn_model_spec *spec, uint32_t mask)
+{
+	if (mask >> NN_METRIC_COUNT)
+		return false;
+	for (int i = 0; i < NN_METRIC_COUNT; i++)
+		if ((mask & NN_METRIC_BIT(i)) && !nn_metric_fits((enum nn_metric)i, spec))
+			return false;
+	return true;
+}
+
+/* Class of row r of d for a stratified split. */
+static uint32_t row_class(const struct nn_model_spec *spec, const struct nn_data *d, size_t r)
+{
+	const float *y = d->y + r * d->y_dim;
+	if (nn_spec_task(spec) == NN_TASK_BINARY)
+		return y[0] > 0.5f;
+	if (d->y_dim == 1)
+		return (uint32_t)y[0];
+	uint32_t best = 0;
+	for (uint32_t j = 1; j < d->y_dim; j++)
+		if (y[j] > y[best])
+			best = j;
+	return best;
+}
+
+struct remainder {
+	uint64_t rem;
+	uint32_t cls;
+};
+
+/* Largest remainder first, then the lowest class. */
+static int by_remainder(const void *pa, const void *pb)
+{
+	const struct remainder *a = pa, *b = pb;
+	if (a->rem != b->rem)
+		return a->rem < b->rem ? 1 : -1;
+	return (a->cls > b->cls) - (a->cls < b->cls);
+}
+
+/* Marks n_val of d's rows for validation in is_val (d->n bytes, zeroed):
+ * random ones, or stratified: each class gets floor(n_val n_c / n) rows and
+ * the rest go one each to the classes with the largest remainders (lowest
+ * class first among equals), then random rows within each class. The RNG is
+ * its own stream from the seed, so the split does not move the shuffles. */
+static int pick_val_rows(const struct nn_model_spec *spec, const struct nn_data *d, size_t n_val,
+			 enum nn_split split, uint64_t seed, uint8_t *is_val)
+{
+	struct nn_rng rng;
+	size_t n = d->n;
+	nn_rng_seed(&rng, seed ^ 0x73706c6974ULL); /* "split" */
+	uint32_t k = split == NN_SPLIT_STRATIFIED ? nn_metric_classes(spec) : 1;
+	size_t *order = malloc(n * sizeof *order);
+	size_t *start = calloc((size_t)k + 1, sizeof *start);
+	size_t *quota = calloc(k, sizeof *quota);
+	struct remainder *rem = calloc(k, sizeof *rem);
+	int st = NN_ENOMEM;
+	if (!order || !start || !quota || !rem)
+		goto out;
+	/* rows grouped by class, in data order within each (a counting sort) */
+	for (size_t r = 0; r < n; r++)
+		start[(k > 1 ? row_class(spec, d, r) : 0) + 1]++;
+	for (uint32_t c = 0; c < k; c++)
+		start[c + 1] += start[c];
+	for (size_t r = 0, *next = quota; r < n; r++) {
+		uint32_t c = k > 1 ? row_class(spec, d, r) : 0;
+		order[start[c] + next[c]++] = r;
+	}
+	/* quotas by the largest remainder (the product in 128 bits: no overflow) */
+	size_t given = 0;
+	for (uint32_t c = 0; c < k; c++) {
+		uint64_t size = start[c + 1] - start[c];
+		quota[c] = (size_t)(((unsigned __int128)n_val * size) / n);
+		rem[c].rem = (uint64_t)(((unsigned __int128)n_val * size) % n);
+		rem[c].cls = c;
+		given += quota[c];
+	}
+	/* the remainders sum to (n_val - given) n, each below n: at least that
+	 * many classes have one, and such a class has a row left (its quota is
+	 * below its size) */
+	qsort(rem, k, sizeof *rem, by_remainder);
+	for (uint32_t i = 0; given < n_val; i++, given++) {
+		assert(i < k && rem[i].rem > 0);
+		quota[rem[i].cls]++;
+	}
+	/* in each class, a partial Fisher-Yates draws its quota */
+	for (uint32_t c = 0; c < k; c++) {
+		size_t *rows = order + start[c], size = start[c + 1] - start[c];
+		for (size_t i = 0; i < quota[c]; i++) {
+			size_t j = i + (size_t)nn_rng_below(&rng, (uint64_t)(size - i));
+			size_t swap = rows[i];
+			rows[i] = rows[j];
+			rows[j] = swap;
+			is_val[rows[i]] = 1;
+		}
+	}
+	st = NN_OK;
+out:
+	free(order);
+	free(start);
+	free(quota);
+	free(rem);
+	return st;
+}
+
+/* A random or stratified split: t->base gets the training rows, t->val_x
+ * and t->val_y a copy of the validation rows, both in data order. */
+static int split_rows(struct nn_train *t, const struct nn_data *d, size_t n_val)
+{
+	uint8_t *is_val = calloc(d->n, 1);
+	int st = NN_ENOMEM;
+	t->base = malloc((d->n - n_val) * sizeof *t->base);
+	t->val_x = malloc(n_val * d->x_dim * sizeof(float));
+	t->val_y = malloc(n_val * d->y_dim * sizeof(float));
+	if (!is_val || !t->base || !t->val_x || !t->val_y)
+		goto out;
+	st = pick_val_rows(&t->m->spec, d, n_val, t->opts.split, t->opts.seed, is_val);
+	if (st != NN_OK)
+		goto out;
+	size_t nt = 0, nv = 0;
+	for (size_t r = 0; r < d->n; r++) {
+		if (!is_val[r]) {
+			t->base[nt++] = r;
+			continue;
+		}
+		memcpy(t->val_x + nv * d->x_dim, d->x + r * d->x_dim, d->x_dim * sizeof(float));
+		memcpy(t->val_y + nv * d->y_dim, d->y + r * d->y_dim, d->y_dim * sizeof(float));
+		nv++;
+	}
+	assert(nv == n_val && nt == d->n - n_val);
+	t->train = *d;
+	t->train.n = nt;
+	t->val = *d;
+	t->val.n = nv;
+	t->val.x = t->val_x;
+	t->val.y = t->val_y;
+out:
+	free(is_val);
+	return st;
 }
 
 static void reset_early_stopping(struct nn_train *t)
@@ -129,7 +278,7 @@ struct nn_train *nn_train_create(struct nn_model *m, const struct nn_data *train
 {
 	int st = NN_EINVAL;
 	struct nn_train *t = NULL;
-	if (!m || !train || !opts || !opts_valid(opts) ||
+	if (!m || !train || !opts || !opts_valid(opts) || !metrics_fit(&m->spec, opts->metrics) ||
 	    nn_data_check(&m->spec, train, NULL) != NN_OK ||
 	    (val && nn_data_check(&m->spec, val, NULL) != NN_OK))
 		goto fail;
@@ -168,6 +317,14 @@ struct nn_train *nn_train_create(struct nn_model *m, const struct nn_data *train
 	t->has_metric = nn_loss_table[m->spec.loss.kind].correct != NULL;
 	t->opts = *opts;
 	t->batch = batch;
+	if (!val && opts->validation_split > 0.0 && opts->split != NN_SPLIT_TAIL) {
+		if (opts->split == NN_SPLIT_STRATIFIED && nn_spec_task(&m->spec) == NN_TASK_REGRESSION) {
+			st = NN_EINVAL;
+			goto fail;
+		}
+		if (split_rows(t, train, tail.n) != NN_OK)
+			goto fail;
+	}
 	nn_rng_seed(&t->rng, opts->seed);
 	reset_early_stopping(t);
 	t->index = malloc(head.n * sizeof *t->index);
@@ -179,6 +336,22 @@ struct nn_train *nn_train_create(struct nn_model *m, const struct nn_data *train
 	if (t->has_val && nn_work_init(&t->eval, m, nn_work_infer_rows(m, tail.n), false, false) !=
 				  NN_OK)
 		goto fail;
+	if (opts->metrics & NN_METRIC_BIT(NN_METRIC_AUC) &&
+	    nn_metric_auc_scores(&m->spec, head.n > tail.n ? head.n : tail.n) > NN_METRIC_MAX_SCORES) {
+		st = NN_ELIMIT;
+		goto fail;
+	}
+	if (opts->metrics) {
+		t->tm = nn_metrics_create(&m->spec, opts->metrics, head.n);
+		if (!t->tm)
+			goto fail;
+		if (t->has_val && !(t->vm = nn_metrics_create(&m->spec, opts->metrics, tail.n)))
+			goto fail;
+	}
+	/* Keras's adapt() before the first fit: the training rows only (last,
+	 * so that a trainer that could not be made leaves the model as it was) */
+	if (nn_norm_needs_adapt(m))
+		nn_norm_adapt(m, &t->train, t->base, t->train.n);
 	if (status)
 		*status = NN_OK;
 	return t;
@@ -205,6 +378,11 @@ void nn_train_destroy(struct nn_train *t)
 	free(t->y_batch);
 	nn_work_free(&t->work);
 	nn_work_free(&t->eval);
+	nn_metrics_destroy(t->tm);
+	nn_metrics_destroy(t->vm);
+	free(t->base);
+	free(t->val_x);
+	free(t->val_y);
 	free(t);
 }
 
@@ -270,7 +448,7 @@ static int train_epoch(struct nn_train *t, const atomic_int *cancel, struct nn_e
 	size_t n = d->n, x_dim = d->x_dim, y_dim = d->y_dim;
 
 	for (size_t i = 0; i < n; i++)
-		t->index[i] = i;
+		t->index[i] = t->base ? t->base[i] : i;
 	if (t->opts.shuffle) {
 		/* Fisher-Yates */
 		for (size_t i = n - 1; i > 0; i--) {
@@ -282,6 +460,8 @@ static int train_epoch(struct nn_train *t, const atomic_int *cancel, struct nn_e
 	}
 
 	double loss_sum = 0.0, correct = 0.0;
+	if (t->tm)
+		nn_metrics_reset(t->tm);
 	for (size_t start = 0; start < n; start += t->batch) {
 		if (cancel && atomic_load(cancel)) {
 			t->rng = epoch_start;
@@ -289,7 +469,7 @@ static int train_epoch(struct nn_train *t, const atomic_int *cancel, struct nn_e
 		}
 		size_t rows = n - start < t->batch ? n - start : t->batch;
 		const float *x = d->x + start * x_dim, *y = d->y + start * y_dim;
-		if (t->opts.shuffle) {
+		if (t->opts.shuffle || t->base) {
 			gather(t->x_batch, d->x, t->index + start, rows, x_dim);
 			gather(t->y_batch, d->y, t->index + start, rows, y_dim);
 			x = t->x_batch;
@@ -297,6 +477,8 @@ static int train_epoch(struct nn_train *t, const atomic_int *cancel, struct nn_e
 		}
 		nn_forward(m, &t->work, x, rows, &t->rng);
 		double sum = nn_loss_batch(m, &t->work, y, rows, true, &correct);
+		if (t->tm) /* Keras: the training outputs of each batch, before its update */
+			nn_metrics_add(t->tm, t->work.out, y, rows);
 		double penalty = nn_backward(m, &t->work, rows, NULL);
 		double batch_loss = sum / (double)rows + penalty;
 		if (!isfinite(batch_loss)) {
@@ -325,10 +507,17 @@ static int train_epoch(struct nn_train *t, const atomic_int *cancel, struct nn_e
 	log->val_loss = log->val_metric = NAN;
 	if (t->has_val) {
 		struct nn_eval ev;
-		nn_eval_run(m, &t->eval, &t->val, &ev);
+		nn_eval_run_metrics(m, &t->eval, &t->val, t->vm, &ev);
 		log->val_loss = ev.loss;
 		log->val_metric = ev.metric;
 	}
+	log->metrics = t->opts.metrics;
+	for (int i = 0; i < NN_METRIC_COUNT; i++)
+		log->metric_values[i] = log->val_metric_values[i] = NAN;
+	if (t->tm)
+		nn_metrics_result(t->tm, log->metric_values);
+	if (t->vm)
+		nn_metrics_result(t->vm, log->val_metric_values);
 	if (t->opts.early_stopping)
 		early_stopping(t, log);
 	log->stop = t->stopped;
@@ -353,6 +542,16 @@ size_t nn_train_n_train(const struct nn_train *t)
 size_t nn_train_n_val(const struct nn_train *t)
 {
 	return t->has_val ? t->val.n : 0;
+}
+
+const struct nn_data *nn_train_val_view(const struct nn_train *t)
+{
+	return &t->val;
+}
+
+const size_t *nn_train_rows(const struct nn_train *t)
+{
+	return t->base;
 }
 
 size_t nn_train_state_size(const struct nn_train *t)

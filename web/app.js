@@ -796,7 +796,7 @@ function viewModels(view) {
 function describeLayers(m) {
 	return [m.input_dim, ...m.layers.map((l) => (l.type === 'dense'
 		? `${l.units} ${typeof l.activation === 'string' ? l.activation : l.activation.type}`
-		: `dropout ${l.rate}`))].join(' → ');
+		: l.type === 'normalization' ? 'normalization' : `dropout ${l.rate}`))].join(' → ');
 }
 
 function describeOptimizer(o, full) {
@@ -1002,6 +1002,11 @@ function viewJobs(view, query) {
 /* ---- one job: live curves ------------------------------------------------------------------ */
 
 const COLORS = { loss: '#2563eb', val_loss: '#dc2626', accuracy: '#059669', val_accuracy: '#d97706' };
+/* The model's other metrics (docs/API.md), drawn together; val_ twins dashed in the same colour. */
+const METRICS = ['precision', 'recall', 'auc', 'f1_score', 'mae', 'mse', 'rmse', 'r2_score'];
+const METRIC_COLORS = ['#7c3aed', '#db2777', '#0891b2', '#65a30d', '#ea580c', '#4f46e5', '#0d9488', '#b45309'];
+METRICS.forEach((k, i) => { COLORS[k] = COLORS[`val_${k}`] = METRIC_COLORS[i]; });
+const METRIC_KEYS = METRICS.flatMap((k) => [k, `val_${k}`]);
 
 function makeChart(canvas, keys, yTitle) {
 	return new Chart(canvas, {
@@ -1020,7 +1025,13 @@ function makeChart(canvas, keys, yTitle) {
 				x: { type: 'linear', title: { display: true, text: 'epoch' }, ticks: { precision: 0 } },
 				y: { title: { display: true, text: yTitle } },
 			},
-			plugins: { legend: { position: 'bottom', labels: { usePointStyle: true, pointStyle: 'line' } } },
+			plugins: {
+				legend: {
+					position: 'bottom',
+					/* only the series the job reports */
+					labels: { usePointStyle: true, pointStyle: 'line', filter: (item, data) => data.datasets[item.datasetIndex].data.length > 0 },
+				},
+			},
 		},
 	});
 }
@@ -1033,22 +1044,27 @@ function viewJob(view, id) {
 	const lossCanvas = h('canvas#chart-loss', { role: 'img', 'aria-label': 'Loss per epoch' });
 	const accCanvas = h('canvas#chart-accuracy', { role: 'img', 'aria-label': 'Accuracy per epoch' });
 	const accFigure = h('figure.chart', { hidden: true }, h('figcaption', null, 'Accuracy'), h('div.chart-box', null, accCanvas));
+	const metCanvas = h('canvas#chart-metrics', { role: 'img', 'aria-label': 'Metrics per epoch' });
+	const metFigure = h('figure.chart', { hidden: true }, h('figcaption', null, 'Metrics'), h('div.chart-box', null, metCanvas));
 	const predictSlot = h('div');
 	view.append(title,
 		h('section.card', null, info, h('div.actions', null, cancel), live),
 		h('section.charts', null,
 			h('figure.chart', null, h('figcaption', null, 'Loss'), h('div.chart-box', null, lossCanvas)),
-			accFigure),
+			accFigure, metFigure),
 		predictSlot);
 
 	if (typeof Chart === 'undefined') {
 		banner('Chart.js is not installed on the server (Debian package libjs-chart.js); the curves cannot be drawn.');
 		return;
 	}
-	const charts = { loss: makeChart(lossCanvas, ['loss', 'val_loss'], 'loss'), accuracy: makeChart(accCanvas, ['accuracy', 'val_accuracy'], 'accuracy') };
+	const charts = {
+		loss: makeChart(lossCanvas, ['loss', 'val_loss'], 'loss'), accuracy: makeChart(accCanvas, ['accuracy', 'val_accuracy'], 'accuracy'),
+		metrics: makeChart(metCanvas, METRIC_KEYS, 'metric'),
+	};
 	window.fitdCharts = Object.assign({ jobId: Number(id), epochs: 0 }, charts);
 	const series = {};
-	for (const c of [charts.loss, charts.accuracy])
+	for (const c of [charts.loss, charts.accuracy, charts.metrics])
 		for (const d of c.data.datasets)
 			series[d.label] = d;
 
@@ -1061,7 +1077,11 @@ function viewJob(view, id) {
 		}
 		charts.loss.update('none');
 		charts.accuracy.update('none');
+		charts.metrics.update('none');
 		accFigure.hidden = series.accuracy.data.length === 0 && series.val_accuracy.data.length === 0;
+		const drawn = METRIC_KEYS.filter((k) => series[k].data.length);
+		metFigure.hidden = drawn.length === 0;
+		metCanvas.setAttribute('aria-label', `Metrics per epoch: ${drawn.map((k) => `${k} ${fmt(series[k].data.at(-1)?.y)}`).join(', ') || 'none'}`);
 		lossCanvas.setAttribute('aria-label', `Loss per epoch: ${lastEpoch} epochs, latest loss ${fmt(series.loss.data.at(-1)?.y)}` +
 			(series.val_loss.data.length ? `, validation loss ${fmt(series.val_loss.data.at(-1)?.y)}` : ''));
 		accCanvas.setAttribute('aria-label', `Accuracy per epoch: latest ${fmt(series.accuracy.data.at(-1)?.y)}`);
@@ -1085,7 +1105,7 @@ function viewJob(view, id) {
 		window.fitdCharts.epochs = lastEpoch;
 		if (job) {
 			job.epoch = Math.max(job.epoch, row.epoch);
-			job.metrics = { loss: row.loss, accuracy: row.accuracy, val_loss: row.val_loss, val_accuracy: row.val_accuracy };
+			job.metrics = Object.fromEntries(Object.entries(row).filter(([k]) => k !== 'epoch' && k !== 'seconds'));
 			summaryDirty = true;
 		}
 		schedule();
@@ -1099,6 +1119,7 @@ function viewJob(view, id) {
 			Dataset: h('a', { href: '#/datasets' }, datasetName ? `${datasetName} (${job.dataset?.id ?? job.dataset_id})` : `dataset ${job.dataset_id}`),
 			Progress: progress(job),
 			Loss: fmt(m.loss), 'Val loss': fmt(m.val_loss), Accuracy: fmt(m.accuracy), 'Val accuracy': fmt(m.val_accuracy),
+			...Object.fromEntries(METRIC_KEYS.filter((k) => k in m).map((k) => [k, fmt(m[k])])),
 			'Batch size': job.batch_size, 'Validation split': job.validation_split, Seed: job.seed,
 			'Samples/s': job.samples_per_second ? Math.round(job.samples_per_second).toLocaleString() : '—',
 			Started: when(job.started_at), Finished: when(job.finished_at),
@@ -1129,6 +1150,7 @@ function viewJob(view, id) {
 			cancelAnimationFrame(frame);
 		charts.loss.destroy();
 		charts.accuracy.destroy();
+		charts.metrics.destroy();
 	});
 
 	load(async () => {

@@ -92,6 +92,7 @@ static int run_prepare(struct db *db, struct run_state *s, char *why, size_t siz
 {
 	const struct api_job_req *req = &s->run.req;
 	struct nn_data train, val;
+	struct nn_fit_opts fit;
 	struct api_err err = {0};
 	int status = NN_OK;
 
@@ -114,7 +115,10 @@ static int run_prepare(struct db *db, struct run_state *s, char *why, size_t siz
 	}
 	train = data_view(&s->train_info, s->train_x, s->train_y);
 	val = data_view(&s->val_info, s->val_x, s->val_y);
-	s->trainer = nn_train_create(s->model, &train, req->validation_dataset_id ? &val : NULL, &req->fit, &status);
+	/* the model's metrics beyond accuracy (which the trainer always counts) */
+	fit = req->fit;
+	fit.metrics = s->run.model.def.metrics & ~NN_METRIC_BIT(NN_METRIC_ACCURACY);
+	s->trainer = nn_train_create(s->model, &train, req->validation_dataset_id ? &val : NULL, &fit, &status);
 	if (!s->trainer) {
 		snprintf(why, size, "cannot start training: %s", nn_strerror(status));
 		return -1;
@@ -235,7 +239,10 @@ static void run_job(struct worker_pool *pool, struct db *db, struct run_state *s
 			.val_loss = log.has_val ? log.val_loss : NAN,
 			.val_accuracy = log.has_val && log.has_metric ? log.val_metric : NAN,
 			.seconds = seconds,
+			.metrics = log.metrics,
 		};
+		memcpy(s->pending[s->n_pending - 1].values, log.metric_values, sizeof log.metric_values);
+		memcpy(s->pending[s->n_pending - 1].val_values, log.val_metric_values, sizeof log.val_metric_values);
 		s->compute_seconds += seconds;
 		s->samples += n_train;
 		jobq_set_rate(pool->q, s->run.job_id, s->samples / (s->compute_seconds > 0 ? s->compute_seconds : 1),

@@ -50,7 +50,8 @@ static void reply_lookup_error(struct http_req *r, struct api_err *err, const ch
 }
 
 /* Does the request fit its model and datasets (they exist, the shapes
- * agree)? Replies and returns false when not. */
+ * agree)? Replies and returns false when not. A request without a seed
+ * takes the model's (README: the model's seed makes its jobs repeatable). */
 static bool job_fits(struct http_req *r, struct db *db, struct api_job_req *req)
 {
 	struct api_dataset_info train, val;
@@ -65,6 +66,10 @@ static bool job_fits(struct http_req *r, struct db *db, struct api_job_req *req)
 	if (db_model_get(db, req->model_id, &model, &err)) {
 		reply_lookup_error(r, &err, "model_id");
 		return false;
+	}
+	if (!req->has_seed && model.def.has_seed) {
+		req->fit.seed = model.def.seed;
+		req->has_seed = true;
 	}
 	if (db_dataset_get(db, req->dataset_id, &train, &err)) {
 		reply_lookup_error(r, &err, "dataset_id");

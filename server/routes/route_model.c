@@ -74,7 +74,8 @@ static void reply_model(struct http_req *r, struct db *db, int64_t id, int statu
 		http_reply_json(r, status, api_model_encode(&info));
 }
 
-static void create_model(struct http_req *r, struct db *db, struct api_model_info *info, const struct db_idem *idem);
+static void create_model(struct http_req *r, struct db *db, const char *body, size_t len, struct api_model_info *info,
+			 const struct db_idem *idem);
 
 void route_model_create(struct http_req *r)
 {
@@ -105,12 +106,13 @@ void route_model_create(struct http_req *r)
 		http_reply_error(r, &err);
 		return;
 	}
-	create_model(r, db, &info, idem);
+	create_model(r, db, body, len, &info, idem);
 }
 
 /* Creates the model info->def describes, with weights initialised from its
  * seed (a random one when it has none), and replies 201. */
-static void create_model(struct http_req *r, struct db *db, struct api_model_info *info, const struct db_idem *idem)
+static void create_model(struct http_req *r, struct db *db, const char *body, size_t len, struct api_model_info *info,
+			 const struct db_idem *idem)
 {
 	struct api_err err = {0};
 	struct nn_model *m;
@@ -130,6 +132,11 @@ static void create_model(struct http_req *r, struct db *db, struct api_model_inf
 	}
 	nn_rng_seed(&rng, info->def.seed);
 	nn_model_init(m, &rng);
+	if (api_model_norm_fill(body, len, &info->def.spec, nn_model_params(m), &err)) {
+		http_reply_error(r, &err);
+		nn_model_destroy(m);
+		return;
+	}
 	info->n_params = nn_model_n_params(m);
 	state = save_state(r, m, &state_len);
 	nn_model_destroy(m);
@@ -181,7 +188,7 @@ void route_model_put(struct http_req *r)
 	snprintf(info.def.name, sizeof info.def.name, "%s", name);
 	if (db_model_resolve(db, name, &id, &err)) {
 		if (err.code == API_NOT_FOUND)
-			create_model(r, db, &info, NULL);
+			create_model(r, db, body, len, &info, NULL);
 		else
 			http_reply_error(r, &err);
 		return;
@@ -387,18 +394,26 @@ static void prediction_stored(struct predq_item *item, const struct api_err *err
  * with ?version=N that version's, loaded for this request (*owned set, free
  * with nn_model_destroy). Replies and returns NULL on failure. */
 static const struct nn_model *model_at(struct http_req *r, struct db *db, int64_t id, uint32_t version,
-				       struct mcache_ref **ref, struct nn_model **owned)
+				       struct mcache_ref **ref, struct nn_model **owned, struct api_model_info *info_out)
 {
 	struct api_model_info info;
+	const struct api_model_info *cached;
 	const struct nn_model *m = NULL;
+	struct api_err err = {0};
 
 	*ref = NULL;
 	*owned = NULL;
 	if (!version) {
-		*ref = cached_model(r, db, id, &m);
-		return *ref ? m : NULL;
+		*ref = mcache_get(route_app(r)->mcache, db, id, &m, &cached, &err);
+		if (!*ref) {
+			http_reply_error(r, &err);
+			return NULL;
+		}
+		if (info_out)
+			*info_out = *cached;
+		return m;
 	}
-	*owned = load_version(r, db, id, version, &info);
+	*owned = load_version(r, db, id, version, info_out ? info_out : &info);
 	return *owned;
 }
 
@@ -428,7 +443,7 @@ void route_predict(struct http_req *r)
 
 	if (!db || !route_query_only(r, allowed) || !route_query_bool(r, "store", true, &store) ||
 	    !route_query_version(r, &version) || !route_model_id(r, db, 0, &id) ||
-	    !(m = model_at(r, db, id, version, &ref, &owned)))
+	    !(m = model_at(r, db, id, version, &ref, &owned, NULL)))
 		return;
 	spec = nn_model_spec(m);
 	outputs = nn_spec_outputs(spec);
@@ -479,6 +494,11 @@ void route_evaluate(struct http_req *r)
 	struct api_err err = {0};
 	struct nn_eval eval;
 	struct db *db = route_db(r);
+	struct api_model_info info;
+	const struct nn_model_spec *spec;
+	struct nn_metrics *acc = NULL;
+	double values[NN_METRIC_COUNT];
+	uint32_t mask;
 	const struct nn_model *m;
 	struct mcache_ref *ref;
 	struct nn_model *owned;
@@ -496,22 +516,47 @@ void route_evaluate(struct http_req *r)
 		http_reply_error(r, &err);
 		return;
 	}
-	if (!(m = model_at(r, db, id, version, &ref, &owned)))
+	if (!(m = model_at(r, db, id, version, &ref, &owned, &info)))
 		return;
+	spec = nn_model_spec(m);
+	/* the model's metrics, and accuracy's confusion matrix for classification */
+	mask = info.def.metrics & ~NN_METRIC_BIT(NN_METRIC_ACCURACY);
+	if (nn_metric_fits(NN_METRIC_ACCURACY, spec) && nn_metric_classes(spec) <= NN_METRIC_MAX_CLASSES)
+		mask |= NN_METRIC_BIT(NN_METRIC_ACCURACY);
 	if (db_dataset_get(db, dataset_id, &data_info, &err) ||
-	    api_dataset_fits(nn_model_spec(m), &data_info, "dataset_id", &err) ||
-	    db_dataset_load(db, dataset_id, &data_info, &x, &y, &err)) {
+	    api_dataset_fits(spec, &data_info, "dataset_id", &err)) {
 		if (err.code == API_NOT_FOUND)
 			snprintf(err.field, sizeof err.field, "dataset_id");
 		http_reply_error(r, &err);
 		goto out;
 	}
+	if ((mask & NN_METRIC_BIT(NN_METRIC_AUC)) && nn_metric_auc_scores(spec, data_info.n_samples) > NN_METRIC_MAX_SCORES) {
+		http_fail(r, API_VALIDATION_FAILED, "dataset_id",
+			  "the model's auc metric keeps a score per row and class, at most %llu; dataset %lld has too "
+			  "many rows for it",
+			  (unsigned long long)NN_METRIC_MAX_SCORES, (long long)dataset_id);
+		goto out;
+	}
+	if (db_dataset_load(db, dataset_id, &data_info, &x, &y, &err)) {
+		http_reply_error(r, &err);
+		goto out;
+	}
 	data = (struct nn_data){x, y, data_info.n_samples, data_info.n_features, data_info.y_dim ? data_info.y_dim : 1};
-	if (nn_evaluate(m, &data, &eval) != NN_OK)
+	if (mask && !(acc = nn_metrics_create(spec, mask, data.n))) {
 		http_fail(r, API_UNAVAILABLE, NULL, "cannot evaluate: out of memory");
-	else
-		http_reply_json(r, 200, api_evaluate_encode(&eval));
+		goto out;
+	}
+	if ((acc ? nn_evaluate_metrics(m, &data, acc, &eval) : nn_evaluate(m, &data, &eval)) != NN_OK) {
+		http_fail(r, API_UNAVAILABLE, NULL, "cannot evaluate: out of memory");
+		goto out;
+	}
+	if (acc)
+		nn_metrics_result(acc, values);
+	http_reply_json(r, 200,
+			api_evaluate_metrics_encode(&eval, mask, values, acc ? nn_metrics_confusion(acc) : NULL,
+						    nn_metric_classes(spec)));
 out:
+	nn_metrics_destroy(acc);
 	free(x);
 	free(y);
 	model_release(r, ref, owned);

@@ -21,7 +21,7 @@
 	"id, model_id, dataset_id, validation_dataset_id, options, status, epoch, epochs, loss, accuracy, " \
 	"val_loss, val_accuracy, samples_per_second, error, attempts, weights_sha256, created_at, "        \
 	"started_at, finished_at, kernels, dataset_ref, dataset_name, validation_dataset_ref, "           \
-	"validation_dataset_name"
+	"validation_dataset_name, metrics"
 
 /* The model's status once its job stops: trained when it holds trained weights. */
 #define MODEL_STATUS_AFTER                                                                                       \
@@ -64,6 +64,14 @@ static int read_job(sqlite3_stmt *st, void *item, struct api_err *err)
 	db_col_text(st, 21, j->dataset.name, sizeof j->dataset.name);
 	j->validation_dataset.id = sqlite3_column_int64(st, 22);
 	db_col_text(st, 23, j->validation_dataset.name, sizeof j->validation_dataset.name);
+	switch (api_epoch_metrics_decode((const char *)sqlite3_column_text(st, 24), &j->last)) {
+	case 0:
+		break;
+	case -2:
+		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
+	default:
+		return api_fail(err, API_INTERNAL, NULL, "job %lld has damaged metrics", (long long)j->id);
+	}
 	return 0;
 }
 
@@ -237,7 +245,7 @@ int db_job_list(struct db *db, const enum api_job_status *status, int64_t model_
 int db_job_history(struct db *db, int64_t id, struct api_epoch **epochs, size_t *n, struct api_err *err)
 {
 	static const char sql[] =
-		"SELECT epoch, loss, accuracy, val_loss, val_accuracy, seconds FROM job_epochs WHERE job_id = ?1 "
+		"SELECT epoch, loss, accuracy, val_loss, val_accuracy, seconds, metrics FROM job_epochs WHERE job_id = ?1 "
 		"ORDER BY epoch";
 	struct api_job_info job;
 	sqlite3_stmt *st;
@@ -277,6 +285,15 @@ int db_job_history(struct db *db, int64_t id, struct api_epoch **epochs, size_t 
 		e->val_loss = db_col_real(st, 3);
 		e->val_accuracy = db_col_real(st, 4);
 		e->seconds = db_col_real(st, 5);
+		rc = api_epoch_metrics_decode((const char *)sqlite3_column_text(st, 6), e);
+		if (rc) {
+			sqlite3_reset(st);
+			if (rc == -2)
+				api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
+			else
+				api_fail(err, API_INTERNAL, NULL, "job %lld has an epoch with damaged metrics", (long long)id);
+			goto fail;
+		}
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
@@ -477,14 +494,22 @@ int db_job_claim(struct db *db, struct db_run *run, struct api_err *err)
 static int insert_epoch(struct db *db, int64_t job_id, const struct api_epoch *e, struct api_err *err)
 {
 	static const char sql[] =
-		"INSERT INTO job_epochs (job_id, epoch, loss, accuracy, val_loss, val_accuracy, seconds) "
-		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+		"INSERT INTO job_epochs (job_id, epoch, loss, accuracy, val_loss, val_accuracy, seconds, metrics) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 	sqlite3_stmt *st = db_stmt(db, sql, err);
-	char *json;
+	char *json, *metrics;
+	bool oom;
 	int rc;
 
 	if (!st)
 		return -1;
+	metrics = api_epoch_metrics_encode(e, &oom);
+	if (oom)
+		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
+	if (metrics)
+		sqlite3_bind_text(st, 8, metrics, -1, free);
+	else
+		sqlite3_bind_null(st, 8);
 	sqlite3_bind_int64(st, 1, job_id);
 	sqlite3_bind_int64(st, 2, e->epoch);
 	db_bind_real(st, 3, e->loss);
@@ -506,7 +531,7 @@ static int write_progress(struct db *db, int64_t job_id, const struct db_commit 
 {
 	static const char job_sql[] =
 		"UPDATE jobs SET epoch = ?2, loss = ?3, accuracy = ?4, val_loss = ?5, val_accuracy = ?6, "
-		"checkpoint = ?7, samples_per_second = COALESCE(?8, samples_per_second), "
+		"checkpoint = ?7, samples_per_second = COALESCE(?8, samples_per_second), metrics = ?10, "
 		/* the kernel sets the job ran on, each named once, in order */
 		"kernels = CASE WHEN kernels IS NULL OR kernels = '' THEN ?9 "
 		"WHEN instr(',' || kernels || ',', ',' || ?9 || ',') > 0 THEN kernels ELSE kernels || ',' || ?9 END "
@@ -516,9 +541,18 @@ static int write_progress(struct db *db, int64_t job_id, const struct db_commit 
 		" WHERE id = (SELECT model_id FROM jobs WHERE id = ?1)";
 	const struct api_epoch *last = &c->epochs[c->n_epochs - 1];
 	sqlite3_stmt *st = db_stmt(db, job_sql, err);
+	char *metrics;
+	bool oom;
 
 	if (!st)
 		return -1;
+	metrics = api_epoch_metrics_encode(last, &oom);
+	if (oom)
+		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
+	if (metrics)
+		sqlite3_bind_text(st, 10, metrics, -1, free);
+	else
+		sqlite3_bind_null(st, 10);
 	sqlite3_bind_int64(st, 1, job_id);
 	sqlite3_bind_int64(st, 2, last->epoch);
 	db_bind_real(st, 3, last->loss);

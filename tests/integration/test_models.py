@@ -326,7 +326,7 @@ class TestModels(FitdCase):
         ("seed", -1, "seed"),
         ("seed", 1.5, "seed"),
         ("seed", "42", "seed"),
-        ("metrics", ["precision"], "metrics[0]"),
+        ("metrics", ["top_k_categorical_accuracy"], "metrics[0]"),
         ("metrics", "accuracy", "metrics"),
         ("name", "", "name"),
         ("name", 7, "name"),

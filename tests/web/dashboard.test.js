@@ -104,7 +104,7 @@ function chartData(p = page) {
 		if (!c)
 			return null;
 		const out = { jobId: c.jobId, done: !!c.done };
-		for (const chart of [c.loss, c.accuracy])
+		for (const chart of [c.loss, c.accuracy, c.metrics])
 			for (const d of chart.data.datasets)
 				out[d.label] = d.data.map((pt) => [pt.x, pt.y]);
 		/* the exposed charts are the ones drawn on the page's canvases */
@@ -389,6 +389,7 @@ test('a model from the JSON editor runs to the end: complete curves equal the hi
 	assert.equal(body.input_dim, 32);
 	body.name = 'tutorial-json';
 	body.seed = 42;
+	body.metrics = ['accuracy', 'precision', 'auc']; /* drawn on the metrics chart */
 	await page.fill('#model-json-form textarea', JSON.stringify(body, null, 2));
 	await page.click('#model-json-form button[type=submit]');
 	await page.locator('#banner', { hasText: 'Created model' }).waitFor();
@@ -405,6 +406,13 @@ test('a model from the JSON editor runs to the end: complete curves equal the hi
 	const d = await chartData();
 	for (const k of SERIES)
 		assert.deepEqual(d[k], expected(h)[k], `final ${k}`);
+	for (const k of ['precision', 'val_precision', 'auc', 'val_auc']) {
+		assert.ok(h.every((e) => typeof e[k] === 'number'), `every epoch has ${k}`);
+		assert.deepEqual(d[k], h.map((e) => [e.epoch, e[k]]), `final ${k}`);
+	}
+	assert.deepEqual(d.recall, [], 'a metric the model did not ask for is not drawn');
+	assert.ok(await page.isVisible('#chart-metrics'));
+	assert.match(await page.locator('[data-fact=val_auc]').innerText(), /^0\.\d+|^1$/);
 	assert.match(await page.locator('[data-fact=Progress]').innerText(), /30\/30/);
 	assert.ok(h[h.length - 1].val_accuracy > 0.8, `the model learned (val_accuracy ${h[h.length - 1].val_accuracy})`);
 

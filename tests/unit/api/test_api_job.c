@@ -56,6 +56,7 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(r.fit.batch_size, 32);
 	ck_assert(r.fit.shuffle);
 	ck_assert(r.fit.validation_split == 0.0);
+	ck_assert_int_eq(r.fit.split, NN_SPLIT_TAIL);
 	ck_assert(!r.fit.early_stopping);
 	ck_assert(!r.has_seed);
 	ck_assert_str_eq(r.model_name, "");
@@ -183,6 +184,13 @@ static const struct {
 	{"{" IDS ", 'validation_split': -0.1}", API_VALIDATION_FAILED, "validation_split"},
 	{"{" IDS ", 'validation_split': '0.2'}", API_VALIDATION_FAILED, "validation_split"},
 	{"{" IDS ", 'validation_split': 1e999}", API_VALIDATION_FAILED, "validation_split"},
+	/* validation_split_mode: a known name, and a split to apply it to */
+	{"{" IDS ", 'validation_split': 0.2, 'validation_split_mode': 'shuffled'}", API_VALIDATION_FAILED,
+	 "validation_split_mode"},
+	{"{" IDS ", 'validation_split': 0.2, 'validation_split_mode': 1}", API_VALIDATION_FAILED, "validation_split_mode"},
+	{"{" IDS ", 'validation_split_mode': 'random'}", API_VALIDATION_FAILED, "validation_split_mode"},
+	{"{" IDS ", 'validation_dataset_id': 3, 'validation_split_mode': 'stratified'}", API_VALIDATION_FAILED,
+	 "validation_split_mode"},
 	{"{" IDS ", 'shuffle': 'yes'}", API_VALIDATION_FAILED, "shuffle"},
 	{"{" IDS ", 'shuffle': 1}", API_VALIDATION_FAILED, "shuffle"},
 	{"{" IDS ", 'seed': -1}", API_VALIDATION_FAILED, "seed"},
@@ -246,6 +254,9 @@ START_TEST(test_req_roundtrip)
 		"{" IDS ", 'validation_dataset_id': 9, 'early_stopping': {'monitor': 'val_accuracy', 'patience': 4,"
 		" 'min_delta': 0.001}}",
 		"{" IDS ", 'seed': 0, 'early_stopping': {'monitor': 'loss'}}",
+		"{" IDS ", 'validation_split': 0.3, 'validation_split_mode': 'stratified'}",
+		"{" IDS ", 'validation_split': 0.3, 'validation_split_mode': 'random'}",
+		"{" IDS ", 'validation_split_mode': 'tail'}",
 	};
 
 	for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
@@ -266,6 +277,7 @@ START_TEST(test_req_roundtrip)
 		ck_assert_uint_eq(a.fit.epochs, b.fit.epochs);
 		ck_assert_uint_eq(a.fit.batch_size, b.fit.batch_size);
 		ck_assert(a.fit.validation_split == b.fit.validation_split);
+		ck_assert_int_eq(a.fit.split, b.fit.split);
 		ck_assert(a.fit.shuffle == b.fit.shuffle);
 		ck_assert_uint_eq(a.fit.seed, b.fit.seed);
 		ck_assert(a.fit.early_stopping == b.fit.early_stopping);
@@ -354,6 +366,13 @@ static const struct {
 	/* the train data is checked first */
 	{M_SPARSE, CLS(100, 0, 9), CLS(20, 0, 9), "{'model_id': 1, 'dataset_id': 1, 'validation_dataset_id': 2}",
 	 "dataset_id"},
+	/* validation_split_mode: stratified needs classes */
+	{M_SPARSE, CLS(100, 0, 2), {0}, "{'model_id': 1, 'dataset_id': 1, 'validation_split': 0.2, "
+	 "'validation_split_mode': 'stratified'}", NULL},
+	{M_REG1, REAL(100, 0, -5, 5), {0}, "{'model_id': 1, 'dataset_id': 1, 'validation_split': 0.2, "
+	 "'validation_split_mode': 'stratified'}", "validation_split_mode"},
+	{M_REG1, REAL(100, 0, -5, 5), {0}, "{'model_id': 1, 'dataset_id': 1, 'validation_split': 0.2, "
+	 "'validation_split_mode': 'random'}", NULL},
 	/* validation_split: Keras trains on the first floor(n (1 - split)) rows; neither part may be empty */
 	{M_REG1, REAL(5, 0, 0, 1), {0}, "{'model_id': 1, 'dataset_id': 1, 'validation_split': 0.2}", NULL},
 	{M_REG1, REAL(2, 0, 0, 1), {0}, "{'model_id': 1, 'dataset_id': 1, 'validation_split': 0.5}", NULL},
@@ -512,7 +531,7 @@ START_TEST(test_job_encode)
 	j.dataset_id = 0; /* deleted since */
 	j.status = API_JOB_RUNNING;
 	j.epoch = 2;
-	j.last = (struct api_epoch){2, 0.5, 0.75, NAN, NAN, 1.25};
+	j.last = (struct api_epoch){.epoch = 2, .loss = 0.5, .accuracy = 0.75, .val_loss = NAN, .val_accuracy = NAN, .seconds = 1.25};
 	j.samples_per_second = NAN;
 	snprintf(j.created_at, sizeof j.created_at, "2026-11-26T21:03:04Z");
 	s = api_job_encode(&j);
@@ -536,9 +555,64 @@ START_TEST(test_job_encode)
 }
 END_TEST
 
+START_TEST(test_epoch_metrics_encode)
+{
+	struct api_epoch e = {.epoch = 3, .loss = 0.5, .accuracy = 0.75, .val_loss = 0.625, .val_accuracy = 0.5, .seconds = 0.25}, back;
+	cJSON *root;
+	bool oom;
+	char *s;
+
+	/* none beyond accuracy: nothing to store */
+	e.metrics = NN_METRIC_BIT(NN_METRIC_ACCURACY);
+	ck_assert_ptr_null(api_epoch_metrics_encode(&e, &oom));
+	ck_assert(!oom);
+	ck_assert_int_eq(api_epoch_metrics_decode(NULL, &back), 0);
+	ck_assert_uint_eq(back.metrics, 0);
+
+	e.metrics = NN_METRIC_BIT(NN_METRIC_PRECISION) | NN_METRIC_BIT(NN_METRIC_AUC);
+	for (int m = 0; m < NN_METRIC_COUNT; m++)
+		e.values[m] = e.val_values[m] = NAN;
+	e.values[NN_METRIC_PRECISION] = 0.1;
+	e.val_values[NN_METRIC_PRECISION] = 1.0 / 3.0;
+	e.values[NN_METRIC_AUC] = 0.875; /* val_auc undefined: null */
+	s = api_epoch_metrics_encode(&e, &oom);
+	ck_assert_str_eq(s, "{\"precision\":0.1,\"val_precision\":0.3333333333333333,\"auc\":0.875,\"val_auc\":null}");
+	ck_assert_int_eq(api_epoch_metrics_decode(s, &back), 0);
+	ck_assert_uint_eq(back.metrics, e.metrics);
+	ck_assert(back.values[NN_METRIC_PRECISION] == 0.1 && back.val_values[NN_METRIC_PRECISION] == 1.0 / 3.0);
+	ck_assert(back.values[NN_METRIC_AUC] == 0.875 && isnan(back.val_values[NN_METRIC_AUC]));
+	ck_assert(isnan(back.values[NN_METRIC_MAE]));
+	free(s);
+
+	/* the epoch row (history and SSE) carries them by Keras's History keys */
+	s = api_epoch_encode(&e);
+	root = cJSON_Parse(s);
+	ck_assert(cJSON_GetObjectItemCaseSensitive(root, "val_precision")->valuedouble == 1.0 / 3.0);
+	ck_assert(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(root, "val_auc")));
+	ck_assert(cJSON_GetObjectItemCaseSensitive(root, "accuracy")->valuedouble == 0.75);
+	cJSON_Delete(root);
+	free(s);
+	/* without validation rows, no val_ keys */
+	e.val_loss = e.val_accuracy = NAN;
+	s = api_epoch_encode(&e);
+	ck_assert_ptr_null(strstr(s, "val_"));
+	ck_assert_ptr_nonnull(strstr(s, "\"precision\":0.1"));
+	free(s);
+
+	/* damaged stored text */
+	ck_assert_int_eq(api_epoch_metrics_decode("{\"precision\": \"x\"}", &back), -1);
+	ck_assert_int_eq(api_epoch_metrics_decode("{\"accuracy\": 1}", &back), -1);
+	ck_assert_int_eq(api_epoch_metrics_decode("{\"val_bogus\": 1}", &back), -1);
+	ck_assert_int_eq(api_epoch_metrics_decode("[1]", &back), -1);
+	ck_assert_int_eq(api_epoch_metrics_decode("{", &back), -1);
+	ck_assert_uint_eq(back.metrics, 0);
+}
+END_TEST
+
 START_TEST(test_epoch_and_history_encode)
 {
-	struct api_epoch e[2] = {{1, 0.5, NAN, 0.625, NAN, 0.25}, {2, 0.25, 0.5, 0.375, 0.75, INFINITY}};
+	struct api_epoch e[2] = {{.epoch = 1, .loss = 0.5, .accuracy = NAN, .val_loss = 0.625, .val_accuracy = NAN, .seconds = 0.25},
+				 {.epoch = 2, .loss = 0.25, .accuracy = 0.5, .val_loss = 0.375, .val_accuracy = 0.75, .seconds = INFINITY}};
 	cJSON *root, *arr;
 	char *s;
 
@@ -599,6 +673,7 @@ Suite *suite_api_job(void)
 	suite_add_tcase(s, check);
 	tcase_add_test(enc, test_job_encode);
 	tcase_add_test(enc, test_epoch_and_history_encode);
+	tcase_add_test(enc, test_epoch_metrics_encode);
 	tcase_add_test(enc, test_status_names);
 	suite_add_tcase(s, enc);
 #undef N

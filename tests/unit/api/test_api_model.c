@@ -459,7 +459,17 @@ static const struct {
 	 API_VALIDATION_FAILED, "layers[0].kernel_initializer", "orthogonal"},
 	{"{'input_dim': 3, 'layers': [{'units': 2, 'bias_initializer': 'random'}], " LOSS "}", API_VALIDATION_FAILED,
 	 "layers[0].bias_initializer", NULL},
-	{"{" ONE ", " LOSS ", 'metrics': ['mae']}", API_VALIDATION_FAILED, "metrics[0]", "mae"},
+	{"{" ONE ", " LOSS ", 'metrics': ['mape']}", API_VALIDATION_FAILED, "metrics[0]", "mape"},
+	{"{" ONE ", " LOSS ", 'metrics': ['mae', 'auc']}", API_VALIDATION_FAILED, "metrics[1]", "classification"},
+	{"{'input_dim': 3, 'layers': [{'units': 2, 'activation': 'softmax'}], 'loss': 'categorical_crossentropy', "
+	 "'metrics': ['precision', 'r2_score']}",
+	 API_VALIDATION_FAILED, "metrics[1]", "regression"},
+	{"{'input_dim': 3, 'layers': [{'units': 2, 'activation': 'sigmoid'}], 'loss': 'binary_crossentropy', "
+	 "'metrics': ['accuracy', 'recall']}",
+	 API_VALIDATION_FAILED, "metrics[1]", "one output"},
+	{"{'input_dim': 3, 'layers': [{'units': 1025, 'activation': 'softmax'}], 'loss': "
+	 "'sparse_categorical_crossentropy', 'metrics': ['f1_score']}",
+	 API_VALIDATION_FAILED, "metrics[0]", NULL},
 	/* units: 0, past 65536, 1e9, 2.5, a string, negative, infinite */
 	{"{'input_dim': 3, 'layers': [{'units': 0}], " LOSS "}", API_VALIDATION_FAILED, "layers[0].units", "1..65536"},
 	{"{'input_dim': 3, 'layers': [{'units': 65537}], " LOSS "}", API_VALIDATION_FAILED, "layers[0].units", NULL},
@@ -719,6 +729,34 @@ START_TEST(test_metrics)
 	ck_assert(!def.accuracy);
 	decode_ok("{'input_dim': 3, 'layers': [{'units': 3}], 'loss': 'mse', 'metrics': null}", &def);
 	ck_assert(!def.accuracy);
+	ck_assert_uint_eq(def.metrics, 0);
+
+	/* Keras's names and aliases, each once in the canonical list, in a fixed order */
+	decode_ok("{'input_dim': 3, 'layers': [{'units': 2}], 'loss': 'mse', 'metrics': ['r2_score', "
+		  "'mean_absolute_error', 'mse', 'root_mean_squared_error', 'mae']}",
+		  &def);
+	ck_assert(!def.accuracy);
+	ck_assert_uint_eq(def.metrics, NN_METRIC_BIT(NN_METRIC_MAE) | NN_METRIC_BIT(NN_METRIC_MSE) |
+					       NN_METRIC_BIT(NN_METRIC_RMSE) | NN_METRIC_BIT(NN_METRIC_R2_SCORE));
+	char *text = api_model_def_encode(&def);
+	ck_assert_ptr_nonnull(strstr(text, "\"metrics\":[\"mae\",\"mse\",\"rmse\",\"r2_score\"]"));
+	struct api_model_def back;
+	decode_ok(text, &back);
+	ck_assert_uint_eq(back.metrics, def.metrics);
+	free(text);
+	decode_ok("{'input_dim': 3, 'layers': [{'units': 4, 'activation': 'softmax'}], 'loss': "
+		  "'sparse_categorical_crossentropy', 'metrics': ['f1_score', 'auc', 'acc', 'recall', 'precision']}",
+		  &def);
+	ck_assert(def.accuracy);
+	text = api_model_def_encode(&def);
+	ck_assert_ptr_nonnull(
+		strstr(text, "\"metrics\":[\"accuracy\",\"precision\",\"recall\",\"auc\",\"f1_score\"]"));
+	free(text);
+	/* several binary outputs: accuracy only */
+	decode_ok("{'input_dim': 3, 'layers': [{'units': 2, 'activation': 'sigmoid'}], 'loss': 'binary_crossentropy', "
+		  "'metrics': ['binary_accuracy']}",
+		  &def);
+	ck_assert_uint_eq(def.metrics, NN_METRIC_BIT(NN_METRIC_ACCURACY));
 }
 END_TEST
 
@@ -1253,6 +1291,57 @@ START_TEST(test_weights_roundtrip_flt_max)
 }
 END_TEST
 
+/* The normalization layer: decoded forms, the canonical "adapt" flag, the
+ * given values written into the leading parameters, its weights as mean,
+ * variance and count, GET -> PUT lossless. */
+START_TEST(test_normalization_layer)
+{
+	static const char body[] = "{'input_dim': 3, 'loss': 'mse', 'layers': [{'type': 'normalization', "
+				   "'mean': [1, -2, 0.5], 'variance': 4}, {'units': 1}]}";
+	struct api_model_def def, back;
+	struct api_err err;
+	float params[3 + 3 + 1 + 3 + 1], again[11];
+	struct tbody tb;
+	char *s;
+
+	decode_ok("{'input_dim': 3, 'loss': 'mse', 'layers': [{'type': 'normalization'}, {'units': 1}]}", &def);
+	ck_assert_int_eq(def.spec.layers[0].kind, NN_LAYER_NORMALIZATION);
+	ck_assert(!def.spec.layers[0].norm_given);
+	s = api_model_def_encode(&def);
+	ck_assert_ptr_nonnull(strstr(s, "{\"type\":\"normalization\",\"adapt\":true}"));
+	decode_ok(s, &back);
+	ck_assert(!back.spec.layers[0].norm_given);
+	free(s);
+	decode_ok("{'input_dim': 3, 'loss': 'mse', 'layers': [{'type': 'normalization', 'adapt': false}, {'units': 1}]}",
+		  &def);
+	ck_assert(def.spec.layers[0].norm_given);
+
+	decode_ok(body, &def);
+	ck_assert(def.spec.layers[0].norm_given);
+	s = api_model_def_encode(&def);
+	ck_assert_ptr_nonnull(strstr(s, "\"adapt\":false"));
+	decode_ok(s, &back);
+	ck_assert(back.spec.layers[0].norm_given);
+	free(s);
+	for (int i = 0; i < 11; i++)
+		params[i] = 99;
+	tb = tq(body);
+	ck_assert_int_eq(api_model_norm_fill(tb.p, tb.n, &def.spec, params, &err), 0);
+	tb_free(&tb);
+	ck_assert(params[0] == 1 && params[1] == -2 && params[2] == 0.5f);
+	ck_assert(params[3] == 4 && params[4] == 4 && params[5] == 4);
+	ck_assert(params[6] == 99); /* count and the dense layer untouched */
+
+	params[6] = 12;
+	s = api_weights_encode(&def.spec, params);
+	ck_assert_str_eq(s, "{\"layers\":[{\"mean\":[1,-2,0.5],\"variance\":[4,4,4],\"count\":12},"
+			    "{\"kernel\":[[99],[99],[99]],\"bias\":[99]}]}");
+	ck_assert_int_eq(api_weights_decode(s, strlen(s), &def.spec, again, &err), 0);
+	ck_assert(memcmp(again, params, sizeof params) == 0);
+	free(s);
+}
+END_TEST
+
 START_TEST(test_weights_encode_layout)
 {
 	struct api_model_def def;
@@ -1412,6 +1501,7 @@ Suite *suite_api_model(void)
 	tcase_add_test(weights, test_weights_roundtrip_bits);
 	tcase_add_test(weights, test_weights_roundtrip_flt_max);
 	tcase_add_test(weights, test_weights_encode_layout);
+	tcase_add_test(weights, test_normalization_layer);
 	tcase_add_loop_test(weights, test_weights_bad, 0, N(weights_bad_rows));
 	tcase_add_test(weights, test_weights_good);
 	suite_add_tcase(s, weights);

@@ -268,6 +268,32 @@ START_TEST(test_evaluate_encode)
 }
 END_TEST
 
+START_TEST(test_evaluate_metrics_encode)
+{
+	struct nn_eval e = {.loss = 0.5, .metric = 0.75, .has_metric = true, .n = 4};
+	double v[NN_METRIC_COUNT];
+	const uint64_t cm[4] = {1, 1, 0, 2};
+	char *s;
+
+	for (int m = 0; m < NN_METRIC_COUNT; m++)
+		v[m] = NAN;
+	v[NN_METRIC_ACCURACY] = 0.75; /* accuracy comes from e, never twice */
+	v[NN_METRIC_RECALL] = 1.0;
+	s = api_evaluate_metrics_encode(&e, NN_METRIC_BIT(NN_METRIC_ACCURACY) | NN_METRIC_BIT(NN_METRIC_RECALL) |
+						    NN_METRIC_BIT(NN_METRIC_AUC),
+					v, cm, 2);
+	ck_assert_str_eq(s, "{\"loss\":0.5,\"accuracy\":0.75,\"recall\":1,\"auc\":null,"
+			    "\"confusion_matrix\":[[1,1],[0,2]],\"n_samples\":4}");
+	free(s);
+	/* regression: no confusion matrix */
+	e.has_metric = false;
+	v[NN_METRIC_MAE] = 0.25;
+	s = api_evaluate_metrics_encode(&e, NN_METRIC_BIT(NN_METRIC_MAE), v, NULL, 0);
+	ck_assert_str_eq(s, "{\"loss\":0.5,\"mae\":0.25,\"n_samples\":4}");
+	free(s);
+}
+END_TEST
+
 /* ---- paging and ids ----------------------------------------------------------------------- */
 
 static const struct {
@@ -590,6 +616,7 @@ Suite *suite_api_predict(void)
 	tcase_add_test(misc, test_err_truncation);
 	tcase_add_loop_test(misc, test_json_parse, 0, N(parse_rows));
 	tcase_add_test(misc, test_getters);
+	tcase_add_test(misc, test_evaluate_metrics_encode);
 	tcase_add_test(misc, test_int_beyond_2_53);
 	suite_add_tcase(s, misc);
 #undef N
