@@ -20,7 +20,7 @@ class TestSplits(FitdCase):
         x, y = sorted_classes()
         cls.data = cls.srv.client.post("/v1/datasets", {"name": "sorted", "x": x, "y": y}).json
 
-    def run_job(self, body, model_seed=42, name="m"):
+    def run_job(self, body, model_seed=42, name=None):
         model = self.create_model(self.c, mlp_body(input_dim=4, hidden=(8,), outputs=3, seed=model_seed, name=name))
         job = self.submit_job(self.c, dict({"model_id": model["id"], "dataset_id": self.data["id"], "epochs": 3,
                                             "batch_size": 16}, **body))
