@@ -41,10 +41,58 @@ static int decode_early_stopping(const cJSON *root, struct nn_fit_opts *fit, str
 	return 0;
 }
 
+/* "class_weight": {"0": 1.0, "1": 5.0}: keys are class ids in canonical
+ * decimal (no sign, no leading zero), each once; values finite, >= 0. Stored
+ * as a dense table up to the largest id, the ids not named weighing 1. */
+static int decode_class_weight(const cJSON *root, struct nn_fit_opts *fit, struct api_err *err)
+{
+	const cJSON *cw = cJSON_GetObjectItemCaseSensitive(root, "class_weight");
+	bool seen[NN_MAX_CLASS_WEIGHTS] = {false};
+	const cJSON *item;
+
+	if (!cw || cJSON_IsNull(cw))
+		return 0;
+	if (!cJSON_IsObject(cw))
+		return api_fail(err, API_VALIDATION_FAILED, "class_weight",
+				"class_weight must be an object of class id to weight, like {\"0\": 1.0, \"1\": 5.0}");
+	if (!cw->child)
+		return api_fail(err, API_VALIDATION_FAILED, "class_weight", "class_weight must name at least one class");
+	for (uint32_t c = 0; c < NN_MAX_CLASS_WEIGHTS; c++)
+		fit->class_weight[c] = 1.0;
+	fit->n_class_weights = 0;
+	cJSON_ArrayForEach(item, cw)
+	{
+		const char *key = item->string;
+		size_t len = strlen(key);
+		unsigned long id = 0;
+		double v;
+		bool digits = len > 0 && len <= 3 && (len == 1 || key[0] != '0');
+
+		for (size_t i = 0; digits && i < len; i++) {
+			digits = key[i] >= '0' && key[i] <= '9';
+			id = id * 10 + (unsigned long)(key[i] - '0');
+		}
+		if (!digits || id >= NN_MAX_CLASS_WEIGHTS)
+			return api_fail(err, API_VALIDATION_FAILED, "class_weight",
+					"class_weight keys must be class ids 0..%d in decimal; got \"%.32s\"",
+					NN_MAX_CLASS_WEIGHTS - 1, key);
+		if (seen[id])
+			return api_fail(err, API_VALIDATION_FAILED, "class_weight", "class_weight names class %lu twice",
+					id);
+		seen[id] = true;
+		if (api_get_number(cw, "class_weight", key, true, 0.0, 1e30, &v, err))
+			return -1;
+		fit->class_weight[id] = v;
+		if (id + 1 > fit->n_class_weights)
+			fit->n_class_weights = (uint32_t)id + 1;
+	}
+	return 0;
+}
+
 int api_job_decode(const char *body, size_t len, struct api_job_req *out, struct api_err *err)
 {
 	static const char *const keys[] = {"model_id", "dataset_id", "validation_dataset_id", "epochs", "batch_size",
-					   "validation_split", "shuffle", "seed", "early_stopping", NULL};
+					   "validation_split", "shuffle", "seed", "early_stopping", "class_weight", NULL};
 	cJSON *root = api_json_parse(body, len, err);
 	int64_t epochs = 1, batch = 32, seed = 0;
 	int rc = -1;
@@ -63,7 +111,7 @@ int api_job_decode(const char *body, size_t len, struct api_job_req *out, struct
 	    api_get_number(root, "", "validation_split", false, 0.0, 0.999999, &out->fit.validation_split, err) ||
 	    api_get_bool(root, "", "shuffle", false, &out->fit.shuffle, err) ||
 	    api_get_int(root, "", "seed", false, 0, 9007199254740991LL, &seed, err) ||
-	    decode_early_stopping(root, &out->fit, err))
+	    decode_early_stopping(root, &out->fit, err) || decode_class_weight(root, &out->fit, err))
 		goto out;
 	if (out->validation_dataset_id && out->fit.validation_split > 0) {
 		api_fail(err, API_VALIDATION_FAILED, "validation_split",
@@ -163,6 +211,22 @@ int api_job_check(const struct api_job_req *req, const struct api_model_def *mod
 			return api_fail(err, API_VALIDATION_FAILED, "early_stopping.monitor",
 					"early_stopping.monitor %s needs a classification loss", monitor_names[fit->monitor]);
 	}
+	if (fit->n_class_weights) {
+		enum nn_task task = nn_spec_task(&model->spec);
+		uint32_t outputs = nn_spec_outputs(&model->spec);
+		/* the classes a row can have: a binary model's single target
+		 * rounds to 0 or 1; otherwise one class per output */
+		uint32_t classes = task == NN_TASK_BINARY && outputs == 1 ? 2 : outputs;
+
+		if (task == NN_TASK_REGRESSION)
+			return api_fail(err, API_VALIDATION_FAILED, "class_weight",
+					"class_weight needs a classification loss (binary_crossentropy, "
+					"categorical_crossentropy or sparse_categorical_crossentropy)");
+		if (fit->n_class_weights > classes)
+			return api_fail(err, API_VALIDATION_FAILED, "class_weight",
+					"class_weight names class %u but the model has %u classes (0..%u)",
+					fit->n_class_weights - 1, classes, classes - 1);
+	}
 	batch = fit->batch_size < n_train ? fit->batch_size : n_train;
 	if (nn_spec_batch_floats(&model->spec, batch) > NN_MAX_BATCH_FLOATS)
 		return api_fail(err, API_VALIDATION_FAILED, "batch_size",
@@ -189,6 +253,17 @@ static void req_fields(cJSON *o, const struct api_job_req *req)
 		api_add_number(es, "min_delta", fit->min_delta);
 	} else {
 		cJSON_AddNullToObject(o, "early_stopping");
+	}
+	if (fit->n_class_weights) {
+		cJSON *cw = cJSON_AddObjectToObject(o, "class_weight");
+		char key[16];
+
+		for (uint32_t c = 0; cw && c < fit->n_class_weights; c++) {
+			snprintf(key, sizeof key, "%u", c);
+			api_add_number(cw, key, fit->class_weight[c]);
+		}
+	} else {
+		cJSON_AddNullToObject(o, "class_weight");
 	}
 }
 

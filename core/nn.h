@@ -69,6 +69,8 @@ const char *nn_strerror(int status);
 #define NN_MAX_BATCH 1048576
 /* Per-batch activation storage of a trainer: batch x sum(units) floats. */
 #define NN_MAX_BATCH_FLOATS (1ULL << 27)
+/* Class ids a fit's class_weight can name (0 .. NN_MAX_CLASS_WEIGHTS - 1). */
+#define NN_MAX_CLASS_WEIGHTS 256
 
 /* ---- random numbers ---------------------------------------------------- */
 
@@ -291,6 +293,17 @@ struct nn_fit_opts {
 	enum nn_monitor monitor;  /* loss/accuracy: lower/higher is better */
 	uint32_t patience;
 	double min_delta;
+	/* Keras's class_weight: with n_class_weights > 0, a training row whose
+	 * class is c < n_class_weights has its loss (and its share of the
+	 * epoch's accuracy) weighted by (float)class_weight[c], every other row
+	 * by 1. The class of a row is Keras's class_weight_to_sample_weights:
+	 * the sparse label; the argmax of a row of several targets; a single
+	 * target rounded half to even. A batch's loss is sum(w l) / batch rows
+	 * (Keras's sum_over_batch_size); the epoch accuracy is sum(w c) / sum(w)
+	 * (Keras's weighted Mean, 0 when sum(w) is 0). Validation is unweighted.
+	 * Weights are finite and >= 0. */
+	uint32_t n_class_weights;
+	double class_weight[NN_MAX_CLASS_WEIGHTS];
 };
 
 struct nn_epoch_log {

@@ -45,6 +45,7 @@ struct nn_train {
 	bool stopped;
 	size_t *index;          /* train.n row numbers, permuted each epoch */
 	float *x_batch, *y_batch;
+	float *w_batch;         /* class weights of a batch's rows, or NULL */
 	struct nn_work work;    /* training passes */
 	struct nn_work eval;    /* validation passes */
 	const struct nn_par *par; /* borrowed threads, or NULL */
@@ -108,9 +109,19 @@ static bool monitor_lower_is_better(enum nn_monitor monitor)
 	return monitor == NN_MONITOR_LOSS || monitor == NN_MONITOR_VAL_LOSS;
 }
 
+static bool class_weights_valid(const struct nn_fit_opts *o)
+{
+	if (o->n_class_weights > NN_MAX_CLASS_WEIGHTS)
+		return false;
+	for (uint32_t c = 0; c < o->n_class_weights; c++)
+		if (!(isfinite(o->class_weight[c]) && o->class_weight[c] >= 0.0))
+			return false;
+	return true;
+}
+
 static bool opts_valid(const struct nn_fit_opts *o)
 {
-	return o->epochs >= 1 && o->epochs <= NN_MAX_EPOCHS && o->batch_size <= NN_MAX_BATCH &&
+	return class_weights_valid(o) && o->epochs >= 1 && o->epochs <= NN_MAX_EPOCHS && o->batch_size <= NN_MAX_BATCH &&
 	       isfinite(o->validation_split) && o->validation_split >= 0.0 &&
 	       o->validation_split < 1.0 && (unsigned)o->monitor <= NN_MONITOR_VAL_ACCURACY &&
 	       isfinite(o->min_delta);
@@ -173,7 +184,9 @@ struct nn_train *nn_train_create(struct nn_model *m, const struct nn_data *train
 	t->index = malloc(head.n * sizeof *t->index);
 	t->x_batch = malloc(batch * head.x_dim * sizeof(float));
 	t->y_batch = malloc(batch * head.y_dim * sizeof(float));
-	if (!t->index || !t->x_batch || !t->y_batch ||
+	if (opts->n_class_weights)
+		t->w_batch = malloc(batch * sizeof *t->w_batch);
+	if (!t->index || !t->x_batch || !t->y_batch || (opts->n_class_weights && !t->w_batch) ||
 	    nn_work_init(&t->work, m, batch, true, false) != NN_OK)
 		goto fail;
 	if (t->has_val && nn_work_init(&t->eval, m, nn_work_infer_rows(m, tail.n), false, false) !=
@@ -203,6 +216,7 @@ void nn_train_destroy(struct nn_train *t)
 	free(t->index);
 	free(t->x_batch);
 	free(t->y_batch);
+	free(t->w_batch);
 	nn_work_free(&t->work);
 	nn_work_free(&t->eval);
 	free(t);
@@ -246,6 +260,30 @@ static void early_stopping(struct nn_train *t, const struct nn_epoch_log *log)
 		t->stopped = true;
 }
 
+/* Keras's class_weight_to_sample_weights for rows of y (y_dim targets
+ * each; sparse labels have y_dim 1): the class is the argmax (first of equal
+ * maxima, as numpy) of a row of several targets, else the target rounded half
+ * to even (np.round); its weight class_weight[c] as float32, 1 for a class
+ * the map does not name. */
+static void class_weights(const struct nn_fit_opts *o, const float *y, size_t rows, uint32_t y_dim,
+			  float *out)
+{
+	for (size_t r = 0; r < rows; r++) {
+		const float *row = y + r * y_dim;
+		double c;
+		if (y_dim > 1) {
+			uint32_t best = 0;
+			for (uint32_t j = 1; j < y_dim; j++)
+				best = row[j] > row[best] ? j : best;
+			c = best;
+		} else {
+			c = nearbyint((double)row[0]);
+		}
+		out[r] = c >= 0.0 && c < (double)o->n_class_weights ? (float)o->class_weight[(size_t)c]
+								     : 1.0f;
+	}
+}
+
 static int train_epoch(struct nn_train *t, const atomic_int *cancel, struct nn_epoch_log *log);
 
 int nn_train_epoch(struct nn_train *t, const atomic_int *cancel, struct nn_epoch_log *log)
@@ -281,7 +319,7 @@ static int train_epoch(struct nn_train *t, const atomic_int *cancel, struct nn_e
 		}
 	}
 
-	double loss_sum = 0.0, correct = 0.0;
+	double loss_sum = 0.0, correct = 0.0, weight_sum = 0.0;
 	for (size_t start = 0; start < n; start += t->batch) {
 		if (cancel && atomic_load(cancel)) {
 			t->rng = epoch_start;
@@ -296,7 +334,10 @@ static int train_epoch(struct nn_train *t, const atomic_int *cancel, struct nn_e
 			y = t->y_batch;
 		}
 		nn_forward(m, &t->work, x, rows, &t->rng);
-		double sum = nn_loss_batch(m, &t->work, y, rows, true, &correct);
+		if (t->w_batch)
+			class_weights(&t->opts, y, rows, y_dim, t->w_batch);
+		double sum = nn_loss_batch_weighted(m, &t->work, y, rows, t->w_batch, true, &correct,
+						    &weight_sum);
 		double penalty = nn_backward(m, &t->work, rows, NULL);
 		double batch_loss = sum / (double)rows + penalty;
 		if (!isfinite(batch_loss)) {
@@ -320,7 +361,8 @@ static int train_epoch(struct nn_train *t, const atomic_int *cancel, struct nn_e
 	log->epoch = t->epochs_done;
 	log->loss = loss_sum / (double)n;
 	log->has_metric = t->has_metric;
-	log->metric = t->has_metric ? correct / (double)n : NAN;
+	/* unweighted, weight_sum is n; all weights 0 give 0 (divide_no_nan) */
+	log->metric = !t->has_metric ? NAN : weight_sum > 0.0 ? correct / weight_sum : 0.0;
 	log->has_val = t->has_val;
 	log->val_loss = log->val_metric = NAN;
 	if (t->has_val) {

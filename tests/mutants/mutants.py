@@ -97,4 +97,15 @@ MUTANTS = [
          find="\tif (atomic_load(&h->stopping)) {\n\t\thttp_fail(r, API_SHUTTING_DOWN",
          replace="\tif (0) {\n\t\thttp_fail(r, API_SHUTTING_DOWN",
          tests=[("it", "test_503_while_draining")]),
+    # ---- class_weight (issue 14) ----------------------------------------------------------
+    dict(name="class_weight: the weights left out of the gradient",
+         file="nn_model.c",
+         find=".grad_scale = wt / (double)n,",
+         replace=".grad_scale = 1.0 / (double)n,",
+         tests=[("unit", "nn_train"), ("it", "test_sparse_labels_like_keras")]),
+    dict(name="class_weight: a single target rounded half away from zero (0.5 -> class 1)",
+         file="nn_train.c",
+         find="c = nearbyint((double)row[0]);",
+         replace="c = round((double)row[0]);",
+         tests=[("unit", "nn_train"), ("it", "test_binary_targets_like_keras")]),
 ]

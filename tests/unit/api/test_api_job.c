@@ -184,6 +184,23 @@ static const struct {
 	 "early_stopping.restore_best_weights"},
 	{"{" IDS ", 'early_stopping': {'patience': 1, 'patience': 2}}", API_VALIDATION_FAILED,
 	 "early_stopping.patience"},
+	/* class_weight: an object of canonical class ids 0..255 to weights >= 0 */
+	{"{" IDS ", 'class_weight': [1, 5]}", API_VALIDATION_FAILED, "class_weight"},
+	{"{" IDS ", 'class_weight': {}}", API_VALIDATION_FAILED, "class_weight"},
+	{"{" IDS ", 'class_weight': 2}", API_VALIDATION_FAILED, "class_weight"},
+	{"{" IDS ", 'class_weight': {'a': 1}}", API_VALIDATION_FAILED, "class_weight"},
+	{"{" IDS ", 'class_weight': {'-1': 1}}", API_VALIDATION_FAILED, "class_weight"},
+	{"{" IDS ", 'class_weight': {'+1': 1}}", API_VALIDATION_FAILED, "class_weight"},
+	{"{" IDS ", 'class_weight': {'01': 1}}", API_VALIDATION_FAILED, "class_weight"},
+	{"{" IDS ", 'class_weight': {'1.0': 1}}", API_VALIDATION_FAILED, "class_weight"},
+	{"{" IDS ", 'class_weight': {'': 1}}", API_VALIDATION_FAILED, "class_weight"},
+	{"{" IDS ", 'class_weight': {'256': 1}}", API_VALIDATION_FAILED, "class_weight"},
+	{"{" IDS ", 'class_weight': {'99999999999999999999': 1}}", API_VALIDATION_FAILED, "class_weight"},
+	{"{" IDS ", 'class_weight': {'1': 1, '1': 2}}", API_VALIDATION_FAILED, "class_weight"},
+	{"{" IDS ", 'class_weight': {'0': -0.5}}", API_VALIDATION_FAILED, "class_weight.0"},
+	{"{" IDS ", 'class_weight': {'0': 1, '1': '5'}}", API_VALIDATION_FAILED, "class_weight.1"},
+	{"{" IDS ", 'class_weight': {'0': 1e999}}", API_VALIDATION_FAILED, "class_weight.0"},
+	{"{" IDS ", 'class_weight': {'0': null}}", API_VALIDATION_FAILED, "class_weight.0"},
 	/* unknown and duplicate keys */
 	{"{" IDS ", 'learning_rate': 0.1}", API_VALIDATION_FAILED, "learning_rate"},
 	{"{" IDS ", 'Epochs': 3}", API_VALIDATION_FAILED, "Epochs"},
@@ -199,6 +216,26 @@ START_TEST(test_bad_bodies)
 	snprintf(what, sizeof what, "row %d: %s", _i, bad_rows[_i].body);
 	ck_assert_msg(decode_job(bad_rows[_i].body, &r, &err) == -1, "%s: accepted", what);
 	t_expect_err(&err, bad_rows[_i].code, bad_rows[_i].field, NULL, what);
+}
+END_TEST
+
+/* class ids in any order, the ids not named weigh 1; null is absent */
+START_TEST(test_class_weight)
+{
+	struct api_job_req r;
+	struct api_err err;
+
+	ck_assert_int_eq(decode_job("{" IDS ", 'class_weight': {'3': 0.25, '0': 5, '1': 0}}", &r, &err), 0);
+	ck_assert_uint_eq(r.fit.n_class_weights, 4);
+	ck_assert(r.fit.class_weight[0] == 5.0);
+	ck_assert(r.fit.class_weight[1] == 0.0);
+	ck_assert(r.fit.class_weight[2] == 1.0);
+	ck_assert(r.fit.class_weight[3] == 0.25);
+	ck_assert_int_eq(decode_job("{" IDS ", 'class_weight': null}", &r, &err), 0);
+	ck_assert_uint_eq(r.fit.n_class_weights, 0);
+	ck_assert_int_eq(decode_job("{" IDS ", 'class_weight': {'255': 2}}", &r, &err), 0);
+	ck_assert_uint_eq(r.fit.n_class_weights, 256);
+	ck_assert(r.fit.class_weight[255] == 2.0 && r.fit.class_weight[254] == 1.0);
 }
 END_TEST
 
@@ -229,6 +266,8 @@ START_TEST(test_req_roundtrip)
 		"{" IDS ", 'validation_dataset_id': 9, 'early_stopping': {'monitor': 'val_accuracy', 'patience': 4,"
 		" 'min_delta': 0.001}}",
 		"{" IDS ", 'seed': 0, 'early_stopping': {'monitor': 'loss'}}",
+		"{" IDS ", 'class_weight': {'2': 0.1, '0': 5}}",
+		"{" IDS ", 'class_weight': {'255': 0}}",
 	};
 
 	for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
@@ -257,6 +296,9 @@ START_TEST(test_req_roundtrip)
 			ck_assert_uint_eq(a.fit.patience, b.fit.patience);
 			ck_assert(a.fit.min_delta == b.fit.min_delta);
 		}
+		ck_assert_uint_eq(a.fit.n_class_weights, b.fit.n_class_weights);
+		for (uint32_t c = 0; c < a.fit.n_class_weights; c++)
+			ck_assert(a.fit.class_weight[c] == b.fit.class_weight[c]);
 	}
 }
 END_TEST
@@ -368,6 +410,17 @@ static const struct {
 	 NULL},
 	{M_BIN, CLS(100, 0, 1), {0}, "{'model_id': 1, 'dataset_id': 1, 'early_stopping': {'monitor': 'accuracy'}}",
 	 NULL},
+	/* class_weight: a classification loss, classes the model can give */
+	{M_SPARSE, CLS(100, 0, 2), {0}, "{'model_id': 1, 'dataset_id': 1, 'class_weight': {'2': 4}}", NULL},
+	{M_SPARSE, CLS(100, 0, 2), {0}, "{'model_id': 1, 'dataset_id': 1, 'class_weight': {'3': 4}}", "class_weight"},
+	{M_CAT, ONEHOT(100, 3), {0}, "{'model_id': 1, 'dataset_id': 1, 'class_weight': {'0': 1, '2': 4}}", NULL},
+	{M_BIN, CLS(100, 0, 1), {0}, "{'model_id': 1, 'dataset_id': 1, 'class_weight': {'0': 1, '1': 9}}", NULL},
+	{M_BIN, CLS(100, 0, 1), {0}, "{'model_id': 1, 'dataset_id': 1, 'class_weight': {'2': 1}}", "class_weight"},
+	{M_BIN2, REAL(100, 2, 0, 1), {0}, "{'model_id': 1, 'dataset_id': 1, 'class_weight': {'1': 2}}", NULL},
+	{M_BIN2, REAL(100, 2, 0, 1), {0}, "{'model_id': 1, 'dataset_id': 1, 'class_weight': {'2': 2}}",
+	 "class_weight"},
+	{M_REG1, REAL(100, 0, -5, 5), {0}, "{'model_id': 1, 'dataset_id': 1, 'class_weight': {'0': 2}}",
+	 "class_weight"},
 	/* a batch whose activations would not fit; the batch is capped by the training rows */
 	{M_WIDE, {10000, 1, 0, 0, 1, false}, {0}, "{'model_id': 1, 'dataset_id': 1, 'batch_size': 2047}", NULL},
 	{M_WIDE, {10000, 1, 0, 0, 1, false}, {0}, "{'model_id': 1, 'dataset_id': 1, 'batch_size': 2048}",
@@ -573,6 +626,7 @@ Suite *suite_api_job(void)
 	tcase_add_test(tc, test_nulls_are_absent);
 	tcase_add_loop_test(tc, test_bad_bodies, 0, N(bad_rows));
 	tcase_add_test(tc, test_limits_accepted);
+	tcase_add_test(tc, test_class_weight);
 	tcase_add_test(tc, test_req_roundtrip);
 	suite_add_tcase(s, tc);
 	tcase_add_loop_test(check, test_check_table, 0, N(check_rows));

@@ -567,6 +567,174 @@ START_TEST(test_no_epoch_ends_with_non_finite_weights)
 }
 END_TEST
 
+/* ---- class_weight --------------------------------------------------------------------- */
+
+/* One dense layer (softmax, or sigmoid for binary), plain SGD, one full
+ * batch of 12 rows: the weighted loss, the weighted accuracy and the update
+ * W -= lr dL/dW are computed here by hand in double, independently of
+ * nn_loss.c: per row w_r = class_weight[class_r], loss = sum(w_r l_r) / 12
+ * (Keras's sum_over_batch_size divides by the rows, not by sum(w)),
+ * accuracy = sum(w_r hit_r) / sum(w_r), dL/dz_r = w_r (p_r - t_r) / 12.
+ * _i: 0 sparse labels, 1 one-hot (with a soft row whose first maximum
+ * decides its class), 2 binary (with a 0.5 target, which rounds half to
+ * even to class 0 as numpy's round does). */
+START_TEST(test_class_weight_loss_and_step)
+{
+	enum { N = 12, D = 3 };
+	const int form = _i;
+	const uint32_t k = form == 2 ? 1 : 3, y_dim = form == 0 ? 1 : k;
+	float x[N * D], y[N * 3];
+	uint32_t cls[N];
+	struct nn_rng rng;
+	nn_rng_seed(&rng, 77);
+	for (size_t i = 0; i < N * D; i++)
+		x[i] = (float)nn_rng_normal(&rng);
+	for (size_t r = 0; r < N; r++) {
+		cls[r] = (uint32_t)(r % (form == 2 ? 2 : 3));
+		if (form == 0) {
+			y[r] = (float)cls[r];
+		} else if (form == 1) {
+			for (uint32_t j = 0; j < k; j++)
+				y[r * k + j] = j == cls[r] ? 1.0f : 0.0f;
+		} else {
+			y[r] = (float)cls[r];
+		}
+	}
+	if (form == 1) { /* soft row: 0.2, 0.4, 0.4 -> argmax 1 */
+		y[3 * k + 0] = 0.2f, y[3 * k + 1] = 0.4f, y[3 * k + 2] = 0.4f;
+		cls[3] = 1;
+	}
+	if (form == 2) { /* 0.5 rounds to 0 */
+		y[5] = 0.5f;
+		cls[5] = 0;
+	}
+	struct nn_model_spec spec;
+	memset(&spec, 0, sizeof spec);
+	spec.input_dim = D;
+	spec.n_layers = 1;
+	nn_dense_defaults(&spec.layers[0], k, form == 2 ? NN_ACT_SIGMOID : NN_ACT_SOFTMAX);
+	spec.loss.kind = form == 0 ? NN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY :
+			 form == 1 ? NN_LOSS_CATEGORICAL_CROSSENTROPY : NN_LOSS_BINARY_CROSSENTROPY;
+	nn_opt_defaults(NN_OPT_SGD, &spec.opt);
+	spec.opt.learning_rate = 0.5;
+	struct nn_model *m = make_model(&spec, 9);
+	float w0[D * 3 + 3];
+	size_t n_params = nn_model_n_params(m);
+	memcpy(w0, nn_model_params(m), n_params * sizeof(float));
+
+	/* class 0 weighs 0.5, class 1 weighs 3 (0.1 + 2.9 in the table would
+	 * be the same); class 2 is not named: 1 */
+	struct nn_fit_opts opts = {.epochs = 1, .batch_size = N, .seed = 1, .n_class_weights = 2};
+	opts.class_weight[0] = 0.5;
+	opts.class_weight[1] = 3.0;
+	const double cw[3] = {0.5, 3.0, 1.0};
+
+	/* the reference, in double from the float inputs and weights */
+	double loss = 0.0, hits = 0.0, wsum = 0.0, gk[D * 3] = {0}, gb[3] = {0};
+	for (size_t r = 0; r < N; r++) {
+		double z[3], p[3], wr = cw[cls[r]];
+		for (uint32_t j = 0; j < k; j++) {
+			z[j] = w0[D * k + j];
+			for (uint32_t i = 0; i < D; i++)
+				z[j] += (double)x[r * D + i] * w0[i * k + j];
+		}
+		double dz[3];
+		if (form == 2) {
+			double t = y[r];
+			p[0] = 1.0 / (1.0 + exp(-z[0]));
+			loss += wr * -(t * log(p[0]) + (1.0 - t) * log(1.0 - p[0]));
+			hits += wr * ((p[0] > 0.5) == (t > 0.5));
+			dz[0] = wr * (p[0] - t) / N;
+		} else {
+			double mx = fmax(z[0], fmax(z[1], z[2])), s = 0.0;
+			for (uint32_t j = 0; j < k; j++)
+				s += exp(z[j] - mx);
+			uint32_t am = 0;
+			double l = 0.0;
+			for (uint32_t j = 0; j < k; j++) {
+				p[j] = exp(z[j] - mx) / s;
+				am = p[j] > p[am] ? j : am;
+			}
+			for (uint32_t j = 0; j < k; j++) {
+				double t = form == 0 ? (j == cls[r]) : y[r * k + j];
+				l -= t * log(p[j]);
+				dz[j] = wr * (p[j] - t) / N;
+			}
+			loss += wr * l;
+			hits += wr * (am == (form == 0 ? cls[r] : (uint32_t)(r == 3 ? 1 : cls[r])));
+		}
+		wsum += wr;
+		for (uint32_t j = 0; j < k; j++) {
+			gb[j] += dz[j];
+			for (uint32_t i = 0; i < D; i++)
+				gk[i * k + j] += x[r * D + i] * dz[j];
+		}
+	}
+	loss /= N;
+
+	struct nn_data d = {x, y, N, D, y_dim};
+	struct history h = {0};
+	ck_assert_int_eq(nn_fit(m, &d, NULL, &opts, NULL, record, NULL, &h), NN_OK);
+	ck_assert_int_eq(h.n, 1);
+	/* float32 forward pass against double: a few ulps of each row's loss */
+	ck_assert_double_eq_tol(h.log[0].loss, loss, 1e-5 * loss);
+	ck_assert_double_eq_tol(h.log[0].metric, hits / wsum, 1e-12);
+	/* the unweighted values differ by far more than the tolerances */
+	ck_assert(fabs(wsum - N) > 1.0);
+	const float *w1 = nn_model_params(m);
+	for (uint32_t i = 0; i < D * k + k; i++) {
+		double g = i < D * k ? gk[i] : gb[i - D * k];
+		double want = (double)w0[i] - spec.opt.learning_rate * g;
+		/* lr * g in float32: parameters of magnitude ~1, a few ulps */
+		ck_assert_double_eq_tol(w1[i], want, 4e-6 * (1.0 + fabs(want)));
+	}
+	/* and the step did move every parameter by the weighted gradient */
+	double moved = 0.0;
+	for (uint32_t i = 0; i < D * k + k; i++)
+		moved = fmax(moved, fabs((double)w1[i] - w0[i]));
+	ck_assert_double_gt(moved, 1e-2);
+	nn_model_destroy(m);
+}
+END_TEST
+
+/* Weights 1 for every class give the unweighted run bit for bit; weights
+ * that are invalid make nn_train_create refuse. */
+START_TEST(test_class_weight_ones_and_invalid)
+{
+	float x[40 * 8], y[40];
+	blobs(x, y, 40, 8, 4, 3);
+	struct nn_model_spec spec;
+	tutorial_spec(&spec, 8, 4);
+	struct nn_data d = {x, y, 40, 8, 1};
+	struct nn_model *a = make_model(&spec, 4), *b = make_model(&spec, 4);
+	struct nn_fit_opts plain = {.epochs = 3, .batch_size = 16, .shuffle = true, .seed = 8};
+	struct nn_fit_opts ones = plain;
+	ones.n_class_weights = 4;
+	for (int c = 0; c < 4; c++)
+		ones.class_weight[c] = 1.0;
+	struct history ha = {0}, hb = {0};
+	ck_assert_int_eq(nn_fit(a, &d, NULL, &plain, NULL, record, NULL, &ha), NN_OK);
+	ck_assert_int_eq(nn_fit(b, &d, NULL, &ones, NULL, record, NULL, &hb), NN_OK);
+	ck_assert_mem_eq(nn_model_params(a), nn_model_params(b), nn_model_n_params(a) * sizeof(float));
+	for (int e = 0; e < 3; e++) {
+		ck_assert_double_eq(ha.log[e].loss, hb.log[e].loss);
+		ck_assert_double_eq(ha.log[e].metric, hb.log[e].metric);
+	}
+	int status = NN_OK;
+	struct nn_fit_opts bad = ones;
+	bad.class_weight[2] = -1.0;
+	ck_assert_ptr_null(nn_train_create(a, &d, NULL, &bad, &status));
+	ck_assert_int_eq(status, NN_EINVAL);
+	bad.class_weight[2] = NAN;
+	ck_assert_ptr_null(nn_train_create(a, &d, NULL, &bad, &status));
+	bad = ones;
+	bad.n_class_weights = NN_MAX_CLASS_WEIGHTS + 1;
+	ck_assert_ptr_null(nn_train_create(a, &d, NULL, &bad, &status));
+	nn_model_destroy(a);
+	nn_model_destroy(b);
+}
+END_TEST
+
 Suite *suite_nn_train(void)
 {
 	Suite *s = suite_create("nn_train");
@@ -586,6 +754,8 @@ Suite *suite_nn_train(void)
 	tcase_add_test(tc, test_cancel);
 	tcase_add_test(tc, test_divergence);
 	tcase_add_test(tc, test_no_epoch_ends_with_non_finite_weights);
+	tcase_add_loop_test(tc, test_class_weight_loss_and_step, 0, 3);
+	tcase_add_test(tc, test_class_weight_ones_and_invalid);
 	suite_add_tcase(s, tc);
 	return s;
 }
