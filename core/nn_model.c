@@ -107,8 +107,10 @@ void nn_dense_defaults(struct nn_layer_spec *layer, uint32_t units, enum nn_act 
 
 static bool opt_valid(const struct nn_opt_spec *o)
 {
+	/* a schedule's value at step 0 may be 0 (a warm-up from 0) */
 	return (unsigned)o->kind < NN_OPT_COUNT && isfinite(o->learning_rate) &&
-	       o->learning_rate > 0.0 && nn_opt_table[o->kind].valid(o);
+	       (o->schedule.kind != NN_LR_CONSTANT ? o->learning_rate >= 0.0 : o->learning_rate > 0.0) &&
+	       nn_opt_table[o->kind].valid(o) && nn_lr_valid(&o->schedule);
 }
 
 static int layer_check(const struct nn_layer_spec *l)

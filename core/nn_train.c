@@ -13,11 +13,18 @@
  * model state plus: epochs done, the RNG, early stopping's best and wait.
  *
  * State blob (little-endian):
- *   0  "FDTS"  magic          4  u32 version (1)
+ *   0  "FDTS"  magic          4  u32 version (2)
  *   8  u32     epochs done   12  u32 wait
  *  16  u32     flags (bit 0: stopped)   20 u32 zero
  *  24  u64[4]  RNG words     56  f64 best (IEEE bits)
- *  64  u64     checksum of bytes 0..63
+ *  64  f64     plateau rate  72  f64 plateau best
+ *  80  u32     plateau wait  84  u32 plateau cooldown
+ *  88  u64     checksum of bytes 0..87
+ * Version 1 (72 bytes, checksum at 64) is still read: the plateau state
+ * then starts afresh, as it did before there was one.
+ *
+ * The learning rate of a step is the spec's schedule at the optimizer's
+ * iterations before the step, or the plateau's rate.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -26,8 +33,9 @@
 #include "nn_internal.h"
 
 #define STATE_MAGIC "FDTS"
-#define STATE_VERSION 1u
-#define STATE_SIZE 72u
+#define STATE_VERSION 2u
+#define STATE_SIZE 96u
+#define STATE_V1_SIZE 72u
 #define DEFAULT_BATCH 32u
 
 struct nn_train {
@@ -43,6 +51,9 @@ struct nn_train {
 	double best;            /* early stopping */
 	uint32_t wait;
 	bool stopped;
+	double lr;              /* ReduceLROnPlateau: the rate in force (float32 values) */
+	double plateau_best;
+	uint32_t plateau_wait, plateau_cooldown;
 	size_t *index;          /* train.n row numbers, permuted each epoch */
 	float *x_batch, *y_batch;
 	float *w_batch;         /* class weights of a batch's rows, or NULL */
@@ -58,6 +69,7 @@ struct nn_train {
 struct opt_args {
 	struct nn_model *m;
 	size_t chunks;
+	const struct nn_opt_spec *opt; /* the spec with this step's learning rate */
 };
 
 static void opt_chunk(void *arg, size_t i)
@@ -66,18 +78,21 @@ static void opt_chunk(void *arg, size_t i)
 	struct nn_model *m = o->m;
 	size_t lo = i * OPT_CHUNK, len = m->n_params - lo < OPT_CHUNK ? m->n_params - lo : OPT_CHUNK;
 
-	nn_opt_table[m->spec.opt.kind].step(&m->spec.opt, m->steps, m->params + lo, m->grads + lo,
+	nn_opt_table[m->spec.opt.kind].step(o->opt, m->steps, m->params + lo, m->grads + lo,
 					    m->slots ? m->slots + lo : NULL, len, m->n_params);
 }
 
-/* One optimizer update of every parameter, in chunks through par. */
-static void opt_update(struct nn_model *m, const struct nn_par *par)
+/* One optimizer update of every parameter at learning rate lr, in chunks
+ * through par. */
+static void opt_update(struct nn_model *m, const struct nn_par *par, double lr)
 {
-	struct opt_args o = {m, (m->n_params + OPT_CHUNK - 1) / OPT_CHUNK};
+	struct nn_opt_spec opt = m->spec.opt;
+	struct opt_args o = {m, (m->n_params + OPT_CHUNK - 1) / OPT_CHUNK, &opt};
 
+	opt.learning_rate = lr;
 	if (!par || o.chunks < 2) {
-		nn_opt_table[m->spec.opt.kind].step(&m->spec.opt, m->steps, m->params, m->grads,
-						    m->slots, m->n_params, m->n_params);
+		nn_opt_table[m->spec.opt.kind].step(&opt, m->steps, m->params, m->grads, m->slots, m->n_params,
+						    m->n_params);
 		return;
 	}
 	nn_par_for(par, o.chunks, opt_chunk, &o);
@@ -119,9 +134,18 @@ static bool class_weights_valid(const struct nn_fit_opts *o)
 	return true;
 }
 
+static bool plateau_valid(const struct nn_fit_opts *o)
+{
+	return !o->reduce_lr_on_plateau ||
+	       ((unsigned)o->plateau_monitor <= NN_MONITOR_VAL_ACCURACY &&
+		(unsigned)o->plateau_mode <= NN_PLATEAU_MAX && isfinite(o->plateau_factor) &&
+		o->plateau_factor >= 0.0 && o->plateau_factor < 1.0 && isfinite(o->plateau_min_delta) &&
+		o->plateau_min_delta >= 0.0 && isfinite(o->plateau_min_lr) && o->plateau_min_lr >= 0.0);
+}
+
 static bool opts_valid(const struct nn_fit_opts *o)
 {
-	return class_weights_valid(o) && o->epochs >= 1 && o->epochs <= NN_MAX_EPOCHS && o->batch_size <= NN_MAX_BATCH &&
+	return class_weights_valid(o) && plateau_valid(o) && o->epochs >= 1 && o->epochs <= NN_MAX_EPOCHS && o->batch_size <= NN_MAX_BATCH &&
 	       isfinite(o->validation_split) && o->validation_split >= 0.0 &&
 	       o->validation_split < 1.0 && (unsigned)o->monitor <= NN_MONITOR_VAL_ACCURACY &&
 	       isfinite(o->min_delta);
@@ -132,6 +156,22 @@ static void reset_early_stopping(struct nn_train *t)
 	t->best = monitor_lower_is_better(t->opts.monitor) ? INFINITY : -INFINITY;
 	t->wait = 0;
 	t->stopped = false;
+}
+
+/* ReduceLROnPlateau's mode: min unless max, or auto on an accuracy. */
+static bool plateau_lower_is_better(const struct nn_fit_opts *o)
+{
+	if (o->plateau_mode != NN_PLATEAU_AUTO)
+		return o->plateau_mode == NN_PLATEAU_MIN;
+	return monitor_lower_is_better(o->plateau_monitor);
+}
+
+static void reset_plateau(struct nn_train *t)
+{
+	t->lr = (double)(float)t->m->spec.opt.learning_rate;
+	t->plateau_best = plateau_lower_is_better(&t->opts) ? INFINITY : -INFINITY;
+	t->plateau_wait = 0;
+	t->plateau_cooldown = 0;
 }
 
 struct nn_train *nn_train_create(struct nn_model *m, const struct nn_data *train,
@@ -181,6 +221,7 @@ struct nn_train *nn_train_create(struct nn_model *m, const struct nn_data *train
 	t->batch = batch;
 	nn_rng_seed(&t->rng, opts->seed);
 	reset_early_stopping(t);
+	reset_plateau(t);
 	t->index = malloc(head.n * sizeof *t->index);
 	t->x_batch = malloc(batch * head.x_dim * sizeof(float));
 	t->y_batch = malloc(batch * head.y_dim * sizeof(float));
@@ -258,6 +299,56 @@ static void early_stopping(struct nn_train *t, const struct nn_epoch_log *log)
 	/* Keras never stops after the first epoch (its epoch index 0). */
 	if (t->wait >= t->opts.patience && t->epochs_done > 1)
 		t->stopped = true;
+}
+
+/* The value of monitor in an epoch's log; false when the log lacks it. */
+static bool monitored(enum nn_monitor monitor, const struct nn_epoch_log *log, double *out)
+{
+	switch (monitor) {
+	case NN_MONITOR_LOSS:
+		*out = log->loss;
+		return true;
+	case NN_MONITOR_VAL_LOSS:
+		*out = log->val_loss;
+		return log->has_val;
+	case NN_MONITOR_ACCURACY:
+		*out = log->metric;
+		return log->has_metric;
+	default:
+		*out = log->val_metric;
+		return log->has_val && log->has_metric;
+	}
+}
+
+/* Keras 3 ReduceLROnPlateau.on_epoch_end. */
+static void reduce_lr_on_plateau(struct nn_train *t, const struct nn_epoch_log *log)
+{
+	const struct nn_fit_opts *o = &t->opts;
+	double current;
+
+	if (!monitored(o->plateau_monitor, log, &current))
+		return; /* Keras warns and skips a missing monitor */
+	if (t->plateau_cooldown > 0) {
+		t->plateau_cooldown--;
+		t->plateau_wait = 0;
+	}
+	bool improved = plateau_lower_is_better(o) ? current < t->plateau_best - o->plateau_min_delta
+						   : current > t->plateau_best + o->plateau_min_delta;
+	if (improved) {
+		t->plateau_best = current;
+		t->plateau_wait = 0;
+		return;
+	}
+	if (t->plateau_cooldown > 0)
+		return;
+	if (++t->plateau_wait < o->plateau_patience)
+		return;
+	/* Keras compares the float32 rate with float32(min_lr) */
+	if (t->lr > (double)(float)o->plateau_min_lr) {
+		t->lr = (double)(float)fmax(t->lr * o->plateau_factor, o->plateau_min_lr);
+		t->plateau_cooldown = o->plateau_cooldown;
+		t->plateau_wait = 0;
+	}
 }
 
 /* Keras's class_weight_to_sample_weights for rows of y (y_dim targets
@@ -345,7 +436,8 @@ static int train_epoch(struct nn_train *t, const atomic_int *cancel, struct nn_e
 			return NN_EDIVERGED;
 		}
 		m->steps++;
-		opt_update(m, t->par);
+		/* Keras: schedule(iterations) before the step is counted */
+		opt_update(m, t->par, t->opts.reduce_lr_on_plateau ? t->lr : nn_lr_at(&m->spec.opt, m->steps - 1));
 		loss_sum += batch_loss * (double)rows;
 	}
 	/* The last updates may have overflowed a weight that no batch loss has
@@ -371,6 +463,11 @@ static int train_epoch(struct nn_train *t, const atomic_int *cancel, struct nn_e
 		log->val_loss = ev.loss;
 		log->val_metric = ev.metric;
 	}
+	/* the rate Keras's callbacks log: optimizer.learning_rate now, before
+	 * this epoch's reduction */
+	log->learning_rate = t->opts.reduce_lr_on_plateau ? t->lr : nn_lr_at(&m->spec.opt, m->steps);
+	if (t->opts.reduce_lr_on_plateau)
+		reduce_lr_on_plateau(t, log);
 	if (t->opts.early_stopping)
 		early_stopping(t, log);
 	log->stop = t->stopped;
@@ -416,14 +513,36 @@ void nn_train_state_save(const struct nn_train *t, uint8_t *buf)
 	for (int i = 0; i < 4; i++)
 		nn_put_u64(buf + 24 + 8 * i, t->rng.s[i]);
 	nn_put_u64(buf + 56, best_bits);
-	nn_put_u64(buf + 64, nn_checksum(buf, 64));
+	memcpy(&best_bits, &t->lr, 8);
+	nn_put_u64(buf + 64, best_bits);
+	memcpy(&best_bits, &t->plateau_best, 8);
+	nn_put_u64(buf + 72, best_bits);
+	nn_put_u32(buf + 80, t->plateau_wait);
+	nn_put_u32(buf + 84, t->plateau_cooldown);
+	nn_put_u64(buf + 88, nn_checksum(buf, 88));
 }
 
 int nn_train_state_load(struct nn_train *t, const uint8_t *buf, size_t len)
 {
-	if (!buf || len != STATE_SIZE || memcmp(buf, STATE_MAGIC, 4) != 0 ||
-	    nn_get_u32(buf + 4) != STATE_VERSION || nn_get_u64(buf + 64) != nn_checksum(buf, 64))
+	if (!buf || len < STATE_V1_SIZE || memcmp(buf, STATE_MAGIC, 4) != 0)
 		return NN_EFORMAT;
+	uint32_t version = nn_get_u32(buf + 4);
+	size_t body = version == 1 ? 64 : 88;
+	if ((version != 1 && version != STATE_VERSION) || len != body + 8 ||
+	    nn_get_u64(buf + body) != nn_checksum(buf, body))
+		return NN_EFORMAT;
+	double lr = (double)(float)t->m->spec.opt.learning_rate, plateau_best = 0.0;
+	uint32_t plateau_wait = 0, plateau_cooldown = 0;
+	if (version == STATE_VERSION) {
+		uint64_t bits = nn_get_u64(buf + 64);
+		memcpy(&lr, &bits, 8);
+		bits = nn_get_u64(buf + 72);
+		memcpy(&plateau_best, &bits, 8);
+		plateau_wait = nn_get_u32(buf + 80);
+		plateau_cooldown = nn_get_u32(buf + 84);
+		if (!isfinite(lr) || lr < 0.0 || isnan(plateau_best))
+			return NN_EFORMAT;
+	}
 	uint32_t epochs = nn_get_u32(buf + 8), flags = nn_get_u32(buf + 16);
 	struct nn_rng rng;
 	for (int i = 0; i < 4; i++)
@@ -439,6 +558,14 @@ int nn_train_state_load(struct nn_train *t, const uint8_t *buf, size_t len)
 	t->stopped = flags & 1;
 	t->rng = rng;
 	t->best = best;
+	if (version == STATE_VERSION) {
+		t->lr = lr;
+		t->plateau_best = plateau_best;
+		t->plateau_wait = plateau_wait;
+		t->plateau_cooldown = plateau_cooldown;
+	} else {
+		reset_plateau(t);
+	}
 	return NN_OK;
 }
 

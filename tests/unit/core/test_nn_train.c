@@ -480,7 +480,7 @@ START_TEST(test_cancel)
 	struct nn_model *m = make_model(&spec, 1);
 	struct nn_fit_opts opts = {.epochs = 3, .batch_size = 8, .shuffle = true, .seed = 2};
 	struct nn_train *t = nn_train_create(m, &d, NULL, &opts, NULL);
-	uint8_t before[72], after[72];
+	uint8_t before[96], after[96];
 	ck_assert_uint_eq(nn_train_state_size(t), sizeof before);
 	nn_train_state_save(t, before);
 	atomic_int cancel = 1;
@@ -735,6 +735,236 @@ START_TEST(test_class_weight_ones_and_invalid)
 }
 END_TEST
 
+/* ---- learning-rate schedules and ReduceLROnPlateau ------------------------------------------- */
+
+/* Keras's formulas at chosen steps, values worked out by hand. */
+START_TEST(test_lr_schedule_values)
+{
+	struct nn_opt_spec o;
+	nn_opt_defaults(NN_OPT_SGD, &o);
+	ck_assert_double_eq(nn_lr_at(&o, 12345), 0.01);
+
+	o.schedule = (struct nn_lr_schedule){.kind = NN_LR_EXPONENTIAL, .initial_learning_rate = 0.1,
+					     .decay_steps = 10, .decay_rate = 0.5};
+	ck_assert(nn_lr_valid(&o.schedule));
+	ck_assert_double_eq_tol(nn_lr_at(&o, 0), 0.1, 1e-15);
+	ck_assert_double_eq_tol(nn_lr_at(&o, 5), 0.1 * sqrt(0.5), 1e-15);
+	ck_assert_double_eq_tol(nn_lr_at(&o, 10), 0.05, 1e-15);
+	ck_assert_double_eq_tol(nn_lr_at(&o, 15), 0.05 * sqrt(0.5), 1e-15);
+	o.schedule.staircase = true;
+	ck_assert_double_eq_tol(nn_lr_at(&o, 9), 0.1, 1e-15);
+	ck_assert_double_eq_tol(nn_lr_at(&o, 15), 0.05, 1e-15);
+	ck_assert_double_eq_tol(nn_lr_at(&o, 20), 0.025, 1e-15);
+
+	o.schedule = (struct nn_lr_schedule){.kind = NN_LR_INVERSE_TIME, .initial_learning_rate = 0.1,
+					     .decay_steps = 10, .decay_rate = 1.0};
+	ck_assert_double_eq_tol(nn_lr_at(&o, 5), 0.1 / 1.5, 1e-15);
+	ck_assert_double_eq_tol(nn_lr_at(&o, 30), 0.025, 1e-15);
+	o.schedule.staircase = true;
+	ck_assert_double_eq_tol(nn_lr_at(&o, 15), 0.05, 1e-15);
+	ck_assert_double_eq_tol(nn_lr_at(&o, 19), 0.05, 1e-15);
+
+	/* values[0] up to and including boundaries[0], and so on */
+	o.schedule = (struct nn_lr_schedule){.kind = NN_LR_PIECEWISE, .n_boundaries = 2,
+					     .boundaries = {10, 20}, .values = {1.0, 0.5, 0.1}};
+	ck_assert(nn_lr_valid(&o.schedule));
+	ck_assert_double_eq(nn_lr_at(&o, 0), 1.0);
+	ck_assert_double_eq(nn_lr_at(&o, 10), 1.0);
+	ck_assert_double_eq(nn_lr_at(&o, 11), 0.5);
+	ck_assert_double_eq(nn_lr_at(&o, 20), 0.5);
+	ck_assert_double_eq(nn_lr_at(&o, 21), 0.1);
+	ck_assert_double_eq(nn_lr_at(&o, 1000000), 0.1);
+
+	/* 0.5 (1 + cos(pi t / T)) scaled into [alpha, 1], held at T */
+	o.schedule = (struct nn_lr_schedule){.kind = NN_LR_COSINE, .initial_learning_rate = 1.0,
+					     .decay_steps = 100, .alpha = 0.1};
+	ck_assert_double_eq_tol(nn_lr_at(&o, 0), 1.0, 1e-15);
+	ck_assert_double_eq_tol(nn_lr_at(&o, 50), 0.55, 1e-15);
+	ck_assert_double_eq_tol(nn_lr_at(&o, 25), 0.9 * 0.5 * (1 + sqrt(0.5)) + 0.1, 1e-15);
+	ck_assert_double_eq_tol(nn_lr_at(&o, 100), 0.1, 1e-15);
+	ck_assert_double_eq_tol(nn_lr_at(&o, 1000), 0.1, 1e-15);
+	/* linear warm-up from initial to the target over warmup_steps, then the
+	 * cosine from the target */
+	o.schedule = (struct nn_lr_schedule){.kind = NN_LR_COSINE, .initial_learning_rate = 0.0,
+					     .decay_steps = 100, .has_warmup = true, .warmup_target = 1.0,
+					     .warmup_steps = 10};
+	ck_assert(nn_lr_valid(&o.schedule));
+	ck_assert_double_eq(nn_lr_at(&o, 0), 0.0);
+	ck_assert_double_eq_tol(nn_lr_at(&o, 5), 0.5, 1e-15);
+	ck_assert_double_eq_tol(nn_lr_at(&o, 10), 1.0, 1e-15);
+	ck_assert_double_eq_tol(nn_lr_at(&o, 60), 0.5, 1e-15);
+	ck_assert_double_eq_tol(nn_lr_at(&o, 110), 0.0, 1e-15);
+	ck_assert_double_eq_tol(nn_lr_at(&o, 5000), 0.0, 1e-15);
+
+	/* out of range */
+	struct nn_lr_schedule bad = {.kind = NN_LR_EXPONENTIAL, .initial_learning_rate = 0.1, .decay_steps = 0,
+				     .decay_rate = 0.5};
+	ck_assert(!nn_lr_valid(&bad));
+	bad.decay_steps = 10, bad.decay_rate = 0;
+	ck_assert(!nn_lr_valid(&bad));
+	bad = (struct nn_lr_schedule){.kind = NN_LR_PIECEWISE, .n_boundaries = 2, .boundaries = {20, 10},
+				      .values = {1, 1, 1}};
+	ck_assert(!nn_lr_valid(&bad));
+	bad = (struct nn_lr_schedule){.kind = NN_LR_COSINE, .initial_learning_rate = 1, .decay_steps = 10,
+				      .alpha = 1.5};
+	ck_assert(!nn_lr_valid(&bad));
+	bad.kind = NN_LR_COUNT;
+	ck_assert(!nn_lr_valid(&bad));
+}
+END_TEST
+
+/* y = w x + b on one row x = 1, target 1000, mean absolute error, plain
+ * SGD from zeros: while the prediction is below the target dL/dw = dL/db
+ * = -1, so each step adds its learning rate to w and to b. The weights are
+ * the sum of the rates of the steps taken, in float32 exactly for these
+ * dyadic rates. */
+static void climb_spec(struct nn_model_spec *spec)
+{
+	memset(spec, 0, sizeof *spec);
+	spec->input_dim = 1;
+	spec->n_layers = 1;
+	nn_dense_defaults(&spec->layers[0], 1, NN_ACT_LINEAR);
+	spec->layers[0].kernel_init = NN_INIT_ZEROS;
+	spec->loss.kind = NN_LOSS_MAE;
+	nn_opt_defaults(NN_OPT_SGD, &spec->opt);
+}
+
+START_TEST(test_lr_schedule_step_counting)
+{
+	/* ExponentialDecay(1, 1, 0.5): Keras's first step sees iterations 0,
+	 * so 4 steps use 1, 1/2, 1/4, 1/8 (sum 1.875); counting from 1 would
+	 * give 0.9375 */
+	struct nn_model_spec spec;
+	climb_spec(&spec);
+	spec.opt.schedule = (struct nn_lr_schedule){.kind = NN_LR_EXPONENTIAL, .initial_learning_rate = 1.0,
+						    .decay_steps = 1, .decay_rate = 0.5};
+	spec.opt.learning_rate = 1.0;
+	struct nn_model *m = make_model(&spec, 1);
+	const float x[1] = {1}, y[1] = {1000};
+	struct nn_data d = {x, y, 1, 1, 1};
+	struct nn_fit_opts opts = {.epochs = 4, .batch_size = 1, .seed = 1};
+	struct history h = {0};
+	ck_assert_int_eq(nn_fit(m, &d, NULL, &opts, NULL, record, NULL, &h), NN_OK);
+	ck_assert_float_eq(nn_model_params(m)[0], 1.875f);
+	ck_assert_float_eq(nn_model_params(m)[1], 1.875f);
+	/* each row logs optimizer.learning_rate at the epoch's end: the rate of
+	 * the next step */
+	for (int e = 0; e < 4; e++)
+		ck_assert_double_eq_tol(h.log[e].learning_rate, ldexp(1.0, -(e + 1)), 1e-15);
+	nn_model_destroy(m);
+
+	/* no schedule: the constant rate in every row */
+	climb_spec(&spec);
+	m = make_model(&spec, 1);
+	h.n = 0;
+	opts.epochs = 2;
+	ck_assert_int_eq(nn_fit(m, &d, NULL, &opts, NULL, record, NULL, &h), NN_OK);
+	ck_assert_double_eq(h.log[1].learning_rate, 0.01);
+	nn_model_destroy(m);
+}
+END_TEST
+
+/* ReduceLROnPlateau on loss with a min_delta no epoch can beat: the first
+ * epoch improves on +inf, then waiting counts. patience 2, factor 0.5,
+ * cooldown 1, min_lr 0.3, rate 1, worked by Keras's rules:
+ *   epoch  rate logged  wait after  reduction
+ *   1      1            0 (best)
+ *   2      1            1
+ *   3      1            2 -> 0      1 -> 0.5, cooldown 1
+ *   4      0.5          1           (cooldown 1 -> 0, wait reset, then counts)
+ *   5      0.5          2 -> 0      0.5 -> max(0.25, 0.3) = 0.3, cooldown 1
+ *   6      0.3          1
+ *   7      0.3          2           none: 0.3 is not above float32(0.3)
+ *   8      0.3
+ * One step per epoch adds its rate to w: 1+1+1+.5+.5+.3+.3+.3 = 4.9 (float32).
+ * A checkpoint after epoch 4 resumes to the same rows and weights. */
+START_TEST(test_reduce_lr_on_plateau_scripted)
+{
+	struct nn_model_spec spec;
+	climb_spec(&spec);
+	spec.opt.learning_rate = 1.0;
+	const float x[1] = {1}, y[1] = {1000};
+	struct nn_data d = {x, y, 1, 1, 1};
+	struct nn_fit_opts opts = {.epochs = 8, .batch_size = 1, .seed = 1, .reduce_lr_on_plateau = true,
+				   .plateau_monitor = NN_MONITOR_LOSS, .plateau_factor = 0.5,
+				   .plateau_patience = 2, .plateau_min_delta = 1e9, .plateau_cooldown = 1,
+				   .plateau_min_lr = 0.3};
+	const double want[8] = {1, 1, 1, 0.5, 0.5, (float)0.3, (float)0.3, (float)0.3};
+	struct nn_model *m = make_model(&spec, 1);
+	struct nn_train *t = nn_train_create(m, &d, NULL, &opts, NULL);
+	ck_assert_ptr_nonnull(t);
+	struct nn_epoch_log log[8];
+	uint8_t blob[96], *model_blob = NULL;
+	size_t model_size = nn_model_state_size(m);
+	for (int e = 0; e < 8; e++) {
+		ck_assert_int_eq(nn_train_epoch(t, NULL, &log[e]), NN_OK);
+		ck_assert_msg(log[e].learning_rate == want[e], "epoch %d: rate %.9g, want %.9g", e + 1,
+			      log[e].learning_rate, want[e]);
+		if (e == 3) {
+			ck_assert_uint_eq(nn_train_state_size(t), sizeof blob);
+			nn_train_state_save(t, blob);
+			model_blob = malloc(model_size);
+			nn_model_state_save(m, model_blob);
+		}
+	}
+	float w = 0.0f;
+	for (int e = 0; e < 8; e++)
+		w += (float)want[e];
+	ck_assert_float_eq(nn_model_params(m)[0], w);
+
+	struct nn_model *b = make_model(&spec, 1);
+	struct nn_train *tb = nn_train_create(b, &d, NULL, &opts, NULL);
+	ck_assert_int_eq(nn_model_state_load(b, model_blob, model_size), NN_OK);
+	ck_assert_int_eq(nn_train_state_load(tb, blob, sizeof blob), NN_OK);
+	for (int e = 4; e < 8; e++) {
+		struct nn_epoch_log again;
+		ck_assert_int_eq(nn_train_epoch(tb, NULL, &again), NN_OK);
+		ck_assert(memcmp(&again, &log[e], sizeof again) == 0);
+	}
+	ck_assert_mem_eq(nn_model_params(b), nn_model_params(m), 2 * sizeof(float));
+
+	/* a version-1 blob (72 bytes, before the plateau) still loads: the
+	 * plateau starts afresh at the spec's rate */
+	uint8_t v1[72];
+	memcpy(v1, blob, 64);
+	nn_put_u32(v1 + 4, 1);
+	nn_put_u64(v1 + 64, nn_checksum(v1, 64));
+	ck_assert_int_eq(nn_train_state_load(tb, v1, sizeof v1), NN_OK);
+	ck_assert_uint_eq(nn_train_epochs_done(tb), 4);
+	opts.epochs = 9;
+	struct nn_train *tc = nn_train_create(b, &d, NULL, &opts, NULL);
+	ck_assert_int_eq(nn_train_state_load(tc, v1, sizeof v1), NN_OK);
+	struct nn_epoch_log first;
+	ck_assert_int_eq(nn_train_epoch(tc, NULL, &first), NN_OK);
+	ck_assert_double_eq(first.learning_rate, 1.0);
+
+	/* mode max on a loss: the first epoch improves on -inf, then an ever
+	 * lower loss never does: reduced after epoch 2, logged from epoch 3 */
+	opts.epochs = 3;
+	opts.plateau_mode = NN_PLATEAU_MAX;
+	opts.plateau_min_delta = 0;
+	opts.plateau_patience = 1;
+	opts.plateau_min_lr = 0;
+	struct nn_model *c = make_model(&spec, 1);
+	struct nn_train *td = nn_train_create(c, &d, NULL, &opts, NULL);
+	double rates[3];
+	for (int e = 0; e < 3; e++) {
+		ck_assert_int_eq(nn_train_epoch(td, NULL, &first), NN_OK);
+		rates[e] = first.learning_rate;
+	}
+	ck_assert_double_eq(rates[0], 1.0);
+	ck_assert_double_eq(rates[1], 1.0);
+	ck_assert_double_eq(rates[2], 0.5);
+	/* factor 1 is refused (Keras: factor must be < 1) */
+	opts.plateau_factor = 1.0;
+	ck_assert_ptr_null(nn_train_create(c, &d, NULL, &opts, NULL));
+
+	free(model_blob);
+	nn_train_destroy(t), nn_train_destroy(tb), nn_train_destroy(tc), nn_train_destroy(td);
+	nn_model_destroy(m), nn_model_destroy(b), nn_model_destroy(c);
+}
+END_TEST
+
 Suite *suite_nn_train(void)
 {
 	Suite *s = suite_create("nn_train");
@@ -756,6 +986,9 @@ Suite *suite_nn_train(void)
 	tcase_add_test(tc, test_no_epoch_ends_with_non_finite_weights);
 	tcase_add_loop_test(tc, test_class_weight_loss_and_step, 0, 3);
 	tcase_add_test(tc, test_class_weight_ones_and_invalid);
+	tcase_add_test(tc, test_lr_schedule_values);
+	tcase_add_test(tc, test_lr_schedule_step_counting);
+	tcase_add_test(tc, test_reduce_lr_on_plateau_scripted);
 	suite_add_tcase(s, tc);
 	return s;
 }
