@@ -14,7 +14,7 @@ static const char *const monitor_names[] = {"loss", "val_loss", "accuracy", "val
 
 static int decode_early_stopping(const cJSON *root, struct nn_fit_opts *fit, struct api_err *err)
 {
-	static const char *const keys[] = {"monitor", "patience", "min_delta", NULL};
+	static const char *const keys[] = {"monitor", "patience", "min_delta", "restore_best_weights", NULL};
 	const cJSON *es = cJSON_GetObjectItemCaseSensitive(root, "early_stopping");
 	char monitor[16] = "val_loss";
 	int64_t patience = 0;
@@ -25,7 +25,8 @@ static int decode_early_stopping(const cJSON *root, struct nn_fit_opts *fit, str
 	if (api_obj_check(es, "early_stopping", "early_stopping", keys, err) ||
 	    api_get_string(es, "early_stopping", "monitor", false, sizeof monitor - 1, monitor, err) ||
 	    api_get_int(es, "early_stopping", "patience", false, 0, NN_MAX_EPOCHS, &patience, err) ||
-	    api_get_number(es, "early_stopping", "min_delta", false, 0.0, 1e30, &fit->min_delta, err))
+	    api_get_number(es, "early_stopping", "min_delta", false, 0.0, 1e30, &fit->min_delta, err) ||
+	    api_get_bool(es, "early_stopping", "restore_best_weights", false, &fit->restore_best_weights, err))
 		return -1;
 	for (int i = 0; i < 4; i++) {
 		if (strcmp(monitor, monitor_names[i]) == 0) {
@@ -38,6 +39,60 @@ static int decode_early_stopping(const cJSON *root, struct nn_fit_opts *fit, str
 				"early_stopping.monitor must be loss, val_loss, accuracy or val_accuracy");
 	fit->early_stopping = true;
 	fit->patience = (uint32_t)patience;
+	return 0;
+}
+
+static const char *const plateau_modes[] = {"auto", "min", "max"};
+
+/* "reduce_lr_on_plateau": Keras's ReduceLROnPlateau arguments and defaults
+ * (monitor val_loss, factor 0.1, patience 10, mode auto, min_delta 1e-4,
+ * cooldown 0, min_lr 0). */
+static int decode_plateau(const cJSON *root, struct nn_fit_opts *fit, struct api_err *err)
+{
+	static const char *const keys[] = {"monitor", "factor", "patience", "mode", "min_delta", "cooldown", "min_lr",
+					   NULL};
+	const cJSON *p = cJSON_GetObjectItemCaseSensitive(root, "reduce_lr_on_plateau");
+	char monitor[16] = "val_loss", mode[8] = "auto";
+	int64_t patience = 10, cooldown = 0;
+	bool found = false;
+
+	if (!p || cJSON_IsNull(p))
+		return 0;
+	fit->plateau_factor = 0.1;
+	fit->plateau_min_delta = 1e-4;
+	fit->plateau_min_lr = 0.0;
+	if (api_obj_check(p, "reduce_lr_on_plateau", "reduce_lr_on_plateau", keys, err) ||
+	    api_get_string(p, "reduce_lr_on_plateau", "monitor", false, sizeof monitor - 1, monitor, err) ||
+	    api_get_number(p, "reduce_lr_on_plateau", "factor", false, 0.0, 0.9999999999, &fit->plateau_factor,
+			   err) ||
+	    api_get_int(p, "reduce_lr_on_plateau", "patience", false, 0, NN_MAX_EPOCHS, &patience, err) ||
+	    api_get_string(p, "reduce_lr_on_plateau", "mode", false, sizeof mode - 1, mode, err) ||
+	    api_get_number(p, "reduce_lr_on_plateau", "min_delta", false, 0.0, 1e30, &fit->plateau_min_delta, err) ||
+	    api_get_int(p, "reduce_lr_on_plateau", "cooldown", false, 0, NN_MAX_EPOCHS, &cooldown, err) ||
+	    api_get_number(p, "reduce_lr_on_plateau", "min_lr", false, 0.0, 1e6, &fit->plateau_min_lr, err))
+		return -1;
+	for (int i = 0; i < 4; i++) {
+		if (strcmp(monitor, monitor_names[i]) == 0) {
+			fit->plateau_monitor = (enum nn_monitor)i;
+			found = true;
+		}
+	}
+	if (!found)
+		return api_fail(err, API_VALIDATION_FAILED, "reduce_lr_on_plateau.monitor",
+				"reduce_lr_on_plateau.monitor must be loss, val_loss, accuracy or val_accuracy");
+	found = false;
+	for (int i = 0; i < 3; i++) {
+		if (strcmp(mode, plateau_modes[i]) == 0) {
+			fit->plateau_mode = (enum nn_plateau_mode)i;
+			found = true;
+		}
+	}
+	if (!found)
+		return api_fail(err, API_VALIDATION_FAILED, "reduce_lr_on_plateau.mode",
+				"reduce_lr_on_plateau.mode must be auto, min or max");
+	fit->reduce_lr_on_plateau = true;
+	fit->plateau_patience = (uint32_t)patience;
+	fit->plateau_cooldown = (uint32_t)cooldown;
 	return 0;
 }
 
@@ -92,7 +147,8 @@ static int decode_class_weight(const cJSON *root, struct nn_fit_opts *fit, struc
 int api_job_decode(const char *body, size_t len, struct api_job_req *out, struct api_err *err)
 {
 	static const char *const keys[] = {"model_id", "dataset_id", "validation_dataset_id", "epochs", "batch_size",
-					   "validation_split", "shuffle", "seed", "early_stopping", "class_weight", NULL};
+					   "validation_split", "shuffle", "seed", "early_stopping", "class_weight",
+					   "reduce_lr_on_plateau", NULL};
 	cJSON *root = api_json_parse(body, len, err);
 	int64_t epochs = 1, batch = 32, seed = 0;
 	int rc = -1;
@@ -111,7 +167,8 @@ int api_job_decode(const char *body, size_t len, struct api_job_req *out, struct
 	    api_get_number(root, "", "validation_split", false, 0.0, 0.999999, &out->fit.validation_split, err) ||
 	    api_get_bool(root, "", "shuffle", false, &out->fit.shuffle, err) ||
 	    api_get_int(root, "", "seed", false, 0, 9007199254740991LL, &seed, err) ||
-	    decode_early_stopping(root, &out->fit, err) || decode_class_weight(root, &out->fit, err))
+	    decode_early_stopping(root, &out->fit, err) || decode_class_weight(root, &out->fit, err) ||
+	    decode_plateau(root, &out->fit, err))
 		goto out;
 	if (out->validation_dataset_id && out->fit.validation_split > 0) {
 		api_fail(err, API_VALIDATION_FAILED, "validation_split",
@@ -211,6 +268,23 @@ int api_job_check(const struct api_job_req *req, const struct api_model_def *mod
 			return api_fail(err, API_VALIDATION_FAILED, "early_stopping.monitor",
 					"early_stopping.monitor %s needs a classification loss", monitor_names[fit->monitor]);
 	}
+	if (fit->reduce_lr_on_plateau) {
+		enum nn_monitor mon = fit->plateau_monitor;
+
+		if (model->spec.opt.schedule.kind != NN_LR_CONSTANT)
+			return api_fail(err, API_VALIDATION_FAILED, "reduce_lr_on_plateau",
+					"reduce_lr_on_plateau needs a constant learning_rate; the model's optimizer has a "
+					"schedule (Keras cannot combine them either)");
+		if ((mon == NN_MONITOR_VAL_LOSS || mon == NN_MONITOR_VAL_ACCURACY) && n_val == 0)
+			return api_fail(err, API_VALIDATION_FAILED, "reduce_lr_on_plateau.monitor",
+					"reduce_lr_on_plateau.monitor %s needs validation data (validation_split or "
+					"validation_dataset_id)",
+					monitor_names[mon]);
+		if ((mon == NN_MONITOR_ACCURACY || mon == NN_MONITOR_VAL_ACCURACY) &&
+		    nn_spec_task(&model->spec) == NN_TASK_REGRESSION)
+			return api_fail(err, API_VALIDATION_FAILED, "reduce_lr_on_plateau.monitor",
+					"reduce_lr_on_plateau.monitor %s needs a classification loss", monitor_names[mon]);
+	}
 	if (fit->n_class_weights) {
 		enum nn_task task = nn_spec_task(&model->spec);
 		uint32_t outputs = nn_spec_outputs(&model->spec);
@@ -251,8 +325,22 @@ static void req_fields(cJSON *o, const struct api_job_req *req)
 		cJSON_AddStringToObject(es, "monitor", monitor_names[fit->monitor]);
 		api_add_number(es, "patience", fit->patience);
 		api_add_number(es, "min_delta", fit->min_delta);
+		cJSON_AddBoolToObject(es, "restore_best_weights", fit->restore_best_weights);
 	} else {
 		cJSON_AddNullToObject(o, "early_stopping");
+	}
+	if (fit->reduce_lr_on_plateau) {
+		cJSON *p = cJSON_AddObjectToObject(o, "reduce_lr_on_plateau");
+
+		cJSON_AddStringToObject(p, "monitor", monitor_names[fit->plateau_monitor]);
+		api_add_number(p, "factor", fit->plateau_factor);
+		api_add_number(p, "patience", fit->plateau_patience);
+		cJSON_AddStringToObject(p, "mode", plateau_modes[fit->plateau_mode]);
+		api_add_number(p, "min_delta", fit->plateau_min_delta);
+		api_add_number(p, "cooldown", fit->plateau_cooldown);
+		api_add_number(p, "min_lr", fit->plateau_min_lr);
+	} else {
+		cJSON_AddNullToObject(o, "reduce_lr_on_plateau");
 	}
 	if (fit->n_class_weights) {
 		cJSON *cw = cJSON_AddObjectToObject(o, "class_weight");
@@ -314,6 +402,7 @@ static cJSON *epoch_json(const struct api_epoch *e)
 	add_if_finite(o, "accuracy", e->accuracy);
 	add_if_finite(o, "val_loss", e->val_loss);
 	add_if_finite(o, "val_accuracy", e->val_accuracy);
+	add_if_finite(o, "learning_rate", e->learning_rate);
 	api_add_number(o, "seconds", isfinite(e->seconds) ? e->seconds : 0.0);
 	return o;
 }
@@ -355,6 +444,16 @@ static cJSON *job_json(const struct api_job_info *j)
 	else
 		cJSON_AddNullToObject(o, "error");
 	api_add_number(o, "attempts", j->attempts);
+	/* early stopping: the best epoch, and the epoch it stopped after */
+	if (j->best_epoch)
+		api_add_number(o, "best_epoch", j->best_epoch);
+	else
+		cJSON_AddNullToObject(o, "best_epoch");
+	if (j->stopped_epoch)
+		api_add_number(o, "stopped_epoch", j->stopped_epoch);
+	else
+		cJSON_AddNullToObject(o, "stopped_epoch");
+	cJSON_AddBoolToObject(o, "early_stopped", j->stopped_epoch != 0);
 	add_time(o, "weights_sha256", j->weights_sha256);
 	add_time(o, "kernels", j->kernels);
 	cJSON_AddStringToObject(o, "created_at", j->created_at);

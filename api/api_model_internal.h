@@ -35,4 +35,11 @@ int api_bad_name(struct api_err *err, const char *field, const char *what, const
 int api_keras_decode(const cJSON *root, struct api_model_def *def, bool have_dim, int *source_index,
 		     struct api_err *err);
 
+/* An optimizer's "learning_rate" object at path (fitd's {"type": ...} or
+ * Keras's serialized {"class_name", "config"}) into opt->schedule, and
+ * opt->learning_rate set to its value at step 0 (api_schedule.c). */
+int api_schedule_decode(const cJSON *item, const char *path, struct nn_opt_spec *opt, struct api_err *err);
+/* A schedule in fitd's form. */
+cJSON *api_schedule_json(const struct nn_lr_schedule *s);
+
 #endif

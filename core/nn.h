@@ -358,6 +358,11 @@ struct nn_fit_opts {
 	double plateau_min_delta; /* >= 0 */
 	uint32_t plateau_cooldown;
 	double plateau_min_lr;    /* >= 0 */
+	/* EarlyStopping's restore_best_weights, Keras 3's rules: the weights
+	 * (parameters only, not the optimizer state) of the first epoch with a
+	 * monitor value and of every improvement are kept; when training ends,
+	 * stopped early or not, the kept weights replace the model's. */
+	bool restore_best_weights;
 };
 
 struct nn_epoch_log {
@@ -373,6 +378,8 @@ struct nn_epoch_log {
 	 * callbacks log it: schedule(iterations), or the plateau's rate before
 	 * this epoch's reduction, or the constant rate. */
 	double learning_rate;
+	uint32_t best_epoch;    /* early stopping: the best epoch so far (1-based), 0 = none */
+	bool restored;          /* training ended here and the best epoch's weights were restored */
 };
 
 struct nn_train;
@@ -404,8 +411,9 @@ uint32_t nn_train_epochs_done(const struct nn_train *t);
 size_t nn_train_n_train(const struct nn_train *t);
 size_t nn_train_n_val(const struct nn_train *t);
 
-/* Serialized trainer state: epochs done, RNG, early-stopping best and wait,
- * the plateau's rate, best, wait and cooldown, versioned and little-endian. Together with nn_model_state_* this is a
+/* Serialized trainer state: epochs done, RNG, early-stopping best, wait,
+ * best epoch and kept weights, the plateau's rate, best, wait and
+ * cooldown, versioned and little-endian. Together with nn_model_state_* this is a
  * complete checkpoint: restoring both into a trainer created with the same
  * model spec, data and options continues bit-identically. nn_train_state_load
  * returns NN_EFORMAT on a malformed blob, leaving the trainer unchanged. */

@@ -19,7 +19,10 @@
  *  24  u64[4]  RNG words     56  f64 best (IEEE bits)
  *  64  f64     plateau rate  72  f64 plateau best
  *  80  u32     plateau wait  84  u32 plateau cooldown
- *  88  u64     checksum of bytes 0..87
+ *  88  u32     best epoch    92  u32 flags (bit 0: best weights kept)
+ *  96  u32     k: floats that follow (n_params with restore_best_weights, else 0)
+ * 100  f32[k]  the best epoch's parameters
+ * 100 + 4k  u64  checksum of the bytes before it
  * Version 1 (72 bytes, checksum at 64) is still read: the plateau state
  * then starts afresh, as it did before there was one.
  *
@@ -34,7 +37,7 @@
 
 #define STATE_MAGIC "FDTS"
 #define STATE_VERSION 2u
-#define STATE_SIZE 96u
+#define STATE_HEAD 100u
 #define STATE_V1_SIZE 72u
 #define DEFAULT_BATCH 32u
 
@@ -54,6 +57,9 @@ struct nn_train {
 	double lr;              /* ReduceLROnPlateau: the rate in force (float32 values) */
 	double plateau_best;
 	uint32_t plateau_wait, plateau_cooldown;
+	uint32_t best_epoch;    /* early stopping's best epoch, 0 = none */
+	float *best_params;     /* restore_best_weights: the best epoch's parameters */
+	bool has_best_params;
 	size_t *index;          /* train.n row numbers, permuted each epoch */
 	float *x_batch, *y_batch;
 	float *w_batch;         /* class weights of a batch's rows, or NULL */
@@ -156,6 +162,8 @@ static void reset_early_stopping(struct nn_train *t)
 	t->best = monitor_lower_is_better(t->opts.monitor) ? INFINITY : -INFINITY;
 	t->wait = 0;
 	t->stopped = false;
+	t->best_epoch = 0;
+	t->has_best_params = false;
 }
 
 /* ReduceLROnPlateau's mode: min unless max, or auto on an accuracy. */
@@ -227,6 +235,8 @@ struct nn_train *nn_train_create(struct nn_model *m, const struct nn_data *train
 	t->y_batch = malloc(batch * head.y_dim * sizeof(float));
 	if (opts->n_class_weights)
 		t->w_batch = malloc(batch * sizeof *t->w_batch);
+	if (opts->restore_best_weights && !(t->best_params = calloc(m->n_params, sizeof(float))))
+		goto fail;
 	if (!t->index || !t->x_batch || !t->y_batch || (opts->n_class_weights && !t->w_batch) ||
 	    nn_work_init(&t->work, m, batch, true, false) != NN_OK)
 		goto fail;
@@ -258,6 +268,7 @@ void nn_train_destroy(struct nn_train *t)
 	free(t->x_batch);
 	free(t->y_batch);
 	free(t->w_batch);
+	free(t->best_params);
 	nn_work_free(&t->work);
 	nn_work_free(&t->eval);
 	free(t);
@@ -290,9 +301,18 @@ static void early_stopping(struct nn_train *t, const struct nn_epoch_log *log)
 	double delta = fabs(t->opts.min_delta);
 	bool improved = monitor_lower_is_better(t->opts.monitor) ? current + delta < t->best
 								 : current - delta > t->best;
+	/* Keras 3: with no weights kept yet, the current ones are the best */
+	if (t->opts.restore_best_weights && !t->has_best_params) {
+		memcpy(t->best_params, t->m->params, t->m->n_params * sizeof(float));
+		t->has_best_params = true;
+		t->best_epoch = t->epochs_done;
+	}
 	t->wait++;
 	if (improved) {
 		t->best = current;
+		t->best_epoch = t->epochs_done;
+		if (t->opts.restore_best_weights)
+			memcpy(t->best_params, t->m->params, t->m->n_params * sizeof(float));
 		t->wait = 0;
 		return;
 	}
@@ -471,6 +491,13 @@ static int train_epoch(struct nn_train *t, const atomic_int *cancel, struct nn_e
 	if (t->opts.early_stopping)
 		early_stopping(t, log);
 	log->stop = t->stopped;
+	log->best_epoch = t->best_epoch;
+	/* Keras 3's on_train_end: kept weights replace the model's whether or
+	 * not training stopped early */
+	if (nn_train_done(t) && t->opts.restore_best_weights && t->has_best_params) {
+		memcpy(m->params, t->best_params, m->n_params * sizeof(float));
+		log->restored = true;
+	}
 	return NN_OK;
 }
 
@@ -494,10 +521,15 @@ size_t nn_train_n_val(const struct nn_train *t)
 	return t->has_val ? t->val.n : 0;
 }
 
+/* Floats of kept weights in a state blob. */
+static size_t kept_floats(const struct nn_train *t)
+{
+	return t->opts.restore_best_weights ? t->m->n_params : 0;
+}
+
 size_t nn_train_state_size(const struct nn_train *t)
 {
-	(void)t;
-	return STATE_SIZE;
+	return STATE_HEAD + 4 * kept_floats(t) + 8;
 }
 
 void nn_train_state_save(const struct nn_train *t, uint8_t *buf)
@@ -519,7 +551,16 @@ void nn_train_state_save(const struct nn_train *t, uint8_t *buf)
 	nn_put_u64(buf + 72, best_bits);
 	nn_put_u32(buf + 80, t->plateau_wait);
 	nn_put_u32(buf + 84, t->plateau_cooldown);
-	nn_put_u64(buf + 88, nn_checksum(buf, 88));
+	nn_put_u32(buf + 88, t->best_epoch);
+	nn_put_u32(buf + 92, t->has_best_params ? 1u : 0u);
+	size_t k = kept_floats(t);
+	nn_put_u32(buf + 96, (uint32_t)k);
+	for (size_t i = 0; i < k; i++) {
+		uint32_t bits;
+		memcpy(&bits, &t->best_params[i], 4);
+		nn_put_u32(buf + STATE_HEAD + 4 * i, bits);
+	}
+	nn_put_u64(buf + STATE_HEAD + 4 * k, nn_checksum(buf, STATE_HEAD + 4 * k));
 }
 
 int nn_train_state_load(struct nn_train *t, const uint8_t *buf, size_t len)
@@ -527,9 +568,13 @@ int nn_train_state_load(struct nn_train *t, const uint8_t *buf, size_t len)
 	if (!buf || len < STATE_V1_SIZE || memcmp(buf, STATE_MAGIC, 4) != 0)
 		return NN_EFORMAT;
 	uint32_t version = nn_get_u32(buf + 4);
-	size_t body = version == 1 ? 64 : 88;
+	size_t k = kept_floats(t);
+	size_t body = version == 1 ? 64 : STATE_HEAD + 4 * k;
 	if ((version != 1 && version != STATE_VERSION) || len != body + 8 ||
 	    nn_get_u64(buf + body) != nn_checksum(buf, body))
+		return NN_EFORMAT;
+	/* a version-1 blob keeps no weights: good for a trainer that keeps none */
+	if (version == 1 && k)
 		return NN_EFORMAT;
 	double lr = (double)(float)t->m->spec.opt.learning_rate, plateau_best = 0.0;
 	uint32_t plateau_wait = 0, plateau_cooldown = 0;
@@ -540,7 +585,8 @@ int nn_train_state_load(struct nn_train *t, const uint8_t *buf, size_t len)
 		memcpy(&plateau_best, &bits, 8);
 		plateau_wait = nn_get_u32(buf + 80);
 		plateau_cooldown = nn_get_u32(buf + 84);
-		if (!isfinite(lr) || lr < 0.0 || isnan(plateau_best))
+		if (!isfinite(lr) || lr < 0.0 || isnan(plateau_best) || nn_get_u32(buf + 92) > 1 ||
+		    nn_get_u32(buf + 96) != k || nn_get_u32(buf + 88) > NN_MAX_EPOCHS)
 			return NN_EFORMAT;
 	}
 	uint32_t epochs = nn_get_u32(buf + 8), flags = nn_get_u32(buf + 16);
@@ -563,7 +609,15 @@ int nn_train_state_load(struct nn_train *t, const uint8_t *buf, size_t len)
 		t->plateau_best = plateau_best;
 		t->plateau_wait = plateau_wait;
 		t->plateau_cooldown = plateau_cooldown;
+		t->best_epoch = nn_get_u32(buf + 88);
+		t->has_best_params = nn_get_u32(buf + 92) & 1;
+		for (size_t i = 0; i < k; i++) {
+			uint32_t bits = nn_get_u32(buf + STATE_HEAD + 4 * i);
+			memcpy(&t->best_params[i], &bits, 4);
+		}
 	} else {
+		t->best_epoch = 0;
+		t->has_best_params = false;
 		reset_plateau(t);
 	}
 	return NN_OK;

@@ -233,6 +233,9 @@ static void run_job(struct worker_pool *pool, struct db *db, struct run_state *s
 			.val_loss = log.has_val ? log.val_loss : NAN,
 			.val_accuracy = log.has_val && log.has_metric ? log.val_metric : NAN,
 			.seconds = seconds,
+			.learning_rate = log.learning_rate,
+			.best_epoch = log.best_epoch,
+			.stop = log.stop,
 		};
 		s->compute_seconds += seconds;
 		s->samples += n_train;

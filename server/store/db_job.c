@@ -20,7 +20,7 @@
 #define JOB_COLS                                                                                    \
 	"id, model_id, dataset_id, validation_dataset_id, options, status, epoch, epochs, loss, accuracy, " \
 	"val_loss, val_accuracy, samples_per_second, error, attempts, weights_sha256, created_at, "        \
-	"started_at, finished_at, kernels"
+	"started_at, finished_at, kernels, best_epoch, stopped_epoch"
 
 /* The model's status once its job stops: trained when it holds trained weights. */
 #define MODEL_STATUS_AFTER                                                                                       \
@@ -58,6 +58,8 @@ static int read_job(sqlite3_stmt *st, void *item, struct api_err *err)
 	db_col_text(st, 17, j->started_at, sizeof j->started_at);
 	db_col_text(st, 18, j->finished_at, sizeof j->finished_at);
 	db_col_text(st, 19, j->kernels, sizeof j->kernels);
+	j->best_epoch = (uint32_t)sqlite3_column_int64(st, 20);
+	j->stopped_epoch = (uint32_t)sqlite3_column_int64(st, 21);
 	return 0;
 }
 
@@ -231,7 +233,8 @@ int db_job_list(struct db *db, const enum api_job_status *status, int64_t model_
 int db_job_history(struct db *db, int64_t id, struct api_epoch **epochs, size_t *n, struct api_err *err)
 {
 	static const char sql[] =
-		"SELECT epoch, loss, accuracy, val_loss, val_accuracy, seconds FROM job_epochs WHERE job_id = ?1 "
+		"SELECT epoch, loss, accuracy, val_loss, val_accuracy, seconds, learning_rate FROM job_epochs "
+		"WHERE job_id = ?1 "
 		"ORDER BY epoch";
 	struct api_job_info job;
 	sqlite3_stmt *st;
@@ -271,6 +274,7 @@ int db_job_history(struct db *db, int64_t id, struct api_epoch **epochs, size_t 
 		e->val_loss = db_col_real(st, 3);
 		e->val_accuracy = db_col_real(st, 4);
 		e->seconds = db_col_real(st, 5);
+		e->learning_rate = db_col_real(st, 6);
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
@@ -471,8 +475,8 @@ int db_job_claim(struct db *db, struct db_run *run, struct api_err *err)
 static int insert_epoch(struct db *db, int64_t job_id, const struct api_epoch *e, struct api_err *err)
 {
 	static const char sql[] =
-		"INSERT INTO job_epochs (job_id, epoch, loss, accuracy, val_loss, val_accuracy, seconds) "
-		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+		"INSERT INTO job_epochs (job_id, epoch, loss, accuracy, val_loss, val_accuracy, seconds, learning_rate) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 	sqlite3_stmt *st = db_stmt(db, sql, err);
 	char *json;
 	int rc;
@@ -486,6 +490,7 @@ static int insert_epoch(struct db *db, int64_t job_id, const struct api_epoch *e
 	db_bind_real(st, 5, e->val_loss);
 	db_bind_real(st, 6, e->val_accuracy);
 	sqlite3_bind_double(st, 7, e->seconds);
+	db_bind_real(st, 8, e->learning_rate);
 	if (db_exec_stmt(db, st, err))
 		return -1;
 	json = api_epoch_encode(e);
@@ -503,7 +508,9 @@ static int write_progress(struct db *db, int64_t job_id, const struct db_commit 
 		"checkpoint = ?7, samples_per_second = COALESCE(?8, samples_per_second), "
 		/* the kernel sets the job ran on, each named once, in order */
 		"kernels = CASE WHEN kernels IS NULL OR kernels = '' THEN ?9 "
-		"WHEN instr(',' || kernels || ',', ',' || ?9 || ',') > 0 THEN kernels ELSE kernels || ',' || ?9 END "
+		"WHEN instr(',' || kernels || ',', ',' || ?9 || ',') > 0 THEN kernels ELSE kernels || ',' || ?9 END, "
+		/* early stopping: its best epoch so far, the epoch it stopped after */
+		"best_epoch = NULLIF(?10, 0), stopped_epoch = COALESCE(NULLIF(?11, 0), stopped_epoch) "
 		"WHERE id = ?1";
 	static const char model_sql[] =
 		"UPDATE models SET state = ?2, updated_at = " DB_NOW " WHERE id = (SELECT model_id FROM jobs WHERE id = ?1)";
@@ -521,6 +528,8 @@ static int write_progress(struct db *db, int64_t job_id, const struct db_commit 
 	sqlite3_bind_blob64(st, 7, c->checkpoint, c->checkpoint_len, SQLITE_STATIC);
 	db_bind_real(st, 8, c->samples_per_second);
 	sqlite3_bind_text(st, 9, c->kernels ? c->kernels : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 10, last->best_epoch);
+	sqlite3_bind_int64(st, 11, last->stop ? last->epoch : 0);
 	if (db_exec_stmt(db, st, err))
 		return -1;
 	st = db_stmt(db, model_sql, err);

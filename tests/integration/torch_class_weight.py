@@ -6,7 +6,8 @@ Reads one JSON object on standard input: {"x": rows, "y": targets (class
 labels, one-hot rows or 0/1 targets), "form": "sparse" | "categorical" |
 "binary", "layers": GET /v1/models/{id}/weights, "activations": one name per
 layer ("relu", "softmax" or "sigmoid"), "epochs", "batch_size",
-"learning_rate" (plain SGD: w -= lr g), "class_weight": {"0": w0, ...},
+"learning_rate" (plain SGD: w -= lr g) or "learning_rates" (one per step,
+for learning-rate schedules), "class_weight": {"0": w0, ...} ({} for none),
 "n_val": the last rows that validate (Keras's validation_split)}.
 
 Keras 3's class_weight, written out from its rules rather than its code: a
@@ -73,7 +74,9 @@ def train(req, cw):
     for layer in req["layers"]:
         params.append(torch.tensor(layer["kernel"], dtype=torch.float64, requires_grad=True))
         params.append(torch.tensor(layer["bias"], dtype=torch.float64, requires_grad=True))
-    acts, lr, bs = req["activations"], req["learning_rate"], req["batch_size"]
+    acts, bs = req["activations"], req["batch_size"]
+    rates = req.get("learning_rates")
+    step = 0
     out = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []}
     for _ in range(req["epochs"]):
         total, hits, wsum = 0.0, 0.0, 0.0
@@ -88,6 +91,8 @@ def train(req, cw):
             for q in params:
                 q.grad = None
             loss.backward()
+            lr = rates[step] if rates is not None else req["learning_rate"]
+            step += 1
             with torch.no_grad():
                 for q in params:
                     q -= lr * q.grad

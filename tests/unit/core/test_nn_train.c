@@ -480,7 +480,7 @@ START_TEST(test_cancel)
 	struct nn_model *m = make_model(&spec, 1);
 	struct nn_fit_opts opts = {.epochs = 3, .batch_size = 8, .shuffle = true, .seed = 2};
 	struct nn_train *t = nn_train_create(m, &d, NULL, &opts, NULL);
-	uint8_t before[96], after[96];
+	uint8_t before[108], after[108];
 	ck_assert_uint_eq(nn_train_state_size(t), sizeof before);
 	nn_train_state_save(t, before);
 	atomic_int cancel = 1;
@@ -894,7 +894,7 @@ START_TEST(test_reduce_lr_on_plateau_scripted)
 	struct nn_train *t = nn_train_create(m, &d, NULL, &opts, NULL);
 	ck_assert_ptr_nonnull(t);
 	struct nn_epoch_log log[8];
-	uint8_t blob[96], *model_blob = NULL;
+	uint8_t blob[108], *model_blob = NULL;
 	size_t model_size = nn_model_state_size(m);
 	for (int e = 0; e < 8; e++) {
 		ck_assert_int_eq(nn_train_epoch(t, NULL, &log[e]), NN_OK);
@@ -965,6 +965,96 @@ START_TEST(test_reduce_lr_on_plateau_scripted)
 }
 END_TEST
 
+/* ---- restore_best_weights ---------------------------------------------------------------- */
+
+/* A constructed run: y = w x + b, x = 1, target 2.5, MAE, SGD rate 1, from
+ * zeros. Each step moves w and b by 1 toward the target, so the epoch
+ * losses (before each epoch's step) and weights after it are
+ *   epoch 1: loss 2.5, then w = b = 1     epoch 3: loss 1.5, then w = b = 1
+ *   epoch 2: loss 0.5, then w = b = 2     epoch 4: loss 0.5, then w = b = 2
+ * EarlyStopping on loss, patience 1: epoch 2 is best, epoch 3 does not
+ * improve and stops training; Keras 3 restores the weights of the end of
+ * epoch 2: (2, 2) instead of the last (1, 1). */
+START_TEST(test_restore_best_weights_constructed)
+{
+	struct nn_model_spec spec;
+	climb_spec(&spec);
+	spec.opt.learning_rate = 1.0;
+	const float x[1] = {1}, y[1] = {2.5f};
+	struct nn_data d = {x, y, 1, 1, 1};
+	struct nn_fit_opts opts = {.epochs = 10, .batch_size = 1, .seed = 1, .early_stopping = true,
+				   .monitor = NN_MONITOR_LOSS, .patience = 1, .restore_best_weights = true};
+	struct nn_model *m = make_model(&spec, 1);
+	struct nn_train *t = nn_train_create(m, &d, NULL, &opts, NULL);
+	struct nn_epoch_log log[3];
+	for (int e = 0; e < 3; e++)
+		ck_assert_int_eq(nn_train_epoch(t, NULL, &log[e]), NN_OK);
+	ck_assert(nn_train_done(t));
+	ck_assert_double_eq(log[0].loss, 2.5);
+	ck_assert_double_eq(log[1].loss, 0.5);
+	ck_assert_double_eq(log[2].loss, 1.5);
+	ck_assert(!log[1].stop && log[2].stop);
+	ck_assert(!log[1].restored && log[2].restored);
+	ck_assert_uint_eq(log[0].best_epoch, 1);
+	ck_assert_uint_eq(log[2].best_epoch, 2);
+	ck_assert_float_eq(nn_model_params(m)[0], 2.0f);
+	ck_assert_float_eq(nn_model_params(m)[1], 2.0f);
+	nn_train_destroy(t);
+	nn_model_destroy(m);
+
+	/* without restore_best_weights the last weights stay */
+	opts.restore_best_weights = false;
+	m = make_model(&spec, 1);
+	ck_assert_int_eq(nn_fit(m, &d, NULL, &opts, NULL, NULL, NULL, NULL), NN_OK);
+	ck_assert_float_eq(nn_model_params(m)[0], 1.0f);
+	nn_model_destroy(m);
+
+	/* Keras 3 restores at the end of training also when it did not stop
+	 * early: 3 epochs, patience 5, best epoch 2 */
+	opts.restore_best_weights = true;
+	opts.epochs = 3;
+	opts.patience = 5;
+	m = make_model(&spec, 1);
+	struct history h = {0};
+	ck_assert_int_eq(nn_fit(m, &d, NULL, &opts, NULL, record, NULL, &h), NN_OK);
+	ck_assert_int_eq(h.n, 3);
+	ck_assert(!h.log[2].stop && h.log[2].restored);
+	ck_assert_float_eq(nn_model_params(m)[0], 2.0f);
+	nn_model_destroy(m);
+
+	/* the kept weights are in the checkpoint: stop after epoch 2 (state
+	 * saved), resume in another trainer, and the restore still happens */
+	opts.epochs = 10;
+	opts.patience = 1;
+	m = make_model(&spec, 1);
+	t = nn_train_create(m, &d, NULL, &opts, NULL);
+	for (int e = 0; e < 2; e++)
+		ck_assert_int_eq(nn_train_epoch(t, NULL, &log[e]), NN_OK);
+	size_t ts = nn_train_state_size(t), ms = nn_model_state_size(m);
+	ck_assert_uint_eq(ts, 100 + 4 * 2 + 8);
+	uint8_t *tb = malloc(ts), *mb = malloc(ms);
+	nn_train_state_save(t, tb);
+	nn_model_state_save(m, mb);
+	struct nn_model *b = make_model(&spec, 1);
+	struct nn_train *t2 = nn_train_create(b, &d, NULL, &opts, NULL);
+	ck_assert_int_eq(nn_model_state_load(b, mb, ms), NN_OK);
+	ck_assert_int_eq(nn_train_state_load(t2, tb, ts), NN_OK);
+	ck_assert_int_eq(nn_train_epoch(t2, NULL, &log[2]), NN_OK);
+	ck_assert(log[2].stop && log[2].restored);
+	ck_assert_float_eq(nn_model_params(b)[0], 2.0f);
+	ck_assert_float_eq(nn_model_params(b)[1], 2.0f);
+	/* a blob without kept weights does not fit a trainer that keeps them */
+	uint8_t v1[72];
+	memcpy(v1, tb, 64);
+	nn_put_u32(v1 + 4, 1);
+	nn_put_u64(v1 + 64, nn_checksum(v1, 64));
+	ck_assert_int_eq(nn_train_state_load(t2, v1, sizeof v1), NN_EFORMAT);
+	free(tb), free(mb);
+	nn_train_destroy(t), nn_train_destroy(t2);
+	nn_model_destroy(m), nn_model_destroy(b);
+}
+END_TEST
+
 Suite *suite_nn_train(void)
 {
 	Suite *s = suite_create("nn_train");
@@ -989,6 +1079,7 @@ Suite *suite_nn_train(void)
 	tcase_add_test(tc, test_lr_schedule_values);
 	tcase_add_test(tc, test_lr_schedule_step_counting);
 	tcase_add_test(tc, test_reduce_lr_on_plateau_scripted);
+	tcase_add_test(tc, test_restore_best_weights_constructed);
 	suite_add_tcase(s, tc);
 	return s;
 }
