@@ -134,9 +134,10 @@ class TestLearningRateSchedules(FitdCase):
                                               optimizer={"type": "sgd", "learning_rate": 0.2}))
         initial = c.get("/v1/models/%d/weights" % model["id"]).json
         # min_delta no epoch can beat: epoch 1 improves on +inf, then every
-        # epoch waits; patience 2, cooldown 1, factor 0.5, min_lr 0.04
-        plateau = {"monitor": "loss", "patience": 2, "cooldown": 1, "factor": 0.5, "min_delta": 1e9, "min_lr": 0.04}
-        epochs, batch = 9, 10
+        # epoch waits; patience 2, cooldown 2 (1 would change nothing in
+        # Keras: it ends before the next epoch's wait counts), factor 0.5, min_lr 0.04
+        plateau = {"monitor": "loss", "patience": 2, "cooldown": 2, "factor": 0.5, "min_delta": 1e9, "min_lr": 0.04}
+        epochs, batch = 12, 10
         job = self.submit_job(c, {"model_id": model["id"], "dataset_id": data["id"], "epochs": epochs,
                                   "batch_size": batch, "shuffle": False, "reduce_lr_on_plateau": plateau})
         self.assertEqual(job["reduce_lr_on_plateau"], dict(plateau, mode="auto"))
@@ -156,9 +157,9 @@ class TestLearningRateSchedules(FitdCase):
             elif cool == 0:
                 wait += 1
                 if wait >= 2 and lr > f32(0.04):
-                    lr, cool, wait = f32(max(lr * 0.5, 0.04)), 1, 0
+                    lr, cool, wait = f32(max(lr * 0.5, 0.04)), 2, 0
         self.assertEqual([r["learning_rate"] for r in history], logged)
-        self.assertEqual(logged[:6], [f32(0.2)] * 3 + [f32(0.1)] * 2 + [f32(0.05)], "precondition: reductions")
+        self.assertEqual(logged[:7], [f32(0.2)] * 3 + [f32(0.1)] * 3 + [f32(0.05)], "precondition: reductions")
         self.assertEqual(logged[-1], f32(0.04), "precondition: min_lr reached")
         rates = [r for r in logged for _ in range(4)]
         want = self.reference(x, y, initial, rates, epochs, batch)

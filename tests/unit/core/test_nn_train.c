@@ -866,18 +866,20 @@ END_TEST
 
 /* ReduceLROnPlateau on loss with a min_delta no epoch can beat: the first
  * epoch improves on +inf, then waiting counts. patience 2, factor 0.5,
- * cooldown 1, min_lr 0.3, rate 1, worked by Keras's rules:
- *   epoch  rate logged  wait after  reduction
- *   1      1            0 (best)
- *   2      1            1
- *   3      1            2 -> 0      1 -> 0.5, cooldown 1
- *   4      0.5          1           (cooldown 1 -> 0, wait reset, then counts)
- *   5      0.5          2 -> 0      0.5 -> max(0.25, 0.3) = 0.3, cooldown 1
- *   6      0.3          1
- *   7      0.3          2           none: 0.3 is not above float32(0.3)
- *   8      0.3
- * One step per epoch adds its rate to w: 1+1+1+.5+.5+.3+.3+.3 = 4.9 (float32).
- * A checkpoint after epoch 4 resumes to the same rows and weights. */
+ * cooldown 2, min_lr 0.3, rate 1, worked by Keras's rules (a cooldown of 1
+ * would change nothing: it ends at the start of the next epoch, before
+ * waiting counts):
+ *   epoch  rate logged  cooldown  wait after  reduction
+ *   1      1            0         0 (best)
+ *   2      1            0         1
+ *   3      1            0         2 -> 0      1 -> 0.5, cooldown 2
+ *   4      0.5          2 -> 1    0           (in cooldown: waiting does not count)
+ *   5      0.5          1 -> 0    1
+ *   6      0.5          0         2 -> 0      0.5 -> max(0.25, 0.3) = 0.3, cooldown 2
+ *   7      0.3          2 -> 1    0
+ *   8      0.3          1 -> 0    1
+ * One step per epoch adds its rate to w. A checkpoint after epoch 4 (mid
+ * cooldown) resumes to the same rows and weights. */
 START_TEST(test_reduce_lr_on_plateau_scripted)
 {
 	struct nn_model_spec spec;
@@ -887,9 +889,9 @@ START_TEST(test_reduce_lr_on_plateau_scripted)
 	struct nn_data d = {x, y, 1, 1, 1};
 	struct nn_fit_opts opts = {.epochs = 8, .batch_size = 1, .seed = 1, .reduce_lr_on_plateau = true,
 				   .plateau_monitor = NN_MONITOR_LOSS, .plateau_factor = 0.5,
-				   .plateau_patience = 2, .plateau_min_delta = 1e9, .plateau_cooldown = 1,
+				   .plateau_patience = 2, .plateau_min_delta = 1e9, .plateau_cooldown = 2,
 				   .plateau_min_lr = 0.3};
-	const double want[8] = {1, 1, 1, 0.5, 0.5, (float)0.3, (float)0.3, (float)0.3};
+	const double want[8] = {1, 1, 1, 0.5, 0.5, 0.5, (float)0.3, (float)0.3};
 	struct nn_model *m = make_model(&spec, 1);
 	struct nn_train *t = nn_train_create(m, &d, NULL, &opts, NULL);
 	ck_assert_ptr_nonnull(t);
