@@ -219,3 +219,40 @@ class TestPlateauResume(ResumeCase):
         rates = sorted(set(e["learning_rate"] for e in epochs))
         self.assertGreater(len(rates), 5, "precondition: the rate was reduced several times")
         self.assertEqual(done["epoch"], resume_epochs())
+
+
+class TestScheduleResume(ResumeCase):
+    def test_sigkill_mid_schedule_resumes_exactly(self):
+        """The schedule's step is the optimizer's iterations, saved with the
+        model state: a job killed mid-run resumes with the same rates."""
+        srv = self.server(args=RESUME_ARGS, name="schedule-kill")
+        c = srv.client
+        x, y = blobs(n=600, features=32, classes=4, seed=8)
+        data = self.create_dataset(c, x, y, name="resume")
+        steps = resume_epochs() * 17   # 540 training rows in batches of 32
+        body = mlp_body(input_dim=32, hidden=(64, 64), outputs=4, seed=77, optimizer={
+            "type": "adam", "learning_rate": {"type": "CosineDecay", "initial_learning_rate": 0.0,
+                                              "decay_steps": steps, "warmup_target": 0.002,
+                                              "warmup_steps": steps // 10, "alpha": 0.05}})
+        model = self.create_model(c, body)
+        job_body = self.resume_job_body(model["id"], data["id"])
+        job = self.submit_job(c, job_body)
+        at = self.wait_progress(c, job["id"])["epoch"]
+        srv.kill()
+        srv.start()
+        c = srv.client
+        twin = self.create_model(c, body)
+        ref = self.submit_job(c, self.resume_job_body(twin["id"], data["id"]))
+        done = self.wait_job(c, job["id"], timeout=T(180))
+        ref_done = self.wait_job(c, ref["id"], timeout=T(180))
+        self.assertEqual((done["status"], ref_done["status"]), ("succeeded", "succeeded"))
+        self.assertEqual(done["weights_sha256"], ref_done["weights_sha256"],
+                         "killed after epoch %d, the job does not end as an uninterrupted one" % at)
+        epochs, ref_epochs = self.history(c, job["id"]), self.history(c, ref["id"])
+        self.assertHistoryComplete(epochs, resume_epochs())
+        self.assertEqual(hist_values(epochs), hist_values(ref_epochs))
+        rates = [e["learning_rate"] for e in epochs]
+        self.assertEqual(rates, [e["learning_rate"] for e in ref_epochs])
+        want = keras_rate(dict(model["optimizer"]["learning_rate"]), 17 * resume_epochs())
+        self.assertAlmostEqual(rates[-1], want, delta=1e-15 + 1e-12 * want)
+        self.assertGreater(max(rates) - min(rates), 1e-3, "precondition: the rate moved")
