@@ -386,6 +386,9 @@ struct api_epoch {
 	 * values[m] and val_values[m] for each m in the mask, NaN when undefined. */
 	uint32_t metrics;
 	double values[NN_METRIC_COUNT], val_values[NN_METRIC_COUNT];
+	double learning_rate; /* the optimizer's rate at the epoch's end; NaN: not recorded */
+	uint32_t best_epoch;  /* early stopping's best epoch so far, 0 = none (not in the epoch JSON) */
+	bool stop;            /* early stopping ended training after this epoch (not in the epoch JSON) */
 };
 /* The metrics of e beyond accuracy as a JSON object {"precision": .., "val_precision": ..}
  * (new; free with free()), stored with the epoch; NULL when there are none or
@@ -418,6 +421,8 @@ struct api_job_info {
 	char created_at[API_TIME_LEN];
 	char started_at[API_TIME_LEN]; /* "" when not yet */
 	char finished_at[API_TIME_LEN];
+	uint32_t best_epoch;           /* early stopping's best epoch, 0 = none */
+	uint32_t stopped_epoch;        /* the epoch early stopping ended training after, 0 = it did not */
 };
 char *api_job_encode(const struct api_job_info *j);
 char *api_job_list_encode(const struct api_job_info *items, size_t n, uint64_t total);

@@ -31,7 +31,7 @@ static int decode_split_mode(const cJSON *root, struct nn_fit_opts *fit, struct 
 
 static int decode_early_stopping(const cJSON *root, struct nn_fit_opts *fit, struct api_err *err)
 {
-	static const char *const keys[] = {"monitor", "patience", "min_delta", NULL};
+	static const char *const keys[] = {"monitor", "patience", "min_delta", "restore_best_weights", NULL};
 	const cJSON *es = cJSON_GetObjectItemCaseSensitive(root, "early_stopping");
 	char monitor[16] = "val_loss";
 	int64_t patience = 0;
@@ -42,7 +42,8 @@ static int decode_early_stopping(const cJSON *root, struct nn_fit_opts *fit, str
 	if (api_obj_check(es, "early_stopping", "early_stopping", keys, err) ||
 	    api_get_string(es, "early_stopping", "monitor", false, sizeof monitor - 1, monitor, err) ||
 	    api_get_int(es, "early_stopping", "patience", false, 0, NN_MAX_EPOCHS, &patience, err) ||
-	    api_get_number(es, "early_stopping", "min_delta", false, 0.0, 1e30, &fit->min_delta, err))
+	    api_get_number(es, "early_stopping", "min_delta", false, 0.0, 1e30, &fit->min_delta, err) ||
+	    api_get_bool(es, "early_stopping", "restore_best_weights", false, &fit->restore_best_weights, err))
 		return -1;
 	for (int i = 0; i < 4; i++) {
 		if (strcmp(monitor, monitor_names[i]) == 0) {
@@ -72,10 +73,113 @@ static int decode_model_ref(const cJSON *root, struct api_job_req *out, struct a
 	return 0;
 }
 
+static const char *const plateau_modes[] = {"auto", "min", "max"};
+
+/* "reduce_lr_on_plateau": Keras's ReduceLROnPlateau arguments and defaults
+ * (monitor val_loss, factor 0.1, patience 10, mode auto, min_delta 1e-4,
+ * cooldown 0, min_lr 0). */
+static int decode_plateau(const cJSON *root, struct nn_fit_opts *fit, struct api_err *err)
+{
+	static const char *const keys[] = {"monitor", "factor", "patience", "mode", "min_delta", "cooldown", "min_lr",
+					   NULL};
+	const cJSON *p = cJSON_GetObjectItemCaseSensitive(root, "reduce_lr_on_plateau");
+	char monitor[16] = "val_loss", mode[8] = "auto";
+	int64_t patience = 10, cooldown = 0;
+	bool found = false;
+
+	if (!p || cJSON_IsNull(p))
+		return 0;
+	fit->plateau_factor = 0.1;
+	fit->plateau_min_delta = 1e-4;
+	fit->plateau_min_lr = 0.0;
+	if (api_obj_check(p, "reduce_lr_on_plateau", "reduce_lr_on_plateau", keys, err) ||
+	    api_get_string(p, "reduce_lr_on_plateau", "monitor", false, sizeof monitor - 1, monitor, err) ||
+	    api_get_number(p, "reduce_lr_on_plateau", "factor", false, 0.0, 0.9999999999, &fit->plateau_factor,
+			   err) ||
+	    api_get_int(p, "reduce_lr_on_plateau", "patience", false, 0, NN_MAX_EPOCHS, &patience, err) ||
+	    api_get_string(p, "reduce_lr_on_plateau", "mode", false, sizeof mode - 1, mode, err) ||
+	    api_get_number(p, "reduce_lr_on_plateau", "min_delta", false, 0.0, 1e30, &fit->plateau_min_delta, err) ||
+	    api_get_int(p, "reduce_lr_on_plateau", "cooldown", false, 0, NN_MAX_EPOCHS, &cooldown, err) ||
+	    api_get_number(p, "reduce_lr_on_plateau", "min_lr", false, 0.0, 1e6, &fit->plateau_min_lr, err))
+		return -1;
+	for (int i = 0; i < 4; i++) {
+		if (strcmp(monitor, monitor_names[i]) == 0) {
+			fit->plateau_monitor = (enum nn_monitor)i;
+			found = true;
+		}
+	}
+	if (!found)
+		return api_fail(err, API_VALIDATION_FAILED, "reduce_lr_on_plateau.monitor",
+				"reduce_lr_on_plateau.monitor must be loss, val_loss, accuracy or val_accuracy");
+	found = false;
+	for (int i = 0; i < 3; i++) {
+		if (strcmp(mode, plateau_modes[i]) == 0) {
+			fit->plateau_mode = (enum nn_plateau_mode)i;
+			found = true;
+		}
+	}
+	if (!found)
+		return api_fail(err, API_VALIDATION_FAILED, "reduce_lr_on_plateau.mode",
+				"reduce_lr_on_plateau.mode must be auto, min or max");
+	fit->reduce_lr_on_plateau = true;
+	fit->plateau_patience = (uint32_t)patience;
+	fit->plateau_cooldown = (uint32_t)cooldown;
+	return 0;
+}
+
+/* "class_weight": {"0": 1.0, "1": 5.0}: keys are class ids in canonical
+ * decimal (no sign, no leading zero), each once; values finite, >= 0. Stored
+ * as a dense table up to the largest id, the ids not named weighing 1. */
+static int decode_class_weight(const cJSON *root, struct nn_fit_opts *fit, struct api_err *err)
+{
+	const cJSON *cw = cJSON_GetObjectItemCaseSensitive(root, "class_weight");
+	bool seen[NN_MAX_CLASS_WEIGHTS] = {false};
+	const cJSON *item;
+
+	if (!cw || cJSON_IsNull(cw))
+		return 0;
+	if (!cJSON_IsObject(cw))
+		return api_fail(err, API_VALIDATION_FAILED, "class_weight",
+				"class_weight must be an object of class id to weight, like {\"0\": 1.0, \"1\": 5.0}");
+	if (!cw->child)
+		return api_fail(err, API_VALIDATION_FAILED, "class_weight", "class_weight must name at least one class");
+	for (uint32_t c = 0; c < NN_MAX_CLASS_WEIGHTS; c++)
+		fit->class_weight[c] = 1.0;
+	fit->n_class_weights = 0;
+	cJSON_ArrayForEach(item, cw)
+	{
+		const char *key = item->string;
+		size_t len = strlen(key);
+		unsigned long id = 0;
+		double v;
+		bool digits = len > 0 && len <= 3 && (len == 1 || key[0] != '0');
+
+		for (size_t i = 0; digits && i < len; i++) {
+			digits = key[i] >= '0' && key[i] <= '9';
+			id = id * 10 + (unsigned long)(key[i] - '0');
+		}
+		if (!digits || id >= NN_MAX_CLASS_WEIGHTS)
+			return api_fail(err, API_VALIDATION_FAILED, "class_weight",
+					"class_weight keys must be class ids 0..%d in decimal; got \"%.32s\"",
+					NN_MAX_CLASS_WEIGHTS - 1, key);
+		if (seen[id])
+			return api_fail(err, API_VALIDATION_FAILED, "class_weight", "class_weight names class %lu twice",
+					id);
+		seen[id] = true;
+		if (api_get_number(cw, "class_weight", key, true, 0.0, 1e30, &v, err))
+			return -1;
+		fit->class_weight[id] = v;
+		if (id + 1 > fit->n_class_weights)
+			fit->n_class_weights = (uint32_t)id + 1;
+	}
+	return 0;
+}
+
 int api_job_decode(const char *body, size_t len, struct api_job_req *out, struct api_err *err)
 {
 	static const char *const keys[] = {"model_id", "dataset_id", "validation_dataset_id", "epochs", "batch_size",
-					   "validation_split", "validation_split_mode", "shuffle", "seed", "early_stopping", NULL};
+					   "validation_split", "validation_split_mode", "shuffle", "seed", "early_stopping",
+					   "class_weight", "reduce_lr_on_plateau", NULL};
 	cJSON *root = api_json_parse(body, len, err);
 	int64_t epochs = 1, batch = 32, seed = 0;
 	int rc = -1;
@@ -94,7 +198,8 @@ int api_job_decode(const char *body, size_t len, struct api_job_req *out, struct
 	    api_get_number(root, "", "validation_split", false, 0.0, 0.999999, &out->fit.validation_split, err) ||
 	    api_get_bool(root, "", "shuffle", false, &out->fit.shuffle, err) ||
 	    api_get_int(root, "", "seed", false, 0, 9007199254740991LL, &seed, err) ||
-	    decode_early_stopping(root, &out->fit, err) || decode_split_mode(root, &out->fit, err))
+	    decode_early_stopping(root, &out->fit, err) || decode_split_mode(root, &out->fit, err) ||
+	    decode_class_weight(root, &out->fit, err) || decode_plateau(root, &out->fit, err))
 		goto out;
 	if (out->validation_dataset_id && out->fit.validation_split > 0) {
 		api_fail(err, API_VALIDATION_FAILED, "validation_split",
@@ -209,6 +314,39 @@ int api_job_check(const struct api_job_req *req, const struct api_model_def *mod
 			return api_fail(err, API_VALIDATION_FAILED, "early_stopping.monitor",
 					"early_stopping.monitor %s needs a classification loss", monitor_names[fit->monitor]);
 	}
+	if (fit->reduce_lr_on_plateau) {
+		enum nn_monitor mon = fit->plateau_monitor;
+
+		if (model->spec.opt.schedule.kind != NN_LR_CONSTANT)
+			return api_fail(err, API_VALIDATION_FAILED, "reduce_lr_on_plateau",
+					"reduce_lr_on_plateau needs a constant learning_rate; the model's optimizer has a "
+					"schedule (Keras cannot combine them either)");
+		if ((mon == NN_MONITOR_VAL_LOSS || mon == NN_MONITOR_VAL_ACCURACY) && n_val == 0)
+			return api_fail(err, API_VALIDATION_FAILED, "reduce_lr_on_plateau.monitor",
+					"reduce_lr_on_plateau.monitor %s needs validation data (validation_split or "
+					"validation_dataset_id)",
+					monitor_names[mon]);
+		if ((mon == NN_MONITOR_ACCURACY || mon == NN_MONITOR_VAL_ACCURACY) &&
+		    nn_spec_task(&model->spec) == NN_TASK_REGRESSION)
+			return api_fail(err, API_VALIDATION_FAILED, "reduce_lr_on_plateau.monitor",
+					"reduce_lr_on_plateau.monitor %s needs a classification loss", monitor_names[mon]);
+	}
+	if (fit->n_class_weights) {
+		enum nn_task task = nn_spec_task(&model->spec);
+		uint32_t outputs = nn_spec_outputs(&model->spec);
+		/* the classes a row can have: a binary model's single target
+		 * rounds to 0 or 1; otherwise one class per output */
+		uint32_t classes = task == NN_TASK_BINARY && outputs == 1 ? 2 : outputs;
+
+		if (task == NN_TASK_REGRESSION)
+			return api_fail(err, API_VALIDATION_FAILED, "class_weight",
+					"class_weight needs a classification loss (binary_crossentropy, "
+					"categorical_crossentropy or sparse_categorical_crossentropy)");
+		if (fit->n_class_weights > classes)
+			return api_fail(err, API_VALIDATION_FAILED, "class_weight",
+					"class_weight names class %u but the model has %u classes (0..%u)",
+					fit->n_class_weights - 1, classes, classes - 1);
+	}
 	batch = fit->batch_size < n_train ? fit->batch_size : n_train;
 	if (nn_spec_batch_floats(&model->spec, batch) > NN_MAX_BATCH_FLOATS)
 		return api_fail(err, API_VALIDATION_FAILED, "batch_size",
@@ -234,8 +372,33 @@ static void req_fields(cJSON *o, const struct api_job_req *req)
 		cJSON_AddStringToObject(es, "monitor", monitor_names[fit->monitor]);
 		api_add_number(es, "patience", fit->patience);
 		api_add_number(es, "min_delta", fit->min_delta);
+		cJSON_AddBoolToObject(es, "restore_best_weights", fit->restore_best_weights);
 	} else {
 		cJSON_AddNullToObject(o, "early_stopping");
+	}
+	if (fit->reduce_lr_on_plateau) {
+		cJSON *p = cJSON_AddObjectToObject(o, "reduce_lr_on_plateau");
+
+		cJSON_AddStringToObject(p, "monitor", monitor_names[fit->plateau_monitor]);
+		api_add_number(p, "factor", fit->plateau_factor);
+		api_add_number(p, "patience", fit->plateau_patience);
+		cJSON_AddStringToObject(p, "mode", plateau_modes[fit->plateau_mode]);
+		api_add_number(p, "min_delta", fit->plateau_min_delta);
+		api_add_number(p, "cooldown", fit->plateau_cooldown);
+		api_add_number(p, "min_lr", fit->plateau_min_lr);
+	} else {
+		cJSON_AddNullToObject(o, "reduce_lr_on_plateau");
+	}
+	if (fit->n_class_weights) {
+		cJSON *cw = cJSON_AddObjectToObject(o, "class_weight");
+		char key[16];
+
+		for (uint32_t c = 0; cw && c < fit->n_class_weights; c++) {
+			snprintf(key, sizeof key, "%u", c);
+			api_add_number(cw, key, fit->class_weight[c]);
+		}
+	} else {
+		cJSON_AddNullToObject(o, "class_weight");
 	}
 }
 
@@ -364,6 +527,7 @@ static cJSON *epoch_json(const struct api_epoch *e)
 	add_if_finite(o, "val_loss", e->val_loss);
 	add_if_finite(o, "val_accuracy", e->val_accuracy);
 	add_metric_values(o, e);
+	add_if_finite(o, "learning_rate", e->learning_rate);
 	api_add_number(o, "seconds", isfinite(e->seconds) ? e->seconds : 0.0);
 	return o;
 }
@@ -425,6 +589,16 @@ static cJSON *job_json(const struct api_job_info *j)
 	else
 		cJSON_AddNullToObject(o, "error");
 	api_add_number(o, "attempts", j->attempts);
+	/* early stopping: the best epoch, and the epoch it stopped after */
+	if (j->best_epoch)
+		api_add_number(o, "best_epoch", j->best_epoch);
+	else
+		cJSON_AddNullToObject(o, "best_epoch");
+	if (j->stopped_epoch)
+		api_add_number(o, "stopped_epoch", j->stopped_epoch);
+	else
+		cJSON_AddNullToObject(o, "stopped_epoch");
+	cJSON_AddBoolToObject(o, "early_stopped", j->stopped_epoch != 0);
 	add_time(o, "weights_sha256", j->weights_sha256);
 	add_time(o, "kernels", j->kernels);
 	add_lineage(o, "dataset", &j->dataset, j->dataset_id);

@@ -429,7 +429,15 @@ static int decode_optimizer(const cJSON *item, const char *path, struct nn_opt_s
 		return 0;
 	if (api_obj_check(item, path, path, opt_keys(opt->kind), err))
 		return -1;
-	if (api_get_number(item, path, "learning_rate", false, 0.0, 1e6, &opt->learning_rate, err) ||
+	const cJSON *lr = cJSON_GetObjectItemCaseSensitive(item, "learning_rate");
+	bool scheduled = cJSON_IsObject(lr);
+
+	if (scheduled) {
+		api_path(field, sizeof field, path, "learning_rate");
+		if (api_schedule_decode(lr, field, opt, err))
+			return -1;
+	}
+	if ((!scheduled && api_get_number(item, path, "learning_rate", false, 0.0, 1e6, &opt->learning_rate, err)) ||
 	    api_get_number(item, path, "momentum", false, 0.0, 1.0, &opt->momentum, err) ||
 	    api_get_bool(item, path, "nesterov", false, &opt->nesterov, err) ||
 	    api_get_number(item, path, "initial_accumulator_value", false, 0.0, 1e6,
@@ -439,7 +447,7 @@ static int decode_optimizer(const cJSON *item, const char *path, struct nn_opt_s
 	    api_get_number(item, path, "beta_2", false, 0.0, 0.999999999, &opt->beta_2, err) ||
 	    api_get_number(item, path, "epsilon", false, 1e-30, 1.0, &opt->epsilon, err))
 		return -1;
-	if (!(opt->learning_rate > 0)) {
+	if (!scheduled && !(opt->learning_rate > 0)) {
 		api_path(field, sizeof field, path, "learning_rate");
 		return api_fail(err, API_VALIDATION_FAILED, field, "%s must be greater than 0", field);
 	}

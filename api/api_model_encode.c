@@ -57,7 +57,10 @@ static cJSON *optimizer_json(const struct nn_opt_spec *opt)
 	cJSON *o = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(o, "type", api_name_of(api_opt_names, opt->kind));
-	api_add_number(o, "learning_rate", opt->learning_rate);
+	if (opt->schedule.kind != NN_LR_CONSTANT)
+		api_json_add(o, "learning_rate", api_schedule_json(&opt->schedule));
+	else
+		api_add_number(o, "learning_rate", opt->learning_rate);
 	switch (opt->kind) {
 	case NN_OPT_SGD:
 		api_add_number(o, "momentum", opt->momentum);

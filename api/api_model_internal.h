@@ -39,4 +39,11 @@ int api_keras_decode(const cJSON *root, struct api_model_def *def, bool have_dim
  * into l. Returns 0 or -1 with err. */
 int api_norm_layer(const cJSON *obj, const char *path, bool keras, struct nn_layer_spec *l, struct api_err *err);
 
+/* An optimizer's "learning_rate" object at path (fitd's {"type": ...} or
+ * Keras's serialized {"class_name", "config"}) into opt->schedule, and
+ * opt->learning_rate set to its value at step 0 (api_schedule.c). */
+int api_schedule_decode(const cJSON *item, const char *path, struct nn_opt_spec *opt, struct api_err *err);
+/* A schedule in fitd's form. */
+cJSON *api_schedule_json(const struct nn_lr_schedule *s);
+
 #endif

@@ -69,6 +69,8 @@ const char *nn_strerror(int status);
 #define NN_MAX_BATCH 1048576
 /* Per-batch activation storage of a trainer: batch x sum(units) floats. */
 #define NN_MAX_BATCH_FLOATS (1ULL << 27)
+/* Class ids a fit's class_weight can name (0 .. NN_MAX_CLASS_WEIGHTS - 1). */
+#define NN_MAX_CLASS_WEIGHTS 256
 
 /* ---- random numbers ---------------------------------------------------- */
 
@@ -160,6 +162,35 @@ struct nn_loss_spec {
 
 enum nn_opt_kind { NN_OPT_SGD, NN_OPT_ADAGRAD, NN_OPT_RMSPROP, NN_OPT_ADAM, NN_OPT_COUNT };
 
+/* Keras's learning-rate schedules (keras.optimizers.schedules), evaluated at
+ * the optimizer's iterations before the step (0 on the first step), as
+ * Keras's optimizer does; NN_LR_CONSTANT is a plain learning_rate. */
+enum nn_lr_kind {
+	NN_LR_CONSTANT,
+	NN_LR_EXPONENTIAL,   /* initial * decay_rate^(step / decay_steps) */
+	NN_LR_PIECEWISE,     /* values[i] for boundaries[i-1] < step <= boundaries[i] */
+	NN_LR_COSINE,        /* cosine to alpha * initial (or warm-up target) */
+	NN_LR_INVERSE_TIME,  /* initial / (1 + decay_rate * step / decay_steps) */
+	NN_LR_COUNT
+};
+
+#define NN_MAX_LR_BOUNDARIES 32
+
+struct nn_lr_schedule {
+	enum nn_lr_kind kind;
+	double initial_learning_rate;   /* exponential, cosine, inverse_time */
+	double decay_steps;             /* > 0 */
+	double decay_rate;              /* exponential (> 0), inverse_time (>= 0) */
+	bool staircase;                 /* exponential, inverse_time: floor(step / decay_steps) */
+	double alpha;                   /* cosine: floor as a fraction, in [0, 1] */
+	bool has_warmup;                /* cosine: warmup_target given */
+	double warmup_target;           /* cosine */
+	double warmup_steps;            /* cosine, >= 0 */
+	uint32_t n_boundaries;          /* piecewise: 1..NN_MAX_LR_BOUNDARIES, increasing */
+	double boundaries[NN_MAX_LR_BOUNDARIES];
+	double values[NN_MAX_LR_BOUNDARIES + 1];
+};
+
 struct nn_opt_spec {
 	enum nn_opt_kind kind;
 	double learning_rate;
@@ -169,7 +200,16 @@ struct nn_opt_spec {
 	double rho;                       /* rmsprop */
 	double beta_1, beta_2;            /* adam */
 	double epsilon;                   /* adagrad, rmsprop, adam */
+	/* A schedule replaces learning_rate (kind NN_LR_CONSTANT, the zero
+	 * value: none); learning_rate then holds the schedule's value at 0. */
+	struct nn_lr_schedule schedule;
 };
+
+/* The learning rate of o at Keras's optimizer iterations step (the steps
+ * taken before this one): schedule(step), or learning_rate. In double. */
+double nn_lr_at(const struct nn_opt_spec *o, uint64_t step);
+/* Are the schedule's arguments in range (see struct nn_lr_schedule)? */
+bool nn_lr_valid(const struct nn_lr_schedule *s);
 
 /* Fills *opt with Keras's defaults for kind: sgd lr 0.01 momentum 0; adagrad
  * lr 0.001 initial accumulator 0.1; rmsprop lr 0.001 rho 0.9 momentum 0; adam
@@ -384,6 +424,38 @@ struct nn_fit_opts {
 	double min_delta;
 	uint32_t metrics;         /* NN_METRIC_BIT()s to report per epoch (accuracy is always in metric) */
 	enum nn_split split;      /* which rows validation_split takes (tail by default) */
+	/* Keras's class_weight: with n_class_weights > 0, a training row whose
+	 * class is c < n_class_weights has its loss (and its share of the
+	 * epoch's accuracy) weighted by (float)class_weight[c], every other row
+	 * by 1. The class of a row is Keras's class_weight_to_sample_weights:
+	 * the sparse label; the argmax of a row of several targets; a single
+	 * target rounded half to even. A batch's loss is sum(w l) / batch rows
+	 * (Keras's sum_over_batch_size); the epoch accuracy is sum(w c) / sum(w)
+	 * (Keras's weighted Mean, 0 when sum(w) is 0). Validation is unweighted.
+	 * Weights are finite and >= 0. */
+	uint32_t n_class_weights;
+	double class_weight[NN_MAX_CLASS_WEIGHTS];
+	/* Keras's ReduceLROnPlateau, with a constant learning rate only (Keras
+	 * cannot set the rate of a schedule): after each epoch, when monitor has
+	 * not improved by more than plateau_min_delta (mode min: lower is
+	 * better; max: higher; auto: max for the accuracies, else min) for
+	 * plateau_patience epochs outside a cooldown, the rate (a float32, as
+	 * Keras's variable) becomes max(rate * plateau_factor, plateau_min_lr)
+	 * if it is above plateau_min_lr, and plateau_cooldown epochs follow in
+	 * which waiting does not count. The rate starts at the spec's. */
+	bool reduce_lr_on_plateau;
+	enum nn_monitor plateau_monitor;
+	enum nn_plateau_mode { NN_PLATEAU_AUTO, NN_PLATEAU_MIN, NN_PLATEAU_MAX } plateau_mode;
+	double plateau_factor;    /* [0, 1) */
+	uint32_t plateau_patience;
+	double plateau_min_delta; /* >= 0 */
+	uint32_t plateau_cooldown;
+	double plateau_min_lr;    /* >= 0 */
+	/* EarlyStopping's restore_best_weights, Keras 3's rules: the weights
+	 * (parameters only, not the optimizer state) of the first epoch with a
+	 * monitor value and of every improvement are kept; when training ends,
+	 * stopped early or not, the kept weights replace the model's. */
+	bool restore_best_weights;
 };
 
 struct nn_epoch_log {
@@ -398,6 +470,12 @@ struct nn_epoch_log {
 	uint32_t metrics;    /* the fit's metrics mask: which entries below hold values */
 	double metric_values[NN_METRIC_COUNT];     /* training rows, over the epoch's batches */
 	double val_metric_values[NN_METRIC_COUNT]; /* validation rows (NaN without them) */
+	/* The optimizer's learning rate at the end of the epoch, as Keras's
+	 * callbacks log it: schedule(iterations), or the plateau's rate before
+	 * this epoch's reduction, or the constant rate. */
+	double learning_rate;
+	uint32_t best_epoch;    /* early stopping: the best epoch so far (1-based), 0 = none */
+	bool restored;          /* training ended here and the best epoch's weights were restored */
 };
 
 struct nn_train;
@@ -429,8 +507,9 @@ uint32_t nn_train_epochs_done(const struct nn_train *t);
 size_t nn_train_n_train(const struct nn_train *t);
 size_t nn_train_n_val(const struct nn_train *t);
 
-/* Serialized trainer state: epochs done, RNG, early-stopping best and wait,
- * versioned and little-endian. Together with nn_model_state_* this is a
+/* Serialized trainer state: epochs done, RNG, early-stopping best, wait,
+ * best epoch and kept weights, the plateau's rate, best, wait and
+ * cooldown, versioned and little-endian. Together with nn_model_state_* this is a
  * complete checkpoint: restoring both into a trainer created with the same
  * model spec, data and options continues bit-identically. nn_train_state_load
  * returns NN_EFORMAT on a malformed blob, leaving the trainer unchanged. */

@@ -213,6 +213,13 @@ void nn_forward(const struct nn_model *m, struct nn_work *w, const float *x, siz
 double nn_loss_batch(const struct nn_model *m, struct nn_work *w, const float *y, size_t n,
 		     bool grad, double *correct);
 
+/* nn_loss_batch with a weight per row (weights[n]; NULL = all 1): row r's
+ * loss, gradient and correct count are multiplied by weights[r]; the
+ * gradient stays that of the sum divided by n. *weight_sum (may be NULL)
+ * gets the sum of the weights added. */
+double nn_loss_batch_weighted(const struct nn_model *m, struct nn_work *w, const float *y, size_t n,
+			      const float *weights, bool grad, double *correct, double *weight_sum);
+
 /* Backward pass after nn_forward (training workspace) and nn_loss_batch with
  * grad: writes every parameter gradient into m->grads (L2 terms included) and,
  * when dx is non-NULL, the gradient with respect to x (n x input_dim; the

@@ -107,8 +107,10 @@ void nn_dense_defaults(struct nn_layer_spec *layer, uint32_t units, enum nn_act 
 
 static bool opt_valid(const struct nn_opt_spec *o)
 {
+	/* a schedule's value at step 0 may be 0 (a warm-up from 0) */
 	return (unsigned)o->kind < NN_OPT_COUNT && isfinite(o->learning_rate) &&
-	       o->learning_rate > 0.0 && nn_opt_table[o->kind].valid(o);
+	       (o->schedule.kind != NN_LR_CONSTANT ? o->learning_rate >= 0.0 : o->learning_rate > 0.0) &&
+	       nn_opt_table[o->kind].valid(o) && nn_lr_valid(&o->schedule);
 }
 
 static int layer_check(const struct nn_layer_spec *l)
@@ -540,6 +542,45 @@ double nn_loss_batch(const struct nn_model *m, struct nn_work *w, const float *y
 	if (correct && ops->correct)
 		*correct += ops->correct(&io);
 	return ops->loss(&io);
+}
+
+double nn_loss_batch_weighted(const struct nn_model *m, struct nn_work *w, const float *y, size_t n,
+			      const float *weights, bool grad, double *correct, double *weight_sum)
+{
+	if (!weights) {
+		if (weight_sum)
+			*weight_sum += (double)n;
+		return nn_loss_batch(m, w, y, n, grad, correct);
+	}
+	assert(n > 0 && n <= w->max_rows);
+	assert(!grad || w->training);
+	const struct nn_loss_ops *ops = &nn_loss_table[m->spec.loss.kind];
+	bool sparse = m->spec.loss.kind == NN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY;
+	uint32_t k = m->outputs, y_dim = sparse ? 1 : m->outputs;
+	double total = 0.0;
+	/* One row at a time: each loss writes row r's gradient from row r
+	 * alone, so a row's weight folds into its grad_scale exactly. */
+	for (size_t r = 0; r < n; r++) {
+		double wt = weights[r];
+		struct nn_loss_io io = {
+			.z = w->z[m->last_dense] + r * k,
+			.a = w->out + r * k,
+			.y = y + r * y_dim,
+			.n = 1,
+			.k = k,
+			.y_dim = y_dim,
+			.from_logits = m->spec.loss.from_logits,
+			.fused = m->fused,
+			.grad_scale = wt / (double)n,
+			.grad = grad ? w->grad[0] + r * k : NULL,
+		};
+		if (correct && ops->correct)
+			*correct += wt * ops->correct(&io);
+		if (weight_sum)
+			*weight_sum += wt;
+		total += wt * ops->loss(&io);
+	}
+	return total;
 }
 
 double nn_backward(struct nn_model *m, struct nn_work *w, size_t n, float *dx)

@@ -13,11 +13,21 @@
  * model state plus: epochs done, the RNG, early stopping's best and wait.
  *
  * State blob (little-endian):
- *   0  "FDTS"  magic          4  u32 version (1)
+ *   0  "FDTS"  magic          4  u32 version (2)
  *   8  u32     epochs done   12  u32 wait
  *  16  u32     flags (bit 0: stopped)   20 u32 zero
  *  24  u64[4]  RNG words     56  f64 best (IEEE bits)
- *  64  u64     checksum of bytes 0..63
+ *  64  f64     plateau rate  72  f64 plateau best
+ *  80  u32     plateau wait  84  u32 plateau cooldown
+ *  88  u32     best epoch    92  u32 flags (bit 0: best weights kept)
+ *  96  u32     k: floats that follow (n_params with restore_best_weights, else 0)
+ * 100  f32[k]  the best epoch's parameters
+ * 100 + 4k  u64  checksum of the bytes before it
+ * Version 1 (72 bytes, checksum at 64) is still read: the plateau state
+ * then starts afresh, as it did before there was one.
+ *
+ * The learning rate of a step is the spec's schedule at the optimizer's
+ * iterations before the step, or the plateau's rate.
  */
 #include <assert.h>
 #include <math.h>
@@ -27,8 +37,9 @@
 #include "nn_internal.h"
 
 #define STATE_MAGIC "FDTS"
-#define STATE_VERSION 1u
-#define STATE_SIZE 72u
+#define STATE_VERSION 2u
+#define STATE_HEAD 100u
+#define STATE_V1_SIZE 72u
 #define DEFAULT_BATCH 32u
 
 struct nn_train {
@@ -44,8 +55,15 @@ struct nn_train {
 	double best;            /* early stopping */
 	uint32_t wait;
 	bool stopped;
+	double lr;              /* ReduceLROnPlateau: the rate in force (float32 values) */
+	double plateau_best;
+	uint32_t plateau_wait, plateau_cooldown;
+	uint32_t best_epoch;    /* early stopping's best epoch, 0 = none */
+	float *best_params;     /* restore_best_weights: the best epoch's parameters */
+	bool has_best_params;
 	size_t *index;          /* train.n row numbers, permuted each epoch */
 	float *x_batch, *y_batch;
+	float *w_batch;         /* class weights of a batch's rows, or NULL */
 	struct nn_work work;    /* training passes */
 	struct nn_work eval;    /* validation passes */
 	const struct nn_par *par; /* borrowed threads, or NULL */
@@ -63,6 +81,7 @@ struct nn_train {
 struct opt_args {
 	struct nn_model *m;
 	size_t chunks;
+	const struct nn_opt_spec *opt; /* the spec with this step's learning rate */
 };
 
 static void opt_chunk(void *arg, size_t i)
@@ -71,19 +90,22 @@ static void opt_chunk(void *arg, size_t i)
 	struct nn_model *m = o->m;
 	size_t lo = m->frozen + i * OPT_CHUNK, len = m->n_params - lo < OPT_CHUNK ? m->n_params - lo : OPT_CHUNK;
 
-	nn_opt_table[m->spec.opt.kind].step(&m->spec.opt, m->steps, m->params + lo, m->grads + lo,
+	nn_opt_table[m->spec.opt.kind].step(o->opt, m->steps, m->params + lo, m->grads + lo,
 					    m->slots ? m->slots + lo : NULL, len, m->n_params);
 }
 
-/* One optimizer update of every trainable parameter (all but the frozen
- * prefix: a leading normalization layer's), in chunks through par. */
-static void opt_update(struct nn_model *m, const struct nn_par *par)
+/* One optimizer update at learning rate lr of every trainable parameter
+ * (all but the frozen prefix: a leading normalization layer's), in chunks
+ * through par. */
+static void opt_update(struct nn_model *m, const struct nn_par *par, double lr)
 {
 	size_t p = m->frozen;
-	struct opt_args o = {m, (m->n_params - p + OPT_CHUNK - 1) / OPT_CHUNK};
+	struct nn_opt_spec opt = m->spec.opt;
+	struct opt_args o = {m, (m->n_params - p + OPT_CHUNK - 1) / OPT_CHUNK, &opt};
 
+	opt.learning_rate = lr;
 	if (!par || o.chunks < 2) {
-		nn_opt_table[m->spec.opt.kind].step(&m->spec.opt, m->steps, m->params + p, m->grads + p,
+		nn_opt_table[m->spec.opt.kind].step(&opt, m->steps, m->params + p, m->grads + p,
 						    m->slots ? m->slots + p : NULL, m->n_params - p, m->n_params);
 		return;
 	}
@@ -116,9 +138,28 @@ static bool monitor_lower_is_better(enum nn_monitor monitor)
 	return monitor == NN_MONITOR_LOSS || monitor == NN_MONITOR_VAL_LOSS;
 }
 
+static bool class_weights_valid(const struct nn_fit_opts *o)
+{
+	if (o->n_class_weights > NN_MAX_CLASS_WEIGHTS)
+		return false;
+	for (uint32_t c = 0; c < o->n_class_weights; c++)
+		if (!(isfinite(o->class_weight[c]) && o->class_weight[c] >= 0.0))
+			return false;
+	return true;
+}
+
+static bool plateau_valid(const struct nn_fit_opts *o)
+{
+	return !o->reduce_lr_on_plateau ||
+	       ((unsigned)o->plateau_monitor <= NN_MONITOR_VAL_ACCURACY &&
+		(unsigned)o->plateau_mode <= NN_PLATEAU_MAX && isfinite(o->plateau_factor) &&
+		o->plateau_factor >= 0.0 && o->plateau_factor < 1.0 && isfinite(o->plateau_min_delta) &&
+		o->plateau_min_delta >= 0.0 && isfinite(o->plateau_min_lr) && o->plateau_min_lr >= 0.0);
+}
+
 static bool opts_valid(const struct nn_fit_opts *o)
 {
-	return o->epochs >= 1 && o->epochs <= NN_MAX_EPOCHS && o->batch_size <= NN_MAX_BATCH &&
+	return class_weights_valid(o) && plateau_valid(o) && o->epochs >= 1 && o->epochs <= NN_MAX_EPOCHS && o->batch_size <= NN_MAX_BATCH &&
 	       isfinite(o->validation_split) && o->validation_split >= 0.0 &&
 	       o->validation_split < 1.0 && (unsigned)o->monitor <= NN_MONITOR_VAL_ACCURACY &&
 	       (unsigned)o->split < NN_SPLIT_COUNT &&
@@ -270,6 +311,24 @@ static void reset_early_stopping(struct nn_train *t)
 	t->best = monitor_lower_is_better(t->opts.monitor) ? INFINITY : -INFINITY;
 	t->wait = 0;
 	t->stopped = false;
+	t->best_epoch = 0;
+	t->has_best_params = false;
+}
+
+/* ReduceLROnPlateau's mode: min unless max, or auto on an accuracy. */
+static bool plateau_lower_is_better(const struct nn_fit_opts *o)
+{
+	if (o->plateau_mode != NN_PLATEAU_AUTO)
+		return o->plateau_mode == NN_PLATEAU_MIN;
+	return monitor_lower_is_better(o->plateau_monitor);
+}
+
+static void reset_plateau(struct nn_train *t)
+{
+	t->lr = (double)(float)t->m->spec.opt.learning_rate;
+	t->plateau_best = plateau_lower_is_better(&t->opts) ? INFINITY : -INFINITY;
+	t->plateau_wait = 0;
+	t->plateau_cooldown = 0;
 }
 
 struct nn_train *nn_train_create(struct nn_model *m, const struct nn_data *train,
@@ -327,10 +386,15 @@ struct nn_train *nn_train_create(struct nn_model *m, const struct nn_data *train
 	}
 	nn_rng_seed(&t->rng, opts->seed);
 	reset_early_stopping(t);
+	reset_plateau(t);
 	t->index = malloc(head.n * sizeof *t->index);
 	t->x_batch = malloc(batch * head.x_dim * sizeof(float));
 	t->y_batch = malloc(batch * head.y_dim * sizeof(float));
-	if (!t->index || !t->x_batch || !t->y_batch ||
+	if (opts->n_class_weights)
+		t->w_batch = malloc(batch * sizeof *t->w_batch);
+	if (opts->restore_best_weights && !(t->best_params = calloc(m->n_params, sizeof(float))))
+		goto fail;
+	if (!t->index || !t->x_batch || !t->y_batch || (opts->n_class_weights && !t->w_batch) ||
 	    nn_work_init(&t->work, m, batch, true, false) != NN_OK)
 		goto fail;
 	if (t->has_val && nn_work_init(&t->eval, m, nn_work_infer_rows(m, tail.n), false, false) !=
@@ -376,6 +440,8 @@ void nn_train_destroy(struct nn_train *t)
 	free(t->index);
 	free(t->x_batch);
 	free(t->y_batch);
+	free(t->w_batch);
+	free(t->best_params);
 	nn_work_free(&t->work);
 	nn_work_free(&t->eval);
 	nn_metrics_destroy(t->tm);
@@ -413,15 +479,98 @@ static void early_stopping(struct nn_train *t, const struct nn_epoch_log *log)
 	double delta = fabs(t->opts.min_delta);
 	bool improved = monitor_lower_is_better(t->opts.monitor) ? current + delta < t->best
 								 : current - delta > t->best;
+	/* Keras 3: with no weights kept yet, the current ones are the best */
+	if (t->opts.restore_best_weights && !t->has_best_params) {
+		memcpy(t->best_params, t->m->params, t->m->n_params * sizeof(float));
+		t->has_best_params = true;
+		t->best_epoch = t->epochs_done;
+	}
 	t->wait++;
 	if (improved) {
 		t->best = current;
+		t->best_epoch = t->epochs_done;
+		if (t->opts.restore_best_weights)
+			memcpy(t->best_params, t->m->params, t->m->n_params * sizeof(float));
 		t->wait = 0;
 		return;
 	}
 	/* Keras never stops after the first epoch (its epoch index 0). */
 	if (t->wait >= t->opts.patience && t->epochs_done > 1)
 		t->stopped = true;
+}
+
+/* The value of monitor in an epoch's log; false when the log lacks it. */
+static bool monitored(enum nn_monitor monitor, const struct nn_epoch_log *log, double *out)
+{
+	switch (monitor) {
+	case NN_MONITOR_LOSS:
+		*out = log->loss;
+		return true;
+	case NN_MONITOR_VAL_LOSS:
+		*out = log->val_loss;
+		return log->has_val;
+	case NN_MONITOR_ACCURACY:
+		*out = log->metric;
+		return log->has_metric;
+	default:
+		*out = log->val_metric;
+		return log->has_val && log->has_metric;
+	}
+}
+
+/* Keras 3 ReduceLROnPlateau.on_epoch_end. */
+static void reduce_lr_on_plateau(struct nn_train *t, const struct nn_epoch_log *log)
+{
+	const struct nn_fit_opts *o = &t->opts;
+	double current;
+
+	if (!monitored(o->plateau_monitor, log, &current))
+		return; /* Keras warns and skips a missing monitor */
+	if (t->plateau_cooldown > 0) {
+		t->plateau_cooldown--;
+		t->plateau_wait = 0;
+	}
+	bool improved = plateau_lower_is_better(o) ? current < t->plateau_best - o->plateau_min_delta
+						   : current > t->plateau_best + o->plateau_min_delta;
+	if (improved) {
+		t->plateau_best = current;
+		t->plateau_wait = 0;
+		return;
+	}
+	if (t->plateau_cooldown > 0)
+		return;
+	if (++t->plateau_wait < o->plateau_patience)
+		return;
+	/* Keras compares the float32 rate with float32(min_lr) */
+	if (t->lr > (double)(float)o->plateau_min_lr) {
+		t->lr = (double)(float)fmax(t->lr * o->plateau_factor, o->plateau_min_lr);
+		t->plateau_cooldown = o->plateau_cooldown;
+		t->plateau_wait = 0;
+	}
+}
+
+/* Keras's class_weight_to_sample_weights for rows of y (y_dim targets
+ * each; sparse labels have y_dim 1): the class is the argmax (first of equal
+ * maxima, as numpy) of a row of several targets, else the target rounded half
+ * to even (np.round); its weight class_weight[c] as float32, 1 for a class
+ * the map does not name. */
+static void class_weights(const struct nn_fit_opts *o, const float *y, size_t rows, uint32_t y_dim,
+			  float *out)
+{
+	for (size_t r = 0; r < rows; r++) {
+		const float *row = y + r * y_dim;
+		double c;
+		if (y_dim > 1) {
+			uint32_t best = 0;
+			for (uint32_t j = 1; j < y_dim; j++)
+				best = row[j] > row[best] ? j : best;
+			c = best;
+		} else {
+			c = nearbyint((double)row[0]);
+		}
+		out[r] = c >= 0.0 && c < (double)o->n_class_weights ? (float)o->class_weight[(size_t)c]
+								     : 1.0f;
+	}
 }
 
 static int train_epoch(struct nn_train *t, const atomic_int *cancel, struct nn_epoch_log *log);
@@ -459,7 +608,7 @@ static int train_epoch(struct nn_train *t, const atomic_int *cancel, struct nn_e
 		}
 	}
 
-	double loss_sum = 0.0, correct = 0.0;
+	double loss_sum = 0.0, correct = 0.0, weight_sum = 0.0;
 	if (t->tm)
 		nn_metrics_reset(t->tm);
 	for (size_t start = 0; start < n; start += t->batch) {
@@ -476,7 +625,10 @@ static int train_epoch(struct nn_train *t, const atomic_int *cancel, struct nn_e
 			y = t->y_batch;
 		}
 		nn_forward(m, &t->work, x, rows, &t->rng);
-		double sum = nn_loss_batch(m, &t->work, y, rows, true, &correct);
+		if (t->w_batch)
+			class_weights(&t->opts, y, rows, y_dim, t->w_batch);
+		double sum = nn_loss_batch_weighted(m, &t->work, y, rows, t->w_batch, true, &correct,
+						    &weight_sum);
 		if (t->tm) /* Keras: the training outputs of each batch, before its update */
 			nn_metrics_add(t->tm, t->work.out, y, rows);
 		double penalty = nn_backward(m, &t->work, rows, NULL);
@@ -486,7 +638,8 @@ static int train_epoch(struct nn_train *t, const atomic_int *cancel, struct nn_e
 			return NN_EDIVERGED;
 		}
 		m->steps++;
-		opt_update(m, t->par);
+		/* Keras: schedule(iterations) before the step is counted */
+		opt_update(m, t->par, t->opts.reduce_lr_on_plateau ? t->lr : nn_lr_at(&m->spec.opt, m->steps - 1));
 		loss_sum += batch_loss * (double)rows;
 	}
 	/* The last updates may have overflowed a weight that no batch loss has
@@ -502,7 +655,8 @@ static int train_epoch(struct nn_train *t, const atomic_int *cancel, struct nn_e
 	log->epoch = t->epochs_done;
 	log->loss = loss_sum / (double)n;
 	log->has_metric = t->has_metric;
-	log->metric = t->has_metric ? correct / (double)n : NAN;
+	/* unweighted, weight_sum is n; all weights 0 give 0 (divide_no_nan) */
+	log->metric = !t->has_metric ? NAN : weight_sum > 0.0 ? correct / weight_sum : 0.0;
 	log->has_val = t->has_val;
 	log->val_loss = log->val_metric = NAN;
 	if (t->has_val) {
@@ -518,9 +672,21 @@ static int train_epoch(struct nn_train *t, const atomic_int *cancel, struct nn_e
 		nn_metrics_result(t->tm, log->metric_values);
 	if (t->vm)
 		nn_metrics_result(t->vm, log->val_metric_values);
+	/* the rate Keras's callbacks log: optimizer.learning_rate now, before
+	 * this epoch's reduction */
+	log->learning_rate = t->opts.reduce_lr_on_plateau ? t->lr : nn_lr_at(&m->spec.opt, m->steps);
+	if (t->opts.reduce_lr_on_plateau)
+		reduce_lr_on_plateau(t, log);
 	if (t->opts.early_stopping)
 		early_stopping(t, log);
 	log->stop = t->stopped;
+	log->best_epoch = t->best_epoch;
+	/* Keras 3's on_train_end: kept weights replace the model's whether or
+	 * not training stopped early */
+	if (nn_train_done(t) && t->opts.restore_best_weights && t->has_best_params) {
+		memcpy(m->params, t->best_params, m->n_params * sizeof(float));
+		log->restored = true;
+	}
 	return NN_OK;
 }
 
@@ -554,10 +720,15 @@ const size_t *nn_train_rows(const struct nn_train *t)
 	return t->base;
 }
 
+/* Floats of kept weights in a state blob. */
+static size_t kept_floats(const struct nn_train *t)
+{
+	return t->opts.restore_best_weights ? t->m->n_params : 0;
+}
+
 size_t nn_train_state_size(const struct nn_train *t)
 {
-	(void)t;
-	return STATE_SIZE;
+	return STATE_HEAD + 4 * kept_floats(t) + 8;
 }
 
 void nn_train_state_save(const struct nn_train *t, uint8_t *buf)
@@ -573,14 +744,50 @@ void nn_train_state_save(const struct nn_train *t, uint8_t *buf)
 	for (int i = 0; i < 4; i++)
 		nn_put_u64(buf + 24 + 8 * i, t->rng.s[i]);
 	nn_put_u64(buf + 56, best_bits);
-	nn_put_u64(buf + 64, nn_checksum(buf, 64));
+	memcpy(&best_bits, &t->lr, 8);
+	nn_put_u64(buf + 64, best_bits);
+	memcpy(&best_bits, &t->plateau_best, 8);
+	nn_put_u64(buf + 72, best_bits);
+	nn_put_u32(buf + 80, t->plateau_wait);
+	nn_put_u32(buf + 84, t->plateau_cooldown);
+	nn_put_u32(buf + 88, t->best_epoch);
+	nn_put_u32(buf + 92, t->has_best_params ? 1u : 0u);
+	size_t k = kept_floats(t);
+	nn_put_u32(buf + 96, (uint32_t)k);
+	for (size_t i = 0; i < k; i++) {
+		uint32_t bits;
+		memcpy(&bits, &t->best_params[i], 4);
+		nn_put_u32(buf + STATE_HEAD + 4 * i, bits);
+	}
+	nn_put_u64(buf + STATE_HEAD + 4 * k, nn_checksum(buf, STATE_HEAD + 4 * k));
 }
 
 int nn_train_state_load(struct nn_train *t, const uint8_t *buf, size_t len)
 {
-	if (!buf || len != STATE_SIZE || memcmp(buf, STATE_MAGIC, 4) != 0 ||
-	    nn_get_u32(buf + 4) != STATE_VERSION || nn_get_u64(buf + 64) != nn_checksum(buf, 64))
+	if (!buf || len < STATE_V1_SIZE || memcmp(buf, STATE_MAGIC, 4) != 0)
 		return NN_EFORMAT;
+	uint32_t version = nn_get_u32(buf + 4);
+	size_t k = kept_floats(t);
+	size_t body = version == 1 ? 64 : STATE_HEAD + 4 * k;
+	if ((version != 1 && version != STATE_VERSION) || len != body + 8 ||
+	    nn_get_u64(buf + body) != nn_checksum(buf, body))
+		return NN_EFORMAT;
+	/* a version-1 blob keeps no weights: good for a trainer that keeps none */
+	if (version == 1 && k)
+		return NN_EFORMAT;
+	double lr = (double)(float)t->m->spec.opt.learning_rate, plateau_best = 0.0;
+	uint32_t plateau_wait = 0, plateau_cooldown = 0;
+	if (version == STATE_VERSION) {
+		uint64_t bits = nn_get_u64(buf + 64);
+		memcpy(&lr, &bits, 8);
+		bits = nn_get_u64(buf + 72);
+		memcpy(&plateau_best, &bits, 8);
+		plateau_wait = nn_get_u32(buf + 80);
+		plateau_cooldown = nn_get_u32(buf + 84);
+		if (!isfinite(lr) || lr < 0.0 || isnan(plateau_best) || nn_get_u32(buf + 92) > 1 ||
+		    nn_get_u32(buf + 96) != k || nn_get_u32(buf + 88) > NN_MAX_EPOCHS)
+			return NN_EFORMAT;
+	}
 	uint32_t epochs = nn_get_u32(buf + 8), flags = nn_get_u32(buf + 16);
 	struct nn_rng rng;
 	for (int i = 0; i < 4; i++)
@@ -596,6 +803,22 @@ int nn_train_state_load(struct nn_train *t, const uint8_t *buf, size_t len)
 	t->stopped = flags & 1;
 	t->rng = rng;
 	t->best = best;
+	if (version == STATE_VERSION) {
+		t->lr = lr;
+		t->plateau_best = plateau_best;
+		t->plateau_wait = plateau_wait;
+		t->plateau_cooldown = plateau_cooldown;
+		t->best_epoch = nn_get_u32(buf + 88);
+		t->has_best_params = nn_get_u32(buf + 92) & 1;
+		for (size_t i = 0; i < k; i++) {
+			uint32_t bits = nn_get_u32(buf + STATE_HEAD + 4 * i);
+			memcpy(&t->best_params[i], &bits, 4);
+		}
+	} else {
+		t->best_epoch = 0;
+		t->has_best_params = false;
+		reset_plateau(t);
+	}
 	return NN_OK;
 }
 

@@ -802,9 +802,12 @@ function describeLayers(m) {
 function describeOptimizer(o, full) {
 	if (typeof o === 'string')
 		return o;
+	/* a learning-rate schedule is an object: its type, or all of it */
+	const lr = o.learning_rate;
 	if (!full)
-		return `${o.type} ${o.learning_rate ?? ''}`.trim();
-	const params = Object.entries(o).filter(([k]) => k !== 'type').map(([k, v]) => `${k} ${v}`);
+		return `${o.type} ${lr && typeof lr === 'object' ? lr.type : lr ?? ''}`.trim();
+	const params = Object.entries(o).filter(([k]) => k !== 'type')
+		.map(([k, v]) => `${k} ${v && typeof v === 'object' ? JSON.stringify(v) : v}`);
 	return `${o.type}: ${params.join(', ')}`;
 }
 

@@ -240,6 +240,9 @@ static void run_job(struct worker_pool *pool, struct db *db, struct run_state *s
 			.val_accuracy = log.has_val && log.has_metric ? log.val_metric : NAN,
 			.seconds = seconds,
 			.metrics = log.metrics,
+			.learning_rate = log.learning_rate,
+			.best_epoch = log.best_epoch,
+			.stop = log.stop,
 		};
 		memcpy(s->pending[s->n_pending - 1].values, log.metric_values, sizeof log.metric_values);
 		memcpy(s->pending[s->n_pending - 1].val_values, log.val_metric_values, sizeof log.val_metric_values);

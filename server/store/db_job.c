@@ -21,7 +21,7 @@
 	"id, model_id, dataset_id, validation_dataset_id, options, status, epoch, epochs, loss, accuracy, " \
 	"val_loss, val_accuracy, samples_per_second, error, attempts, weights_sha256, created_at, "        \
 	"started_at, finished_at, kernels, dataset_ref, dataset_name, validation_dataset_ref, "           \
-	"validation_dataset_name, metrics"
+	"validation_dataset_name, metrics, best_epoch, stopped_epoch"
 
 /* The model's status once its job stops: trained when it holds trained weights. */
 #define MODEL_STATUS_AFTER                                                                                       \
@@ -72,6 +72,8 @@ static int read_job(sqlite3_stmt *st, void *item, struct api_err *err)
 	default:
 		return api_fail(err, API_INTERNAL, NULL, "job %lld has damaged metrics", (long long)j->id);
 	}
+	j->best_epoch = (uint32_t)sqlite3_column_int64(st, 25);
+	j->stopped_epoch = (uint32_t)sqlite3_column_int64(st, 26);
 	return 0;
 }
 
@@ -245,7 +247,8 @@ int db_job_list(struct db *db, const enum api_job_status *status, int64_t model_
 int db_job_history(struct db *db, int64_t id, struct api_epoch **epochs, size_t *n, struct api_err *err)
 {
 	static const char sql[] =
-		"SELECT epoch, loss, accuracy, val_loss, val_accuracy, seconds, metrics FROM job_epochs WHERE job_id = ?1 "
+		"SELECT epoch, loss, accuracy, val_loss, val_accuracy, seconds, metrics, learning_rate FROM job_epochs "
+		"WHERE job_id = ?1 "
 		"ORDER BY epoch";
 	struct api_job_info job;
 	sqlite3_stmt *st;
@@ -294,6 +297,7 @@ int db_job_history(struct db *db, int64_t id, struct api_epoch **epochs, size_t 
 				api_fail(err, API_INTERNAL, NULL, "job %lld has an epoch with damaged metrics", (long long)id);
 			goto fail;
 		}
+		e->learning_rate = db_col_real(st, 7);
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
@@ -494,8 +498,9 @@ int db_job_claim(struct db *db, struct db_run *run, struct api_err *err)
 static int insert_epoch(struct db *db, int64_t job_id, const struct api_epoch *e, struct api_err *err)
 {
 	static const char sql[] =
-		"INSERT INTO job_epochs (job_id, epoch, loss, accuracy, val_loss, val_accuracy, seconds, metrics) "
-		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+		"INSERT INTO job_epochs (job_id, epoch, loss, accuracy, val_loss, val_accuracy, seconds, metrics, "
+		"learning_rate) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 	sqlite3_stmt *st = db_stmt(db, sql, err);
 	char *json, *metrics;
 	bool oom;
@@ -517,6 +522,7 @@ static int insert_epoch(struct db *db, int64_t job_id, const struct api_epoch *e
 	db_bind_real(st, 5, e->val_loss);
 	db_bind_real(st, 6, e->val_accuracy);
 	sqlite3_bind_double(st, 7, e->seconds);
+	db_bind_real(st, 9, e->learning_rate);
 	if (db_exec_stmt(db, st, err))
 		return -1;
 	json = api_epoch_encode(e);
@@ -534,7 +540,9 @@ static int write_progress(struct db *db, int64_t job_id, const struct db_commit 
 		"checkpoint = ?7, samples_per_second = COALESCE(?8, samples_per_second), metrics = ?10, "
 		/* the kernel sets the job ran on, each named once, in order */
 		"kernels = CASE WHEN kernels IS NULL OR kernels = '' THEN ?9 "
-		"WHEN instr(',' || kernels || ',', ',' || ?9 || ',') > 0 THEN kernels ELSE kernels || ',' || ?9 END "
+		"WHEN instr(',' || kernels || ',', ',' || ?9 || ',') > 0 THEN kernels ELSE kernels || ',' || ?9 END, "
+		/* early stopping: its best epoch so far, the epoch it stopped after */
+		"best_epoch = NULLIF(?11, 0), stopped_epoch = COALESCE(NULLIF(?12, 0), stopped_epoch) "
 		"WHERE id = ?1";
 	static const char model_sql[] =
 		"UPDATE models SET state = ?2, version = NULL, updated_at = " DB_NOW
@@ -562,6 +570,8 @@ static int write_progress(struct db *db, int64_t job_id, const struct db_commit 
 	sqlite3_bind_blob64(st, 7, c->checkpoint, c->checkpoint_len, SQLITE_STATIC);
 	db_bind_real(st, 8, c->samples_per_second);
 	sqlite3_bind_text(st, 9, c->kernels ? c->kernels : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 11, last->best_epoch);
+	sqlite3_bind_int64(st, 12, last->stop ? last->epoch : 0);
 	if (db_exec_stmt(db, st, err))
 		return -1;
 	st = db_stmt(db, model_sql, err);

@@ -205,10 +205,43 @@ static const struct {
 	{"{" IDS ", 'early_stopping': {'patience': -1}}", API_VALIDATION_FAILED, "early_stopping.patience"},
 	{"{" IDS ", 'early_stopping': {'patience': 1.5}}", API_VALIDATION_FAILED, "early_stopping.patience"},
 	{"{" IDS ", 'early_stopping': {'min_delta': -0.1}}", API_VALIDATION_FAILED, "early_stopping.min_delta"},
-	{"{" IDS ", 'early_stopping': {'restore_best_weights': true}}", API_VALIDATION_FAILED,
+	{"{" IDS ", 'early_stopping': {'baseline': 0.5}}", API_VALIDATION_FAILED, "early_stopping.baseline"},
+	{"{" IDS ", 'early_stopping': {'restore_best_weights': 1}}", API_VALIDATION_FAILED,
 	 "early_stopping.restore_best_weights"},
 	{"{" IDS ", 'early_stopping': {'patience': 1, 'patience': 2}}", API_VALIDATION_FAILED,
 	 "early_stopping.patience"},
+	/* class_weight: an object of canonical class ids 0..255 to weights >= 0 */
+	{"{" IDS ", 'class_weight': [1, 5]}", API_VALIDATION_FAILED, "class_weight"},
+	{"{" IDS ", 'class_weight': {}}", API_VALIDATION_FAILED, "class_weight"},
+	{"{" IDS ", 'class_weight': 2}", API_VALIDATION_FAILED, "class_weight"},
+	{"{" IDS ", 'class_weight': {'a': 1}}", API_VALIDATION_FAILED, "class_weight"},
+	{"{" IDS ", 'class_weight': {'-1': 1}}", API_VALIDATION_FAILED, "class_weight"},
+	{"{" IDS ", 'class_weight': {'+1': 1}}", API_VALIDATION_FAILED, "class_weight"},
+	{"{" IDS ", 'class_weight': {'01': 1}}", API_VALIDATION_FAILED, "class_weight"},
+	{"{" IDS ", 'class_weight': {'1.0': 1}}", API_VALIDATION_FAILED, "class_weight"},
+	{"{" IDS ", 'class_weight': {'': 1}}", API_VALIDATION_FAILED, "class_weight"},
+	{"{" IDS ", 'class_weight': {'256': 1}}", API_VALIDATION_FAILED, "class_weight"},
+	{"{" IDS ", 'class_weight': {'99999999999999999999': 1}}", API_VALIDATION_FAILED, "class_weight"},
+	{"{" IDS ", 'class_weight': {'1': 1, '1': 2}}", API_VALIDATION_FAILED, "class_weight"},
+	{"{" IDS ", 'class_weight': {'0': -0.5}}", API_VALIDATION_FAILED, "class_weight.0"},
+	{"{" IDS ", 'class_weight': {'0': 1, '1': '5'}}", API_VALIDATION_FAILED, "class_weight.1"},
+	{"{" IDS ", 'class_weight': {'0': 1e999}}", API_VALIDATION_FAILED, "class_weight.0"},
+	{"{" IDS ", 'class_weight': {'0': null}}", API_VALIDATION_FAILED, "class_weight.0"},
+	/* reduce_lr_on_plateau: Keras's arguments, factor below 1 */
+	{"{" IDS ", 'reduce_lr_on_plateau': true}", API_VALIDATION_FAILED, "reduce_lr_on_plateau"},
+	{"{" IDS ", 'reduce_lr_on_plateau': {'factor': 1}}", API_VALIDATION_FAILED, "reduce_lr_on_plateau.factor"},
+	{"{" IDS ", 'reduce_lr_on_plateau': {'factor': -0.1}}", API_VALIDATION_FAILED, "reduce_lr_on_plateau.factor"},
+	{"{" IDS ", 'reduce_lr_on_plateau': {'monitor': 'acc'}}", API_VALIDATION_FAILED,
+	 "reduce_lr_on_plateau.monitor"},
+	{"{" IDS ", 'reduce_lr_on_plateau': {'mode': 'lower'}}", API_VALIDATION_FAILED, "reduce_lr_on_plateau.mode"},
+	{"{" IDS ", 'reduce_lr_on_plateau': {'patience': -1}}", API_VALIDATION_FAILED,
+	 "reduce_lr_on_plateau.patience"},
+	{"{" IDS ", 'reduce_lr_on_plateau': {'cooldown': 0.5}}", API_VALIDATION_FAILED,
+	 "reduce_lr_on_plateau.cooldown"},
+	{"{" IDS ", 'reduce_lr_on_plateau': {'min_lr': -1}}", API_VALIDATION_FAILED, "reduce_lr_on_plateau.min_lr"},
+	{"{" IDS ", 'reduce_lr_on_plateau': {'min_delta': -1}}", API_VALIDATION_FAILED,
+	 "reduce_lr_on_plateau.min_delta"},
+	{"{" IDS ", 'reduce_lr_on_plateau': {'verbose': 1}}", API_VALIDATION_FAILED, "reduce_lr_on_plateau.verbose"},
 	/* unknown and duplicate keys */
 	{"{" IDS ", 'learning_rate': 0.1}", API_VALIDATION_FAILED, "learning_rate"},
 	{"{" IDS ", 'Epochs': 3}", API_VALIDATION_FAILED, "Epochs"},
@@ -224,6 +257,44 @@ START_TEST(test_bad_bodies)
 	snprintf(what, sizeof what, "row %d: %s", _i, bad_rows[_i].body);
 	ck_assert_msg(decode_job(bad_rows[_i].body, &r, &err) == -1, "%s: accepted", what);
 	t_expect_err(&err, bad_rows[_i].code, bad_rows[_i].field, NULL, what);
+}
+END_TEST
+
+/* class ids in any order, the ids not named weigh 1; null is absent */
+START_TEST(test_class_weight)
+{
+	struct api_job_req r;
+	struct api_err err;
+
+	ck_assert_int_eq(decode_job("{" IDS ", 'class_weight': {'3': 0.25, '0': 5, '1': 0}}", &r, &err), 0);
+	ck_assert_uint_eq(r.fit.n_class_weights, 4);
+	ck_assert(r.fit.class_weight[0] == 5.0);
+	ck_assert(r.fit.class_weight[1] == 0.0);
+	ck_assert(r.fit.class_weight[2] == 1.0);
+	ck_assert(r.fit.class_weight[3] == 0.25);
+	ck_assert_int_eq(decode_job("{" IDS ", 'class_weight': null}", &r, &err), 0);
+	ck_assert_uint_eq(r.fit.n_class_weights, 0);
+	ck_assert_int_eq(decode_job("{" IDS ", 'class_weight': {'255': 2}}", &r, &err), 0);
+	ck_assert_uint_eq(r.fit.n_class_weights, 256);
+	ck_assert(r.fit.class_weight[255] == 2.0 && r.fit.class_weight[254] == 1.0);
+}
+END_TEST
+
+/* Keras's defaults */
+START_TEST(test_plateau_defaults)
+{
+	struct api_job_req r;
+	struct api_err err;
+
+	ck_assert_int_eq(decode_job("{" IDS ", 'reduce_lr_on_plateau': {}}", &r, &err), 0);
+	ck_assert(r.fit.reduce_lr_on_plateau);
+	ck_assert_int_eq(r.fit.plateau_monitor, NN_MONITOR_VAL_LOSS);
+	ck_assert_int_eq(r.fit.plateau_mode, NN_PLATEAU_AUTO);
+	ck_assert(r.fit.plateau_factor == 0.1 && r.fit.plateau_min_delta == 1e-4 && r.fit.plateau_min_lr == 0.0);
+	ck_assert_uint_eq(r.fit.plateau_patience, 10);
+	ck_assert_uint_eq(r.fit.plateau_cooldown, 0);
+	ck_assert_int_eq(decode_job("{" IDS ", 'reduce_lr_on_plateau': null}", &r, &err), 0);
+	ck_assert(!r.fit.reduce_lr_on_plateau);
 }
 END_TEST
 
@@ -257,6 +328,12 @@ START_TEST(test_req_roundtrip)
 		"{" IDS ", 'validation_split': 0.3, 'validation_split_mode': 'stratified'}",
 		"{" IDS ", 'validation_split': 0.3, 'validation_split_mode': 'random'}",
 		"{" IDS ", 'validation_split_mode': 'tail'}",
+		"{" IDS ", 'early_stopping': {'monitor': 'loss', 'restore_best_weights': true}}",
+		"{" IDS ", 'class_weight': {'2': 0.1, '0': 5}}",
+		"{" IDS ", 'class_weight': {'255': 0}}",
+		"{" IDS ", 'reduce_lr_on_plateau': {}}",
+		"{" IDS ", 'reduce_lr_on_plateau': {'monitor': 'accuracy', 'factor': 0.5, 'patience': 2, 'mode': 'max',"
+		" 'min_delta': 0.01, 'cooldown': 3, 'min_lr': 1e-5}}",
 	};
 
 	for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
@@ -285,7 +362,19 @@ START_TEST(test_req_roundtrip)
 			ck_assert_int_eq(a.fit.monitor, b.fit.monitor);
 			ck_assert_uint_eq(a.fit.patience, b.fit.patience);
 			ck_assert(a.fit.min_delta == b.fit.min_delta);
+			ck_assert(a.fit.restore_best_weights == b.fit.restore_best_weights);
 		}
+		ck_assert(a.fit.reduce_lr_on_plateau == b.fit.reduce_lr_on_plateau);
+		ck_assert_int_eq(a.fit.plateau_monitor, b.fit.plateau_monitor);
+		ck_assert_int_eq(a.fit.plateau_mode, b.fit.plateau_mode);
+		ck_assert(a.fit.plateau_factor == b.fit.plateau_factor);
+		ck_assert_uint_eq(a.fit.plateau_patience, b.fit.plateau_patience);
+		ck_assert(a.fit.plateau_min_delta == b.fit.plateau_min_delta);
+		ck_assert_uint_eq(a.fit.plateau_cooldown, b.fit.plateau_cooldown);
+		ck_assert(a.fit.plateau_min_lr == b.fit.plateau_min_lr);
+		ck_assert_uint_eq(a.fit.n_class_weights, b.fit.n_class_weights);
+		for (uint32_t c = 0; c < a.fit.n_class_weights; c++)
+			ck_assert(a.fit.class_weight[c] == b.fit.class_weight[c]);
 	}
 }
 END_TEST
@@ -404,6 +493,31 @@ static const struct {
 	 NULL},
 	{M_BIN, CLS(100, 0, 1), {0}, "{'model_id': 1, 'dataset_id': 1, 'early_stopping': {'monitor': 'accuracy'}}",
 	 NULL},
+	/* reduce_lr_on_plateau: its monitor's data, a constant learning rate */
+	{M_REG1, REAL(100, 0, 0, 1), {0}, "{'model_id': 1, 'dataset_id': 1, 'reduce_lr_on_plateau': {}}",
+	 "reduce_lr_on_plateau.monitor"},
+	{M_REG1, REAL(100, 0, 0, 1), {0},
+	 "{'model_id': 1, 'dataset_id': 1, 'validation_split': 0.2, 'reduce_lr_on_plateau': {}}", NULL},
+	{M_REG1, REAL(100, 0, 0, 1), {0},
+	 "{'model_id': 1, 'dataset_id': 1, 'reduce_lr_on_plateau': {'monitor': 'accuracy'}}",
+	 "reduce_lr_on_plateau.monitor"},
+	{M_SPARSE, CLS(100, 0, 2), {0},
+	 "{'model_id': 1, 'dataset_id': 1, 'reduce_lr_on_plateau': {'monitor': 'accuracy'}}", NULL},
+	{"{'input_dim': 4, 'layers': [{'units': 1}], 'loss': 'mse', 'optimizer': {'type': 'sgd', 'learning_rate':"
+	 " {'type': 'ExponentialDecay', 'initial_learning_rate': 0.1, 'decay_steps': 10, 'decay_rate': 0.5}}}",
+	 REAL(100, 0, 0, 1), {0}, "{'model_id': 1, 'dataset_id': 1, 'reduce_lr_on_plateau': {'monitor': 'loss'}}",
+	 "reduce_lr_on_plateau"},
+	/* class_weight: a classification loss, classes the model can give */
+	{M_SPARSE, CLS(100, 0, 2), {0}, "{'model_id': 1, 'dataset_id': 1, 'class_weight': {'2': 4}}", NULL},
+	{M_SPARSE, CLS(100, 0, 2), {0}, "{'model_id': 1, 'dataset_id': 1, 'class_weight': {'3': 4}}", "class_weight"},
+	{M_CAT, ONEHOT(100, 3), {0}, "{'model_id': 1, 'dataset_id': 1, 'class_weight': {'0': 1, '2': 4}}", NULL},
+	{M_BIN, CLS(100, 0, 1), {0}, "{'model_id': 1, 'dataset_id': 1, 'class_weight': {'0': 1, '1': 9}}", NULL},
+	{M_BIN, CLS(100, 0, 1), {0}, "{'model_id': 1, 'dataset_id': 1, 'class_weight': {'2': 1}}", "class_weight"},
+	{M_BIN2, REAL(100, 2, 0, 1), {0}, "{'model_id': 1, 'dataset_id': 1, 'class_weight': {'1': 2}}", NULL},
+	{M_BIN2, REAL(100, 2, 0, 1), {0}, "{'model_id': 1, 'dataset_id': 1, 'class_weight': {'2': 2}}",
+	 "class_weight"},
+	{M_REG1, REAL(100, 0, -5, 5), {0}, "{'model_id': 1, 'dataset_id': 1, 'class_weight': {'0': 2}}",
+	 "class_weight"},
 	/* a batch whose activations would not fit; the batch is capped by the training rows */
 	{M_WIDE, {10000, 1, 0, 0, 1, false}, {0}, "{'model_id': 1, 'dataset_id': 1, 'batch_size': 2047}", NULL},
 	{M_WIDE, {10000, 1, 0, 0, 1, false}, {0}, "{'model_id': 1, 'dataset_id': 1, 'batch_size': 2048}",
@@ -531,7 +645,8 @@ START_TEST(test_job_encode)
 	j.dataset_id = 0; /* deleted since */
 	j.status = API_JOB_RUNNING;
 	j.epoch = 2;
-	j.last = (struct api_epoch){.epoch = 2, .loss = 0.5, .accuracy = 0.75, .val_loss = NAN, .val_accuracy = NAN, .seconds = 1.25};
+	j.last = (struct api_epoch){.epoch = 2, .loss = 0.5, .accuracy = 0.75, .val_loss = NAN, .val_accuracy = NAN, .seconds = 1.25,
+				    .learning_rate = NAN};
 	j.samples_per_second = NAN;
 	snprintf(j.created_at, sizeof j.created_at, "2026-11-26T21:03:04Z");
 	s = api_job_encode(&j);
@@ -611,8 +726,8 @@ END_TEST
 
 START_TEST(test_epoch_and_history_encode)
 {
-	struct api_epoch e[2] = {{.epoch = 1, .loss = 0.5, .accuracy = NAN, .val_loss = 0.625, .val_accuracy = NAN, .seconds = 0.25},
-				 {.epoch = 2, .loss = 0.25, .accuracy = 0.5, .val_loss = 0.375, .val_accuracy = 0.75, .seconds = INFINITY}};
+	struct api_epoch e[2] = {{.epoch = 1, .loss = 0.5, .accuracy = NAN, .val_loss = 0.625, .val_accuracy = NAN, .seconds = 0.25, .learning_rate = NAN},
+				 {.epoch = 2, .loss = 0.25, .accuracy = 0.5, .val_loss = 0.375, .val_accuracy = 0.75, .seconds = INFINITY, .learning_rate = 0.125}};
 	cJSON *root, *arr;
 	char *s;
 
@@ -630,6 +745,9 @@ START_TEST(test_epoch_and_history_encode)
 	ck_assert_int_eq(cJSON_GetArraySize(arr), 2);
 	ck_assert(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(arr, 1), "val_accuracy")->valuedouble == 0.75);
 	ck_assert(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(arr, 1), "seconds")->valuedouble == 0.0);
+	/* the learning rate when recorded (NaN: an epoch from before it was) */
+	ck_assert(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(arr, 1), "learning_rate")->valuedouble == 0.125);
+	ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(arr, 0), "learning_rate"));
 	cJSON_Delete(root);
 }
 END_TEST
@@ -665,6 +783,8 @@ Suite *suite_api_job(void)
 	tcase_add_test(tc, test_nulls_are_absent);
 	tcase_add_loop_test(tc, test_bad_bodies, 0, N(bad_rows));
 	tcase_add_test(tc, test_limits_accepted);
+	tcase_add_test(tc, test_class_weight);
+	tcase_add_test(tc, test_plateau_defaults);
 	tcase_add_test(tc, test_req_roundtrip);
 	suite_add_tcase(s, tc);
 	tcase_add_loop_test(check, test_check_table, 0, N(check_rows));

@@ -277,10 +277,10 @@ END_TEST
 /* ---- optimizers ------------------------------------------------------------------------- */
 
 /* Keras's defaults, written out here rather than taken from nn_opt_defaults. */
-#define SGD_DEF NN_OPT_SGD, 0.01, 0.0, false, 0.1, 0.9, 0.9, 0.999, 1e-7
-#define ADAGRAD_DEF NN_OPT_ADAGRAD, 0.001, 0.0, false, 0.1, 0.9, 0.9, 0.999, 1e-7
-#define RMSPROP_DEF NN_OPT_RMSPROP, 0.001, 0.0, false, 0.1, 0.9, 0.9, 0.999, 1e-7
-#define ADAM_DEF NN_OPT_ADAM, 0.001, 0.0, false, 0.1, 0.9, 0.9, 0.999, 1e-7
+#define SGD_DEF NN_OPT_SGD, 0.01, 0.0, false, 0.1, 0.9, 0.9, 0.999, 1e-7, {0}
+#define ADAGRAD_DEF NN_OPT_ADAGRAD, 0.001, 0.0, false, 0.1, 0.9, 0.9, 0.999, 1e-7, {0}
+#define RMSPROP_DEF NN_OPT_RMSPROP, 0.001, 0.0, false, 0.1, 0.9, 0.9, 0.999, 1e-7, {0}
+#define ADAM_DEF NN_OPT_ADAM, 0.001, 0.0, false, 0.1, 0.9, 0.9, 0.999, 1e-7, {0}
 
 static const struct {
 	const char *json; /* the optimizer value; NULL: no optimizer key */
@@ -301,15 +301,15 @@ static const struct {
 	{NULL, {RMSPROP_DEF}},
 	{"null", {RMSPROP_DEF}},
 	{"{'type': 'sgd', 'learning_rate': 0.1, 'momentum': 0.9, 'nesterov': true}",
-	 {NN_OPT_SGD, 0.1, 0.9, true, 0.1, 0.9, 0.9, 0.999, 1e-7}},
-	{"{'type': 'SGD', 'momentum': 0.5}", {NN_OPT_SGD, 0.01, 0.5, false, 0.1, 0.9, 0.9, 0.999, 1e-7}},
+	 {NN_OPT_SGD, 0.1, 0.9, true, 0.1, 0.9, 0.9, 0.999, 1e-7, {0}}},
+	{"{'type': 'SGD', 'momentum': 0.5}", {NN_OPT_SGD, 0.01, 0.5, false, 0.1, 0.9, 0.9, 0.999, 1e-7, {0}}},
 	{"{'type': 'adagrad', 'learning_rate': 0.05, 'initial_accumulator_value': 0.5, 'epsilon': 1e-5}",
-	 {NN_OPT_ADAGRAD, 0.05, 0.0, false, 0.5, 0.9, 0.9, 0.999, 1e-5}},
+	 {NN_OPT_ADAGRAD, 0.05, 0.0, false, 0.5, 0.9, 0.9, 0.999, 1e-5, {0}}},
 	{"{'type': 'rmsprop', 'rho': 0.95, 'momentum': 0.5, 'epsilon': 1e-6}",
-	 {NN_OPT_RMSPROP, 0.001, 0.5, false, 0.1, 0.95, 0.9, 0.999, 1e-6}},
+	 {NN_OPT_RMSPROP, 0.001, 0.5, false, 0.1, 0.95, 0.9, 0.999, 1e-6, {0}}},
 	{"{'type': 'Adam', 'learning_rate': 0.01, 'beta_1': 0.8, 'beta_2': 0.99, 'epsilon': 1e-8}",
-	 {NN_OPT_ADAM, 0.01, 0.0, false, 0.1, 0.9, 0.8, 0.99, 1e-8}},
-	{"{'type': 'adam', 'learning_rate': 1e6}", {NN_OPT_ADAM, 1e6, 0.0, false, 0.1, 0.9, 0.9, 0.999, 1e-7}},
+	 {NN_OPT_ADAM, 0.01, 0.0, false, 0.1, 0.9, 0.8, 0.99, 1e-8, {0}}},
+	{"{'type': 'adam', 'learning_rate': 1e6}", {NN_OPT_ADAM, 1e6, 0.0, false, 0.1, 0.9, 0.9, 0.999, 1e-7, {0}}},
 };
 
 START_TEST(test_optimizer_table)

@@ -480,7 +480,7 @@ START_TEST(test_cancel)
 	struct nn_model *m = make_model(&spec, 1);
 	struct nn_fit_opts opts = {.epochs = 3, .batch_size = 8, .shuffle = true, .seed = 2};
 	struct nn_train *t = nn_train_create(m, &d, NULL, &opts, NULL);
-	uint8_t before[72], after[72];
+	uint8_t before[108], after[108];
 	ck_assert_uint_eq(nn_train_state_size(t), sizeof before);
 	nn_train_state_save(t, before);
 	atomic_int cancel = 1;
@@ -567,6 +567,496 @@ START_TEST(test_no_epoch_ends_with_non_finite_weights)
 }
 END_TEST
 
+/* ---- class_weight --------------------------------------------------------------------- */
+
+/* One dense layer (softmax, or sigmoid for binary), plain SGD, one full
+ * batch of 12 rows: the weighted loss, the weighted accuracy and the update
+ * W -= lr dL/dW are computed here by hand in double, independently of
+ * nn_loss.c: per row w_r = class_weight[class_r], loss = sum(w_r l_r) / 12
+ * (Keras's sum_over_batch_size divides by the rows, not by sum(w)),
+ * accuracy = sum(w_r hit_r) / sum(w_r), dL/dz_r = w_r (p_r - t_r) / 12.
+ * _i: 0 sparse labels, 1 one-hot (with a soft row whose first maximum
+ * decides its class), 2 binary (with a 0.5 target, which rounds half to
+ * even to class 0 as numpy's round does). */
+START_TEST(test_class_weight_loss_and_step)
+{
+	enum { N = 12, D = 3 };
+	const int form = _i;
+	const uint32_t k = form == 2 ? 1 : 3, y_dim = form == 0 ? 1 : k;
+	float x[N * D], y[N * 3];
+	uint32_t cls[N];
+	struct nn_rng rng;
+	nn_rng_seed(&rng, 77);
+	for (size_t i = 0; i < N * D; i++)
+		x[i] = (float)nn_rng_normal(&rng);
+	for (size_t r = 0; r < N; r++) {
+		cls[r] = (uint32_t)(r % (form == 2 ? 2 : 3));
+		if (form == 0) {
+			y[r] = (float)cls[r];
+		} else if (form == 1) {
+			for (uint32_t j = 0; j < k; j++)
+				y[r * k + j] = j == cls[r] ? 1.0f : 0.0f;
+		} else {
+			y[r] = (float)cls[r];
+		}
+	}
+	if (form == 1) { /* soft row: 0.2, 0.4, 0.4 -> argmax 1 */
+		y[3 * k + 0] = 0.2f, y[3 * k + 1] = 0.4f, y[3 * k + 2] = 0.4f;
+		cls[3] = 1;
+	}
+	if (form == 2) { /* 0.5 rounds to 0 */
+		y[5] = 0.5f;
+		cls[5] = 0;
+	}
+	struct nn_model_spec spec;
+	memset(&spec, 0, sizeof spec);
+	spec.input_dim = D;
+	spec.n_layers = 1;
+	nn_dense_defaults(&spec.layers[0], k, form == 2 ? NN_ACT_SIGMOID : NN_ACT_SOFTMAX);
+	spec.loss.kind = form == 0 ? NN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY :
+			 form == 1 ? NN_LOSS_CATEGORICAL_CROSSENTROPY : NN_LOSS_BINARY_CROSSENTROPY;
+	nn_opt_defaults(NN_OPT_SGD, &spec.opt);
+	spec.opt.learning_rate = 0.5;
+	struct nn_model *m = make_model(&spec, 9);
+	float w0[D * 3 + 3];
+	size_t n_params = nn_model_n_params(m);
+	memcpy(w0, nn_model_params(m), n_params * sizeof(float));
+
+	/* class 0 weighs 0.5, class 1 weighs 3 (0.1 + 2.9 in the table would
+	 * be the same); class 2 is not named: 1 */
+	struct nn_fit_opts opts = {.epochs = 1, .batch_size = N, .seed = 1, .n_class_weights = 2};
+	opts.class_weight[0] = 0.5;
+	opts.class_weight[1] = 3.0;
+	const double cw[3] = {0.5, 3.0, 1.0};
+
+	/* the reference, in double from the float inputs and weights */
+	double loss = 0.0, hits = 0.0, wsum = 0.0, gk[D * 3] = {0}, gb[3] = {0};
+	for (size_t r = 0; r < N; r++) {
+		double z[3], p[3], wr = cw[cls[r]];
+		for (uint32_t j = 0; j < k; j++) {
+			z[j] = w0[D * k + j];
+			for (uint32_t i = 0; i < D; i++)
+				z[j] += (double)x[r * D + i] * w0[i * k + j];
+		}
+		double dz[3];
+		if (form == 2) {
+			double t = y[r];
+			p[0] = 1.0 / (1.0 + exp(-z[0]));
+			loss += wr * -(t * log(p[0]) + (1.0 - t) * log(1.0 - p[0]));
+			hits += wr * ((p[0] > 0.5) == (t > 0.5));
+			dz[0] = wr * (p[0] - t) / N;
+		} else {
+			double mx = fmax(z[0], fmax(z[1], z[2])), s = 0.0;
+			for (uint32_t j = 0; j < k; j++)
+				s += exp(z[j] - mx);
+			uint32_t am = 0;
+			double l = 0.0;
+			for (uint32_t j = 0; j < k; j++) {
+				p[j] = exp(z[j] - mx) / s;
+				am = p[j] > p[am] ? j : am;
+			}
+			for (uint32_t j = 0; j < k; j++) {
+				double t = form == 0 ? (j == cls[r]) : y[r * k + j];
+				l -= t * log(p[j]);
+				dz[j] = wr * (p[j] - t) / N;
+			}
+			loss += wr * l;
+			hits += wr * (am == (form == 0 ? cls[r] : (uint32_t)(r == 3 ? 1 : cls[r])));
+		}
+		wsum += wr;
+		for (uint32_t j = 0; j < k; j++) {
+			gb[j] += dz[j];
+			for (uint32_t i = 0; i < D; i++)
+				gk[i * k + j] += x[r * D + i] * dz[j];
+		}
+	}
+	loss /= N;
+
+	struct nn_data d = {x, y, N, D, y_dim};
+	struct history h = {0};
+	ck_assert_int_eq(nn_fit(m, &d, NULL, &opts, NULL, record, NULL, &h), NN_OK);
+	ck_assert_int_eq(h.n, 1);
+	/* float32 forward pass against double: a few ulps of each row's loss */
+	ck_assert_double_eq_tol(h.log[0].loss, loss, 1e-5 * loss);
+	ck_assert_double_eq_tol(h.log[0].metric, hits / wsum, 1e-12);
+	/* the unweighted values differ by far more than the tolerances */
+	ck_assert(fabs(wsum - N) > 1.0);
+	const float *w1 = nn_model_params(m);
+	for (uint32_t i = 0; i < D * k + k; i++) {
+		double g = i < D * k ? gk[i] : gb[i - D * k];
+		double want = (double)w0[i] - spec.opt.learning_rate * g;
+		/* lr * g in float32: parameters of magnitude ~1, a few ulps */
+		ck_assert_double_eq_tol(w1[i], want, 4e-6 * (1.0 + fabs(want)));
+	}
+	/* and the step did move every parameter by the weighted gradient */
+	double moved = 0.0;
+	for (uint32_t i = 0; i < D * k + k; i++)
+		moved = fmax(moved, fabs((double)w1[i] - w0[i]));
+	ck_assert_double_gt(moved, 1e-2);
+	nn_model_destroy(m);
+}
+END_TEST
+
+/* Weights 1 for every class give the unweighted run bit for bit; weights
+ * that are invalid make nn_train_create refuse. */
+START_TEST(test_class_weight_ones_and_invalid)
+{
+	float x[40 * 8], y[40];
+	blobs(x, y, 40, 8, 4, 3);
+	struct nn_model_spec spec;
+	tutorial_spec(&spec, 8, 4);
+	struct nn_data d = {x, y, 40, 8, 1};
+	struct nn_model *a = make_model(&spec, 4), *b = make_model(&spec, 4);
+	struct nn_fit_opts plain = {.epochs = 3, .batch_size = 16, .shuffle = true, .seed = 8};
+	struct nn_fit_opts ones = plain;
+	ones.n_class_weights = 4;
+	for (int c = 0; c < 4; c++)
+		ones.class_weight[c] = 1.0;
+	struct history ha = {0}, hb = {0};
+	ck_assert_int_eq(nn_fit(a, &d, NULL, &plain, NULL, record, NULL, &ha), NN_OK);
+	ck_assert_int_eq(nn_fit(b, &d, NULL, &ones, NULL, record, NULL, &hb), NN_OK);
+	ck_assert_mem_eq(nn_model_params(a), nn_model_params(b), nn_model_n_params(a) * sizeof(float));
+	for (int e = 0; e < 3; e++) {
+		ck_assert_double_eq(ha.log[e].loss, hb.log[e].loss);
+		ck_assert_double_eq(ha.log[e].metric, hb.log[e].metric);
+	}
+	int status = NN_OK;
+	struct nn_fit_opts bad = ones;
+	bad.class_weight[2] = -1.0;
+	ck_assert_ptr_null(nn_train_create(a, &d, NULL, &bad, &status));
+	ck_assert_int_eq(status, NN_EINVAL);
+	bad.class_weight[2] = NAN;
+	ck_assert_ptr_null(nn_train_create(a, &d, NULL, &bad, &status));
+	bad = ones;
+	bad.n_class_weights = NN_MAX_CLASS_WEIGHTS + 1;
+	ck_assert_ptr_null(nn_train_create(a, &d, NULL, &bad, &status));
+	nn_model_destroy(a);
+	nn_model_destroy(b);
+}
+END_TEST
+
+/* ---- learning-rate schedules and ReduceLROnPlateau ------------------------------------------- */
+
+/* Keras's formulas at chosen steps, values worked out by hand. */
+START_TEST(test_lr_schedule_values)
+{
+	struct nn_opt_spec o;
+	nn_opt_defaults(NN_OPT_SGD, &o);
+	ck_assert_double_eq(nn_lr_at(&o, 12345), 0.01);
+
+	o.schedule = (struct nn_lr_schedule){.kind = NN_LR_EXPONENTIAL, .initial_learning_rate = 0.1,
+					     .decay_steps = 10, .decay_rate = 0.5};
+	ck_assert(nn_lr_valid(&o.schedule));
+	ck_assert_double_eq_tol(nn_lr_at(&o, 0), 0.1, 1e-15);
+	ck_assert_double_eq_tol(nn_lr_at(&o, 5), 0.1 * sqrt(0.5), 1e-15);
+	ck_assert_double_eq_tol(nn_lr_at(&o, 10), 0.05, 1e-15);
+	ck_assert_double_eq_tol(nn_lr_at(&o, 15), 0.05 * sqrt(0.5), 1e-15);
+	o.schedule.staircase = true;
+	ck_assert_double_eq_tol(nn_lr_at(&o, 9), 0.1, 1e-15);
+	ck_assert_double_eq_tol(nn_lr_at(&o, 15), 0.05, 1e-15);
+	ck_assert_double_eq_tol(nn_lr_at(&o, 20), 0.025, 1e-15);
+
+	o.schedule = (struct nn_lr_schedule){.kind = NN_LR_INVERSE_TIME, .initial_learning_rate = 0.1,
+					     .decay_steps = 10, .decay_rate = 1.0};
+	ck_assert_double_eq_tol(nn_lr_at(&o, 5), 0.1 / 1.5, 1e-15);
+	ck_assert_double_eq_tol(nn_lr_at(&o, 30), 0.025, 1e-15);
+	o.schedule.staircase = true;
+	ck_assert_double_eq_tol(nn_lr_at(&o, 15), 0.05, 1e-15);
+	ck_assert_double_eq_tol(nn_lr_at(&o, 19), 0.05, 1e-15);
+
+	/* values[0] up to and including boundaries[0], and so on */
+	o.schedule = (struct nn_lr_schedule){.kind = NN_LR_PIECEWISE, .n_boundaries = 2,
+					     .boundaries = {10, 20}, .values = {1.0, 0.5, 0.1}};
+	ck_assert(nn_lr_valid(&o.schedule));
+	ck_assert_double_eq(nn_lr_at(&o, 0), 1.0);
+	ck_assert_double_eq(nn_lr_at(&o, 10), 1.0);
+	ck_assert_double_eq(nn_lr_at(&o, 11), 0.5);
+	ck_assert_double_eq(nn_lr_at(&o, 20), 0.5);
+	ck_assert_double_eq(nn_lr_at(&o, 21), 0.1);
+	ck_assert_double_eq(nn_lr_at(&o, 1000000), 0.1);
+
+	/* 0.5 (1 + cos(pi t / T)) scaled into [alpha, 1], held at T */
+	o.schedule = (struct nn_lr_schedule){.kind = NN_LR_COSINE, .initial_learning_rate = 1.0,
+					     .decay_steps = 100, .alpha = 0.1};
+	ck_assert_double_eq_tol(nn_lr_at(&o, 0), 1.0, 1e-15);
+	ck_assert_double_eq_tol(nn_lr_at(&o, 50), 0.55, 1e-15);
+	ck_assert_double_eq_tol(nn_lr_at(&o, 25), 0.9 * 0.5 * (1 + sqrt(0.5)) + 0.1, 1e-15);
+	ck_assert_double_eq_tol(nn_lr_at(&o, 100), 0.1, 1e-15);
+	ck_assert_double_eq_tol(nn_lr_at(&o, 1000), 0.1, 1e-15);
+	/* linear warm-up from initial to the target over warmup_steps, then the
+	 * cosine from the target */
+	o.schedule = (struct nn_lr_schedule){.kind = NN_LR_COSINE, .initial_learning_rate = 0.0,
+					     .decay_steps = 100, .has_warmup = true, .warmup_target = 1.0,
+					     .warmup_steps = 10};
+	ck_assert(nn_lr_valid(&o.schedule));
+	ck_assert_double_eq(nn_lr_at(&o, 0), 0.0);
+	ck_assert_double_eq_tol(nn_lr_at(&o, 5), 0.5, 1e-15);
+	ck_assert_double_eq_tol(nn_lr_at(&o, 10), 1.0, 1e-15);
+	ck_assert_double_eq_tol(nn_lr_at(&o, 60), 0.5, 1e-15);
+	ck_assert_double_eq_tol(nn_lr_at(&o, 110), 0.0, 1e-15);
+	ck_assert_double_eq_tol(nn_lr_at(&o, 5000), 0.0, 1e-15);
+
+	/* out of range */
+	struct nn_lr_schedule bad = {.kind = NN_LR_EXPONENTIAL, .initial_learning_rate = 0.1, .decay_steps = 0,
+				     .decay_rate = 0.5};
+	ck_assert(!nn_lr_valid(&bad));
+	bad.decay_steps = 10, bad.decay_rate = 0;
+	ck_assert(!nn_lr_valid(&bad));
+	bad = (struct nn_lr_schedule){.kind = NN_LR_PIECEWISE, .n_boundaries = 2, .boundaries = {20, 10},
+				      .values = {1, 1, 1}};
+	ck_assert(!nn_lr_valid(&bad));
+	bad = (struct nn_lr_schedule){.kind = NN_LR_COSINE, .initial_learning_rate = 1, .decay_steps = 10,
+				      .alpha = 1.5};
+	ck_assert(!nn_lr_valid(&bad));
+	bad.kind = NN_LR_COUNT;
+	ck_assert(!nn_lr_valid(&bad));
+}
+END_TEST
+
+/* y = w x + b on one row x = 1, target 1000, mean absolute error, plain
+ * SGD from zeros: while the prediction is below the target dL/dw = dL/db
+ * = -1, so each step adds its learning rate to w and to b. The weights are
+ * the sum of the rates of the steps taken, in float32 exactly for these
+ * dyadic rates. */
+static void climb_spec(struct nn_model_spec *spec)
+{
+	memset(spec, 0, sizeof *spec);
+	spec->input_dim = 1;
+	spec->n_layers = 1;
+	nn_dense_defaults(&spec->layers[0], 1, NN_ACT_LINEAR);
+	spec->layers[0].kernel_init = NN_INIT_ZEROS;
+	spec->loss.kind = NN_LOSS_MAE;
+	nn_opt_defaults(NN_OPT_SGD, &spec->opt);
+}
+
+START_TEST(test_lr_schedule_step_counting)
+{
+	/* ExponentialDecay(1, 1, 0.5): Keras's first step sees iterations 0,
+	 * so 4 steps use 1, 1/2, 1/4, 1/8 (sum 1.875); counting from 1 would
+	 * give 0.9375 */
+	struct nn_model_spec spec;
+	climb_spec(&spec);
+	spec.opt.schedule = (struct nn_lr_schedule){.kind = NN_LR_EXPONENTIAL, .initial_learning_rate = 1.0,
+						    .decay_steps = 1, .decay_rate = 0.5};
+	spec.opt.learning_rate = 1.0;
+	struct nn_model *m = make_model(&spec, 1);
+	const float x[1] = {1}, y[1] = {1000};
+	struct nn_data d = {x, y, 1, 1, 1};
+	struct nn_fit_opts opts = {.epochs = 4, .batch_size = 1, .seed = 1};
+	struct history h = {0};
+	ck_assert_int_eq(nn_fit(m, &d, NULL, &opts, NULL, record, NULL, &h), NN_OK);
+	ck_assert_float_eq(nn_model_params(m)[0], 1.875f);
+	ck_assert_float_eq(nn_model_params(m)[1], 1.875f);
+	/* each row logs optimizer.learning_rate at the epoch's end: the rate of
+	 * the next step */
+	for (int e = 0; e < 4; e++)
+		ck_assert_double_eq_tol(h.log[e].learning_rate, ldexp(1.0, -(e + 1)), 1e-15);
+	nn_model_destroy(m);
+
+	/* no schedule: the constant rate in every row */
+	climb_spec(&spec);
+	m = make_model(&spec, 1);
+	h.n = 0;
+	opts.epochs = 2;
+	ck_assert_int_eq(nn_fit(m, &d, NULL, &opts, NULL, record, NULL, &h), NN_OK);
+	ck_assert_double_eq(h.log[1].learning_rate, 0.01);
+	nn_model_destroy(m);
+}
+END_TEST
+
+/* ReduceLROnPlateau on loss with a min_delta no epoch can beat: the first
+ * epoch improves on +inf, then waiting counts. patience 2, factor 0.5,
+ * cooldown 2, min_lr 0.3, rate 1, worked by Keras's rules (a cooldown of 1
+ * would change nothing: it ends at the start of the next epoch, before
+ * waiting counts):
+ *   epoch  rate logged  cooldown  wait after  reduction
+ *   1      1            0         0 (best)
+ *   2      1            0         1
+ *   3      1            0         2 -> 0      1 -> 0.5, cooldown 2
+ *   4      0.5          2 -> 1    0           (in cooldown: waiting does not count)
+ *   5      0.5          1 -> 0    1
+ *   6      0.5          0         2 -> 0      0.5 -> max(0.25, 0.3) = 0.3, cooldown 2
+ *   7      0.3          2 -> 1    0
+ *   8      0.3          1 -> 0    1
+ * One step per epoch adds its rate to w. A checkpoint after epoch 4 (mid
+ * cooldown) resumes to the same rows and weights. */
+START_TEST(test_reduce_lr_on_plateau_scripted)
+{
+	struct nn_model_spec spec;
+	climb_spec(&spec);
+	spec.opt.learning_rate = 1.0;
+	const float x[1] = {1}, y[1] = {1000};
+	struct nn_data d = {x, y, 1, 1, 1};
+	struct nn_fit_opts opts = {.epochs = 8, .batch_size = 1, .seed = 1, .reduce_lr_on_plateau = true,
+				   .plateau_monitor = NN_MONITOR_LOSS, .plateau_factor = 0.5,
+				   .plateau_patience = 2, .plateau_min_delta = 1e9, .plateau_cooldown = 2,
+				   .plateau_min_lr = 0.3};
+	const double want[8] = {1, 1, 1, 0.5, 0.5, 0.5, (float)0.3, (float)0.3};
+	struct nn_model *m = make_model(&spec, 1);
+	struct nn_train *t = nn_train_create(m, &d, NULL, &opts, NULL);
+	ck_assert_ptr_nonnull(t);
+	struct nn_epoch_log log[8];
+	uint8_t blob[108], *model_blob = NULL;
+	size_t model_size = nn_model_state_size(m);
+	for (int e = 0; e < 8; e++) {
+		ck_assert_int_eq(nn_train_epoch(t, NULL, &log[e]), NN_OK);
+		ck_assert_msg(log[e].learning_rate == want[e], "epoch %d: rate %.9g, want %.9g", e + 1,
+			      log[e].learning_rate, want[e]);
+		if (e == 3) {
+			ck_assert_uint_eq(nn_train_state_size(t), sizeof blob);
+			nn_train_state_save(t, blob);
+			model_blob = malloc(model_size);
+			nn_model_state_save(m, model_blob);
+		}
+	}
+	float w = 0.0f;
+	for (int e = 0; e < 8; e++)
+		w += (float)want[e];
+	ck_assert_float_eq(nn_model_params(m)[0], w);
+
+	struct nn_model *b = make_model(&spec, 1);
+	struct nn_train *tb = nn_train_create(b, &d, NULL, &opts, NULL);
+	ck_assert_int_eq(nn_model_state_load(b, model_blob, model_size), NN_OK);
+	ck_assert_int_eq(nn_train_state_load(tb, blob, sizeof blob), NN_OK);
+	for (int e = 4; e < 8; e++) {
+		struct nn_epoch_log again;
+		ck_assert_int_eq(nn_train_epoch(tb, NULL, &again), NN_OK);
+		ck_assert(memcmp(&again, &log[e], sizeof again) == 0);
+	}
+	ck_assert_mem_eq(nn_model_params(b), nn_model_params(m), 2 * sizeof(float));
+
+	/* a version-1 blob (72 bytes, before the plateau) still loads: the
+	 * plateau starts afresh at the spec's rate */
+	uint8_t v1[72];
+	memcpy(v1, blob, 64);
+	nn_put_u32(v1 + 4, 1);
+	nn_put_u64(v1 + 64, nn_checksum(v1, 64));
+	ck_assert_int_eq(nn_train_state_load(tb, v1, sizeof v1), NN_OK);
+	ck_assert_uint_eq(nn_train_epochs_done(tb), 4);
+	opts.epochs = 9;
+	struct nn_train *tc = nn_train_create(b, &d, NULL, &opts, NULL);
+	ck_assert_int_eq(nn_train_state_load(tc, v1, sizeof v1), NN_OK);
+	struct nn_epoch_log first;
+	ck_assert_int_eq(nn_train_epoch(tc, NULL, &first), NN_OK);
+	ck_assert_double_eq(first.learning_rate, 1.0);
+
+	/* mode max on a loss: the first epoch improves on -inf, then an ever
+	 * lower loss never does: reduced after epoch 2, logged from epoch 3 */
+	opts.epochs = 3;
+	opts.plateau_mode = NN_PLATEAU_MAX;
+	opts.plateau_min_delta = 0;
+	opts.plateau_patience = 1;
+	opts.plateau_min_lr = 0;
+	struct nn_model *c = make_model(&spec, 1);
+	struct nn_train *td = nn_train_create(c, &d, NULL, &opts, NULL);
+	double rates[3];
+	for (int e = 0; e < 3; e++) {
+		ck_assert_int_eq(nn_train_epoch(td, NULL, &first), NN_OK);
+		rates[e] = first.learning_rate;
+	}
+	ck_assert_double_eq(rates[0], 1.0);
+	ck_assert_double_eq(rates[1], 1.0);
+	ck_assert_double_eq(rates[2], 0.5);
+	/* factor 1 is refused (Keras: factor must be < 1) */
+	opts.plateau_factor = 1.0;
+	ck_assert_ptr_null(nn_train_create(c, &d, NULL, &opts, NULL));
+
+	free(model_blob);
+	nn_train_destroy(t), nn_train_destroy(tb), nn_train_destroy(tc), nn_train_destroy(td);
+	nn_model_destroy(m), nn_model_destroy(b), nn_model_destroy(c);
+}
+END_TEST
+
+/* ---- restore_best_weights ---------------------------------------------------------------- */
+
+/* A constructed run: y = w x + b, x = 1, target 2.5, MAE, SGD rate 1, from
+ * zeros. Each step moves w and b by 1 toward the target, so the epoch
+ * losses (before each epoch's step) and weights after it are
+ *   epoch 1: loss 2.5, then w = b = 1     epoch 3: loss 1.5, then w = b = 1
+ *   epoch 2: loss 0.5, then w = b = 2     epoch 4: loss 0.5, then w = b = 2
+ * EarlyStopping on loss, patience 1: epoch 2 is best, epoch 3 does not
+ * improve and stops training; Keras 3 restores the weights of the end of
+ * epoch 2: (2, 2) instead of the last (1, 1). */
+START_TEST(test_restore_best_weights_constructed)
+{
+	struct nn_model_spec spec;
+	climb_spec(&spec);
+	spec.opt.learning_rate = 1.0;
+	const float x[1] = {1}, y[1] = {2.5f};
+	struct nn_data d = {x, y, 1, 1, 1};
+	struct nn_fit_opts opts = {.epochs = 10, .batch_size = 1, .seed = 1, .early_stopping = true,
+				   .monitor = NN_MONITOR_LOSS, .patience = 1, .restore_best_weights = true};
+	struct nn_model *m = make_model(&spec, 1);
+	struct nn_train *t = nn_train_create(m, &d, NULL, &opts, NULL);
+	struct nn_epoch_log log[3];
+	for (int e = 0; e < 3; e++)
+		ck_assert_int_eq(nn_train_epoch(t, NULL, &log[e]), NN_OK);
+	ck_assert(nn_train_done(t));
+	ck_assert_double_eq(log[0].loss, 2.5);
+	ck_assert_double_eq(log[1].loss, 0.5);
+	ck_assert_double_eq(log[2].loss, 1.5);
+	ck_assert(!log[1].stop && log[2].stop);
+	ck_assert(!log[1].restored && log[2].restored);
+	ck_assert_uint_eq(log[0].best_epoch, 1);
+	ck_assert_uint_eq(log[2].best_epoch, 2);
+	ck_assert_float_eq(nn_model_params(m)[0], 2.0f);
+	ck_assert_float_eq(nn_model_params(m)[1], 2.0f);
+	nn_train_destroy(t);
+	nn_model_destroy(m);
+
+	/* without restore_best_weights the last weights stay */
+	opts.restore_best_weights = false;
+	m = make_model(&spec, 1);
+	ck_assert_int_eq(nn_fit(m, &d, NULL, &opts, NULL, NULL, NULL, NULL), NN_OK);
+	ck_assert_float_eq(nn_model_params(m)[0], 1.0f);
+	nn_model_destroy(m);
+
+	/* Keras 3 restores at the end of training also when it did not stop
+	 * early: 3 epochs, patience 5, best epoch 2 */
+	opts.restore_best_weights = true;
+	opts.epochs = 3;
+	opts.patience = 5;
+	m = make_model(&spec, 1);
+	struct history h = {0};
+	ck_assert_int_eq(nn_fit(m, &d, NULL, &opts, NULL, record, NULL, &h), NN_OK);
+	ck_assert_int_eq(h.n, 3);
+	ck_assert(!h.log[2].stop && h.log[2].restored);
+	ck_assert_float_eq(nn_model_params(m)[0], 2.0f);
+	nn_model_destroy(m);
+
+	/* the kept weights are in the checkpoint: stop after epoch 2 (state
+	 * saved), resume in another trainer, and the restore still happens */
+	opts.epochs = 10;
+	opts.patience = 1;
+	m = make_model(&spec, 1);
+	t = nn_train_create(m, &d, NULL, &opts, NULL);
+	for (int e = 0; e < 2; e++)
+		ck_assert_int_eq(nn_train_epoch(t, NULL, &log[e]), NN_OK);
+	size_t ts = nn_train_state_size(t), ms = nn_model_state_size(m);
+	ck_assert_uint_eq(ts, 100 + 4 * 2 + 8);
+	uint8_t *tb = malloc(ts), *mb = malloc(ms);
+	nn_train_state_save(t, tb);
+	nn_model_state_save(m, mb);
+	struct nn_model *b = make_model(&spec, 1);
+	struct nn_train *t2 = nn_train_create(b, &d, NULL, &opts, NULL);
+	ck_assert_int_eq(nn_model_state_load(b, mb, ms), NN_OK);
+	ck_assert_int_eq(nn_train_state_load(t2, tb, ts), NN_OK);
+	ck_assert_int_eq(nn_train_epoch(t2, NULL, &log[2]), NN_OK);
+	ck_assert(log[2].stop && log[2].restored);
+	ck_assert_float_eq(nn_model_params(b)[0], 2.0f);
+	ck_assert_float_eq(nn_model_params(b)[1], 2.0f);
+	/* a blob without kept weights does not fit a trainer that keeps them */
+	uint8_t v1[72];
+	memcpy(v1, tb, 64);
+	nn_put_u32(v1 + 4, 1);
+	nn_put_u64(v1 + 64, nn_checksum(v1, 64));
+	ck_assert_int_eq(nn_train_state_load(t2, v1, sizeof v1), NN_EFORMAT);
+	free(tb), free(mb);
+	nn_train_destroy(t), nn_train_destroy(t2);
+	nn_model_destroy(m), nn_model_destroy(b);
+}
+END_TEST
+
 Suite *suite_nn_train(void)
 {
 	Suite *s = suite_create("nn_train");
@@ -586,6 +1076,12 @@ Suite *suite_nn_train(void)
 	tcase_add_test(tc, test_cancel);
 	tcase_add_test(tc, test_divergence);
 	tcase_add_test(tc, test_no_epoch_ends_with_non_finite_weights);
+	tcase_add_loop_test(tc, test_class_weight_loss_and_step, 0, 3);
+	tcase_add_test(tc, test_class_weight_ones_and_invalid);
+	tcase_add_test(tc, test_lr_schedule_values);
+	tcase_add_test(tc, test_lr_schedule_step_counting);
+	tcase_add_test(tc, test_reduce_lr_on_plateau_scripted);
+	tcase_add_test(tc, test_restore_best_weights_constructed);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -104,7 +104,8 @@ static enum api_job_status status_of(struct db *db, int64_t id)
 
 static struct api_epoch epoch_row(uint32_t epoch)
 {
-	struct api_epoch e = {.epoch = epoch, .loss = 1.0 / epoch, .accuracy = 0.5, .seconds = 0.01};
+	struct api_epoch e = {.epoch = epoch, .loss = 1.0 / epoch, .accuracy = 0.5, .seconds = 0.01,
+			      .learning_rate = 0.001};
 
 	e.val_loss = NAN;
 	e.val_accuracy = NAN;
