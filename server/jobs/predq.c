@@ -18,12 +18,15 @@
 
 #define BATCH_MAX 512
 #define CHECKPOINT_MS 100
+#define QUIET_US 500
+#define LINGER_US 3000
 
 struct predq {
 	pthread_mutex_t lock;
 	pthread_cond_t cv;
 	pthread_cond_t tick; /* the checkpointer's timer (CLOCK_MONOTONIC); signalled at stop */
 	struct predq_item *head, *tail;
+	size_t len;
 	bool stopping;
 	pthread_t thread;
 	pthread_t checkpointer;
@@ -55,10 +58,48 @@ static void write_batch(struct db *db, struct predq_item *items)
 	}
 }
 
+static void add_us(struct timespec *t, long us)
+{
+	t->tv_nsec += us * 1000;
+	t->tv_sec += t->tv_nsec / 1000000000L;
+	t->tv_nsec %= 1000000000L;
+}
+
+static bool before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* With q->lock held and a prediction queued: waits (the lock released
+ * meanwhile) while more keep arriving, within LINGER_US. */
+static void linger(struct predq *q)
+{
+	struct timespec now, end, quiet;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	end = now;
+	add_us(&end, LINGER_US);
+	while (!q->stopping && q->len < BATCH_MAX && before(&now, &end)) {
+		size_t seen = q->len;
+
+		quiet = now;
+		add_us(&quiet, QUIET_US);
+		if (before(&end, &quiet))
+			quiet = end;
+		/* Woken by each submit: a quiet period is one in which none came. */
+		while (q->len == seen && !q->stopping && pthread_cond_timedwait(&q->cv, &q->lock, &quiet) == 0)
+			;
+		if (q->len == seen)
+			return;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	}
+}
+
 static void *writer(void *arg)
 {
 	struct predq *q = arg;
 	struct db *db = db_thread();
+	size_t last_n = 0; /* predictions in the last batch */
 
 	if (db)
 		db_autocheckpoint_off(db);
@@ -73,15 +114,19 @@ static void *writer(void *arg)
 			pthread_mutex_unlock(&q->lock);
 			break;
 		}
+		if (last_n > 1)
+			linger(q);
 		batch = last = q->head;
 		while (last->next && n < BATCH_MAX) {
 			last = last->next;
 			n++;
 		}
 		q->head = last->next;
+		q->len -= n;
 		if (!q->head)
 			q->tail = NULL;
 		last->next = NULL;
+		last_n = n;
 		pthread_mutex_unlock(&q->lock);
 		write_batch(db, batch);
 	}
@@ -125,9 +170,9 @@ struct predq *predq_start(void)
 	if (!q)
 		return NULL;
 	pthread_mutex_init(&q->lock, NULL);
-	pthread_cond_init(&q->cv, NULL);
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&q->cv, &attr);
 	pthread_cond_init(&q->tick, &attr);
 	pthread_condattr_destroy(&attr);
 	/* The checkpointer first: without it the writer's log would only grow. */
@@ -159,6 +204,7 @@ void predq_submit(struct predq *q, struct predq_item *item)
 	else
 		q->head = item;
 	q->tail = item;
+	q->len++;
 	pthread_cond_signal(&q->cv);
 	pthread_mutex_unlock(&q->lock);
 }
