@@ -5,7 +5,7 @@
  *
  * DESIGN
  * Every /v2/models route names a model, {model}, and optionally a version,
- * {v}. Both are resolved in one place each — model_id() and open_model() —
+ * {v}. Both are resolved in one place each — model_id() and open_version() —
  * and the handlers only see the result (struct v2_model), so a version is just
  * an argument. Today {model} is a model id and the weights are the model's
  * current ones; a named version is answered 404 ("model X version V not
@@ -62,24 +62,45 @@ static void v2_fail(struct http_req *r, enum api_code code, const char *fmt, ...
 
 /* ---- {model} and {v} ------------------------------------------------------------------------------ */
 
-/* A model (at a version) ready to answer: borrowed from the cache. */
+/* A model (at a version) ready to answer. */
 struct v2_model {
 	const char *name;    /* {model} as the client wrote it (borrowed from the request) */
 	const char *version; /* {v}, NULL for the current weights */
 	struct mcache_ref *ref;
-	const struct nn_model *m;
+	const struct nn_model *m; /* borrowed from ref, or owned (a version's weights) */
+	struct nn_model *owned;   /* freed by close_model */
 	int64_t id;
 };
 
-/* {model} -> the model's id. Names resolve here once models have names. */
+/* {model} -> the model's id: the one place a model is named. Names resolve
+ * here once models have names. */
 static bool model_id(const char *model, int64_t *id)
 {
 	return api_id_parse(model, id);
 }
 
-/* Resolves {model} (param 0) and {v} (param 1, when with_version) and takes the
- * model from the cache; replies 404 (or 503) and returns false when it cannot.
- * Release with close_model. */
+/* {v} -> that version's weights in mod->m (mod->owned when they are not the
+ * cache's): the one place a version is named. fitd keeps no versions yet, so
+ * every {v} is unknown: wire the versions store here. Replies and returns
+ * false when it cannot. */
+static bool open_version(struct http_req *r, struct db *db, struct v2_model *mod)
+{
+	(void)db;
+	v2_fail(r, API_NOT_FOUND, "model %s version %s not found", mod->name, mod->version);
+	return false;
+}
+
+static void close_model(struct http_req *r, struct v2_model *mod)
+{
+	if (mod->ref)
+		mcache_release(route_app(r)->mcache, mod->ref);
+	nn_model_destroy(mod->owned);
+	mod->ref = NULL;
+	mod->owned = NULL;
+}
+
+/* Resolves {model} (param 0) and, when with_version, {v} (param 1); replies
+ * 404 (or 503) and returns false when it cannot. Release with close_model. */
 static bool open_model(struct http_req *r, bool with_version, struct v2_model *out)
 {
 	const struct api_model_info *info;
@@ -91,11 +112,6 @@ static bool open_model(struct http_req *r, bool with_version, struct v2_model *o
 	out->version = with_version ? http_param(r, 1) : NULL;
 	if (!model_id(out->name, &out->id)) {
 		v2_fail(r, API_NOT_FOUND, "model %s not found", out->name);
-		return false;
-	}
-	if (out->version) {
-		/* fitd keeps no versions yet: every {v} is unknown. */
-		v2_fail(r, API_NOT_FOUND, "model %s version %s not found", out->name, out->version);
 		return false;
 	}
 	db = db_thread();
@@ -111,14 +127,11 @@ static bool open_model(struct http_req *r, bool with_version, struct v2_model *o
 			v2_reply_error(r, &err);
 		return false;
 	}
+	if (out->version && !open_version(r, db, out)) {
+		close_model(r, out);
+		return false;
+	}
 	return true;
-}
-
-static void close_model(struct http_req *r, struct v2_model *mod)
-{
-	if (mod->ref)
-		mcache_release(route_app(r)->mcache, mod->ref);
-	mod->ref = NULL;
 }
 
 /* ---- health and metadata ---------------------------------------------------------------------------- */

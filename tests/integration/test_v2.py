@@ -122,6 +122,8 @@ class TestV2(FitdCase):
                 self.assertV2Error(self.c.get("/v2/models/%s/ready" % model), 404, "not found")
                 self.assertV2Error(self.infer({"inputs": [self.tensor(self.x[:1])]}, model=model), 404,
                                    "model %s not found" % model)
+                # an unknown model is named before any version of it
+                self.assertV2Error(self.c.get("/v2/models/%s/versions/1" % model), 404, "model %s not found" % model)
 
     def test_versions_not_kept_yet(self):
         # fitd keeps no model versions yet: every {v} is unknown.
