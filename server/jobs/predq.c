@@ -18,6 +18,7 @@
 
 #define BATCH_MAX 512
 #define CHECKPOINT_MS 100
+#define WAL_FRAMES_MAX 4000 /* pages: 16 MB of log at SQLite's 4 KiB pages */
 #define QUIET_US 500
 #define LINGER_US 3000
 
@@ -27,6 +28,7 @@ struct predq {
 	pthread_cond_t tick; /* the checkpointer's timer (CLOCK_MONOTONIC); signalled at stop */
 	struct predq_item *head, *tail;
 	size_t len;
+	bool wal_full; /* the checkpointer asks the writer to checkpoint */
 	bool stopping;
 	pthread_t thread;
 	pthread_t checkpointer;
@@ -129,6 +131,15 @@ static void *writer(void *arg)
 		last_n = n;
 		pthread_mutex_unlock(&q->lock);
 		write_batch(db, batch);
+		pthread_mutex_lock(&q->lock);
+		if (q->wal_full) {
+			q->wal_full = false;
+			pthread_mutex_unlock(&q->lock);
+			if (db)
+				db_checkpoint(db, NULL, NULL);
+		} else {
+			pthread_mutex_unlock(&q->lock);
+		}
 	}
 	db_thread_close();
 	return NULL;
@@ -139,6 +150,7 @@ static void *checkpointer(void *arg)
 	struct predq *q = arg;
 	struct db *db = db_thread();
 	struct timespec at;
+	int wal;
 
 	pthread_mutex_lock(&q->lock);
 	while (!q->stopping) {
@@ -151,9 +163,12 @@ static void *checkpointer(void *arg)
 		if (q->stopping)
 			break;
 		pthread_mutex_unlock(&q->lock);
+		wal = 0;
 		if (db)
-			db_checkpoint(db, NULL, NULL); /* an I/O error shows in the next commit */
+			db_checkpoint(db, &wal, NULL); /* an I/O error shows in the next commit */
 		pthread_mutex_lock(&q->lock);
+		if (wal > WAL_FRAMES_MAX)
+			q->wal_full = true;
 	}
 	pthread_mutex_unlock(&q->lock);
 	if (db)
