@@ -66,7 +66,8 @@ static int read_shape(const cJSON *in, uint32_t input_dim, uint32_t max_rows, si
 	for (const cJSON *d = shape->child; d; d = d->next, i++) {
 		double v;
 
-		if (!api_number_value(d, &v) || v != (double)(int64_t)v || v < 0)
+		/* The range first: converting a double past int64's is undefined (fuzz_v2_infer). */
+		if (!api_number_value(d, &v) || !(v >= 0 && v <= 4294967295.0) || v != (double)(int64_t)v)
 			return api_fail(err, API_VALIDATION_FAILED, "inputs[0].shape",
 					"inputs[0].shape must be an array of non-negative integers");
 		if (i < 2)

@@ -89,6 +89,8 @@ static const struct {
 	{IN(GOOD_T ", 'shape': [4, 2], 'data': [1, 2, 3, 4, 5, 6, 7, 8]"), API_VALIDATION_FAILED, "1..3 rows"},
 	{IN(GOOD_T ", 'shape': [-1, 2], 'data': [1, 2]"), API_VALIDATION_FAILED, "non-negative integers"},
 	{IN(GOOD_T ", 'shape': [1.5, 2], 'data': [1, 2]"), API_VALIDATION_FAILED, "non-negative integers"},
+	{IN(GOOD_T ", 'shape': [1, 6e106], 'data': [1, 2]"), API_VALIDATION_FAILED, "non-negative integers"},
+	{IN(GOOD_T ", 'shape': [-1e300, 2], 'data': [1, 2]"), API_VALIDATION_FAILED, "non-negative integers"},
 	{IN(GOOD_T ", 'shape': '1,2', 'data': [1, 2]"), API_VALIDATION_FAILED, "array of integers"},
 	{IN(GOOD_T ", 'shape': [1, 2]"), API_VALIDATION_FAILED, "data is required"},
 	{IN(GOOD_T ", 'shape': [1, 2], 'data': 1"), API_VALIDATION_FAILED, "flat or nested"},
