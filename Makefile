@@ -67,6 +67,11 @@ $(B)/unit-san: $(call objs,san,$(UNIT_SRC) tests/unit/check_main.c $(SERVER_SRC)
 $(B)/bench: $(call objs,rel,bench/bench.c server/kernels.c server/jobs/par.c $(CORE_SRC))
 	$(CC) -o $@ $^ $(LDLIBS)
 
+# The bare libmicrohttpd handler that tests/load/predict_speed.py measures fitd against.
+$(B)/bare: tests/load/bare.c
+	@mkdir -p $(B)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
+
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 
 # ---- packages ----------------------------------------------------------------

@@ -21,10 +21,13 @@
 /* Request line and headers are refused with a JSON 414 / 431 past these
  * bounds. libmicrohttpd's own per-connection memory is larger (POOL_BYTES:
  * mapped lazily, so idle connections cost little), because past it
- * libmicrohttpd answers itself, in HTML. */
+ * libmicrohttpd answers itself, in HTML. Not much larger: libmicrohttpd
+ * 0.9.75 zeroes the whole pool after every request of a keep-alive
+ * connection (MHD_pool_reset), so its size is paid per request — at 256 KiB
+ * that memset was a fifth of a one-row predict's CPU time (perf, bench/README.md). */
 #define MAX_URL_BYTES 8192
 #define MAX_HEADER_BYTES 65536
-#define POOL_BYTES ((size_t)256 << 10)
+#define POOL_BYTES ((size_t)128 << 10)
 
 struct stream {
 	struct http *http;

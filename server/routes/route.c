@@ -47,6 +47,17 @@ const struct http_route route_table[] = {
 	{"GET", "/v1/jobs/{id}/events", route_job_events, NULL, 0},
 	{"POST", "/v1/jobs/{id}/cancel", route_job_cancel, NULL, 0},
 
+	/* The Open Inference Protocol (KServe V2 REST), route_v2.c. */
+	{"GET", "/v2/health/live", route_v2_live, NULL, HTTP_PUBLIC},
+	{"GET", "/v2/health/ready", route_v2_ready, NULL, HTTP_PUBLIC},
+	{"GET", "/v2", route_v2_server, NULL, 0},
+	{"GET", "/v2/models/{model}", route_v2_model, NULL, 0},
+	{"GET", "/v2/models/{model}/ready", route_v2_model_ready, NULL, 0},
+	{"POST", "/v2/models/{model}/infer", route_v2_infer, NULL, 0},
+	{"GET", "/v2/models/{model}/versions/{v}", route_v2_model_version, NULL, 0},
+	{"GET", "/v2/models/{model}/versions/{v}/ready", route_v2_model_version_ready, NULL, 0},
+	{"POST", "/v2/models/{model}/versions/{v}/infer", route_v2_infer_version, NULL, 0},
+
 	/* The dashboard: every other GET outside /v1. Last, so it never shadows an API route. */
 	{"GET", "/", route_web, NULL, HTTP_PUBLIC | HTTP_STATIC},
 };

@@ -111,4 +111,15 @@ void route_job_history(struct http_req *r);
 void route_job_events(struct http_req *r);
 void route_job_cancel(struct http_req *r);
 
+/* The Open Inference Protocol (route_v2.c). */
+void route_v2_live(struct http_req *r);
+void route_v2_ready(struct http_req *r);
+void route_v2_server(struct http_req *r);
+void route_v2_model(struct http_req *r);
+void route_v2_model_version(struct http_req *r);
+void route_v2_model_ready(struct http_req *r);
+void route_v2_model_version_ready(struct http_req *r);
+void route_v2_infer(struct http_req *r);
+void route_v2_infer_version(struct http_req *r);
+
 #endif

@@ -249,6 +249,19 @@ static void release_write_lock(struct db *db)
 	}
 }
 
+void db_autocheckpoint_off(struct db *db)
+{
+	sqlite3_wal_autocheckpoint(db->h, 0);
+}
+
+int db_checkpoint(struct db *db, int *wal_frames, int *copied_frames)
+{
+	int rc = sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_PASSIVE, wal_frames, copied_frames);
+
+	/* BUSY: another connection is checkpointing; nothing lost, the next call goes on. */
+	return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : -1;
+}
+
 int db_begin(struct db *db, struct api_err *err)
 {
 	pthread_mutex_lock(&write_lock);

@@ -49,6 +49,16 @@ bool db_ping(struct db *db);
 /* False from a write that failed because the file cannot be written (disk
  * full, read-only, I/O error) until a later write commits. Thread-safe. */
 bool db_writable(void);
+/* This connection's commits no longer checkpoint the write-ahead log (SQLite
+ * does it by default past 1000 pages, inside the commit that crosses them:
+ * a commit then also writes and syncs the database file). Whoever turns it
+ * off runs db_checkpoint. */
+void db_autocheckpoint_off(struct db *db);
+/* A passive checkpoint: copies what it can of the write-ahead log into the
+ * database file without waiting for, or blocking, readers and writers.
+ * *wal_frames and *copied_frames (may be NULL) get the log's size and how
+ * much of it is now in the database. Returns 0, or -1 on an I/O error. */
+int db_checkpoint(struct db *db, int *wal_frames, int *copied_frames);
 /* Copies the database to path, consistent while in use (VACUUM INTO). */
 int db_backup(struct db *db, const char *path, char *msg, size_t size);
 

@@ -226,6 +226,18 @@ def instances_seeds():
     return res
 
 
+def v2_infer_seeds():
+    t = {"name": "input", "shape": [1, 4], "datatype": "FP32", "data": [0, 0, 1, 1]}
+    res = {"one": json.dumps({"inputs": [t]}),
+           "nested": json.dumps({"id": "r1", "inputs": [dict(t, shape=[2, 4], data=[[0, 0, 1, 1], [1, 1, 0, 0]])],
+                                 "outputs": [{"name": "output"}], "parameters": {"store": False}}),
+           "escaped_id": json.dumps({"id": "a\"b\\c\u00e9\n", "inputs": [t]}),
+           "bad_type": json.dumps({"inputs": [dict(t, datatype="BYTES", data=["a", "b", "c", "d"])]}),
+           "bad_shape": json.dumps({"inputs": [dict(t, shape=[2, 4])]}),
+           "binary": json.dumps({"inputs": [dict(t, parameters={"binary_data_size": 16})]})}
+    return res
+
+
 def evaluate_seeds():
     return {"ok": '{"dataset_id": 1}', "big": '{"dataset_id": 9007199254740991}', "bad": '{"dataset_id": 0}',
             "float": '{"dataset_id": 1.0}'}
@@ -286,6 +298,7 @@ def main():
     write("weights", weights_seeds())
     write("instances", instances_seeds())
     write("evaluate", evaluate_seeds())
+    write("v2_infer", v2_infer_seeds())
     write("csv", csv_seeds())
     write("http_match", http_seeds())
     for t in ("model_state", "train_state"):

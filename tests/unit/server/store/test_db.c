@@ -642,6 +642,48 @@ START_TEST(test_model_idempotency_key)
 }
 END_TEST
 
+/* Writes 5 models of 1 MiB of state each (about 1300 pages of log) through db
+ * and returns the frames left in its write-ahead log after a passive
+ * checkpoint, which must have copied them all (no reader holds them). */
+static int wal_frames_after_writes(bool autocheckpoint)
+{
+	struct api_model_info m;
+	struct api_err err = {0};
+	struct tmp t;
+	struct db *db = fresh_db(&t);
+	size_t len = (size_t)1 << 20;
+	uint8_t *state = calloc(1, len);
+	int wal = -1, copied = -2;
+
+	ck_assert_ptr_nonnull(state);
+	if (!autocheckpoint)
+		db_autocheckpoint_off(db);
+	for (int i = 0; i < 5; i++) {
+		state[i] = (uint8_t)(i + 1);
+		model_info(&m, MODEL_JSON);
+		ck_assert_msg(db_model_create(db, &m, state, len, NULL, &err) == 0, "%s", err.message);
+	}
+	ck_assert_int_eq(db_checkpoint(db, &wal, &copied), 0);
+	ck_assert_int_eq(copied, wal);
+	ck_assert_int_eq(peek_int(t.db, "SELECT count(*) FROM models"), 5);
+	free(state);
+	db_close(db);
+	tmp_remove(&t);
+	return wal;
+}
+
+/* SQLite checkpoints inside the commit that takes the log past 1000 pages; a
+ * connection with db_autocheckpoint_off never does, and db_checkpoint does
+ * it when asked (the prediction writer's arrangement, predq.c). */
+START_TEST(test_autocheckpoint_off_and_checkpoint)
+{
+	int with = wal_frames_after_writes(true), without = wal_frames_after_writes(false);
+
+	ck_assert_msg(with < 1000, "with autocheckpoint: %d frames in the log", with);
+	ck_assert_msg(without > 1000, "without autocheckpoint: %d frames in the log", without);
+}
+END_TEST
+
 Suite *suite_db(void)
 {
 	Suite *s = suite_create("db");
@@ -663,6 +705,7 @@ Suite *suite_db(void)
 	tcase_add_test(ops, test_dataset_store_operations);
 	tcase_add_test(ops, test_model_store_operations);
 	tcase_add_test(ops, test_model_idempotency_key);
+	tcase_add_test(ops, test_autocheckpoint_off_and_checkpoint);
 	tcase_set_timeout(ops, 30);
 	suite_add_tcase(s, ops);
 	return s;
