@@ -661,6 +661,7 @@ static int wal_frames_after_writes(bool autocheckpoint)
 	for (int i = 0; i < 5; i++) {
 		state[i] = (uint8_t)(i + 1);
 		model_info(&m, MODEL_JSON);
+		m.def.name[0] = '\0'; /* names are unique; these five go unnamed */
 		ck_assert_msg(db_model_create(db, &m, state, len, NULL, &err) == 0, "%s", err.message);
 	}
 	ck_assert_int_eq(db_checkpoint(db, &wal, &copied), 0);
