@@ -40,6 +40,12 @@ const struct http_route route_table[] = {
 	{"GET", "/v1/jobs/{id}/events", route_job_events, NULL, 0},
 	{"POST", "/v1/jobs/{id}/cancel", route_job_cancel, NULL, 0},
 
+	{"POST", "/v1/sweeps", route_sweep_create, NULL, HTTP_JSON_BODY},
+	{"GET", "/v1/sweeps", route_sweep_list, NULL, 0},
+	{"GET", "/v1/sweeps/{id}", route_sweep_get, NULL, 0},
+	{"GET", "/v1/sweeps/{id}/events", route_sweep_events, NULL, 0},
+	{"POST", "/v1/sweeps/{id}/cancel", route_sweep_cancel, NULL, 0},
+
 	/* The dashboard: every other GET outside /v1. Last, so it never shadows an API route. */
 	{"GET", "/", route_web, NULL, HTTP_PUBLIC | HTTP_STATIC},
 };

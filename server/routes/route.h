@@ -94,4 +94,10 @@ void route_job_history(struct http_req *r);
 void route_job_events(struct http_req *r);
 void route_job_cancel(struct http_req *r);
 
+void route_sweep_create(struct http_req *r);
+void route_sweep_list(struct http_req *r);
+void route_sweep_get(struct http_req *r);
+void route_sweep_events(struct http_req *r);
+void route_sweep_cancel(struct http_req *r);
+
 #endif

@@ -1,0 +1,2 @@
+-- 0004_reserved.sql — a placeholder on the sweeps branch only: migration 0004 belongs to
+-- another branch. DELETE THIS FILE when merging (db_migrate wants 1..n with no gap).

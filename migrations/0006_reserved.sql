@@ -1,0 +1,2 @@
+-- 0006_reserved.sql — a placeholder on the sweeps branch only: migration 0006 belongs to
+-- another branch. DELETE THIS FILE when merging (db_migrate wants 1..n with no gap).
