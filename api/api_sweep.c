@@ -117,6 +117,12 @@ static int path_set(cJSON *root, const char *path, cJSON *value, const char *fie
 			}
 			return 0;
 		}
+		if (!child && *p != '[' && cJSON_IsObject(node)) {
+			/* An object the template leaves to its defaults ("optimizer"): the decoders judge it. */
+			child = api_json_add(node, key, cJSON_CreateObject());
+			if (!child)
+				goto oom;
+		}
 		if (!child)
 			goto unknown;
 		node = child;
@@ -132,6 +138,42 @@ unknown:
 oom:
 	cJSON_Delete(value);
 	return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
+}
+
+/* Does the model (or job) decoder know the top-level key? Asked by decoding
+ * the template with key: null added: an unknown key is refused as such before
+ * any other check. -1 when out of memory. */
+static int decoder_knows(const cJSON *tmpl, bool job, const char *key, struct api_err *err)
+{
+	cJSON *copy = cJSON_Duplicate(tmpl, 1);
+	struct api_err probe = {0};
+	char *text = NULL;
+	int rc = -1;
+
+	if (!copy || !api_json_add(copy, key, cJSON_CreateNull()) || (job && !api_add_number(copy, "model_id", 1)) ||
+	    !(text = cJSON_PrintUnformatted(copy))) {
+		api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
+		goto out;
+	}
+	if (job) {
+		struct api_job_req req;
+
+		rc = api_job_decode(text, strlen(text), &req, &probe) == 0;
+	} else {
+		struct api_model_def def;
+
+		rc = api_model_decode(text, strlen(text), &def, &probe) == 0;
+	}
+	if (probe.code == API_UNAVAILABLE) {
+		*err = probe;
+		rc = -1;
+	} else if (!rc) {
+		rc = !(strcmp(probe.field, key) == 0 && strncmp(probe.message, "unknown field", 13) == 0);
+	}
+out:
+	cJSON_Delete(copy);
+	free(text);
+	return rc;
 }
 
 /* Which template a path addresses, and the path inside it. */
@@ -152,15 +194,23 @@ static int param_resolve(struct param *pm, const cJSON *model, const cJSON *job,
 				"\"%s\" is not a parameter path: keys and [index]es joined by dots", pm->path);
 	in_model = cJSON_GetObjectItemCaseSensitive(model, key) != NULL;
 	in_job = cJSON_GetObjectItemCaseSensitive(job, key) != NULL;
+	if (!in_model && !in_job) {
+		/* A field the templates leave to its default: whose body takes it? */
+		int m = decoder_knows(model, false, key, err), j = m < 0 ? -1 : decoder_knows(job, true, key, err);
+
+		if (m < 0 || j < 0)
+			return -1;
+		in_model = m;
+		in_job = j;
+	}
 	if (in_model && in_job)
 		return api_fail(err, API_VALIDATION_FAILED, pm->field,
-				"\"%s\" is in both the model and the job template: write model.%s or job.%s", key,
+				"\"%s\" is a field of both the model and the job body: write model.%s or job.%s", key,
 				pm->path, pm->path);
 	if (!in_model && !in_job)
 		return api_fail(err, API_VALIDATION_FAILED, pm->field,
-				"unknown path \"%s\": neither template has \"%s\" (write model.%s or job.%s to add a "
-				"field)",
-				pm->path, key, pm->path, pm->path);
+				"unknown path \"%s\": neither the model nor the job body has a field \"%s\"", pm->path,
+				key);
 	pm->job = in_job;
 	pm->sub = pm->path;
 	return 0;

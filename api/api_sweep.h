@@ -5,12 +5,14 @@
  * ranked points to JSON.
  *
  * A parameter path addresses a value inside a template: "model.<path>" or
- * "job.<path>" name the template; a path without that prefix goes to the one
- * template whose top level has its first key (422 when both or neither do).
+ * "job.<path>" name the template; a path without that prefix goes to the
+ * template whose top level has its first key, or when neither has it, to the
+ * body whose decoder takes that key (422 when both or neither do).
  * <path> is keys and [index]es ("layers[0].units", "optimizer.learning_rate"):
- * every step but the last must exist; the last may add a key to an object, so
- * fields the templates do not spell out (or that fitd learns later) can be
- * swept without a code change — the ordinary decoders then judge them.
+ * an [index] must exist in the template; a missing key is added (with an
+ * object for each missing step on the way), so fields the templates leave to
+ * their defaults (or that fitd learns later) can be swept without a code
+ * change — the ordinary decoders then judge them.
  *
  * Ownership: decoders fill caller-owned structs, released by the matching
  * *_free; encoders return new text (free with free()) or NULL.
