@@ -45,6 +45,7 @@ const struct http_route route_table[] = {
 	{"GET", "/v1/sweeps/{id}", route_sweep_get, NULL, 0},
 	{"GET", "/v1/sweeps/{id}/events", route_sweep_events, NULL, 0},
 	{"POST", "/v1/sweeps/{id}/cancel", route_sweep_cancel, NULL, 0},
+	{"DELETE", "/v1/sweeps/{id}", route_sweep_delete, NULL, 0},
 
 	/* The dashboard: every other GET outside /v1. Last, so it never shadows an API route. */
 	{"GET", "/", route_web, NULL, HTTP_PUBLIC | HTTP_STATIC},

@@ -99,5 +99,6 @@ void route_sweep_list(struct http_req *r);
 void route_sweep_get(struct http_req *r);
 void route_sweep_events(struct http_req *r);
 void route_sweep_cancel(struct http_req *r);
+void route_sweep_delete(struct http_req *r);
 
 #endif

@@ -261,6 +261,27 @@ void route_sweep_cancel(struct http_req *r)
 	reply_sweep(r, db, id, 200);
 }
 
+void route_sweep_delete(struct http_req *r)
+{
+	struct app *app = route_app(r);
+	struct api_err err = {0};
+	struct db *db = route_db(r);
+	int64_t id, *models;
+	size_t n;
+
+	if (!db || !route_id(r, 0, &id))
+		return;
+	if (db_sweep_delete(db, id, &models, &n, &err)) {
+		http_reply_error(r, &err);
+		return;
+	}
+	/* The deleted models leave the cache of loaded models. */
+	for (size_t i = 0; i < n; i++)
+		mcache_invalidate(app->mcache, models[i]);
+	free(models);
+	http_reply_empty(r, 204);
+}
+
 /* ---- Server-Sent Events (as route_job.c's, over all the sweep's jobs) ------------------------------- */
 
 struct sse {

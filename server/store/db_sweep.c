@@ -406,6 +406,69 @@ int db_sweep_cancel(struct db *db, int64_t id, int64_t **running, size_t *n_runn
 	return rc;
 }
 
+/* ---- deletion ---------------------------------------------------------------------------------- */
+
+static int delete_tx(struct db *db, void *ctx, struct api_err *err)
+{
+	static const char exists_sql[] = "SELECT 1 FROM sweeps WHERE id = ?1";
+	static const char busy_sql[] = "SELECT j.id FROM sweep_points p JOIN jobs j ON j.id = p.job_id WHERE "
+				       "p.sweep_id = ?1 AND j.status IN ('queued', 'running') LIMIT 1";
+	static const char models_sql[] =
+		"SELECT model_id FROM sweep_points WHERE sweep_id = ?1 AND model_id IS NOT NULL ORDER BY idx";
+	static const char drop_models[] =
+		"DELETE FROM models WHERE id IN (SELECT model_id FROM sweep_points WHERE sweep_id = ?1)";
+	static const char drop_sweep[] = "DELETE FROM sweeps WHERE id = ?1";
+	struct cancel *c = ctx; /* id in, the model ids out */
+	int64_t job = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	if (db_exists(db, exists_sql, c->id, NULL, "sweep", err))
+		return -1;
+	rc = db_find_id(db, busy_sql, c->id, &job, err);
+	if (rc == 1)
+		return api_fail(err, API_CONFLICT, NULL, "sweep %lld still has job %lld queued or running: cancel it first",
+				(long long)c->id, (long long)job);
+	if (rc < 0)
+		return -1;
+	c->running = calloc(API_SWEEP_MAX_POINTS, sizeof *c->running);
+	if (!c->running)
+		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
+	st = db_stmt(db, models_sql, err);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, c->id);
+	while (c->n_running < API_SWEEP_MAX_POINTS && (rc = db_step(st)) == SQLITE_ROW)
+		c->running[c->n_running++] = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(db, rc, err);
+	for (int q = 0; q < 2; q++) {
+		st = db_stmt(db, q == 0 ? drop_models : drop_sweep, err);
+		if (!st)
+			return -1;
+		sqlite3_bind_int64(st, 1, c->id);
+		if (db_exec_stmt(db, st, err))
+			return -1;
+	}
+	return 0;
+}
+
+int db_sweep_delete(struct db *db, int64_t id, int64_t **models, size_t *n_models, struct api_err *err)
+{
+	struct cancel c = {id, NULL, 0};
+	int rc = db_transaction(db, delete_tx, &c, err);
+
+	if (rc < 0) {
+		free(c.running);
+		c.running = NULL;
+		c.n_running = 0;
+	}
+	*models = c.running;
+	*n_models = c.n_running;
+	return rc;
+}
+
 /* ---- events ------------------------------------------------------------------------------------ */
 
 int db_sweep_events(struct db *db, int64_t id, int64_t after, size_t max, struct db_event **events, size_t *n,

@@ -41,6 +41,10 @@ void db_sweep_points_free(struct api_sweep_point_info *points, size_t n);
  * ones, in one transaction; *running (new) lists the running jobs for their
  * workers. 409 when no point is left to cancel. */
 int db_sweep_cancel(struct db *db, int64_t id, int64_t **running, size_t *n_running, struct api_err *err);
+/* Deletes the sweep with its points' models (and so their jobs, histories
+ * and predictions) in one transaction; *models (new) lists the models
+ * deleted, for the model cache. 409 while a point is queued or running. */
+int db_sweep_delete(struct db *db, int64_t id, int64_t **models, size_t *n_models, struct api_err *err);
 /* The events of the sweep's jobs after event id `after` (ids are the job
  * events' row ids: increasing in commit order), at most max; each data is
  * {"point", "job_id", "event"}. *final: every job has ended and no event

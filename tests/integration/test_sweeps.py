@@ -182,6 +182,16 @@ class TestSweeps(SweepCase):
         rest = read_sweep_events(self.srv.port, s["id"], last_event_id=events[half - 1]["id"])
         self.assertEqual(rest, events[half:])
 
+        # Deleting the sweep deletes its points' models and jobs, nothing else.
+        others = self.totals(c)
+        self.assertEqual(c.delete("/v1/sweeps/%d" % s["id"]).status, 204)
+        self.assertEqual(c.get("/v1/sweeps/%d" % s["id"]).status, 404)
+        for p in by_index:
+            self.assertEqual(c.get("/v1/models/%d" % p["model_id"]).status, 404)
+            self.assertEqual(c.get("/v1/jobs/%d" % p["job_id"]).status, 404)
+        self.assertEqual(self.totals(c), (others[0] - 8, others[1] - 8, others[2] - 1))
+        self.assertEqual(c.delete("/v1/sweeps/%d" % s["id"]).status, 404)
+
     def test_random_sweep_reproducible_and_ranked(self):
         c = self.srv.client
         train, val = self.iris_sets(c)
@@ -280,6 +290,7 @@ class TestSweepCancel(SweepCase):
         s = s.json
         first = min(s["points"], key=lambda p: p["index"])
         self.wait_job(c, first["job_id"], statuses=("running",), min_epoch=1, timeout=T(60))
+        self.assertError(c.delete("/v1/sweeps/%d" % s["id"]), 409, "conflict", None)
         r = c.post("/v1/sweeps/%d/cancel" % s["id"])
         self.assertStatus(r, 200)
         self.assertEqual(r.json["status"], "cancelled", r.json)

@@ -2,8 +2,8 @@
  * test_db_sweep.c — sweeps in the store (server/store/db_sweep.c): a sweep,
  * its points, models and jobs created in one transaction (an I/O error on
  * its last insert, or a full queue, leaves nothing), the Idempotency-Key,
- * each point's best metric against values computed by hand, cancel, and the
- * sweep's event log. What the code wrote is read back through an
+ * each point's best metric against values computed by hand, cancel, the
+ * sweep's event log, and delete. What the code wrote is read back through an
  * independent connection.
  */
 #include <check.h>
@@ -210,6 +210,9 @@ START_TEST(test_best_cancel_and_events)
 	db_sweep_points_free(pts, n);
 
 	/* cancel: the two queued points at once, the running one flagged for its worker */
+	ck_assert_int_eq(db_sweep_delete(f.db, id, &running, &n_running, &err), -1);
+	ck_assert_int_eq(err.code, API_CONFLICT); /* points queued and running */
+	ck_assert_int_eq(count(&f, "sweep_points"), 3);
 	ck_assert_msg(db_sweep_cancel(f.db, id, &running, &n_running, &err) == 0, "%s", err.message);
 	ck_assert_uint_eq(n_running, 1);
 	ck_assert_int_eq(running[0], run.job_id);
@@ -240,6 +243,20 @@ START_TEST(test_best_cancel_and_events)
 	db_events_free(ev, n);
 	ck_assert_int_eq(db_sweep_cancel(f.db, id, &running, &n_running, &err), -1);
 	ck_assert_int_eq(err.code, API_CONFLICT);
+
+	/* delete: the sweep, its points, their models, jobs and events; a model of no sweep stays */
+	peek_exec(f.t.db, "INSERT INTO models (name, definition, n_params, state, created_at, updated_at) "
+			  "SELECT 'other', definition, n_params, state, created_at, updated_at FROM models LIMIT 1");
+	ck_assert_msg(db_sweep_delete(f.db, id, &running, &n_running, &err) == 0, "%s", err.message);
+	ck_assert_uint_eq(n_running, 3);
+	free(running);
+	for (const char *const *t = (const char *const[]){"sweeps", "sweep_points", "jobs", "job_events", "job_epochs",
+							   NULL};
+	     *t; t++)
+		ck_assert_msg(count(&f, *t) == 0, "%s has rows after the delete", *t);
+	ck_assert_int_eq(count(&f, "models"), 1);
+	ck_assert_int_eq(db_sweep_delete(f.db, id, &running, &n_running, &err), -1);
+	ck_assert_int_eq(err.code, API_NOT_FOUND);
 	ck_assert_int_eq(db_sweep_cancel(f.db, id + 5, &running, &n_running, &err), -1);
 	ck_assert_int_eq(err.code, API_NOT_FOUND);
 	db_run_free(&run);
