@@ -378,6 +378,7 @@ static int point_fail(struct api_err *err, const struct param *pm, size_t n_para
 }
 
 struct expand {
+	const char *name; /* the sweep's */
 	const cJSON *model, *job;
 	struct param *pm;
 	size_t n_params;
@@ -397,6 +398,25 @@ static int make_point(const struct expand *x, size_t i, cJSON **vals, struct api
 	if (!model || !job || !params || !api_add_number(job, "model_id", 1)) {
 		api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
 		goto out;
+	}
+	if (!cJSON_GetObjectItemCaseSensitive(model, "name") && !cJSON_GetObjectItemCaseSensitive(model, "keras")) {
+		/* "<sweep name> #i", the sweep's name cut at a character boundary to fit. */
+		char name[API_NAME_MAX + 1], suffix[24];
+		size_t n = strlen(x->name), room;
+
+		snprintf(suffix, sizeof suffix, " #%zu", i);
+		room = API_NAME_MAX - strlen(suffix);
+		if (n > room) {
+			n = room;
+			while (n > 0 && ((unsigned char)x->name[n] & 0xC0) == 0x80)
+				n--;
+		}
+		memcpy(name, x->name, n);
+		memcpy(name + n, suffix, strlen(suffix) + 1);
+		if (!api_json_add(model, "name", cJSON_CreateString(name))) {
+			api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
+			goto out;
+		}
 	}
 	for (k = 0; k < x->n_params; k++) {
 		cJSON *copy = cJSON_Duplicate(vals[k], 1);
@@ -593,6 +613,7 @@ int api_sweep_decode(const char *body, size_t len, const struct api_sweep_seeds 
 	for (size_t k = 0; k < x.n_params; k++)
 		if (param_resolve(&pm[k], model, job, err))
 			goto out;
+	x.name = out->name;
 	x.model = model;
 	x.job = job;
 	x.pm = pm;

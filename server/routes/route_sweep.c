@@ -21,7 +21,7 @@
 #define CANCEL_WAIT_MS 10000
 #define EVENTS_PER_QUERY 64
 /* Initial model states held at once while a sweep is created. */
-#define SWEEP_MAX_STATE_BYTES ((size_t)1 << 30)
+#define SWEEP_MAX_STATE_BYTES ((size_t)256 << 20)
 
 static void reply_sweep(struct http_req *r, struct db *db, int64_t id, int status)
 {

@@ -83,6 +83,9 @@ START_TEST(test_grid_order_and_values)
 		ck_assert(p->model.has_seed && p->model.seed == 101);
 		ck_assert(p->job.has_seed && p->job.fit.seed == 202);
 	}
+	/* A template without a name: "<sweep name> #i". */
+	ck_assert_str_eq(req.points[0].model.name, "sweep #0");
+	ck_assert_str_eq(req.points[11].model.name, "sweep #11");
 	ck_assert_ptr_nonnull(strstr(req.definition, "\"grid\""));
 	ck_assert_ptr_null(strstr(req.definition, "\"metric\""));
 	api_sweep_req_free(&req);
@@ -196,6 +199,33 @@ START_TEST(test_bad_bodies)
 	t_expect_err(&err, API_VALIDATION_FAILED, bad_rows[_i].field, bad_rows[_i].msg_part, what);
 	ck_assert_ptr_null(req.points);
 	ck_assert_ptr_null(req.definition);
+}
+END_TEST
+
+/* A long sweep name is cut at a character boundary to fit the suffix; a template's name is kept. */
+START_TEST(test_point_model_names)
+{
+	char body[1200], name[API_NAME_MAX + 1];
+	struct api_sweep_req req;
+	struct api_err err;
+	size_t n;
+
+	/* 124 ASCII bytes + "é" (2 bytes): the cut at 125 bytes would split the "é", which goes whole. */
+	snprintf(body, sizeof body, "{'name': '%0124d\u00e9', " MODEL ", " JOB ", 'metric': 'loss', 'grid': {'epochs': [1, 2]}}", 0);
+	ck_assert_msg(decode(body, &req, &err) == 0, "%s: %s", err.field, err.message);
+	n = strlen(req.points[1].model.name);
+	ck_assert_uint_le(n, API_NAME_MAX);
+	ck_assert(api_name_valid(req.points[1].model.name));
+	snprintf(name, sizeof name, "%s", req.points[1].model.name);
+	ck_assert_str_eq(name + n - 3, " #1");
+	ck_assert_uint_eq(n, 124 + 3);
+	api_sweep_req_free(&req);
+	ck_assert_int_eq(decode("{'model': {'name': 'mine', 'input_dim': 4, 'layers': [{'type': 'dense', 'units': 1}], "
+				"'loss': 'mse'}, " JOB ", 'metric': 'loss', 'grid': {'epochs': [1]}}",
+				&req, &err),
+			 0);
+	ck_assert_str_eq(req.points[0].model.name, "mine");
+	api_sweep_req_free(&req);
 }
 END_TEST
 
@@ -367,6 +397,7 @@ Suite *suite_api_sweep(void)
 	tcase_add_test(tc, test_grid_order_and_values);
 	tcase_add_test(tc, test_path_adds_new_fields);
 	tcase_add_loop_test(tc, test_bad_bodies, 0, (int)(sizeof bad_rows / sizeof bad_rows[0]));
+	tcase_add_test(tc, test_point_model_names);
 	tcase_add_test(tc, test_random_draws);
 	tcase_add_test(tc, test_decode_out_of_memory);
 	suite_add_tcase(s, tc);
