@@ -182,6 +182,15 @@ class TestSweeps(SweepCase):
         rest = read_sweep_events(self.srv.port, s["id"], last_event_id=events[half - 1]["id"])
         self.assertEqual(rest, events[half:])
 
+        # Each job is deterministic by its seed: the same body again trains the same weights.
+        twin = c.post("/v1/sweeps", body)
+        self.assertStatus(twin, 202)
+        twin = self.wait_sweep(c, twin.json["id"])
+        sha = lambda sweep: {p["index"]: c.get("/v1/jobs/%d" % p["job_id"]).json["weights_sha256"]  # noqa: E731
+                             for p in sweep["points"]}
+        self.assertEqual(sha(twin), sha(done))
+        self.assertEqual(len(set(sha(done).values())), 8, "the points trained the same weights")
+
         # Deleting the sweep deletes its points' models and jobs, nothing else.
         others = self.totals(c)
         self.assertEqual(c.delete("/v1/sweeps/%d" % s["id"]).status, 204)
