@@ -327,15 +327,12 @@ class TestSweepCrash(SweepCase):
         s = c.post("/v1/sweeps", body)
         self.assertStatus(s, 202)
         s = s.json
-        # Interrupt once the second point has committed epochs, far from done.
-        second = sorted(s["points"], key=lambda p: p["index"])[1]
-
+        # Interrupt once a point has succeeded and the next has committed epochs, far from done.
         def midway():
             sweep = c.get("/v1/sweeps/%d" % s["id"]).json
             return sweep["counts"]["succeeded"] >= 1 and any(
-                p["status"] == "running" and 0 < p["epoch"] < epochs for p in sweep["points"])
+                p["status"] == "running" and 0 < p["epoch"] < epochs // 2 for p in sweep["points"])
         self.wait_for(midway, T(180), "a point running after one succeeded", interval=0.01)
-        self.assertEqual(c.get("/v1/jobs/%d" % second["job_id"]).json["status"], "running")
         os.kill(srv.proc.pid, signal.SIGKILL)
         srv.proc.wait()
         srv.start()
@@ -356,3 +353,10 @@ class TestSweepCrash(SweepCase):
         self.assertEqual(int(db_query(srv.db, "SELECT max(attempts) FROM jobs")[0][0]), 2)
         self.check_ranking(c, done, "val_loss", maximize=False)
         self.assertFalse(math.isnan(done["points"][0]["best"]))
+        # The interrupted points end as uninterrupted ones: the same body again, the same weights.
+        twin = c.post("/v1/sweeps", body)
+        self.assertStatus(twin, 202)
+        twin = self.wait_sweep(c, twin.json["id"], timeout=T(300))
+        sha = lambda sweep: {p["index"]: c.get("/v1/jobs/%d" % p["job_id"]).json["weights_sha256"]  # noqa: E731
+                             for p in sweep["points"]}
+        self.assertEqual(sha(twin), sha(done))
