@@ -292,7 +292,7 @@ class TestSweepCancel(SweepCase):
         srv = self.server(name="sweep-cancel", workers=1)
         c = srv.client
         train, val = self.iris_sets(c)
-        body = {"model": self.model_template(), "job": {"dataset_id": train, "epochs": 30000, "batch_size": 8},
+        body = {"model": self.model_template(), "job": {"dataset_id": train, "epochs": 30000, "batch_size": 1},
                 "grid": {"layers[0].units": [4, 8, 16]}, "metric": "loss"}
         s = c.post("/v1/sweeps", body)
         self.assertStatus(s, 202)
