@@ -13,7 +13,7 @@ import socket
 import subprocess
 import time
 
-from harness import Config, FitdCase, T, db_query, f32, mlp_body
+from harness import Config, FitdCase, T, blobs, db_query, f32, mlp_body
 
 SKLEARN_PYTHON = "/usr/bin/python3"
 IRIS = r"""
@@ -315,14 +315,17 @@ class TestSweepCancel(SweepCase):
 
 class TestSweepCrash(SweepCase):
     def test_sigkill_mid_sweep_then_every_point_finishes_once(self):
+        # Iris epochs take microseconds; points of a second or more (as test_restart's
+        # jobs) leave a wide window to interrupt one: 600 rows, 64x64 hidden units.
         srv = self.server(args=["--commit-interval-ms", "50"], name="sweep-crash", workers=1)
         c = srv.client
-        train, val = self.iris_sets(c)
-        epochs = 150 if Config.slow else 600
-        body = {"model": self.model_template(),
-                "job": {"dataset_id": train, "validation_dataset_id": val, "epochs": epochs, "batch_size": 8,
+        x, y = blobs(n=600, features=32, classes=4, seed=8)
+        data = self.create_dataset(c, x, y, name="crash")
+        epochs = 600 if Config.slow else 2500
+        body = {"model": mlp_body(input_dim=32, hidden=(64, 64), outputs=4, seed=77, name="crash"),
+                "job": {"dataset_id": data["id"], "epochs": epochs, "batch_size": 32, "validation_split": 0.1,
                         "seed": 9},
-                "grid": {"optimizer.learning_rate": [1e-3, 1e-2], "layers[0].units": [4, 16]},
+                "grid": {"optimizer.learning_rate": [1e-3, 2e-3], "layers[0].units": [32, 64]},
                 "metric": "val_loss"}
         s = c.post("/v1/sweeps", body)
         self.assertStatus(s, 202)
@@ -330,6 +333,7 @@ class TestSweepCrash(SweepCase):
         # Interrupt once a point has succeeded and the next has committed epochs, far from done.
         def midway():
             sweep = c.get("/v1/sweeps/%d" % s["id"]).json
+            self.assertIn(sweep["status"], ("queued", "running"), "the sweep ended before it could be interrupted")
             return sweep["counts"]["succeeded"] >= 1 and any(
                 p["status"] == "running" and 0 < p["epoch"] < epochs // 2 for p in sweep["points"])
         self.wait_for(midway, T(180), "a point running after one succeeded", interval=0.01)
