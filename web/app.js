@@ -1,8 +1,10 @@
 /*
- * app.js — fitd's dashboard: datasets, models, jobs with live loss curves, predictions.
+ * app.js — fitd's dashboard: datasets, models, jobs with live loss curves, predictions,
+ * runs compared on overlaid curves, sweeps ranked.
  *
  * The page talks only to the public /v1 API, exactly as any other client does.
- * Navigation is by hash (#/datasets, #/models/3, #/jobs/7); each view renders
+ * Navigation is by hash (#/datasets, #/models/3, #/jobs/7, #/compare?jobs=3,7,
+ * #/sweeps/2); each view renders
  * into <main> and registers what must stop when the view is left (timers, the
  * event stream, charts).
  *
@@ -405,6 +407,9 @@ const routes = [
 	[/^#\/models\/(\d+)$/, viewModel],
 	[/^#\/jobs$/, viewJobs],
 	[/^#\/jobs\/(\d+)$/, viewJob],
+	[/^#\/compare$/, viewCompare],
+	[/^#\/sweeps$/, viewSweeps],
+	[/^#\/sweeps\/(\d+)$/, viewSweep],
 ];
 
 function route() {
@@ -947,8 +952,14 @@ function viewJobs(view, query) {
 		location.hash = `#/jobs/${job.id}`;
 	});
 
-	const list = table(['Job', 'Model', 'Dataset', 'Status', 'Progress', 'Loss', 'Val loss', 'Created', ''], 'Jobs');
-	view.append(h('h1.page', null, 'Jobs'), form, h('section.card', null, list.wrap));
+	const list = table(['Job', 'Model', 'Dataset', 'Status', 'Progress', 'Loss', 'Val loss', 'Created', '', 'Compare'], 'Jobs');
+	/* Jobs ticked for the comparison page; kept across the list's refreshes. */
+	const selected = new Set();
+	const compare = h('button#compare-jobs', { type: 'button', disabled: true }, 'Compare selected jobs');
+	compare.addEventListener('click', () => {
+		location.hash = `#/compare?jobs=${[...selected].sort((a, b) => a - b).join(',')}`;
+	});
+	view.append(h('h1.page', null, 'Jobs'), form, h('section.card', null, h('div.actions', null, compare), list.wrap));
 
 	const names = { models: new Map(), datasets: new Map() };
 	load(async () => {
@@ -992,13 +1003,24 @@ function viewJobs(view, query) {
 				await load(() => api('POST', `/v1/jobs/${j.id}/cancel`));
 			});
 		}
+		const pick = h('input', {
+			type: 'checkbox', checked: selected.has(j.id), 'aria-label': `Compare job ${j.id}`,
+			dataset: { key: `pick-${j.id}`, action: 'compare' },
+		});
+		pick.addEventListener('change', () => {
+			if (pick.checked)
+				selected.add(j.id);
+			else
+				selected.delete(j.id);
+			compare.disabled = selected.size === 0;
+		});
 		return h('tr', { dataset: { id: j.id, status: j.status } },
 			h('td', null, h('a', { href: `#/jobs/${j.id}`, dataset: { key: `open-${j.id}` } }, `Job ${j.id}`)),
 			h('td', null, h('a', { href: `#/models/${j.model_id}` }, names.models.get(j.model_id) || j.model_id)),
 			h('td', null, names.datasets.get(j.dataset_id) || j.dataset_id),
 			h('td', null, statusBadge(j.status)), h('td', null, progress(j)),
 			h('td.num', null, fmt(j.metrics?.loss)), h('td.num', null, fmt(j.metrics?.val_loss)),
-			h('td', null, when(j.created_at)), h('td', null, cancel));
+			h('td', null, when(j.created_at)), h('td', null, cancel), h('td', null, pick));
 	}
 }
 
@@ -1192,6 +1214,225 @@ function viewJob(view, id) {
 			window.fitdCharts.done = true;
 			schedule();
 		}
+	});
+}
+
+/* ---- runs compared: several jobs' curves overlaid ---------------------------------------------- */
+
+const PALETTE = ['#2563eb', '#dc2626', '#059669', '#d97706', '#7c3aed', '#db2777', '#0891b2', '#65a30d', '#ea580c',
+	'#4b5563', '#1e3a8a', '#9d174d'];
+
+/* The series of history rows worth a chart: loss, val_loss, then every other number a row carries. */
+function seriesOf(histories) {
+	const keys = new Set(['loss']);
+	for (const rows of histories)
+		for (const r of rows)
+			for (const [k, v] of Object.entries(r))
+				if (typeof v === 'number' && k !== 'epoch' && k !== 'seconds')
+					keys.add(k);
+	const order = ['loss', 'val_loss', 'accuracy', 'val_accuracy'];
+	return [...keys].sort((a, b) => ((order.indexOf(a) + 1) || 99) - ((order.indexOf(b) + 1) || 99) || a.localeCompare(b));
+}
+
+/* One chart per series in box, one line per run: set(runs) with runs = [{label, history}]. */
+function overlay(box, idPrefix) {
+	const charts = {};
+	function chartFor(series) {
+		if (!charts[series]) {
+			const canvas = h(`canvas#${idPrefix}-${series}`, { role: 'img', 'aria-label': `${series} per epoch, one line per run` });
+			box.append(h('figure.chart', { dataset: { series } }, h('figcaption', null, series), h('div.chart-box', null, canvas)));
+			charts[series] = makeChart(canvas, [], series);
+			charts[series].options.plugins.legend.labels.usePointStyle = false;
+		}
+		return charts[series];
+	}
+	return {
+		charts,
+		set(runs) {
+			for (const series of seriesOf(runs.map((r) => r.history))) {
+				const chart = chartFor(series);
+				chart.data.datasets = runs.map((r, i) => ({
+					label: r.label, borderColor: PALETTE[i % PALETTE.length], backgroundColor: PALETTE[i % PALETTE.length],
+					borderWidth: 2, tension: 0, pointRadius: r.history.length > 60 ? 0 : 2,
+					data: r.history.filter((e) => typeof e[series] === 'number').map((e) => ({ x: e.epoch, y: e[series] })),
+				}));
+				chart.update('none');
+			}
+		},
+		destroy() {
+			for (const c of Object.values(charts))
+				c.destroy();
+		},
+	};
+}
+
+/* Histories of jobs, fetched again only while a job is not final. */
+function historyCache() {
+	const done = new Map();
+	return async (job) => {
+		if (done.has(job.id))
+			return done.get(job.id);
+		const rows = (await api('GET', `/v1/jobs/${job.id}/history`)).epochs;
+		if (FINAL.has(job.status))
+			done.set(job.id, rows);
+		return rows;
+	};
+}
+
+function viewCompare(view, query) {
+	const ids = (query.get('jobs') || '').split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0);
+	const input = h('input', { type: 'text', value: ids.join(', '), placeholder: '3, 7, 12', dataset: { field: 'jobs' } });
+	const form = h('form#compare-form.card', null, h('h2', null, 'Jobs to compare'),
+		field('Job ids', input, 'comma-separated; or tick jobs in the Jobs list'),
+		h('div.actions', null, h('button.primary', { type: 'submit' }, 'Compare')));
+	form.addEventListener('submit', (e) => {
+		e.preventDefault();
+		const want = input.value.split(/[\s,]+/).map(Number).filter((n) => Number.isInteger(n) && n > 0);
+		location.hash = `#/compare?jobs=${want.join(',')}`;
+	});
+	const list = table(['Job', 'Model', 'Status', 'Progress', 'Loss', 'Val loss'], 'Compared jobs');
+	const box = h('section.charts#compare-charts');
+	view.append(h('h1.page', null, 'Compare runs'), form, h('section.card', null, list.wrap), box);
+	if (!ids.length) {
+		refill(list.body, [], 'No jobs chosen yet.');
+		return;
+	}
+	if (typeof Chart === 'undefined') {
+		banner('Chart.js is not installed on the server (Debian package libjs-chart.js); the curves cannot be drawn.');
+		return;
+	}
+	const ov = overlay(box, 'compare');
+	window.fitdCharts = { compare: ids, charts: ov.charts, done: false };
+	cleanups.push(() => ov.destroy());
+	const history = historyCache();
+	let finished = false;
+	every(2000, async () => {
+		if (finished)
+			return;
+		const jobs = await load(() => Promise.all(ids.map((id) => api('GET', `/v1/jobs/${id}`))));
+		if (!jobs)
+			return;
+		const runs = await load(() => Promise.all(jobs.map(async (j) => ({ label: `Job ${j.id}`, history: await history(j) }))));
+		if (!runs)
+			return;
+		refill(list.body, jobs.map((j) => h('tr', { dataset: { id: j.id, status: j.status } },
+			h('td', null, h('a', { href: `#/jobs/${j.id}` }, `Job ${j.id}`)),
+			h('td', null, h('a', { href: `#/models/${j.model_id}` }, `Model ${j.model_id}`)),
+			h('td', null, statusBadge(j.status)), h('td', null, progress(j)),
+			h('td.num', null, fmt(j.metrics?.loss)), h('td.num', null, fmt(j.metrics?.val_loss)))), 'No jobs.');
+		ov.set(runs);
+		finished = jobs.every((j) => FINAL.has(j.status));
+		if (window.fitdCharts)
+			window.fitdCharts.done = finished;
+	});
+}
+
+/* ---- sweeps ---------------------------------------------------------------------------------- */
+
+function sweepProgress(s) {
+	const c = s.counts || {};
+	const ended = (c.succeeded || 0) + (c.failed || 0) + (c.cancelled || 0);
+	return h('span.progress', null,
+		h('progress', { max: s.n_points, value: ended, 'aria-label': `${ended} of ${s.n_points} points ended` }),
+		h('span', null, `${ended}/${s.n_points}`));
+}
+
+function viewSweeps(view) {
+	const list = table(['Sweep', 'Status', 'Kind', 'Metric', 'Points', 'Created'], 'Sweeps');
+	view.append(h('h1.page', null, 'Sweeps'),
+		h('section.card', null, h('p', null, 'Grid and random sweeps are started with POST /v1/sweeps (docs/API.md, "Sweeps").'), list.wrap));
+	every(2000, async () => {
+		const page = await load(() => api('GET', '/v1/sweeps?limit=100'));
+		if (!page)
+			return;
+		refill(list.body, page.items.map((s) => h('tr', { dataset: { id: s.id, status: s.status } },
+			h('td', null, h('a', { href: `#/sweeps/${s.id}`, dataset: { key: `open-${s.id}` } }, `${s.name} (${s.id})`)),
+			h('td', null, statusBadge(s.status)), h('td', null, s.kind), h('td', null, `${s.metric} (${s.mode})`),
+			h('td', null, sweepProgress(s)), h('td', null, when(s.created_at)))), 'No sweeps yet.');
+	});
+}
+
+function paramText(v) {
+	return typeof v === 'number' ? fmt(v, 4) : JSON.stringify(v);
+}
+
+function viewSweep(view, id) {
+	const title = h('h1.page', null, `Sweep ${id}`);
+	const info = h('dl.facts');
+	const cancel = h('button.danger#cancel-sweep', { type: 'button', disabled: true }, 'Cancel remaining points');
+	const live = h('p.status', { role: 'status' });
+	const tableSlot = h('div.table-wrap');
+	const box = h('section.charts#sweep-charts');
+	view.append(title, h('section.card', null, info, h('div.actions', null, cancel), live),
+		h('section.card', null, h('h2', null, 'Points, best first'), tableSlot), box);
+	if (typeof Chart === 'undefined') {
+		banner('Chart.js is not installed on the server (Debian package libjs-chart.js); the curves cannot be drawn.');
+		return;
+	}
+	const ov = overlay(box, 'sweep');
+	window.fitdCharts = { sweepId: Number(id), charts: ov.charts, done: false, points: [] };
+	cleanups.push(() => ov.destroy());
+	const history = historyCache();
+	let sweep = null, finished = false;
+
+	function render() {
+		title.replaceChildren(`${sweep.name} `, statusBadge(sweep.status));
+		info.replaceChildren(...facts({
+			Kind: sweep.kind, Metric: `${sweep.metric} (${sweep.mode})`, Points: sweepProgress(sweep),
+			Succeeded: sweep.counts.succeeded, Failed: sweep.counts.failed, Cancelled: sweep.counts.cancelled,
+			Created: when(sweep.created_at),
+		}));
+		cancel.disabled = FINAL.has(sweep.status);
+		const paths = [...new Set(sweep.points.flatMap((p) => Object.keys(p.params || {})))];
+		const t = h('table#sweep-points', null, h('caption', null, `Points ranked by ${sweep.metric} (${sweep.mode})`),
+			h('thead', null, h('tr', null, ['Rank', 'Point', ...paths, 'Status', 'Progress', `Best ${sweep.metric}`, 'Best epoch', 'Job', 'Model']
+				.map((x) => h('th', { scope: 'col' }, x)))),
+			h('tbody', null, sweep.points.map((p) => h('tr', { dataset: { index: p.index, status: p.status } },
+				h('td.num', null, p.rank), h('td.num', null, `#${p.index}`),
+				...paths.map((k) => h('td.num', { dataset: { param: k } }, k in p.params ? paramText(p.params[k]) : '—')),
+				h('td', null, statusBadge(p.status)), h('td', null, progress(p)),
+				h('td.num', { dataset: { best: '' } }, fmt(p.best)), h('td.num', null, p.best_epoch ?? '—'),
+				h('td', null, p.job_id ? h('a', { href: `#/jobs/${p.job_id}`, dataset: { link: 'job' } }, `Job ${p.job_id}`) : '—'),
+				h('td', null, p.model_id ? h('a', { href: `#/models/${p.model_id}`, dataset: { link: 'model' } }, `Model ${p.model_id}`) : '—')))));
+		tableSlot.replaceChildren(t);
+	}
+
+	cancel.addEventListener('click', async () => {
+		cancel.disabled = true;
+		live.textContent = 'Cancelling…';
+		const s = await load(() => api('POST', `/v1/sweeps/${id}/cancel`));
+		if (s) {
+			sweep = s;
+			render();
+			live.textContent = `Sweep ${s.status}.`;
+		} else {
+			live.textContent = '';
+		}
+	});
+
+	every(2000, async () => {
+		if (finished)
+			return;
+		const s = await load(() => api('GET', `/v1/sweeps/${id}`));
+		if (!s)
+			return;
+		sweep = s;
+		render();
+		/* Curves in point order, so a point keeps its colour as the ranking changes. */
+		const byIndex = s.points.filter((p) => p.job_id).sort((a, b) => a.index - b.index);
+		const runs = await load(() => Promise.all(byIndex.map(async (p) => ({
+			label: `#${p.index} ${Object.entries(p.params).map(([k, v]) => `${k}=${paramText(v)}`).join(' ')}`,
+			history: await history({ id: p.job_id, status: p.status }),
+		}))));
+		if (!runs)
+			return;
+		ov.set(runs);
+		finished = !['queued', 'running'].includes(s.status);
+		if (window.fitdCharts) {
+			window.fitdCharts.points = byIndex.map((p) => ({ index: p.index, jobId: p.job_id }));
+			window.fitdCharts.done = finished;
+		}
+		live.textContent = finished ? `Sweep ${s.status}.` : 'Live: updating as points train.';
 	});
 }
 

@@ -47,6 +47,14 @@ const struct http_route route_table[] = {
 	{"GET", "/v1/jobs/{id}/events", route_job_events, NULL, 0},
 	{"POST", "/v1/jobs/{id}/cancel", route_job_cancel, NULL, 0},
 
+	/* Sweeps, route_sweep.c. */
+	{"POST", "/v1/sweeps", route_sweep_create, NULL, HTTP_JSON_BODY},
+	{"GET", "/v1/sweeps", route_sweep_list, NULL, 0},
+	{"GET", "/v1/sweeps/{id}", route_sweep_get, NULL, 0},
+	{"GET", "/v1/sweeps/{id}/events", route_sweep_events, NULL, 0},
+	{"POST", "/v1/sweeps/{id}/cancel", route_sweep_cancel, NULL, 0},
+	{"DELETE", "/v1/sweeps/{id}", route_sweep_delete, NULL, 0},
+
 	/* The Open Inference Protocol (KServe V2 REST), route_v2.c. */
 	{"GET", "/v2/health/live", route_v2_live, NULL, HTTP_PUBLIC},
 	{"GET", "/v2/health/ready", route_v2_ready, NULL, HTTP_PUBLIC},

@@ -111,6 +111,14 @@ void route_job_history(struct http_req *r);
 void route_job_events(struct http_req *r);
 void route_job_cancel(struct http_req *r);
 
+/* Sweeps (route_sweep.c). */
+void route_sweep_create(struct http_req *r);
+void route_sweep_list(struct http_req *r);
+void route_sweep_get(struct http_req *r);
+void route_sweep_events(struct http_req *r);
+void route_sweep_cancel(struct http_req *r);
+void route_sweep_delete(struct http_req *r);
+
 /* The Open Inference Protocol (route_v2.c). */
 void route_v2_live(struct http_req *r);
 void route_v2_ready(struct http_req *r);

@@ -18,7 +18,7 @@ LIBS    := $(shell pkg-config --libs $(PKGS) sqlite3) -lm -pthread
 
 LIB_SRC  := $(wildcard core/*.c) $(wildcard api/*.c)
 HTTP_SRC := $(wildcard server/http/*.c) server/log.c server/metrics.c
-TARGETS  := model dataset job weights instances evaluate csv float model_state train_state http_match v2_infer
+TARGETS  := model dataset job weights instances evaluate csv float model_state train_state http_match v2_infer sweep
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 

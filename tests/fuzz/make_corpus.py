@@ -188,6 +188,31 @@ def job_seeds():
     return res
 
 
+def sweep_seeds():
+    model = {"input_dim": 4, "layers": [{"type": "dense", "units": 8, "activation": "relu"},
+                                        {"type": "dense", "units": 3, "activation": "softmax"}],
+             "loss": "sparse_categorical_crossentropy", "optimizer": {"type": "adam", "learning_rate": 0.001},
+             "metrics": ["accuracy"]}
+    job = {"dataset_id": 1, "validation_dataset_id": 2, "epochs": 3}
+    out = {}
+    out["grid"] = {"name": "g", "model": model, "job": job, "metric": "val_loss", "mode": "min",
+                   "grid": {"optimizer.learning_rate": [1e-3, 3e-3], "layers[0].units": [16, 64],
+                            "job.batch_size": [32, 128]}}
+    out["random"] = {"model": model, "job": job, "metric": "val_accuracy",
+                     "random": {"trials": 5, "seed": 3, "params": {
+                         "optimizer.learning_rate": {"min": 1e-4, "max": 1e-1, "scale": "log"},
+                         "layers[0].units": {"values": [16, 32, 64]},
+                         "epochs": {"min": 1, "max": 4, "integer": True}}}}
+    out["new_fields"] = {"model": model, "job": {"dataset_id": 1}, "metric": "loss",
+                         "grid": {"job.early_stopping": [None, {"monitor": "loss", "patience": 1}],
+                                  "validation_split": [0, 0.2], "model.seed": [1, 2]}}
+    res = {k: json.dumps(v) for k, v in out.items()}
+    res["bad_path"] = json.dumps({"model": model, "job": job, "metric": "loss", "grid": {"layers[9].units": [1]}})
+    res["bad_range"] = json.dumps({"model": model, "job": job, "metric": "loss",
+                                   "random": {"trials": 2, "params": {"epochs": {"min": 3, "max": 1}}}})
+    return res
+
+
 # Matches fuzz_weights.c: 3 -> Dense(4) -> Dropout -> Dense(3, no bias) -> Dense(2).
 def weights_seeds():
     rng = random.Random(3)
@@ -295,6 +320,7 @@ def main():
     write("model", model_seeds())
     write("dataset", dataset_seeds())
     write("job", job_seeds())
+    write("sweep", sweep_seeds())
     write("weights", weights_seeds())
     write("instances", instances_seeds())
     write("evaluate", evaluate_seeds())

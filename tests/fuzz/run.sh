@@ -21,7 +21,7 @@ cd "$(dirname "$0")/../.." || exit 1
 SECS=${1:-60}
 JOBS=${FUZZ_JOBS:-2}
 OUT=build/fuzz
-ALL_TARGETS="model dataset job weights instances evaluate csv float model_state train_state http_match v2_infer"
+ALL_TARGETS="model dataset job weights instances evaluate csv float model_state train_state http_match v2_infer sweep"
 TARGETS=${FUZZ_TARGETS:-$ALL_TARGETS}
 
 if ! [[ $SECS =~ ^[0-9]+$ ]] || [ "$SECS" -lt 1 ]; then
@@ -58,7 +58,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 dict_for() {
 	case $1 in
-	model | dataset | job | weights | instances | evaluate | v2_infer) echo "-dict=tests/fuzz/json.dict" ;;
+	model | dataset | job | weights | instances | evaluate | v2_infer | sweep) echo "-dict=tests/fuzz/json.dict" ;;
 	csv | float) echo "-dict=tests/fuzz/csv.dict" ;;
 	http_match) echo "-dict=tests/fuzz/http.dict" ;;
 	esac

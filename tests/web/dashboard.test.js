@@ -496,8 +496,92 @@ test('jobs list: progress, and cancelling a second job from the list', async () 
 	assert.equal(await page.locator(`tr[data-id="${id}"] button[data-action=cancel]`).count(), 0);
 });
 
+/* The overlaid charts of the page: {series: [[[epoch, y], ...] per line]}. */
+function overlayData(p = page) {
+	return p.evaluate(() => {
+		const out = {};
+		for (const [k, c] of Object.entries(window.fitdCharts.charts))
+			out[k] = c.data.datasets.map((d) => d.data.map((pt) => [pt.x, pt.y]));
+		return out;
+	});
+}
+
+/* One line per job of each series, as the histories say. */
+async function assertOverlayIsHistories(jobIds) {
+	const histories = [];
+	for (const id of jobIds)
+		histories.push((await api('GET', `/v1/jobs/${id}/history`)).body.epochs);
+	const charts = await overlayData();
+	for (const series of SERIES) {
+		assert.ok(charts[series], `a chart of ${series}`);
+		assert.deepEqual(charts[series], histories.map((rows) => rows.map((e) => [e.epoch, e[series]])), series);
+	}
+	return histories;
+}
+
+test('sweeps: the ranked table as the histories rank it, links to each point\'s job and model, overlaid curves', async () => {
+	const { samples } = blobs(240, 8, 11);
+	const ds = await api('POST', '/v1/datasets', { name: 'sweep-data', x: samples.map((x) => x.x), y: samples.map((x) => x.y) });
+	assert.equal(ds.status, 201);
+	const r = await api('POST', '/v1/sweeps', {
+		name: 'web grid',
+		model: {
+			input_dim: 8, layers: [{ type: 'dense', units: 8, activation: 'relu' }, { type: 'dense', units: 4, activation: 'softmax' }],
+			loss: 'sparse_categorical_crossentropy', optimizer: { type: 'adam', learning_rate: 0.001 }, metrics: ['accuracy'], seed: 3,
+		},
+		job: { dataset_id: ds.body.id, epochs: 8, validation_split: 0.25, seed: 4 },
+		grid: { 'optimizer.learning_rate': [0.001, 0.05], 'layers[0].units': [4, 16] },
+		metric: 'val_loss',
+	});
+	assert.equal(r.status, 202);
+	ids.sweep = r.body.id;
+	await go('#/sweeps');
+	await page.locator(`tr[data-id="${ids.sweep}"] a`).click();
+	await until('the sweep page to end', () => page.evaluate((id) => window.fitdCharts?.sweepId === id && window.fitdCharts.done, ids.sweep));
+	const s = (await api('GET', `/v1/sweeps/${ids.sweep}`)).body;
+	assert.equal(s.status, 'succeeded');
+	await page.locator('#sweep-points tbody tr[data-status=succeeded]').nth(3).waitFor();
+
+	/* An independent ranking: each point's least val_loss over its history, ties by index. */
+	const byIndex = s.points.slice().sort((a, b) => a.index - b.index);
+	const histories = await assertOverlayIsHistories(byIndex.map((p) => p.job_id));
+	const best = histories.map((rows) => Math.min(...rows.map((e) => e.val_loss)));
+	const order = byIndex.map((p) => p.index).sort((a, b) => best[a] - best[b] || a - b);
+	assert.deepEqual(s.points.map((p) => p.index), order);
+	const rows = await page.locator('#sweep-points tbody tr').evaluateAll((trs) => trs.map((tr) => ({
+		index: Number(tr.dataset.index), job: tr.querySelector('[data-link=job]').getAttribute('href'),
+		model: tr.querySelector('[data-link=model]').getAttribute('href'),
+		units: tr.querySelector('[data-param="layers[0].units"]').textContent,
+	})));
+	assert.deepEqual(rows.map((x) => x.index), order, 'the table is ranked');
+	for (const [i, p] of s.points.entries()) {
+		assert.equal(rows[i].job, `#/jobs/${p.job_id}`);
+		assert.equal(rows[i].model, `#/models/${p.model_id}`);
+		assert.equal(rows[i].units, String(p.params['layers[0].units']));
+	}
+	await page.locator('#sweep-points tbody tr').first().locator('[data-link=model]').click();
+	await page.waitForURL(new RegExp(`#/models/${s.points[0].model_id}$`));
+	await go(`#/sweeps/${ids.sweep}`);
+	await page.locator('#sweep-points tbody tr').first().locator('[data-link=job]').click();
+	await page.waitForURL(new RegExp(`#/jobs/${s.points[0].job_id}$`));
+});
+
+test('compare: jobs ticked in the list, their curves overlaid equal their histories', async () => {
+	const s = (await api('GET', `/v1/sweeps/${ids.sweep}`)).body;
+	const pick = [s.points[0].job_id, s.points[1].job_id, ids.job].sort((a, b) => a - b);
+	await go('#/jobs');
+	for (const id of pick)
+		await page.locator(`tr[data-id="${id}"] input[data-action=compare]`).check();
+	await page.locator('#compare-jobs').click();
+	await page.waitForURL(new RegExp(`#/compare\\?jobs=${pick.join(',')}$`));
+	await until('the compared curves', () => page.evaluate(() => Array.isArray(window.fitdCharts?.compare) && window.fitdCharts.done));
+	await assertOverlayIsHistories(pick);
+	assert.equal(await page.locator('#compare-form input').inputValue(), pick.join(', '));
+});
+
 test('accessibility basics: labelled controls, no overflow on a narrow screen', async () => {
-	for (const view of ['#/datasets', '#/models', '#/jobs', `#/jobs/${ids.job}`, `#/models/${ids.model}`]) {
+	for (const view of ['#/datasets', '#/models', '#/jobs', `#/jobs/${ids.job}`, `#/models/${ids.model}`, '#/sweeps',
+		`#/sweeps/${ids.sweep}`, `#/compare?jobs=${ids.job}`]) {
 		for (const size of [{ width: 1280, height: 800 }, { width: 390, height: 844 }]) {
 			await page.setViewportSize(size);
 			await page.goto('about:blank');
