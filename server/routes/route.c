@@ -11,37 +11,39 @@
 #include "server/hash.h"
 #include "server/routes/route.h"
 
+/* The last column names the query parameters a route takes (none when
+ * absent): any other is a 422 naming it (http.h). */
 const struct http_route route_table[] = {
-	{"GET", "/healthz", route_healthz, NULL, HTTP_PUBLIC},
-	{"GET", "/readyz", route_readyz, NULL, HTTP_PUBLIC},
-	{"GET", "/metrics", route_metrics, NULL, 0},
-	{"GET", "/v1/info", route_info, NULL, 0},
+	{"GET", "/healthz", route_healthz, NULL, HTTP_PUBLIC, NULL},
+	{"GET", "/readyz", route_readyz, NULL, HTTP_PUBLIC, NULL},
+	{"GET", "/metrics", route_metrics, NULL, 0, NULL},
+	{"GET", "/v1/info", route_info, NULL, 0, NULL},
 
-	{"POST", "/v1/datasets", route_dataset_create, route_dataset_begin, 0},
-	{"GET", "/v1/datasets", route_dataset_list, NULL, 0},
-	{"GET", "/v1/datasets/{id}", route_dataset_get, NULL, 0},
-	{"DELETE", "/v1/datasets/{id}", route_dataset_delete, NULL, 0},
+	{"POST", "/v1/datasets", route_dataset_create, route_dataset_begin, 0, "name label header"},
+	{"GET", "/v1/datasets", route_dataset_list, NULL, 0, "limit offset"},
+	{"GET", "/v1/datasets/{id}", route_dataset_get, NULL, 0, NULL},
+	{"DELETE", "/v1/datasets/{id}", route_dataset_delete, NULL, 0, NULL},
 
-	{"POST", "/v1/models", route_model_create, NULL, HTTP_JSON_BODY},
-	{"GET", "/v1/models", route_model_list, NULL, 0},
-	{"GET", "/v1/models/{id}", route_model_get, NULL, 0},
-	{"DELETE", "/v1/models/{id}", route_model_delete, NULL, 0},
-	{"GET", "/v1/models/{id}/weights", route_weights_get, NULL, 0},
-	{"PUT", "/v1/models/{id}/weights", route_weights_put, NULL, HTTP_JSON_BODY},
-	{"POST", "/v1/models/{id}/predict", route_predict, NULL, HTTP_JSON_BODY},
-	{"POST", "/v1/models/{id}/evaluate", route_evaluate, NULL, HTTP_JSON_BODY},
-	{"GET", "/v1/models/{id}/predictions", route_model_predictions, NULL, 0},
-	{"GET", "/v1/predictions/{id}", route_prediction_get, NULL, 0},
+	{"POST", "/v1/models", route_model_create, NULL, HTTP_JSON_BODY, NULL},
+	{"GET", "/v1/models", route_model_list, NULL, 0, "limit offset"},
+	{"GET", "/v1/models/{id}", route_model_get, NULL, 0, NULL},
+	{"DELETE", "/v1/models/{id}", route_model_delete, NULL, 0, NULL},
+	{"GET", "/v1/models/{id}/weights", route_weights_get, NULL, 0, NULL},
+	{"PUT", "/v1/models/{id}/weights", route_weights_put, NULL, HTTP_JSON_BODY, NULL},
+	{"POST", "/v1/models/{id}/predict", route_predict, NULL, HTTP_JSON_BODY, "store"},
+	{"POST", "/v1/models/{id}/evaluate", route_evaluate, NULL, HTTP_JSON_BODY, NULL},
+	{"GET", "/v1/models/{id}/predictions", route_model_predictions, NULL, 0, "limit offset"},
+	{"GET", "/v1/predictions/{id}", route_prediction_get, NULL, 0, NULL},
 
-	{"POST", "/v1/jobs", route_job_create, NULL, HTTP_JSON_BODY},
-	{"GET", "/v1/jobs", route_job_list, NULL, 0},
-	{"GET", "/v1/jobs/{id}", route_job_get, NULL, 0},
-	{"GET", "/v1/jobs/{id}/history", route_job_history, NULL, 0},
-	{"GET", "/v1/jobs/{id}/events", route_job_events, NULL, 0},
-	{"POST", "/v1/jobs/{id}/cancel", route_job_cancel, NULL, 0},
+	{"POST", "/v1/jobs", route_job_create, NULL, HTTP_JSON_BODY, NULL},
+	{"GET", "/v1/jobs", route_job_list, NULL, 0, "status model_id limit offset"},
+	{"GET", "/v1/jobs/{id}", route_job_get, NULL, 0, NULL},
+	{"GET", "/v1/jobs/{id}/history", route_job_history, NULL, 0, NULL},
+	{"GET", "/v1/jobs/{id}/events", route_job_events, NULL, 0, "last_event_id"},
+	{"POST", "/v1/jobs/{id}/cancel", route_job_cancel, NULL, 0, NULL},
 
 	/* The dashboard: every other GET outside /v1. Last, so it never shadows an API route. */
-	{"GET", "/", route_web, NULL, HTTP_PUBLIC | HTTP_STATIC},
+	{"GET", "/", route_web, NULL, HTTP_PUBLIC | HTTP_STATIC, NULL},
 };
 const size_t route_count = sizeof route_table / sizeof route_table[0];
 

@@ -266,6 +266,11 @@ void route_predict(struct http_req *r)
 	size_t len, n;
 	int64_t id;
 
+	if (store && strcmp(store, "true") != 0 && strcmp(store, "false") != 0 && strcmp(store, "1") != 0 &&
+	    strcmp(store, "0") != 0) {
+		http_fail(r, API_VALIDATION_FAILED, "store", "store must be true or false");
+		return;
+	}
 	if (!db || !route_id(r, 0, &id) || !(ref = cached_model(r, db, id, &m)))
 		return;
 	spec = nn_model_spec(m);
