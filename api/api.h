@@ -149,7 +149,18 @@ struct api_dataset_info {
 	double y_min, y_max;  /* over every target value */
 	bool y_integral;      /* every target value is an integer */
 	char created_at[API_TIME_LEN];
+	uint32_t n_categorical; /* categorical feature columns (CSV uploads) */
+	uint64_t n_missing;     /* missing feature cells (CSV uploads) */
 };
+
+/* task= of an upload: the guess of y_kind, or what the user says it is. */
+enum api_task { API_TASK_AUTO, API_TASK_CLASSIFICATION, API_TASK_REGRESSION };
+/* "classification" / "regression" (NULL: auto); false for anything else. */
+bool api_task_parse(const char *s, enum api_task *out);
+/* Applies task to the guess api_y_stats_finish made; text_label: the label
+ * column held text (its values are class indices). 422 naming "task" when
+ * the targets cannot be that. */
+int api_dataset_task(struct api_dataset_info *info, enum api_task task, bool text_label, struct api_err *err);
 
 /* Running statistics of the targets, fed row by row, that decide y_kind. */
 struct api_y_stats {
@@ -183,14 +194,38 @@ int api_dataset_decode(const char *body, size_t len, const struct api_limits *li
 		       struct api_dataset_body *out, struct api_err *err);
 void api_dataset_body_free(struct api_dataset_body *d);
 char *api_dataset_encode(const struct api_dataset_info *d);
+/* The same with what a CSV upload stored: columns and class_names are the
+ * JSON texts (NULL: null), embedded as "columns" and "class_names". */
+char *api_dataset_encode_full(const struct api_dataset_info *d, const char *columns, const char *class_names);
+/* GET /v1/datasets/{id}/rows: {"columns": [names], "rows": [{name: value}],
+ * "offset", "total"} for n rows of x (n x n_features) and y (n x max(1,
+ * y_dim)) starting at offset. columns is the stored JSON of a CSV upload (NULL
+ * for a JSON upload: then features are "x[0]".. and the target "y");
+ * categorical cells become their category's text, missing ones null. */
+char *api_dataset_rows_encode(const struct api_dataset_info *d, const char *columns, const float *x, const float *y,
+			      size_t n, uint64_t offset);
 /* {"items": [...], "total": total} */
 char *api_dataset_list_encode(const struct api_dataset_info *items, size_t n, uint64_t total);
 
 /* ---- CSV --------------------------------------------------------------------- */
 
-/* Incremental CSV reader for dataset uploads: numbers only, one label column.
- * Bytes arrive in chunks of any size; rows leave through on_row as soon as
- * they are complete. Memory is bounded by one row, whatever the body size. */
+/* Incremental CSV reader for dataset uploads: one label column, the others
+ * features. Bytes arrive in chunks of any size; rows leave through on_row as
+ * soon as they are complete. Memory is bounded by one row plus, per column,
+ * its name, its statistics and (categorical columns) its categories, whatever
+ * the body size.
+ *
+ * A column's kind is fixed by its first cell that is not missing: a number
+ * makes it numeric (a later cell that is not a number is a 400 naming it), text
+ * makes it categorical (every later cell is a category, numbers included).
+ * Missing cells: empty, NA, N/A, null, ? (also quoted). In the rows handed to
+ * on_row a numeric cell is its float32, a categorical one its category's
+ * index (0, 1, ... in order of first appearance), a missing one NaN. A label
+ * cell may not be missing; a text label's classes are renumbered in byte
+ * order at the end (api_csv_label_remap). */
+#define API_CSV_MAX_COLUMNS 65536      /* columns of a CSV upload, label included */
+#define API_CSV_MAX_CATEGORIES 1000    /* distinct values of one categorical column */
+#define API_CSV_CATEGORY_BYTES (16u << 20) /* the text of every category of an upload */
 enum api_csv_header { API_CSV_HEADER_AUTO, API_CSV_HEADER_NO, API_CSV_HEADER_YES };
 struct api_csv_opts {
 	/* Does the first line name the columns? AUTO: yes when any of its cells
@@ -200,6 +235,7 @@ struct api_csv_opts {
 	long label_index;       /* 0-based column, or -1 for the last column */
 	uint64_t max_rows;
 	uint64_t max_cells;
+	char delimiter;         /* between cells; 0 means ',' */
 };
 /* Called once per data row: features (n_features values) and the label.
  * Returning nonzero stops the parse; the callback should then have filled err. */
@@ -216,6 +252,25 @@ int api_csv_feed(struct api_csv *csv, const char *data, size_t len, struct api_e
 int api_csv_finish(struct api_csv *csv, struct api_err *err);
 uint32_t api_csv_n_features(const struct api_csv *csv);
 uint64_t api_csv_n_rows(const struct api_csv *csv);
+/* After a successful api_csv_finish: the columns, in the file's order, as
+ * a JSON array (docs/API.md "Columns"): [{"name", "role", "kind", "count",
+ * "missing", "min", "max", "mean", "std"} or {..., "categories": [{"value",
+ * "count"}]}]. A new string, or NULL when out of memory. */
+char *api_csv_columns_encode(const struct api_csv *csv);
+/* The label's category names as a JSON array (["setosa", ...], in class
+ * order), or NULL when the label column is numeric (or out of memory: then
+ * *oom is set). */
+char *api_csv_class_names_encode(const struct api_csv *csv, bool *oom);
+/* After api_csv_finish, for a text label: the class of each label index
+ * on_row was given (in order of first appearance), classes being the label's
+ * values in byte order; *n entries. NULL (and *n 0) for a numeric label. The
+ * stored targets must be rewritten through it. */
+const uint32_t *api_csv_label_remap(const struct api_csv *csv, uint32_t *n);
+/* Categorical feature columns, and missing feature cells, so far. */
+uint32_t api_csv_n_categorical(const struct api_csv *csv);
+uint64_t api_csv_n_missing(const struct api_csv *csv);
+/* Is s[0..len) a missing-value token (empty, NA, N/A, null, ?)? */
+bool api_csv_missing(const char *s, size_t len);
 
 /* ---- models ------------------------------------------------------------------- */
 

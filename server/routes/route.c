@@ -19,10 +19,11 @@ const struct http_route route_table[] = {
 	{"GET", "/metrics", route_metrics, NULL, 0, NULL},
 	{"GET", "/v1/info", route_info, NULL, 0, NULL},
 
-	{"POST", "/v1/datasets", route_dataset_create, route_dataset_begin, 0, "name label header"},
+	{"POST", "/v1/datasets", route_dataset_create, route_dataset_begin, 0, "name label header delimiter task"},
 	{"GET", "/v1/datasets", route_dataset_list, NULL, 0, "limit offset"},
 	{"GET", "/v1/datasets/{id}", route_dataset_get, NULL, 0, NULL},
 	{"DELETE", "/v1/datasets/{id}", route_dataset_delete, NULL, 0, NULL},
+	{"GET", "/v1/datasets/{id}/rows", route_dataset_rows, NULL, 0, "offset limit"},
 
 	{"POST", "/v1/models", route_model_create, NULL, HTTP_JSON_BODY, NULL},
 	{"GET", "/v1/models", route_model_list, NULL, 0, "limit offset"},

@@ -75,6 +75,7 @@ void route_dataset_create(struct http_req *r);
 void route_dataset_list(struct http_req *r);
 void route_dataset_get(struct http_req *r);
 void route_dataset_delete(struct http_req *r);
+void route_dataset_rows(struct http_req *r);
 
 void route_model_create(struct http_req *r);
 void route_model_list(struct http_req *r);

@@ -94,6 +94,19 @@ int db_dataset_delete(struct db *db, int64_t id, struct api_err *err);
 /* All rows: x is n_samples x n_features, y n_samples x max(1, y_dim). */
 int db_dataset_load(struct db *db, int64_t id, struct api_dataset_info *info, float **x, float **y,
 		    struct api_err *err);
+/* What a CSV upload learned of its columns, written on the unpublished
+ * upload's row before db_upload_finish (JSON texts; class_names may be NULL). */
+int db_upload_columns(struct db *db, int64_t id, const char *columns, const char *class_names,
+		      struct api_err *err);
+/* Rewrites every target y of an unpublished upload (one per row) as
+ * map[y], in one transaction; a target outside 0..n-1 is a 500 (damaged). */
+int db_upload_remap_y(struct db *db, int64_t id, const uint32_t *map, uint32_t n, struct api_err *err);
+/* The stored JSON texts of a dataset (new strings, NULL when absent). */
+int db_dataset_columns(struct db *db, int64_t id, char **columns, char **class_names, struct api_err *err);
+/* Rows [offset, offset + limit) (fewer at the end): *x is *n x n_features,
+ * *y *n x max(1, y_dim); reads only the chunks that hold them. */
+int db_dataset_rows(struct db *db, int64_t id, uint64_t offset, uint32_t limit, struct api_dataset_info *info,
+		    float **x, float **y, size_t *n, struct api_err *err);
 
 /* ---- models ---------------------------------------------------------------------- */
 

@@ -1,0 +1,9 @@
+-- What a CSV upload learned of its columns (issue 12): names, kinds and
+-- statistics as the JSON array GET /v1/datasets/{id} shows (NULL for JSON
+-- uploads and datasets stored before), the label's class names when it held
+-- text (a JSON array, class i's name at index i; NULL otherwise), and the
+-- counts that tell a trainer whether preprocessing is needed.
+ALTER TABLE datasets ADD COLUMN columns TEXT;
+ALTER TABLE datasets ADD COLUMN class_names TEXT;
+ALTER TABLE datasets ADD COLUMN n_categorical INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE datasets ADD COLUMN n_missing INTEGER NOT NULL DEFAULT 0;
