@@ -396,6 +396,13 @@ int api_instances_decode(const char *body, size_t len, uint32_t input_dim, uint3
  * classes != NULL)}; floats round-trip float32. */
 char *api_predictions_encode(int64_t id, const float *out, size_t n, uint32_t outputs,
 			     const int32_t *classes);
+/* The same with "classes" as names: class_names is the model's JSON array
+ * (NULL: indices, as api_predictions_encode). */
+char *api_predictions_encode_named(int64_t id, const float *out, size_t n, uint32_t outputs,
+				   const int32_t *classes, const char *class_names);
+/* Adds "key": value (JSON text; NULL: null) at the end of an encoded JSON
+ * object, taking ownership of object. A new string, or NULL. */
+char *api_json_add_raw(char *object, const char *key, const char *value);
 
 struct api_prediction_info {
 	int64_t id;

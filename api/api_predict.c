@@ -81,6 +81,66 @@ static void put_classes(struct api_buf *b, const int32_t *classes, size_t n)
 	api_buf_put(b, "]", 1);
 }
 
+char *api_predictions_encode_named(int64_t id, const float *out, size_t n, uint32_t outputs,
+				   const int32_t *classes, const char *class_names)
+{
+	unsigned long failures = api_alloc_failures();
+	cJSON *names = class_names && classes ? cJSON_Parse(class_names) : NULL;
+	struct api_buf b = {0};
+	char *text;
+	int n_names = cJSON_IsArray(names) ? cJSON_GetArraySize(names) : 0;
+
+	if (!n_names) {
+		cJSON_Delete(names);
+		return api_predictions_encode(id, out, n, outputs, classes);
+	}
+	api_buf_put(&b, "{", 1);
+	if (id > 0)
+		api_buf_printf(&b, "\"id\":%lld,", (long long)id);
+	api_buf_puts(&b, "\"predictions\":");
+	put_matrix(&b, out, n, outputs);
+	api_buf_puts(&b, ",\"classes\":[");
+	for (size_t i = 0; i < n; i++) {
+		const cJSON *name = classes[i] >= 0 && classes[i] < n_names ? cJSON_GetArrayItem(names, classes[i]) : NULL;
+		char *quoted = cJSON_IsString(name) ? cJSON_PrintUnformatted(name) : NULL;
+
+		if (i)
+			api_buf_put(&b, ",", 1);
+		if (quoted)
+			api_buf_puts(&b, quoted);
+		else
+			api_buf_printf(&b, "%d", classes[i]); /* an index past the names: the index */
+		free(quoted);
+	}
+	api_buf_puts(&b, "]}");
+	cJSON_Delete(names);
+	text = api_buf_finish(&b);
+	if (text && api_alloc_failures() != failures) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+char *api_json_add_raw(char *object, const char *key, const char *value)
+{
+	size_t len = object ? strlen(object) : 0, add;
+	char *out;
+
+	if (len < 2 || object[len - 1] != '}') {
+		free(object);
+		return NULL;
+	}
+	add = strlen(key) + (value ? strlen(value) : 4) + 5;
+	out = api_realloc(object, len + add + 1);
+	if (!out) {
+		free(object);
+		return NULL;
+	}
+	snprintf(out + len - 1, add + 2, "%s\"%s\":%s}", len > 2 ? "," : "", key, value ? value : "null");
+	return out;
+}
+
 char *api_predictions_encode(int64_t id, const float *out, size_t n, uint32_t outputs, const int32_t *classes)
 {
 	struct api_buf b = {0};

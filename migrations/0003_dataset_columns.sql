@@ -7,3 +7,6 @@ ALTER TABLE datasets ADD COLUMN columns TEXT;
 ALTER TABLE datasets ADD COLUMN class_names TEXT;
 ALTER TABLE datasets ADD COLUMN n_categorical INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE datasets ADD COLUMN n_missing INTEGER NOT NULL DEFAULT 0;
+-- The class names a model learned from the first text-label dataset it was
+-- trained on (a JSON array; NULL while it has none): predict answers with them.
+ALTER TABLE models ADD COLUMN class_names TEXT;

@@ -167,3 +167,47 @@ void route_delete(struct http_req *r, const struct route_resource *res)
 		res->deleted(r, id);
 	http_reply_empty(r, 204);
 }
+
+static int classes_differ(const char *what_a, const char *a, const char *what_b, const char *b, const char *field,
+			  struct api_err *err)
+{
+	return api_fail(err, API_VALIDATION_FAILED, field, "%s has the classes %.200s but %s has %.200s", what_a,
+			a ? a : "(numbers, no names)", what_b, b ? b : "(numbers, no names)");
+}
+
+int route_same_classes(struct db *db, int64_t model_id, int64_t dataset_id, const char *field, struct api_err *err)
+{
+	char *model = NULL, *columns = NULL, *data = NULL, what_a[48], what_b[48];
+	int rc = db_model_class_names(db, model_id, &model, err);
+
+	if (rc == 0)
+		rc = db_dataset_columns(db, dataset_id, &columns, &data, err);
+	if (rc == 0 && model && data && strcmp(model, data) != 0) {
+		snprintf(what_a, sizeof what_a, "model %lld", (long long)model_id);
+		snprintf(what_b, sizeof what_b, "dataset %lld", (long long)dataset_id);
+		rc = classes_differ(what_a, model, what_b, data, field, err);
+	}
+	free(model);
+	free(columns);
+	free(data);
+	return rc;
+}
+
+int route_same_dataset_classes(struct db *db, int64_t a, int64_t b, const char *field, struct api_err *err)
+{
+	char *cols_a = NULL, *cols_b = NULL, *names_a = NULL, *names_b = NULL, what_a[48], what_b[48];
+	int rc = db_dataset_columns(db, a, &cols_a, &names_a, err);
+
+	if (rc == 0)
+		rc = db_dataset_columns(db, b, &cols_b, &names_b, err);
+	if (rc == 0 && (names_a || names_b) && (!names_a || !names_b || strcmp(names_a, names_b) != 0)) {
+		snprintf(what_a, sizeof what_a, "dataset %lld", (long long)a);
+		snprintf(what_b, sizeof what_b, "dataset %lld", (long long)b);
+		rc = classes_differ(what_a, names_a, what_b, names_b, field, err);
+	}
+	free(cols_a);
+	free(cols_b);
+	free(names_a);
+	free(names_b);
+	return rc;
+}

@@ -40,6 +40,13 @@ uint64_t route_random_seed(void);
 /* Paging from ?limit=&offset=; replies 422 and returns false when bad. */
 bool route_page(struct http_req *r, uint32_t *limit, uint64_t *offset);
 
+/* A model with class names and a dataset with class names (text labels)
+ * must name the same classes in the same order: 422 naming field otherwise. */
+int route_same_classes(struct db *db, int64_t model_id, int64_t dataset_id, const char *field, struct api_err *err);
+/* Two datasets (training and validation) have the same class names, or
+ * neither has any: 422 naming field otherwise. */
+int route_same_dataset_classes(struct db *db, int64_t a, int64_t b, const char *field, struct api_err *err);
+
 /* ---- list, get and delete, once for every resource ---------------------------------------- */
 
 /* What the generic handlers need to know of a resource. */

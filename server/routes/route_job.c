@@ -69,11 +69,27 @@ static bool job_fits(struct http_req *r, struct db *db, const struct api_job_req
 		reply_lookup_error(r, &err, "validation_dataset_id");
 		return false;
 	}
-	if (api_job_check(req, &model.def, &train, req->validation_dataset_id ? &val : NULL, &err)) {
+	if (api_job_check(req, &model.def, &train, req->validation_dataset_id ? &val : NULL, &err) ||
+	    route_same_classes(db, req->model_id, req->dataset_id, "dataset_id", &err) ||
+	    (req->validation_dataset_id &&
+	     route_same_dataset_classes(db, req->dataset_id, req->validation_dataset_id, "validation_dataset_id", &err))) {
 		http_reply_error(r, &err);
 		return false;
 	}
 	return true;
+}
+
+/* A model given a text-label dataset to train on answers with its names from now on. */
+static int learn_class_names(struct db *db, const struct api_job_req *req, struct api_err *err)
+{
+	char *columns, *names;
+	int rc = db_dataset_columns(db, req->dataset_id, &columns, &names, err);
+
+	if (rc == 0 && names)
+		rc = db_model_set_class_names(db, req->model_id, names, err);
+	free(columns);
+	free(names);
+	return rc;
 }
 
 void route_job_create(struct http_req *r)
@@ -117,12 +133,21 @@ void route_job_create(struct http_req *r)
 		http_fail(r, API_UNAVAILABLE, NULL, "out of memory");
 		return;
 	}
+	/* Before the job is stored, so that a job never trains a model without
+	 * its names (a job refused below leaves them: the same classes are
+	 * asked of every later job anyway). */
+	if (learn_class_names(db, &req, &err)) {
+		free(options);
+		http_reply_error(r, &err);
+		return;
+	}
 	rc = db_job_submit(db, &req, options, app->cfg->queue, idem, &job, &err);
 	free(options);
 	if (rc < 0) {
 		http_reply_error(r, &err);
 		return;
 	}
+
 	if (rc == 0) {
 		jobq_notify(app->jobq);
 		jobq_publish(app->jobq);

@@ -58,10 +58,14 @@ static void reply_model(struct http_req *r, struct db *db, int64_t id, int statu
 	struct api_model_info info;
 	struct api_err err = {0};
 
-	if (db_model_get(db, id, &info, &err))
+	char *names;
+
+	if (db_model_get(db, id, &info, &err) || db_model_class_names(db, id, &names, &err)) {
 		http_reply_error(r, &err);
-	else
-		http_reply_json(r, status, api_model_encode(&info));
+		return;
+	}
+	http_reply_json(r, status, api_json_add_raw(api_model_encode(&info), "class_names", names));
+	free(names);
 }
 
 void route_model_create(struct http_req *r)
@@ -119,7 +123,7 @@ void route_model_create(struct http_req *r)
 	else if (rc == 1)
 		reply_model(r, db, info.id, 201);
 	else
-		http_reply_json(r, 201, api_model_encode(&info));
+		http_reply_json(r, 201, api_json_add_raw(api_model_encode(&info), "class_names", NULL));
 }
 
 static int list_models(struct db *db, uint32_t limit, uint64_t offset, void **items, size_t *n, uint64_t *total,
@@ -226,10 +230,12 @@ struct pending_prediction {
 	struct http_req *r;
 	float *x, *out;
 	int32_t *classes;
+	char *class_names; /* the model's, or NULL */
 };
 
 static void pending_free(struct pending_prediction *p)
 {
+	free(p->class_names);
 	free(p->x);
 	free(p->out);
 	free(p->classes);
@@ -246,7 +252,8 @@ static void prediction_stored(struct predq_item *item, const struct api_err *err
 		http_reply_error(r, err);
 	else
 		http_reply_json(r, 200,
-				api_predictions_encode(item->p.id, p->out, item->p.n, item->p.outputs, p->classes));
+				api_predictions_encode_named(item->p.id, p->out, item->p.n, item->p.outputs, p->classes,
+							     p->class_names));
 	pending_free(p);
 	http_complete(r);
 }
@@ -280,6 +287,10 @@ void route_predict(struct http_req *r)
 		http_fail(r, API_UNAVAILABLE, NULL, "out of memory");
 		goto out;
 	}
+	if (db_model_class_names(db, id, &p->class_names, &err)) {
+		http_reply_error(r, &err);
+		goto out;
+	}
 	body = http_body(r, &len);
 	if (api_instances_decode(body, len, spec->input_dim, app->cfg->max_instances, &p->x, &n, &err)) {
 		http_reply_error(r, &err);
@@ -296,7 +307,7 @@ void route_predict(struct http_req *r)
 		goto out;
 	}
 	if (store && (strcmp(store, "false") == 0 || strcmp(store, "0") == 0)) {
-		http_reply_json(r, 200, api_predictions_encode(0, p->out, n, outputs, p->classes));
+		http_reply_json(r, 200, api_predictions_encode_named(0, p->out, n, outputs, p->classes, p->class_names));
 		goto out;
 	}
 	p->r = r;
@@ -340,6 +351,7 @@ void route_evaluate(struct http_req *r)
 		return;
 	if (db_dataset_get(db, dataset_id, &data_info, &err) ||
 	    api_dataset_fits(nn_model_spec(m), &data_info, "dataset_id", &err) ||
+	    route_same_classes(db, id, dataset_id, "dataset_id", &err) ||
 	    db_dataset_load(db, dataset_id, &data_info, &x, &y, &err)) {
 		if (err.code == API_NOT_FOUND)
 			snprintf(err.field, sizeof err.field, "dataset_id");

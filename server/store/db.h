@@ -110,6 +110,11 @@ int db_dataset_rows(struct db *db, int64_t id, uint64_t offset, uint32_t limit, 
 
 /* ---- models ---------------------------------------------------------------------- */
 
+/* A model's class names (a JSON array, new string), NULL when it has none. */
+int db_model_class_names(struct db *db, int64_t id, char **class_names, struct api_err *err);
+/* Gives a model class names when it has none yet (a no-op otherwise). */
+int db_model_set_class_names(struct db *db, int64_t id, const char *class_names, struct api_err *err);
+
 int db_model_create(struct db *db, struct api_model_info *info, const uint8_t *state, size_t state_len,
 		    const struct db_idem *idem, struct api_err *err);
 int db_model_get(struct db *db, int64_t id, struct api_model_info *info, struct api_err *err);

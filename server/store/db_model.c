@@ -195,3 +195,37 @@ int db_model_put_state(struct db *db, int64_t id, const uint8_t *state, size_t l
 
 	return db_transaction(db, change_tx, &c, err);
 }
+
+int db_model_class_names(struct db *db, int64_t id, char **class_names, struct api_err *err)
+{
+	static const char sql[] = "SELECT class_names FROM models WHERE id = ?1";
+	sqlite3_stmt *st = db_stmt(db, sql, err);
+	const unsigned char *text;
+	int rc;
+
+	*class_names = NULL;
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	rc = db_step(st);
+	if (rc == SQLITE_ROW && (text = sqlite3_column_text(st, 0)) && !(*class_names = strdup((const char *)text))) {
+		sqlite3_reset(st);
+		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return api_fail(err, API_NOT_FOUND, NULL, "no model %lld", (long long)id);
+	return rc == SQLITE_ROW ? 0 : db_fail(db, rc, err);
+}
+
+int db_model_set_class_names(struct db *db, int64_t id, const char *class_names, struct api_err *err)
+{
+	static const char sql[] = "UPDATE models SET class_names = ?2 WHERE id = ?1 AND class_names IS NULL";
+	sqlite3_stmt *st = db_stmt(db, sql, err);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, class_names, -1, SQLITE_STATIC);
+	return db_write_stmt(db, st, err);
+}

@@ -157,6 +157,35 @@ class TestCsvColumns(FitdCase):
         # first appearance (virginica 0 there, versicolor 0 here) every row would be wrong
         self.assertGreater(ev.json["accuracy"], 0.8, ev.json)
 
+        # the model learned the class names: predict answers with them (stored or not)
+        self.assertEqual(self.c.get("/v1/models/%d" % m["id"]).json["class_names"], names)
+        centres = [[5 + k, 3 - k] for k in range(3)]
+        for q in ("", "?store=false"):
+            r = self.c.post("/v1/models/%d/predict%s" % (m["id"], q), {"instances": centres})
+            self.assertStatus(r, 200)
+            self.assertEqual(r.json["classes"], names)
+            self.assertEqual(len(r.json["predictions"]), 3)
+        # other classes: evaluate, a new job and a validation set with other names are refused
+        other = self.upload(to_csv(["a", "b", "kind"], [["1", "2", "x"], ["2", "3", "y"], ["3", "1", "z"]])).json
+        self.assertEqual(other["class_names"], ["x", "y", "z"])
+        e = self.assertError(self.c.post("/v1/models/%d/evaluate" % m["id"], {"dataset_id": other["id"]}), 422,
+                             "validation_failed", "dataset_id")
+        self.assertIn("setosa", e["message"])
+        self.assertError(self.c.post("/v1/jobs", {"model_id": m["id"], "dataset_id": other["id"], "epochs": 1}),
+                         422, "validation_failed", "dataset_id")
+        m2 = self.c.post("/v1/models", mlp_body(input_dim=2, hidden=(4,), outputs=3)).json
+        self.assertError(self.c.post("/v1/jobs", {"model_id": m2["id"], "dataset_id": d1["id"],
+                                                  "validation_dataset_id": other["id"], "epochs": 1}),
+                         422, "validation_failed", "validation_dataset_id")
+        numeric = self.upload(to_csv(["a", "b", "y"], [["1", "2", "0"], ["2", "3", "2"]])).json
+        self.assertError(self.c.post("/v1/jobs", {"model_id": m2["id"], "dataset_id": d1["id"],
+                                                  "validation_dataset_id": numeric["id"], "epochs": 1}),
+                         422, "validation_failed", "validation_dataset_id")
+        self.assertIsNone(self.c.get("/v1/models/%d" % m2["id"]).json["class_names"], "a refused job teaches nothing")
+        # a model of numeric labels answers with indices
+        r = self.c.post("/v1/models/%d/predict" % m2["id"], {"instances": centres})
+        self.assertTrue(all(isinstance(k, int) for k in r.json["classes"]), r.json)
+
     def test_delimiters(self):
         for sep, q in ((";", "%3B"), ("\t", "tab"), ("\t", "%09"), ("|", "%7C"), (":", ":")):
             with self.subTest(sep=sep, q=q):

@@ -568,6 +568,35 @@ START_TEST(test_getters)
 }
 END_TEST
 
+/* Classes by name: an index within the names is its name (JSON-escaped), past them the index. */
+START_TEST(test_predictions_named)
+{
+	float v[3] = {0.25f, 0.5f, 1};
+	int32_t classes[3] = {1, 0, 5};
+	char *s = api_predictions_encode_named(7, v, 3, 1, classes, "[\"a \\\"b\\\"\",\"c\"]");
+
+	ck_assert_ptr_nonnull(s);
+	ck_assert_str_eq(s, "{\"id\":7,\"predictions\":[[0.25],[0.5],[1]],\"classes\":[\"c\",\"a \\\"b\\\"\",5]}");
+	free(s);
+	/* no names: the plain encoding */
+	s = api_predictions_encode_named(0, v, 1, 1, classes, NULL);
+	ck_assert_str_eq(s, "{\"predictions\":[[0.25]],\"classes\":[1]}");
+	free(s);
+	s = api_predictions_encode_named(0, v, 1, 1, classes, "[]");
+	ck_assert_str_eq(s, "{\"predictions\":[[0.25]],\"classes\":[1]}");
+	free(s);
+	/* a key appended to an encoded object */
+	s = api_json_add_raw(strdup("{\"a\":1}"), "class_names", "[\"x\"]");
+	ck_assert_str_eq(s, "{\"a\":1,\"class_names\":[\"x\"]}");
+	free(s);
+	s = api_json_add_raw(strdup("{}"), "k", NULL);
+	ck_assert_str_eq(s, "{\"k\":null}");
+	free(s);
+	ck_assert_ptr_null(api_json_add_raw(NULL, "k", NULL));
+	ck_assert_ptr_null(api_json_add_raw(strdup("[1]"), "k", NULL));
+}
+END_TEST
+
 Suite *suite_api_predict(void)
 {
 	Suite *s = suite_create("api_predict");
@@ -579,6 +608,7 @@ Suite *suite_api_predict(void)
 	tcase_add_loop_test(pred, test_instances_bad, 0, N(instances_bad));
 	tcase_add_test(pred, test_predictions_roundtrip_strtof);
 	tcase_add_test(pred, test_predictions_shapes);
+	tcase_add_test(pred, test_predictions_named);
 	tcase_add_test(pred, test_prediction_record_encode);
 	tcase_add_test(pred, test_evaluate);
 	tcase_add_test(pred, test_evaluate_encode);
