@@ -390,6 +390,15 @@ char *api_history_encode(int64_t job_id, const struct api_epoch *epochs, size_t 
 
 /* {"instances": [[...], ...]}: n rows of input_dim finite numbers into a new
  * float array *x (free with free()). */
+/* The same, where a row may also be an object by column name
+ * ({"sepal_length": 5.1, ...}) when feature_names (the model's JSON array, in
+ * input order) is given: every name exactly once, each a finite number; an
+ * unknown or missing name is a 422 naming instances[i].name. */
+int api_instances_decode_named(const char *body, size_t len, uint32_t input_dim, const char *feature_names,
+			       uint32_t max_rows, float **x, size_t *n, struct api_err *err);
+/* The names of the "feature" columns of a stored columns array, as a JSON
+ * array; NULL when columns is NULL or damaged (or out of memory). */
+char *api_columns_feature_names(const char *columns);
 int api_instances_decode(const char *body, size_t len, uint32_t input_dim, uint32_t max_rows,
 			 float **x, size_t *n, struct api_err *err);
 /* {"id": id (omitted when 0), "predictions": [[...]], "classes": [...] (when

@@ -10,11 +10,39 @@
 
 #include "api/api_internal.h"
 
-int api_instances_decode(const char *body, size_t len, uint32_t input_dim, uint32_t max_rows, float **x,
-			 size_t *n, struct api_err *err)
+/* One row given by column name: every name once, each a finite number. */
+static int read_named_row(const cJSON *row, const char *path, const cJSON *names, const char *const *keys,
+			  uint32_t width, float *out, struct api_err *err)
+{
+	char field[sizeof err->field];
+	uint32_t k = 0;
+
+	if (api_obj_check(row, path, path, keys, err))
+		return -1;
+	for (const cJSON *name = names->child; name; name = name->next, k++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(row, name->valuestring);
+
+		api_path(field, sizeof field, path, name->valuestring);
+		if (!v)
+			return api_fail(err, API_VALIDATION_FAILED, field,
+					"%s is required: the model takes the %u columns it was trained on", field, width);
+		if (cJSON_IsNull(v) || cJSON_IsString(v))
+			return api_fail(err, API_VALIDATION_FAILED, field,
+					"%s must be a number (missing values and categories need preprocessing that "
+					"fitd does not do yet)",
+					field);
+		if (api_read_float(v, field, &out[k], err))
+			return -1;
+	}
+	return 0;
+}
+
+int api_instances_decode_named(const char *body, size_t len, uint32_t input_dim, const char *feature_names,
+			       uint32_t max_rows, float **x, size_t *n, struct api_err *err)
 {
 	static const char *const keys[] = {"instances", NULL};
-	cJSON *root = api_json_parse(body, len, err);
+	cJSON *root = api_json_parse(body, len, err), *names = NULL;
+	const char **name_keys = NULL;
 	const cJSON *inst;
 	char field[sizeof err->field];
 	size_t rows, i = 0;
@@ -29,7 +57,7 @@ int api_instances_decode(const char *body, size_t len, uint32_t input_dim, uint3
 	inst = cJSON_GetObjectItemCaseSensitive(root, "instances");
 	if (!cJSON_IsArray(inst) || !inst->child) {
 		api_fail(err, API_VALIDATION_FAILED, "instances",
-			 "instances must be a non-empty array of rows of %u numbers", input_dim);
+			 "instances must be a non-empty array of rows of %u numbers (or objects by column name)", input_dim);
 		goto fail;
 	}
 	rows = (size_t)cJSON_GetArraySize(inst);
@@ -44,17 +72,75 @@ int api_instances_decode(const char *body, size_t len, uint32_t input_dim, uint3
 	}
 	for (const cJSON *row = inst->child; row; row = row->next, i++) {
 		api_path_index(field, sizeof field, "instances", i);
-		if (api_read_floats(row, field, input_dim, out + i * input_dim, err))
+		if (!cJSON_IsObject(row)) {
+			if (api_read_floats(row, field, input_dim, out + i * input_dim, err))
+				goto fail;
+			continue;
+		}
+		if (!names) {
+			uint32_t k = 0;
+
+			names = feature_names ? cJSON_Parse(feature_names) : NULL;
+			if (!cJSON_IsArray(names) || (uint32_t)cJSON_GetArraySize(names) != input_dim) {
+				api_fail(err, API_VALIDATION_FAILED, field,
+					 "this model has no column names (it was not trained on a CSV with a header): give "
+					 "%s as an array of %u numbers",
+					 field, input_dim);
+				goto fail;
+			}
+			name_keys = api_calloc((size_t)input_dim + 1, sizeof *name_keys);
+			if (!name_keys) {
+				api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
+				goto fail;
+			}
+			for (const cJSON *nm = names->child; nm; nm = nm->next)
+				name_keys[k++] = cJSON_IsString(nm) ? nm->valuestring : "";
+		}
+		if (read_named_row(row, field, names, name_keys, input_dim, out + i * input_dim, err))
 			goto fail;
 	}
+	free(name_keys);
+	cJSON_Delete(names);
 	cJSON_Delete(root);
 	*x = out;
 	*n = rows;
 	return 0;
 fail:
+	free(name_keys);
+	cJSON_Delete(names);
 	free(out);
 	cJSON_Delete(root);
 	return -1;
+}
+
+int api_instances_decode(const char *body, size_t len, uint32_t input_dim, uint32_t max_rows, float **x,
+			 size_t *n, struct api_err *err)
+{
+	return api_instances_decode_named(body, len, input_dim, NULL, max_rows, x, n, err);
+}
+
+char *api_columns_feature_names(const char *columns)
+{
+	unsigned long failures = api_alloc_failures();
+	cJSON *cols = columns ? cJSON_Parse(columns) : NULL, *names = cJSON_CreateArray();
+	const cJSON *col;
+	char *text;
+
+	if (!cJSON_IsArray(cols)) {
+		cJSON_Delete(cols);
+		cJSON_Delete(names);
+		return NULL;
+	}
+	cJSON_ArrayForEach(col, cols) {
+		const cJSON *role = cJSON_GetObjectItemCaseSensitive(col, "role");
+		const cJSON *name = cJSON_GetObjectItemCaseSensitive(col, "name");
+
+		if (cJSON_IsString(role) && strcmp(role->valuestring, "feature") == 0 && cJSON_IsString(name))
+			api_json_append(names, cJSON_CreateString(name->valuestring));
+	}
+	cJSON_Delete(cols);
+	text = api_json_print_free(names, failures);
+	return text;
 }
 
 /* [[a, b], [c, d]] of n rows of width floats. */

@@ -10,3 +10,6 @@ ALTER TABLE datasets ADD COLUMN n_missing INTEGER NOT NULL DEFAULT 0;
 -- The class names a model learned from the first text-label dataset it was
 -- trained on (a JSON array; NULL while it has none): predict answers with them.
 ALTER TABLE models ADD COLUMN class_names TEXT;
+-- The feature column names of the first CSV dataset a job was submitted for
+-- (a JSON array in input order; NULL while none): predict takes rows by name.
+ALTER TABLE models ADD COLUMN feature_names TEXT;

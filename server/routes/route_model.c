@@ -58,14 +58,19 @@ static void reply_model(struct http_req *r, struct db *db, int64_t id, int statu
 	struct api_model_info info;
 	struct api_err err = {0};
 
-	char *names;
+	char *names = NULL, *features = NULL;
 
-	if (db_model_get(db, id, &info, &err) || db_model_class_names(db, id, &names, &err)) {
+	if (db_model_get(db, id, &info, &err) || db_model_class_names(db, id, &names, &err) ||
+	    db_model_feature_names(db, id, &features, &err)) {
 		http_reply_error(r, &err);
+		free(names);
 		return;
 	}
-	http_reply_json(r, status, api_json_add_raw(api_model_encode(&info), "class_names", names));
+	http_reply_json(r, status,
+			api_json_add_raw(api_json_add_raw(api_model_encode(&info), "class_names", names), "feature_names",
+					 features));
 	free(names);
+	free(features);
 }
 
 void route_model_create(struct http_req *r)
@@ -123,7 +128,9 @@ void route_model_create(struct http_req *r)
 	else if (rc == 1)
 		reply_model(r, db, info.id, 201);
 	else
-		http_reply_json(r, 201, api_json_add_raw(api_model_encode(&info), "class_names", NULL));
+		http_reply_json(r, 201,
+				api_json_add_raw(api_json_add_raw(api_model_encode(&info), "class_names", NULL),
+						 "feature_names", NULL));
 }
 
 static int list_models(struct db *db, uint32_t limit, uint64_t offset, void **items, size_t *n, uint64_t *total,
@@ -266,6 +273,7 @@ void route_predict(struct http_req *r)
 	struct db *db = route_db(r);
 	const struct nn_model_spec *spec;
 	const char *body, *store = http_query(r, "store");
+	char *features = NULL;
 	const struct nn_model *m;
 	struct mcache_ref *ref;
 	bool has_classes;
@@ -287,12 +295,13 @@ void route_predict(struct http_req *r)
 		http_fail(r, API_UNAVAILABLE, NULL, "out of memory");
 		goto out;
 	}
-	if (db_model_class_names(db, id, &p->class_names, &err)) {
+	if (db_model_class_names(db, id, &p->class_names, &err) || db_model_feature_names(db, id, &features, &err)) {
 		http_reply_error(r, &err);
 		goto out;
 	}
 	body = http_body(r, &len);
-	if (api_instances_decode(body, len, spec->input_dim, app->cfg->max_instances, &p->x, &n, &err)) {
+	if (api_instances_decode_named(body, len, spec->input_dim, features, app->cfg->max_instances, &p->x, &n,
+				       &err)) {
 		http_reply_error(r, &err);
 		goto out;
 	}
@@ -321,6 +330,7 @@ void route_predict(struct http_req *r)
 	predq_submit(app->predq, &p->item);
 	p = NULL; /* the writer owns it now */
 out:
+	free(features);
 	if (p)
 		pending_free(p);
 	mcache_release(app->mcache, ref);

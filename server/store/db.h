@@ -114,6 +114,9 @@ int db_dataset_rows(struct db *db, int64_t id, uint64_t offset, uint32_t limit, 
 int db_model_class_names(struct db *db, int64_t id, char **class_names, struct api_err *err);
 /* Gives a model class names when it has none yet (a no-op otherwise). */
 int db_model_set_class_names(struct db *db, int64_t id, const char *class_names, struct api_err *err);
+/* The same for the feature column names (a JSON array in input order). */
+int db_model_feature_names(struct db *db, int64_t id, char **names, struct api_err *err);
+int db_model_set_feature_names(struct db *db, int64_t id, const char *names, struct api_err *err);
 
 int db_model_create(struct db *db, struct api_model_info *info, const uint8_t *state, size_t state_len,
 		    const struct db_idem *idem, struct api_err *err);

@@ -266,3 +266,98 @@ class TestCsvColumns(FitdCase):
         p = self.c.get("/v1/datasets/%d/rows" % r.json["id"]).json
         self.assertEqual(p["columns"], ["x[0]", "x[1]", "y"])
         self.assertEqual(p["rows"], [{"x[0]": 1.5, "x[1]": 2, "y": [0, 1]}, {"x[0]": 3, "x[1]": 4, "y": [1, 0]}])
+
+
+SKLEARN_PYTHON = "/usr/bin/python3"
+SKLEARN_SCRIPT = r"""
+import json, sys
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+from sklearn.pipeline import make_pipeline
+d = json.load(sys.stdin)
+clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(d["x"], d["y"])
+print(json.dumps(float(clf.score(d["tx"], d["ty"]))))
+"""
+
+
+class TestIrisByName(FitdCase):
+    """An iris-like file as distributed (text species, unscaled columns),
+    uploaded as is, trained with no client-side preprocessing, predicted by
+    column name, answered with class names; held-out accuracy against
+    scikit-learn's StandardScaler + LogisticRegression on the same rows."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = cls.start_class_server(name="irisname")
+        cls.c = cls.srv.client
+
+    def test_iris_end_to_end(self):
+        import json
+        import subprocess
+        rng = random.Random(12)
+        names = ["setosa", "versicolor", "virginica"]
+        header = ["sepal_length", "sepal_width", "petal_length", "petal_width", "species"]
+        centres = [[5.0, 3.4, 1.5, 0.2], [5.9, 2.8, 4.3, 1.3], [6.6, 3.0, 5.6, 2.0]]
+        spread = [0.35, 0.3, 0.3, 0.15]
+        def row(k):
+            return [round(rng.gauss(centres[k][j], spread[j]), 1) for j in range(4)]
+        train = [(row(i % 3), i % 3) for i in range(150)]
+        train.sort(key=lambda t: t[1])  # as iris is distributed: sorted by species
+        test = [(row(k), k) for k in (rng.randrange(3) for _ in range(90))]
+        text = ",".join(header) + "\n" + "".join(",".join(map(str, f)) + "," + names[k] + "\n" for f, k in train)
+        r = self.c.request("POST", "/v1/datasets?name=iris&label=species", body=text,
+                           headers={"Content-Type": "text/csv"})
+        self.assertStatus(r, 201)
+        self.assertEqual(r.json["class_names"], names)
+        m = self.c.post("/v1/models", mlp_body(input_dim=4, hidden=(16,), outputs=3, seed=3)).json
+        job = self.c.post("/v1/jobs", {"model_id": m["id"], "dataset_id": r.json["id"], "epochs": 150,
+                                       "batch_size": 16, "seed": 3}).json
+        self.assertEqual(self.wait_job(self.c, job["id"], timeout=180)["status"], "succeeded")
+        model = self.c.get("/v1/models/%d" % m["id"]).json
+        self.assertEqual(model["feature_names"], header[:4])
+        self.assertEqual(model["class_names"], names)
+
+        # by column name, in any key order; arrays still work and agree
+        by_name = [dict(reversed(list(zip(header[:4], f)))) for f, _ in test]
+        p = self.c.post("/v1/models/%d/predict?store=false" % m["id"], {"instances": by_name})
+        self.assertStatus(p, 200)
+        q = self.c.post("/v1/models/%d/predict?store=false" % m["id"], {"instances": [f for f, _ in test]})
+        self.assertEqual(p.json, q.json)
+        got = p.json["classes"]
+        self.assertTrue(set(got) <= set(names), got)
+        accuracy = sum(g == names[k] for g, (_, k) in zip(got, test)) / len(test)
+
+        probe = subprocess.run([SKLEARN_PYTHON, "-c", "import sklearn"], capture_output=True)
+        if probe.returncode == 0:
+            data = {"x": [f for f, _ in train], "y": [k for _, k in train], "tx": [f for f, _ in test],
+                    "ty": [k for _, k in test]}
+            out = subprocess.run([SKLEARN_PYTHON, "-c", SKLEARN_SCRIPT], input=json.dumps(data), capture_output=True,
+                                 text=True, check=True)
+            reference = json.loads(out.stdout)
+            # unscaled inputs into a small MLP: within a few points of the scaled reference
+            self.assertGreaterEqual(accuracy, reference - 0.08, (accuracy, reference))
+        self.assertGreater(accuracy, 0.8)
+
+        # names strictly: a typo, a missing column, a category or a null are 422s naming the cell
+        one = dict(zip(header[:4], test[0][0]))
+        bad = dict(one, petal_widht=1.0)
+        del bad["petal_width"]
+        e = self.assertError(self.c.post("/v1/models/%d/predict" % m["id"], {"instances": [one, bad]}), 422,
+                             "validation_failed", "instances[1].petal_widht")
+        missing = dict(one)
+        del missing["sepal_width"]
+        self.assertError(self.c.post("/v1/models/%d/predict" % m["id"], {"instances": [missing]}), 422,
+                         "validation_failed", "instances[0].sepal_width")
+        for v in (None, "big"):
+            self.assertError(self.c.post("/v1/models/%d/predict" % m["id"], {"instances": [dict(one, sepal_length=v)]}),
+                             422, "validation_failed", "instances[0].sepal_length")
+        # a model without column names takes arrays only
+        m2 = self.c.post("/v1/models", mlp_body(input_dim=4, hidden=(4,), outputs=3)).json
+        self.assertError(self.c.post("/v1/models/%d/predict" % m2["id"], {"instances": [one]}), 422,
+                         "validation_failed", "instances[0]")
+        # the model's columns are asked of every later dataset
+        other = ",".join(["a", "b", "c", "d", "species"]) + "\n1,2,3,4,setosa\n1,2,3,4,versicolor\n1,2,3,4,virginica\n"
+        o = self.c.request("POST", "/v1/datasets", body=other, headers={"Content-Type": "text/csv"}).json
+        e = self.assertError(self.c.post("/v1/jobs", {"model_id": m["id"], "dataset_id": o["id"], "epochs": 1}),
+                             422, "validation_failed", "dataset_id")
+        self.assertIn("sepal_length", e["message"])

@@ -61,7 +61,7 @@ class TestQuery(FitdCase):
     def test_table_is_read(self):
         rows = route_table()
         self.assertGreaterEqual(len(rows), 20, "the test must see the route table")
-        self.assertIn(("POST", "/v1/datasets", ["name", "label", "header"]), rows)
+        self.assertIn(("POST", "/v1/datasets", ["name", "label", "header", "delimiter", "task"]), rows)
 
     def test_unknown_parameter_on_every_route(self):
         before = self.counts()
