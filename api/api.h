@@ -225,7 +225,7 @@ char *api_dataset_list_encode(const struct api_dataset_info *items, size_t n, ui
  * order at the end (api_csv_label_remap). */
 #define API_CSV_MAX_COLUMNS 65536      /* columns of a CSV upload, label included */
 #define API_CSV_MAX_CATEGORIES 1000    /* distinct values of one categorical column */
-#define API_CSV_CATEGORY_BYTES (16u << 20) /* the text of every category of an upload */
+#define API_CSV_CATEGORY_BYTES (16u << 20) /* every category of an upload: its text + 48 bytes */
 enum api_csv_header { API_CSV_HEADER_AUTO, API_CSV_HEADER_NO, API_CSV_HEADER_YES };
 struct api_csv_opts {
 	/* Does the first line name the columns? AUTO: yes when any of its cells

@@ -28,6 +28,7 @@
 
 #define CELL_MAX 256
 #define NAME_SHOWN 40 /* bytes of a column name or cell quoted in a message */
+#define CATEGORY_OVERHEAD 48
 
 enum col_kind { COL_UNKNOWN, COL_NUMERIC, COL_CATEGORICAL };
 
@@ -224,8 +225,10 @@ static int category(struct api_csv *csv, uint32_t i, const char *s, size_t len, 
 						   ? "the label has more than 1000 distinct text values, the limit"
 						   : "the column has more than 1000 distinct text values, the limit (an id or "
 						     "free text? leave it out of the upload)");
-	if (csv->category_bytes + len + 1 > API_CSV_CATEGORY_BYTES)
-		return csv_error(csv, err, "the categories of the upload hold more than 16 MiB of text, the limit");
+	/* Charged with its bookkeeping (pointer, count, two hash slots, the allocator's
+	 * header), so that the limit bounds the memory, not only the text. */
+	if (csv->category_bytes + len + 1 + CATEGORY_OVERHEAD > API_CSV_CATEGORY_BYTES)
+		return csv_error(csv, err, "the categories of the upload need more than 16 MiB, the limit (too many distinct text values)");
 	if (c->n_cats == c->cats_cap) {
 		uint32_t cap = c->cats_cap ? 2 * c->cats_cap : 8;
 		char **cats = api_realloc(c->cats, cap * sizeof *cats);
@@ -259,7 +262,7 @@ static int category(struct api_csv *csv, uint32_t i, const char *s, size_t len, 
 	c->cats[c->n_cats][len] = '\0';
 	*cat_slot(c, s, len) = c->n_cats + 1;
 	c->cat_counts[c->n_cats] = 1;
-	csv->category_bytes += len + 1;
+	csv->category_bytes += len + 1 + CATEGORY_OVERHEAD;
 	*index = c->n_cats++;
 	return 0;
 }

@@ -663,6 +663,33 @@ START_TEST(test_category_limit)
 		api_csv_destroy(csv);
 		free(rows.v);
 	}
+	free(input);
+	/* the whole upload's categories: 400 columns of 1000 distinct values each
+	 * (~400,000 x (5 bytes + 48)) pass 16 MiB before the end */
+	cap = 1000 * 400 * 8 + 400 * 8 + 64;
+	input = malloc(cap);
+	ck_assert_ptr_nonnull(input);
+	len = 0;
+	for (int c = 0; c < 400; c++)
+		len += (size_t)snprintf(input + len, cap - len, "c%d,", c);
+	len += (size_t)snprintf(input + len, cap - len, "y\n");
+	for (int r = 0; r < 1000; r++) {
+		for (int c = 0; c < 400; c++)
+			len += (size_t)snprintf(input + len, cap - len, "r%d,", r);
+		len += (size_t)snprintf(input + len, cap - len, "%d\n", r % 2);
+	}
+	rows = (struct rows){.fail_at = -1};
+	csv = read_all(input, &rows, &err, &rc);
+	ck_assert_int_eq(rc, -1);
+	ck_assert_int_eq(err.code, API_INVALID_CSV);
+	ck_assert_msg(strstr(err.message, "need more than 16 MiB, the limit") != NULL, "%s", err.message);
+	ck_assert_msg(rows.calls > 500 && rows.calls < 1000, "refused after %llu rows", (unsigned long long)rows.calls);
+	api_csv_destroy(csv);
+	free(rows.v);
+	free(input);
+	input = malloc(1100 * 16 + 32);
+	ck_assert_ptr_nonnull(input);
+	cap = 1100 * 16 + 32;
 	/* the label too */
 	len = (size_t)snprintf(input, cap, "x,y\n");
 	for (int i = 0; i < 1001; i++)
