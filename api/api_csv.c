@@ -10,7 +10,8 @@
  * and, when it is a header, the columns' names. Every data cell goes through
  * one function, data_cell(): a missing-value token, a number (a numeric
  * column) or a category (a categorical column); each column keeps its
- * statistics in one pass (Welford's mean and variance in doubles) and a
+ * statistics in one pass (sums shifted by the column's first value, in
+ * doubles) and a
  * categorical one its categories in a small open-addressing hash table,
  * bounded per column and per upload before anything is allocated. Errors name
  * the line (1-based, counting the header) and the column (1-based field
@@ -37,7 +38,8 @@ struct csv_col {
 	char *name;
 	enum col_kind kind;
 	uint64_t count, missing;      /* cells with a value, missing cells */
-	double min, max, mean, m2;    /* numeric: Welford's running mean and sum of squares */
+	double min, max;              /* numeric: the extremes, and the sums of v - shift */
+	double shift, sum, sum2;      /* and of its square, shift being the first value (no division per cell) */
 	char **cats;                  /* categorical: the values, in order of first appearance */
 	uint64_t *cat_counts;
 	uint32_t n_cats, cats_cap;
@@ -302,16 +304,17 @@ static int data_cell(struct api_csv *csv, uint32_t i, const char *s, size_t len,
 				 len > 40 ? "..." : "", name);
 		return csv_error(csv, err, what);
 	}
-	c->count++;
-	if (c->count == 1 || v < c->min)
+	if (c->count++ == 0)
+		c->min = c->max = c->shift = v;
+	if (v < c->min)
 		c->min = v;
-	if (c->count == 1 || v > c->max)
+	if (v > c->max)
 		c->max = v;
 	{
-		double delta = (double)v - c->mean;
+		double d = (double)v - c->shift;
 
-		c->mean += delta / (double)c->count;
-		c->m2 += delta * ((double)v - c->mean);
+		c->sum += d;
+		c->sum2 += d * d;
 	}
 	*out = v;
 	return 0;
@@ -765,12 +768,15 @@ char *api_csv_columns_encode(const struct api_csv *csv)
 		api_add_number(o, "count", (double)c->count);
 		api_add_number(o, "missing", (double)c->missing);
 		if (numeric) {
-			/* population standard deviation (ddof 0), as NumPy's std */
-			double sd = c->count ? sqrt(c->m2 / (double)c->count) : NAN;
+			/* population standard deviation (ddof 0), as NumPy's std, from sums
+			 * shifted by the first value (exact enough in doubles for float32 data) */
+			double n = (double)c->count, mean = c->count ? c->shift + c->sum / n : NAN;
+			double var = c->count ? (c->sum2 - c->sum * c->sum / n) / n : NAN;
+			double sd = c->count ? sqrt(var > 0 ? var : 0) : NAN;
 
 			api_json_add(o, "min", api_json_float_or_null(c->count ? (float)c->min : NAN));
 			api_json_add(o, "max", api_json_float_or_null(c->count ? (float)c->max : NAN));
-			api_json_add(o, "mean", api_json_number_or_null(c->count ? c->mean : NAN));
+			api_json_add(o, "mean", api_json_number_or_null(mean));
 			api_json_add(o, "std", api_json_number_or_null(sd));
 		} else {
 			api_json_add(o, "categories", categories_json(c, true));
