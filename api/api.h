@@ -151,6 +151,7 @@ struct api_dataset_info {
 	char created_at[API_TIME_LEN];
 	uint32_t n_categorical; /* categorical feature columns (CSV uploads) */
 	uint64_t n_missing;     /* missing feature cells (CSV uploads) */
+	uint32_t encoded_width; /* inputs once one-hot encoded; 0: n_features */
 };
 
 /* task= of an upload: the guess of y_kind, or what the user says it is. */
@@ -266,11 +267,42 @@ char *api_csv_class_names_encode(const struct api_csv *csv, bool *oom);
  * values in byte order; *n entries. NULL (and *n 0) for a numeric label. The
  * stored targets must be rewritten through it. */
 const uint32_t *api_csv_label_remap(const struct api_csv *csv, uint32_t *n);
+/* The inputs the features make once categorical ones are one-hot encoded. */
+uint32_t api_csv_encoded_width(const struct api_csv *csv);
 /* Categorical feature columns, and missing feature cells, so far. */
 uint32_t api_csv_n_categorical(const struct api_csv *csv);
 uint64_t api_csv_n_missing(const struct api_csv *csv);
 /* Is s[0..len) a missing-value token (empty, NA, N/A, null, ?)? */
 bool api_csv_missing(const char *s, size_t len);
+
+/* ---- preprocessing a model carries (api_prep.c) ------------------------------------ */
+
+/* Per feature column: one-hot over the training rows' categories, or the
+ * training rows' mean for a missing numeric cell. width: the encoded inputs. */
+struct api_prep_col {
+	char *name;
+	bool categorical;
+	double mean;      /* numeric: what a missing cell becomes */
+	uint32_t n_cats;  /* categorical: its one-hot width */
+	char **cats;
+};
+struct api_prep {
+	uint32_t n_cols, width;
+	struct api_prep_col *cols;
+};
+/* From a dataset's stored columns and its first n_train rows (x: rows of
+ * n_features stored values: numbers, category indices of that dataset, NaN). */
+int api_prep_build(const char *columns, const float *x, size_t n_train, uint32_t n_features, struct api_prep *p,
+		   struct api_err *err);
+/* Encodes n stored rows of a dataset (its columns JSON) into out (n x p->width);
+ * 422 naming dataset_id when its feature columns are not the model's. */
+int api_prep_apply(const struct api_prep *p, const char *columns, const float *x, size_t n, uint32_t n_features,
+		   float *out, struct api_err *err);
+/* {"columns": [{"name", "kind": "numeric", "impute": mean} | {"name", "kind":
+ * "categorical", "categories": [...]}], "width": W} */
+char *api_prep_encode(const struct api_prep *p);
+int api_prep_decode(const char *text, struct api_prep *p, struct api_err *err);
+void api_prep_free(struct api_prep *p);
 
 /* ---- models ------------------------------------------------------------------- */
 
@@ -396,6 +428,12 @@ char *api_history_encode(int64_t job_id, const struct api_epoch *epochs, size_t 
  * unknown or missing name is a 422 naming instances[i].name. */
 int api_instances_decode_named(const char *body, size_t len, uint32_t input_dim, const char *feature_names,
 			       uint32_t max_rows, float **x, size_t *n, struct api_err *err);
+/* The same through the model's preprocessing (prep_text, api_prep_encode's
+ * JSON, or NULL): an object row then holds numbers or null for numeric
+ * columns and a category's text or null for categorical ones, and is
+ * encoded to input_dim (= the preprocessing's width) inputs. */
+int api_instances_decode_model(const char *body, size_t len, uint32_t input_dim, const char *feature_names,
+			       const char *prep_text, uint32_t max_rows, float **x, size_t *n, struct api_err *err);
 /* The names of the "feature" columns of a stored columns array, as a JSON
  * array; NULL when columns is NULL or damaged (or out of memory). */
 char *api_columns_feature_names(const char *columns);

@@ -726,6 +726,16 @@ uint32_t api_csv_n_categorical(const struct api_csv *csv)
 	return n;
 }
 
+uint32_t api_csv_encoded_width(const struct api_csv *csv)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; csv->cols && i < csv->n_cols; i++)
+		if (i != (uint32_t)csv->label)
+			n += csv->cols[i].kind == COL_CATEGORICAL ? csv->cols[i].n_cats : 1;
+	return n;
+}
+
 uint64_t api_csv_n_missing(const struct api_csv *csv)
 {
 	return csv->n_missing;

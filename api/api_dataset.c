@@ -240,6 +240,7 @@ static cJSON *dataset_json(const struct api_dataset_info *d)
 	cJSON_AddStringToObject(o, "created_at", d->created_at);
 	api_add_number(o, "n_categorical", d->n_categorical);
 	api_add_number(o, "n_missing", (double)d->n_missing);
+	api_add_number(o, "encoded_width", d->encoded_width ? d->encoded_width : d->n_features);
 	return o;
 }
 

@@ -37,9 +37,57 @@ static int read_named_row(const cJSON *row, const char *path, const cJSON *names
 	return 0;
 }
 
+/* One row by column name through the model's preprocessing: numbers or null
+ * (the training mean) for numeric columns, a category's text or null (all
+ * zeros; an unseen category too) for categorical ones. */
+static int read_prep_row(const cJSON *row, const char *path, const struct api_prep *p, const char *const *keys,
+			 float *out, struct api_err *err)
+{
+	char field[sizeof err->field];
+	uint32_t at = 0;
+
+	if (api_obj_check(row, path, path, keys, err))
+		return -1;
+	for (uint32_t j = 0; j < p->n_cols; j++) {
+		const struct api_prep_col *c = &p->cols[j];
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(row, c->name);
+
+		api_path(field, sizeof field, path, c->name);
+		if (!v)
+			return api_fail(err, API_VALIDATION_FAILED, field,
+					"%s is required (null for a missing value): the model takes the %u columns it was "
+					"trained on",
+					field, p->n_cols);
+		if (c->categorical) {
+			if (!cJSON_IsNull(v) && !cJSON_IsString(v))
+				return api_fail(err, API_VALIDATION_FAILED, field,
+						"%s must be one of the column's categories (a string) or null", field);
+			memset(out + at, 0, c->n_cats * sizeof *out);
+			for (uint32_t k = 0; cJSON_IsString(v) && k < c->n_cats; k++)
+				if (strcmp(c->cats[k], v->valuestring) == 0)
+					out[at + k] = 1;
+			at += c->n_cats;
+		} else {
+			if (cJSON_IsNull(v))
+				out[at] = (float)c->mean;
+			else if (api_read_float(v, field, &out[at], err))
+				return -1;
+			at++;
+		}
+	}
+	return 0;
+}
+
 int api_instances_decode_named(const char *body, size_t len, uint32_t input_dim, const char *feature_names,
 			       uint32_t max_rows, float **x, size_t *n, struct api_err *err)
 {
+	return api_instances_decode_model(body, len, input_dim, feature_names, NULL, max_rows, x, n, err);
+}
+
+int api_instances_decode_model(const char *body, size_t len, uint32_t input_dim, const char *feature_names,
+			       const char *prep_text, uint32_t max_rows, float **x, size_t *n, struct api_err *err)
+{
+	struct api_prep prep = {0};
 	static const char *const keys[] = {"instances", NULL};
 	cJSON *root = api_json_parse(body, len, err), *names = NULL;
 	const char **name_keys = NULL;
@@ -77,6 +125,26 @@ int api_instances_decode_named(const char *body, size_t len, uint32_t input_dim,
 				goto fail;
 			continue;
 		}
+		if (prep_text && !prep.cols) {
+			if (api_prep_decode(prep_text, &prep, err))
+				goto fail;
+			if (prep.width != input_dim) {
+				api_fail(err, API_INTERNAL, NULL, "the model's stored preprocessing does not match it");
+				goto fail;
+			}
+			name_keys = api_calloc((size_t)prep.n_cols + 1, sizeof *name_keys);
+			if (!name_keys) {
+				api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
+				goto fail;
+			}
+			for (uint32_t k = 0; k < prep.n_cols; k++)
+				name_keys[k] = prep.cols[k].name;
+		}
+		if (prep.cols) {
+			if (read_prep_row(row, field, &prep, name_keys, out + i * input_dim, err))
+				goto fail;
+			continue;
+		}
 		if (!names) {
 			uint32_t k = 0;
 
@@ -101,6 +169,7 @@ int api_instances_decode_named(const char *body, size_t len, uint32_t input_dim,
 	}
 	free(name_keys);
 	cJSON_Delete(names);
+	api_prep_free(&prep);
 	cJSON_Delete(root);
 	*x = out;
 	*n = rows;
@@ -108,6 +177,7 @@ int api_instances_decode_named(const char *body, size_t len, uint32_t input_dim,
 fail:
 	free(name_keys);
 	cJSON_Delete(names);
+	api_prep_free(&prep);
 	free(out);
 	cJSON_Delete(root);
 	return -1;

@@ -13,3 +13,9 @@ ALTER TABLE models ADD COLUMN class_names TEXT;
 -- The feature column names of the first CSV dataset a job was submitted for
 -- (a JSON array in input order; NULL while none): predict takes rows by name.
 ALTER TABLE models ADD COLUMN feature_names TEXT;
+-- The input width a model needs for a dataset once its categorical columns
+-- are one-hot encoded (0: the same as n_features), and the preprocessing a
+-- model learned from the first such dataset it trained on (JSON, as
+-- GET /v1/models/{id} shows it; NULL when none).
+ALTER TABLE datasets ADD COLUMN encoded_width INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE models ADD COLUMN preprocessing TEXT;

@@ -276,6 +276,7 @@ static void finish_csv(struct http_req *r, struct csv_upload *u)
 	info.n_features = u->n_features;
 	info.n_categorical = api_csv_n_categorical(u->csv);
 	info.n_missing = api_csv_n_missing(u->csv);
+	info.encoded_width = api_csv_encoded_width(u->csv);
 	api_y_stats_finish(&u->stats, &info);
 	columns = api_csv_columns_encode(u->csv);
 	class_names = api_csv_class_names_encode(u->csv, &oom);

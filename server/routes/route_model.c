@@ -58,19 +58,22 @@ static void reply_model(struct http_req *r, struct db *db, int64_t id, int statu
 	struct api_model_info info;
 	struct api_err err = {0};
 
-	char *names = NULL, *features = NULL;
+	char *names = NULL, *features = NULL, *prep = NULL;
 
 	if (db_model_get(db, id, &info, &err) || db_model_class_names(db, id, &names, &err) ||
-	    db_model_feature_names(db, id, &features, &err)) {
+	    db_model_feature_names(db, id, &features, &err) || db_model_preprocessing(db, id, &prep, &err)) {
 		http_reply_error(r, &err);
 		free(names);
+		free(features);
 		return;
 	}
 	http_reply_json(r, status,
-			api_json_add_raw(api_json_add_raw(api_model_encode(&info), "class_names", names), "feature_names",
-					 features));
+			api_json_add_raw(api_json_add_raw(api_json_add_raw(api_model_encode(&info), "class_names", names),
+							  "feature_names", features),
+					 "preprocessing", prep));
 	free(names);
 	free(features);
+	free(prep);
 }
 
 void route_model_create(struct http_req *r)
@@ -129,8 +132,10 @@ void route_model_create(struct http_req *r)
 		reply_model(r, db, info.id, 201);
 	else
 		http_reply_json(r, 201,
-				api_json_add_raw(api_json_add_raw(api_model_encode(&info), "class_names", NULL),
-						 "feature_names", NULL));
+				api_json_add_raw(api_json_add_raw(api_json_add_raw(api_model_encode(&info), "class_names",
+										   NULL),
+								  "feature_names", NULL),
+						 "preprocessing", NULL));
 }
 
 static int list_models(struct db *db, uint32_t limit, uint64_t offset, void **items, size_t *n, uint64_t *total,
@@ -273,7 +278,7 @@ void route_predict(struct http_req *r)
 	struct db *db = route_db(r);
 	const struct nn_model_spec *spec;
 	const char *body, *store = http_query(r, "store");
-	char *features = NULL;
+	char *features = NULL, *prep = NULL;
 	const struct nn_model *m;
 	struct mcache_ref *ref;
 	bool has_classes;
@@ -295,12 +300,13 @@ void route_predict(struct http_req *r)
 		http_fail(r, API_UNAVAILABLE, NULL, "out of memory");
 		goto out;
 	}
-	if (db_model_class_names(db, id, &p->class_names, &err) || db_model_feature_names(db, id, &features, &err)) {
+	if (db_model_class_names(db, id, &p->class_names, &err) || db_model_feature_names(db, id, &features, &err) ||
+	    db_model_preprocessing(db, id, &prep, &err)) {
 		http_reply_error(r, &err);
 		goto out;
 	}
 	body = http_body(r, &len);
-	if (api_instances_decode_named(body, len, spec->input_dim, features, app->cfg->max_instances, &p->x, &n,
+	if (api_instances_decode_model(body, len, spec->input_dim, features, prep, app->cfg->max_instances, &p->x, &n,
 				       &err)) {
 		http_reply_error(r, &err);
 		goto out;
@@ -331,9 +337,47 @@ void route_predict(struct http_req *r)
 	p = NULL; /* the writer owns it now */
 out:
 	free(features);
+	free(prep);
 	if (p)
 		pending_free(p);
 	mcache_release(app->mcache, ref);
+}
+
+/* A dataset with categorical columns or missing cells, through the model's preprocessing. */
+static int encode_for_model(struct db *db, int64_t model_id, struct api_dataset_info *info, float **x,
+			    struct api_err *err)
+{
+	struct api_prep prep = {0};
+	char *text = NULL, *columns = NULL, *names = NULL;
+	float *out = NULL;
+	int rc = db_model_preprocessing(db, model_id, &text, err);
+
+	if (rc == 0 && !text)
+		rc = api_fail(err, API_VALIDATION_FAILED, "dataset_id",
+			      "dataset %lld has categorical columns or missing cells, and model %lld has no "
+			      "preprocessing for them (it learns one when it first trains on such a dataset)",
+			      (long long)info->id, (long long)model_id);
+	if (rc == 0)
+		rc = api_prep_decode(text, &prep, err);
+	if (rc == 0)
+		rc = db_dataset_columns(db, info->id, &columns, &names, err);
+	if (rc == 0 && !(out = malloc((info->n_samples ? info->n_samples : 1) * (size_t)(prep.width ? prep.width : 1) *
+				      sizeof *out)))
+		rc = api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
+	if (rc == 0)
+		rc = api_prep_apply(&prep, columns, *x, info->n_samples, info->n_features, out, err);
+	if (rc == 0) {
+		free(*x);
+		*x = out;
+		out = NULL;
+		info->n_features = prep.width;
+	}
+	free(out);
+	free(text);
+	free(columns);
+	free(names);
+	api_prep_free(&prep);
+	return rc;
 }
 
 void route_evaluate(struct http_req *r)
@@ -365,6 +409,10 @@ void route_evaluate(struct http_req *r)
 	    db_dataset_load(db, dataset_id, &data_info, &x, &y, &err)) {
 		if (err.code == API_NOT_FOUND)
 			snprintf(err.field, sizeof err.field, "dataset_id");
+		http_reply_error(r, &err);
+		goto out;
+	}
+	if ((data_info.n_categorical || data_info.n_missing) && encode_for_model(db, id, &data_info, &x, &err)) {
 		http_reply_error(r, &err);
 		goto out;
 	}

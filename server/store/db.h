@@ -117,6 +117,9 @@ int db_model_set_class_names(struct db *db, int64_t id, const char *class_names,
 /* The same for the feature column names (a JSON array in input order). */
 int db_model_feature_names(struct db *db, int64_t id, char **names, struct api_err *err);
 int db_model_set_feature_names(struct db *db, int64_t id, const char *names, struct api_err *err);
+/* The same for the preprocessing (api_prep_encode's JSON). */
+int db_model_preprocessing(struct db *db, int64_t id, char **prep, struct api_err *err);
+int db_model_set_preprocessing(struct db *db, int64_t id, const char *prep, struct api_err *err);
 
 int db_model_create(struct db *db, struct api_model_info *info, const uint8_t *state, size_t state_len,
 		    const struct db_idem *idem, struct api_err *err);

@@ -34,6 +34,7 @@ static int read_info(sqlite3_stmt *st, void *item, struct api_err *err)
 	db_col_text(st, 10, d->created_at, sizeof d->created_at);
 	d->n_categorical = (uint32_t)sqlite3_column_int64(st, 11);
 	d->n_missing = (uint64_t)sqlite3_column_int64(st, 12);
+	d->encoded_width = (uint32_t)sqlite3_column_int64(st, 13);
 	return 0;
 }
 
@@ -76,8 +77,8 @@ static int publish(struct db *db, const struct api_dataset_info *info, struct ap
 {
 	static const char sql[] =
 		"UPDATE datasets SET state = 'ready', n_samples = ?2, n_features = ?3, y_dim = ?4, y_kind = ?5, "
-		"n_classes = ?6, y_min = ?7, y_max = ?8, y_integral = ?9, n_categorical = ?10, n_missing = ?11 "
-		"WHERE id = ?1";
+		"n_classes = ?6, y_min = ?7, y_max = ?8, y_integral = ?9, n_categorical = ?10, n_missing = ?11, "
+		"encoded_width = ?12 WHERE id = ?1";
 	sqlite3_stmt *st = db_stmt(db, sql, err);
 
 	if (!st)
@@ -93,6 +94,7 @@ static int publish(struct db *db, const struct api_dataset_info *info, struct ap
 	sqlite3_bind_int(st, 9, info->y_integral);
 	sqlite3_bind_int64(st, 10, info->n_categorical);
 	sqlite3_bind_int64(st, 11, (sqlite3_int64)info->n_missing);
+	sqlite3_bind_int64(st, 12, info->encoded_width);
 	return db_exec_stmt(db, st, err);
 }
 
@@ -211,7 +213,7 @@ void db_upload_abort(struct db *db, int64_t id)
 
 #define DATASET_COLS                                                                                   \
 	"id, name, n_samples, n_features, y_dim, y_kind, n_classes, y_min, y_max, y_integral, created_at, " \
-	"n_categorical, n_missing"
+	"n_categorical, n_missing, encoded_width"
 
 int db_dataset_get(struct db *db, int64_t id, struct api_dataset_info *info, struct api_err *err)
 {

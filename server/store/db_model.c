@@ -250,3 +250,14 @@ int db_model_set_feature_names(struct db *db, int64_t id, const char *names, str
 	return set_model_text(db, "UPDATE models SET feature_names = ?2 WHERE id = ?1 AND feature_names IS NULL", id,
 			      names, err);
 }
+
+int db_model_preprocessing(struct db *db, int64_t id, char **prep, struct api_err *err)
+{
+	return model_text(db, "SELECT preprocessing FROM models WHERE id = ?1", id, prep, err);
+}
+
+int db_model_set_preprocessing(struct db *db, int64_t id, const char *prep, struct api_err *err)
+{
+	return set_model_text(db, "UPDATE models SET preprocessing = ?2 WHERE id = ?1 AND preprocessing IS NULL", id,
+			      prep, err);
+}

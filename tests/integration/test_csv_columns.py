@@ -3,9 +3,11 @@ numeric and categorical columns with their statistics, missing cells, text
 labels as class names, task= overriding the guess, and the rows preview.
 Statistics are checked against Python's statistics module on the same
 values (rounded to float32 first, as the server stores them)."""
+import os
 import random
 import statistics
 import struct
+import sys
 
 from harness import FitdCase, mlp_body
 
@@ -125,11 +127,12 @@ class TestCsvColumns(FitdCase):
         self.assertError(self.c.get("/v1/datasets/%d/rows?limt=3" % d["id"]), 422, "validation_failed", "limt")
         self.assertError(self.c.get("/v1/datasets/999999/rows"), 404, "not_found")
 
-        # training on categorical features / missing cells needs preprocessing fitd has not: a clear 422
+        # one-hot: island 3 + sex 2 + 2 numbers; a model of the raw width gets a 422 saying so
+        self.assertEqual(d["encoded_width"], 7)
         m = self.c.post("/v1/models", mlp_body(input_dim=4, hidden=(8,), outputs=3)).json
         r = self.c.post("/v1/jobs", {"model_id": m["id"], "dataset_id": d["id"], "epochs": 1})
         e = self.assertError(r, 422, "validation_failed", "dataset_id")
-        self.assertIn("categorical", e["message"])
+        self.assertIn("make it 7", e["message"])
 
     def test_text_label_trains_and_classes_agree_across_files(self):
         rng = random.Random(5)
@@ -335,6 +338,8 @@ class TestIrisByName(FitdCase):
                                  text=True, check=True)
             reference = json.loads(out.stdout)
             # unscaled inputs into a small MLP: within a few points of the scaled reference
+            if os.environ.get("FITD_FIGURES"):
+                print("held-out accuracy: fitd %.4f, scikit-learn %.4f" % (accuracy, reference), file=sys.stderr)
             self.assertGreaterEqual(accuracy, reference - 0.08, (accuracy, reference))
         self.assertGreater(accuracy, 0.8)
 
@@ -361,3 +366,122 @@ class TestIrisByName(FitdCase):
         e = self.assertError(self.c.post("/v1/jobs", {"model_id": m["id"], "dataset_id": o["id"], "epochs": 1}),
                              422, "validation_failed", "dataset_id")
         self.assertIn("sepal_length", e["message"])
+
+
+SKLEARN_PIPELINE = r"""
+import json, sys
+import numpy as np
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+d = json.load(sys.stdin)
+def frame(rows):
+    return np.array([[np.nan if v is None else v for v in r] for r in rows], dtype=object)
+num, cat = d["num"], d["cat"]
+pre = ColumnTransformer([
+    ("num", make_pipeline(SimpleImputer(strategy="mean"), StandardScaler()), num),
+    ("cat", make_pipeline(SimpleImputer(strategy="constant", fill_value="?"), OneHotEncoder(handle_unknown="ignore")), cat)])
+clf = make_pipeline(pre, LogisticRegression(max_iter=5000)).fit(frame(d["x"]), d["y"])
+print(json.dumps(float(clf.score(frame(d["tx"]), d["ty"]))))
+"""
+
+
+class TestPenguinsPreprocessing(FitdCase):
+    """A penguins-like file with a categorical column, missing cells and
+    unscaled numbers: trained with no client-side preprocessing (the model
+    one-hot encodes and imputes), predicted by column name with text and
+    nulls, against scikit-learn's imputer + scaler + one-hot pipeline."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = cls.start_class_server(name="penguinsprep")
+        cls.c = cls.srv.client
+
+    def test_end_to_end(self):
+        import json
+        import subprocess
+        header, rows = penguins(n=360, seed=21)
+        train, test = rows[:240], rows[240:]
+        r = self.c.request("POST", "/v1/datasets?name=penguins&label=species", body=to_csv(header, train),
+                           headers={"Content-Type": "text/csv"})
+        self.assertStatus(r, 201)
+        d = r.json
+        width = d["encoded_width"]
+        self.assertEqual(width, 2 + 3 + 2)
+        m = self.c.post("/v1/models", mlp_body(input_dim=width, hidden=(16,), outputs=3, seed=4)).json
+        job = self.c.post("/v1/jobs", {"model_id": m["id"], "dataset_id": d["id"], "epochs": 200, "batch_size": 16,
+                                       "validation_split": 0.2, "seed": 4}).json
+        done = self.wait_job(self.c, job["id"], timeout=240)
+        self.assertEqual(done["status"], "succeeded", done)
+        model = self.c.get("/v1/models/%d" % m["id"]).json
+        prep = model["preprocessing"]
+        self.assertEqual(prep["width"], width)
+        self.assertEqual([c["name"] for c in prep["columns"]], header[:4])
+        # the imputed value is the mean of the training rows only (the first 80%)
+        n_train = int(len(train) * 0.8)
+        for j in (0, 3):
+            values = [f32(float(r_[j])) for r_ in train[:n_train] if r_[j] not in MISSING]
+            self.assertAlmostEqual(prep["columns"][j]["impute"], statistics.fmean(values),
+                                   delta=1e-9 * abs(statistics.fmean(values)))
+        self.assertEqual(set(prep["columns"][1]["categories"]), {"Torgersen", "Biscoe", "Dream"})
+
+        def instance(r_):
+            out = {}
+            for name, v in zip(header[:4], r_[:4]):
+                if v in MISSING:
+                    out[name] = None
+                elif name in ("island", "sex"):
+                    out[name] = v
+                else:
+                    out[name] = float(v)
+            return out
+        p = self.c.post("/v1/models/%d/predict?store=false" % m["id"], {"instances": [instance(r_) for r_ in test]})
+        self.assertStatus(p, 200)
+        accuracy = sum(g == r_[4] for g, r_ in zip(p.json["classes"], test)) / len(test)
+        # evaluate on an uploaded held-out file agrees with predict
+        t = self.c.request("POST", "/v1/datasets?label=species", body=to_csv(header, test),
+                           headers={"Content-Type": "text/csv"}).json
+        ev = self.c.post("/v1/models/%d/evaluate" % m["id"], {"dataset_id": t["id"]})
+        self.assertStatus(ev, 200)
+        self.assertAlmostEqual(ev.json["accuracy"], accuracy, delta=1e-9)
+        # an unseen category is all zeros, not an error; a number where text belongs is refused
+        one = instance(test[0])
+        self.assertStatus(self.c.post("/v1/models/%d/predict" % m["id"],
+                                      {"instances": [dict(one, island="Atlantis")]}), 200)
+        self.assertError(self.c.post("/v1/models/%d/predict" % m["id"], {"instances": [dict(one, island=3)]}),
+                         422, "validation_failed", "instances[0].island")
+
+        probe = subprocess.run([SKLEARN_PYTHON, "-c", "import sklearn"], capture_output=True)
+        if probe.returncode == 0:
+            def cells(rs):
+                return [[None if v in MISSING else (v if j in (1, 2) else float(v)) for j, v in enumerate(r_[:4])]
+                        for r_ in rs]
+            data = {"x": cells(train), "y": [r_[4] for r_ in train], "tx": cells(test), "ty": [r_[4] for r_ in test],
+                    "num": [0, 3], "cat": [1, 2]}
+            out = subprocess.run([SKLEARN_PYTHON, "-c", SKLEARN_PIPELINE], input=json.dumps(data),
+                                 capture_output=True, text=True, check=True)
+            reference = json.loads(out.stdout)
+            if os.environ.get("FITD_FIGURES"):
+                print("held-out accuracy: fitd %.4f, scikit-learn %.4f" % (accuracy, reference), file=sys.stderr)
+            self.assertGreaterEqual(accuracy, reference - 0.08, (accuracy, reference))
+        self.assertGreater(accuracy, 0.8)
+
+    def test_deterministic(self):
+        """The same job on the same data gives the same weights, preprocessing included."""
+        header, rows = penguins(n=90, seed=8)
+        d = self.c.request("POST", "/v1/datasets?label=species", body=to_csv(header, rows),
+                           headers={"Content-Type": "text/csv"}).json
+        shas, preps = [], []
+        for _ in range(2):
+            m = self.c.post("/v1/models", mlp_body(input_dim=d["encoded_width"], hidden=(6,), outputs=3, seed=9)).json
+            job = self.c.post("/v1/jobs", {"model_id": m["id"], "dataset_id": d["id"], "epochs": 5, "seed": 9,
+                                           "validation_split": 0.25}).json
+            done = self.wait_job(self.c, job["id"], timeout=120)
+            self.assertEqual(done["status"], "succeeded", done)
+            shas.append(done["weights_sha256"])
+            preps.append(self.c.get("/v1/models/%d" % m["id"]).json["preprocessing"])
+        self.assertEqual(shas[0], shas[1])
+        self.assertEqual(preps[0], preps[1])
+        self.assertIsNotNone(preps[0])
