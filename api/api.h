@@ -149,7 +149,19 @@ struct api_dataset_info {
 	double y_min, y_max;  /* over every target value */
 	bool y_integral;      /* every target value is an integer */
 	char created_at[API_TIME_LEN];
+	uint32_t n_categorical; /* categorical feature columns (CSV uploads) */
+	uint64_t n_missing;     /* missing feature cells (CSV uploads) */
+	uint32_t encoded_width; /* inputs once one-hot encoded; 0: n_features */
 };
+
+/* task= of an upload: the guess of y_kind, or what the user says it is. */
+enum api_task { API_TASK_AUTO, API_TASK_CLASSIFICATION, API_TASK_REGRESSION };
+/* "classification" / "regression" (NULL: auto); false for anything else. */
+bool api_task_parse(const char *s, enum api_task *out);
+/* Applies task to the guess api_y_stats_finish made; text_label: the label
+ * column held text (its values are class indices). 422 naming "task" when
+ * the targets cannot be that. */
+int api_dataset_task(struct api_dataset_info *info, enum api_task task, bool text_label, struct api_err *err);
 
 /* Running statistics of the targets, fed row by row, that decide y_kind. */
 struct api_y_stats {
@@ -183,14 +195,38 @@ int api_dataset_decode(const char *body, size_t len, const struct api_limits *li
 		       struct api_dataset_body *out, struct api_err *err);
 void api_dataset_body_free(struct api_dataset_body *d);
 char *api_dataset_encode(const struct api_dataset_info *d);
+/* The same with what a CSV upload stored: columns and class_names are the
+ * JSON texts (NULL: null), embedded as "columns" and "class_names". */
+char *api_dataset_encode_full(const struct api_dataset_info *d, const char *columns, const char *class_names);
+/* GET /v1/datasets/{id}/rows: {"columns": [names], "rows": [{name: value}],
+ * "offset", "total"} for n rows of x (n x n_features) and y (n x max(1,
+ * y_dim)) starting at offset. columns is the stored JSON of a CSV upload (NULL
+ * for a JSON upload: then features are "x[0]".. and the target "y");
+ * categorical cells become their category's text, missing ones null. */
+char *api_dataset_rows_encode(const struct api_dataset_info *d, const char *columns, const float *x, const float *y,
+			      size_t n, uint64_t offset);
 /* {"items": [...], "total": total} */
 char *api_dataset_list_encode(const struct api_dataset_info *items, size_t n, uint64_t total);
 
 /* ---- CSV --------------------------------------------------------------------- */
 
-/* Incremental CSV reader for dataset uploads: numbers only, one label column.
- * Bytes arrive in chunks of any size; rows leave through on_row as soon as
- * they are complete. Memory is bounded by one row, whatever the body size. */
+/* Incremental CSV reader for dataset uploads: one label column, the others
+ * features. Bytes arrive in chunks of any size; rows leave through on_row as
+ * soon as they are complete. Memory is bounded by one row plus, per column,
+ * its name, its statistics and (categorical columns) its categories, whatever
+ * the body size.
+ *
+ * A column's kind is fixed by its first cell that is not missing: a number
+ * makes it numeric (a later cell that is not a number is a 400 naming it), text
+ * makes it categorical (every later cell is a category, numbers included).
+ * Missing cells: empty, NA, N/A, null, ? (also quoted). In the rows handed to
+ * on_row a numeric cell is its float32, a categorical one its category's
+ * index (0, 1, ... in order of first appearance), a missing one NaN. A label
+ * cell may not be missing; a text label's classes are renumbered in byte
+ * order at the end (api_csv_label_remap). */
+#define API_CSV_MAX_COLUMNS 65536      /* columns of a CSV upload, label included */
+#define API_CSV_MAX_CATEGORIES 1000    /* distinct values of one categorical column */
+#define API_CSV_CATEGORY_BYTES (16u << 20) /* every category of an upload: its text + 48 bytes */
 enum api_csv_header { API_CSV_HEADER_AUTO, API_CSV_HEADER_NO, API_CSV_HEADER_YES };
 struct api_csv_opts {
 	/* Does the first line name the columns? AUTO: yes when any of its cells
@@ -200,6 +236,7 @@ struct api_csv_opts {
 	long label_index;       /* 0-based column, or -1 for the last column */
 	uint64_t max_rows;
 	uint64_t max_cells;
+	char delimiter;         /* between cells; 0 means ',' */
 };
 /* Called once per data row: features (n_features values) and the label.
  * Returning nonzero stops the parse; the callback should then have filled err. */
@@ -216,6 +253,56 @@ int api_csv_feed(struct api_csv *csv, const char *data, size_t len, struct api_e
 int api_csv_finish(struct api_csv *csv, struct api_err *err);
 uint32_t api_csv_n_features(const struct api_csv *csv);
 uint64_t api_csv_n_rows(const struct api_csv *csv);
+/* After a successful api_csv_finish: the columns, in the file's order, as
+ * a JSON array (docs/API.md "Columns"): [{"name", "role", "kind", "count",
+ * "missing", "min", "max", "mean", "std"} or {..., "categories": [{"value",
+ * "count"}]}]. A new string, or NULL when out of memory. */
+char *api_csv_columns_encode(const struct api_csv *csv);
+/* The label's category names as a JSON array (["setosa", ...], in class
+ * order), or NULL when the label column is numeric (or out of memory: then
+ * *oom is set). */
+char *api_csv_class_names_encode(const struct api_csv *csv, bool *oom);
+/* After api_csv_finish, for a text label: the class of each label index
+ * on_row was given (in order of first appearance), classes being the label's
+ * values in byte order; *n entries. NULL (and *n 0) for a numeric label. The
+ * stored targets must be rewritten through it. */
+const uint32_t *api_csv_label_remap(const struct api_csv *csv, uint32_t *n);
+/* The inputs the features make once categorical ones are one-hot encoded. */
+uint32_t api_csv_encoded_width(const struct api_csv *csv);
+/* Categorical feature columns, and missing feature cells, so far. */
+uint32_t api_csv_n_categorical(const struct api_csv *csv);
+uint64_t api_csv_n_missing(const struct api_csv *csv);
+/* Is s[0..len) a missing-value token (empty, NA, N/A, null, ?)? */
+bool api_csv_missing(const char *s, size_t len);
+
+/* ---- preprocessing a model carries (api_prep.c) ------------------------------------ */
+
+/* Per feature column: one-hot over the training rows' categories, or the
+ * training rows' mean for a missing numeric cell. width: the encoded inputs. */
+struct api_prep_col {
+	char *name;
+	bool categorical;
+	double mean;      /* numeric: what a missing cell becomes */
+	uint32_t n_cats;  /* categorical: its one-hot width */
+	char **cats;
+};
+struct api_prep {
+	uint32_t n_cols, width;
+	struct api_prep_col *cols;
+};
+/* From a dataset's stored columns and its first n_train rows (x: rows of
+ * n_features stored values: numbers, category indices of that dataset, NaN). */
+int api_prep_build(const char *columns, const float *x, size_t n_train, uint32_t n_features, struct api_prep *p,
+		   struct api_err *err);
+/* Encodes n stored rows of a dataset (its columns JSON) into out (n x p->width);
+ * 422 naming dataset_id when its feature columns are not the model's. */
+int api_prep_apply(const struct api_prep *p, const char *columns, const float *x, size_t n, uint32_t n_features,
+		   float *out, struct api_err *err);
+/* {"columns": [{"name", "kind": "numeric", "impute": mean} | {"name", "kind":
+ * "categorical", "categories": [...]}], "width": W} */
+char *api_prep_encode(const struct api_prep *p);
+int api_prep_decode(const char *text, struct api_prep *p, struct api_err *err);
+void api_prep_free(struct api_prep *p);
 
 /* ---- models ------------------------------------------------------------------- */
 
@@ -434,12 +521,34 @@ char *api_history_encode(int64_t job_id, const struct api_epoch *epochs, size_t 
 
 /* {"instances": [[...], ...]}: n rows of input_dim finite numbers into a new
  * float array *x (free with free()). */
+/* The same, where a row may also be an object by column name
+ * ({"sepal_length": 5.1, ...}) when feature_names (the model's JSON array, in
+ * input order) is given: every name exactly once, each a finite number; an
+ * unknown or missing name is a 422 naming instances[i].name. */
+int api_instances_decode_named(const char *body, size_t len, uint32_t input_dim, const char *feature_names,
+			       uint32_t max_rows, float **x, size_t *n, struct api_err *err);
+/* The same through the model's preprocessing (prep_text, api_prep_encode's
+ * JSON, or NULL): an object row then holds numbers or null for numeric
+ * columns and a category's text or null for categorical ones, and is
+ * encoded to input_dim (= the preprocessing's width) inputs. */
+int api_instances_decode_model(const char *body, size_t len, uint32_t input_dim, const char *feature_names,
+			       const char *prep_text, uint32_t max_rows, float **x, size_t *n, struct api_err *err);
+/* The names of the "feature" columns of a stored columns array, as a JSON
+ * array; NULL when columns is NULL or damaged (or out of memory). */
+char *api_columns_feature_names(const char *columns);
 int api_instances_decode(const char *body, size_t len, uint32_t input_dim, uint32_t max_rows,
 			 float **x, size_t *n, struct api_err *err);
 /* {"id": id (omitted when 0), "predictions": [[...]], "classes": [...] (when
  * classes != NULL)}; floats round-trip float32. */
 char *api_predictions_encode(int64_t id, const float *out, size_t n, uint32_t outputs,
 			     const int32_t *classes);
+/* The same with "classes" as names: class_names is the model's JSON array
+ * (NULL: indices, as api_predictions_encode). */
+char *api_predictions_encode_named(int64_t id, const float *out, size_t n, uint32_t outputs,
+				   const int32_t *classes, const char *class_names);
+/* Adds "key": value (JSON text; NULL: null) at the end of an encoded JSON
+ * object, taking ownership of object. A new string, or NULL. */
+char *api_json_add_raw(char *object, const char *key, const char *value);
 
 struct api_prediction_info {
 	int64_t id;

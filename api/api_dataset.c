@@ -72,6 +72,49 @@ void api_y_stats_finish(const struct api_y_stats *s, struct api_dataset_info *in
 	}
 }
 
+bool api_task_parse(const char *s, enum api_task *out)
+{
+	if (!s)
+		*out = API_TASK_AUTO;
+	else if (strcmp(s, "classification") == 0)
+		*out = API_TASK_CLASSIFICATION;
+	else if (strcmp(s, "regression") == 0)
+		*out = API_TASK_REGRESSION;
+	else
+		return false;
+	return true;
+}
+
+int api_dataset_task(struct api_dataset_info *info, enum api_task task, bool text_label, struct api_err *err)
+{
+	switch (task) {
+	case API_TASK_AUTO:
+		return 0;
+	case API_TASK_REGRESSION:
+		if (text_label)
+			return api_fail(err, API_VALIDATION_FAILED, "task",
+					"task=regression needs a numeric label; this label holds text (class names)");
+		info->y_kind = API_Y_REAL;
+		info->n_classes = 0;
+		return 0;
+	case API_TASK_CLASSIFICATION:
+		if (info->y_kind != API_Y_REAL)
+			return 0;
+		if (info->y_dim == 0 && info->y_integral && info->y_min >= 0 && info->y_max < NN_MAX_UNITS) {
+			info->y_kind = API_Y_CLASS;
+			info->n_classes = (uint32_t)info->y_max + 1;
+			return 0;
+		}
+		return api_fail(err, API_VALIDATION_FAILED, "task",
+				"task=classification needs one class per row, text or a whole number in 0..%d; the "
+				"targets here are %s in %g..%g",
+				NN_MAX_UNITS - 1, info->y_dim ? "rows of several values" :
+						     info->y_integral ? "whole numbers" : "not all whole numbers",
+				info->y_min, info->y_max);
+	}
+	return 0;
+}
+
 int api_dataset_decode(const char *body, size_t len, const struct api_limits *lim, struct api_dataset_body *out,
 		       struct api_err *err)
 {
@@ -195,7 +238,105 @@ static cJSON *dataset_json(const struct api_dataset_info *d)
 	else
 		cJSON_AddNullToObject(o, "n_classes");
 	cJSON_AddStringToObject(o, "created_at", d->created_at);
+	api_add_number(o, "n_categorical", d->n_categorical);
+	api_add_number(o, "n_missing", (double)d->n_missing);
+	api_add_number(o, "encoded_width", d->encoded_width ? d->encoded_width : d->n_features);
 	return o;
+}
+
+/* A stored JSON text as a node (null when absent or damaged). */
+static cJSON *stored_json(const char *text)
+{
+	cJSON *v = text ? cJSON_Parse(text) : NULL;
+
+	return v ? v : cJSON_CreateNull();
+}
+
+char *api_dataset_encode_full(const struct api_dataset_info *d, const char *columns, const char *class_names)
+{
+	unsigned long failures = api_alloc_failures();
+	cJSON *o = dataset_json(d);
+
+	api_json_add(o, "class_names", stored_json(class_names));
+	api_json_add(o, "columns", stored_json(columns));
+	return api_json_print_free(o, failures);
+}
+
+/* Column i's category k of a stored columns array, or NULL. */
+static const char *category_text(const cJSON *col, float v)
+{
+	const cJSON *cats = cJSON_GetObjectItemCaseSensitive(col, "categories");
+	const cJSON *cat;
+	int k = (int)v;
+
+	if (!cJSON_IsArray(cats) || v < 0 || (float)k != v || k >= cJSON_GetArraySize(cats))
+		return NULL;
+	cat = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cats, k), "value");
+	return cJSON_IsString(cat) ? cat->valuestring : NULL;
+}
+
+/* One cell: a category's text, a number, or null (missing). */
+static cJSON *cell_json(const cJSON *col, float v)
+{
+	const char *text;
+
+	if (isnan(v))
+		return cJSON_CreateNull();
+	text = col ? category_text(col, v) : NULL;
+	return text ? cJSON_CreateString(text) : api_json_float_or_null(v);
+}
+
+char *api_dataset_rows_encode(const struct api_dataset_info *d, const char *columns, const float *x, const float *y,
+			      size_t n, uint64_t offset)
+{
+	unsigned long failures = api_alloc_failures();
+	cJSON *cols = columns ? cJSON_Parse(columns) : NULL;
+	cJSON *o = cJSON_CreateObject(), *names = cJSON_AddArrayToObject(o, "columns");
+	cJSON *rows = cJSON_AddArrayToObject(o, "rows");
+	size_t y_width = d->y_dim ? d->y_dim : 1;
+	uint32_t n_cols = d->n_features + 1;
+	char name[32];
+
+	if (cols && (!cJSON_IsArray(cols) || (uint32_t)cJSON_GetArraySize(cols) != n_cols)) {
+		cJSON_Delete(cols); /* damaged: fall back to generated names */
+		cols = NULL;
+	}
+	for (uint32_t c = 0; c < n_cols; c++) {
+		const cJSON *nm = cols ? cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cols, (int)c), "name") : NULL;
+
+		if (!cJSON_IsString(nm))
+			snprintf(name, sizeof name, c < d->n_features ? "x[%u]" : "y", c);
+		api_json_append(names, cJSON_CreateString(cJSON_IsString(nm) ? nm->valuestring : name));
+	}
+	for (size_t r = 0; r < n; r++) {
+		cJSON *row = api_json_append(rows, cJSON_CreateObject());
+		const cJSON *col = cols ? cols->child : NULL, *nm = names->child;
+		uint32_t f = 0;
+
+		for (uint32_t c = 0; row && c < n_cols; c++, nm = nm ? nm->next : NULL) {
+			const cJSON *role = col ? cJSON_GetObjectItemCaseSensitive(col, "role") : NULL;
+			bool label = col ? cJSON_IsString(role) && strcmp(role->valuestring, "label") == 0
+					 : c == d->n_features;
+			cJSON *v;
+
+			if (label && y_width > 1) {
+				v = cJSON_CreateArray();
+				for (size_t k = 0; v && k < y_width; k++)
+					api_json_append(v, api_json_float_or_null(y[r * y_width + k]));
+			} else if (label) {
+				v = cell_json(col, y[r * y_width]);
+			} else {
+				v = cell_json(col, x[r * d->n_features + f++]);
+			}
+			api_json_add(row, nm ? nm->valuestring : "?", v);
+			if (col)
+				col = col->next;
+		}
+	}
+	api_add_number(o, "offset", (double)offset);
+	api_add_number(o, "total", (double)d->n_samples);
+	cJSON_Delete(cols);
+	return api_json_print_free(o, failures);
 }
 
 char *api_dataset_encode(const struct api_dataset_info *d)

@@ -75,6 +75,9 @@ bool api_utf8_valid(const char *s, size_t len);
  * to exactly the same double. Non-finite values become null. */
 cJSON *api_json_number_or_null(double v);
 cJSON *api_add_number(cJSON *obj, const char *key, double v);
+/* A float32 as the shortest text that parses back (strtof) to it: 40.3, not
+ * 40.29999923706055. */
+cJSON *api_json_float_or_null(float v);
 /* cJSON_AddItemToObject / cJSON_AddItemToArray that take ownership of item
  * also on failure (cJSON's leave it to the caller, and a failed add leaked
  * it): item, or NULL when it could not be added and was deleted. */

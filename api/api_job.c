@@ -230,7 +230,14 @@ int api_dataset_fits(const struct nn_model_spec *spec, const struct api_dataset_
 			   : spec->loss.kind == NN_LOSS_CATEGORICAL_CROSSENTROPY ? "categorical_crossentropy"
 			   : "this loss";
 
-	if (d->n_features != spec->input_dim)
+	/* Categorical columns are one-hot encoded by the model's preprocessing. */
+	if ((d->n_categorical || d->n_missing) && d->encoded_width != spec->input_dim)
+		return api_fail(err, API_VALIDATION_FAILED, field,
+				"dataset %lld has %u feature columns, %u of them categorical, which one-hot encode to %u "
+				"inputs; the model's input_dim is %u (make it %u)",
+				(long long)d->id, d->n_features, d->n_categorical, d->encoded_width, spec->input_dim,
+				d->encoded_width);
+	if (!(d->n_categorical || d->n_missing) && d->n_features != spec->input_dim)
 		return api_fail(err, API_VALIDATION_FAILED, field,
 				"dataset %lld has %u features but the model's input_dim is %u", (long long)d->id,
 				d->n_features, spec->input_dim);

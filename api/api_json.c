@@ -437,6 +437,20 @@ cJSON *api_json_number_or_null(double v)
 	return cJSON_CreateRaw(text);
 }
 
+cJSON *api_json_float_or_null(float v)
+{
+	char text[32];
+
+	if (!isfinite(v))
+		return cJSON_CreateNull();
+	for (int digits = 6; digits <= 9; digits++) {
+		snprintf(text, sizeof text, "%.*g", digits, (double)v);
+		if (strtof(text, NULL) == v)
+			break;
+	}
+	return cJSON_CreateRaw(text);
+}
+
 cJSON *api_add_number(cJSON *obj, const char *key, double v)
 {
 	return api_json_add(obj, key, api_json_number_or_null(v));

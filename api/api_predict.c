@@ -10,11 +10,87 @@
 
 #include "api/api_internal.h"
 
-int api_instances_decode(const char *body, size_t len, uint32_t input_dim, uint32_t max_rows, float **x,
-			 size_t *n, struct api_err *err)
+/* One row given by column name: every name once, each a finite number. */
+static int read_named_row(const cJSON *row, const char *path, const cJSON *names, const char *const *keys,
+			  uint32_t width, float *out, struct api_err *err)
 {
+	char field[sizeof err->field];
+	uint32_t k = 0;
+
+	if (api_obj_check(row, path, path, keys, err))
+		return -1;
+	for (const cJSON *name = names->child; name; name = name->next, k++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(row, name->valuestring);
+
+		api_path(field, sizeof field, path, name->valuestring);
+		if (!v)
+			return api_fail(err, API_VALIDATION_FAILED, field,
+					"%s is required: the model takes the %u columns it was trained on", field, width);
+		if (cJSON_IsNull(v) || cJSON_IsString(v))
+			return api_fail(err, API_VALIDATION_FAILED, field,
+					"%s must be a number (missing values and categories need preprocessing that "
+					"fitd does not do yet)",
+					field);
+		if (api_read_float(v, field, &out[k], err))
+			return -1;
+	}
+	return 0;
+}
+
+/* One row by column name through the model's preprocessing: numbers or null
+ * (the training mean) for numeric columns, a category's text or null (all
+ * zeros; an unseen category too) for categorical ones. */
+static int read_prep_row(const cJSON *row, const char *path, const struct api_prep *p, const char *const *keys,
+			 float *out, struct api_err *err)
+{
+	char field[sizeof err->field];
+	uint32_t at = 0;
+
+	if (api_obj_check(row, path, path, keys, err))
+		return -1;
+	for (uint32_t j = 0; j < p->n_cols; j++) {
+		const struct api_prep_col *c = &p->cols[j];
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(row, c->name);
+
+		api_path(field, sizeof field, path, c->name);
+		if (!v)
+			return api_fail(err, API_VALIDATION_FAILED, field,
+					"%s is required (null for a missing value): the model takes the %u columns it was "
+					"trained on",
+					field, p->n_cols);
+		if (c->categorical) {
+			if (!cJSON_IsNull(v) && !cJSON_IsString(v))
+				return api_fail(err, API_VALIDATION_FAILED, field,
+						"%s must be one of the column's categories (a string) or null", field);
+			memset(out + at, 0, c->n_cats * sizeof *out);
+			for (uint32_t k = 0; cJSON_IsString(v) && k < c->n_cats; k++)
+				if (strcmp(c->cats[k], v->valuestring) == 0)
+					out[at + k] = 1;
+			at += c->n_cats;
+		} else {
+			if (cJSON_IsNull(v))
+				out[at] = (float)c->mean;
+			else if (api_read_float(v, field, &out[at], err))
+				return -1;
+			at++;
+		}
+	}
+	return 0;
+}
+
+int api_instances_decode_named(const char *body, size_t len, uint32_t input_dim, const char *feature_names,
+			       uint32_t max_rows, float **x, size_t *n, struct api_err *err)
+{
+	return api_instances_decode_model(body, len, input_dim, feature_names, NULL, max_rows, x, n, err);
+}
+
+int api_instances_decode_model(const char *body, size_t len, uint32_t input_dim, const char *feature_names,
+			       const char *prep_text, uint32_t max_rows, float **x, size_t *n, struct api_err *err)
+{
+	struct api_prep prep = {0};
 	static const char *const keys[] = {"instances", NULL};
-	cJSON *root = api_json_parse(body, len, err);
+	cJSON *root = api_json_parse(body, len, err), *names = NULL;
+	const char **name_keys = NULL;
 	const cJSON *inst;
 	char field[sizeof err->field];
 	size_t rows, i = 0;
@@ -29,7 +105,7 @@ int api_instances_decode(const char *body, size_t len, uint32_t input_dim, uint3
 	inst = cJSON_GetObjectItemCaseSensitive(root, "instances");
 	if (!cJSON_IsArray(inst) || !inst->child) {
 		api_fail(err, API_VALIDATION_FAILED, "instances",
-			 "instances must be a non-empty array of rows of %u numbers", input_dim);
+			 "instances must be a non-empty array of rows of %u numbers (or objects by column name)", input_dim);
 		goto fail;
 	}
 	rows = (size_t)cJSON_GetArraySize(inst);
@@ -44,17 +120,97 @@ int api_instances_decode(const char *body, size_t len, uint32_t input_dim, uint3
 	}
 	for (const cJSON *row = inst->child; row; row = row->next, i++) {
 		api_path_index(field, sizeof field, "instances", i);
-		if (api_read_floats(row, field, input_dim, out + i * input_dim, err))
+		if (!cJSON_IsObject(row)) {
+			if (api_read_floats(row, field, input_dim, out + i * input_dim, err))
+				goto fail;
+			continue;
+		}
+		if (prep_text && !prep.cols) {
+			if (api_prep_decode(prep_text, &prep, err))
+				goto fail;
+			if (prep.width != input_dim) {
+				api_fail(err, API_INTERNAL, NULL, "the model's stored preprocessing does not match it");
+				goto fail;
+			}
+			name_keys = api_calloc((size_t)prep.n_cols + 1, sizeof *name_keys);
+			if (!name_keys) {
+				api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
+				goto fail;
+			}
+			for (uint32_t k = 0; k < prep.n_cols; k++)
+				name_keys[k] = prep.cols[k].name;
+		}
+		if (prep.cols) {
+			if (read_prep_row(row, field, &prep, name_keys, out + i * input_dim, err))
+				goto fail;
+			continue;
+		}
+		if (!names) {
+			uint32_t k = 0;
+
+			names = feature_names ? cJSON_Parse(feature_names) : NULL;
+			if (!cJSON_IsArray(names) || (uint32_t)cJSON_GetArraySize(names) != input_dim) {
+				api_fail(err, API_VALIDATION_FAILED, field,
+					 "this model has no column names (it was not trained on a CSV with a header): give "
+					 "%s as an array of %u numbers",
+					 field, input_dim);
+				goto fail;
+			}
+			name_keys = api_calloc((size_t)input_dim + 1, sizeof *name_keys);
+			if (!name_keys) {
+				api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
+				goto fail;
+			}
+			for (const cJSON *nm = names->child; nm; nm = nm->next)
+				name_keys[k++] = cJSON_IsString(nm) ? nm->valuestring : "";
+		}
+		if (read_named_row(row, field, names, name_keys, input_dim, out + i * input_dim, err))
 			goto fail;
 	}
+	free(name_keys);
+	cJSON_Delete(names);
+	api_prep_free(&prep);
 	cJSON_Delete(root);
 	*x = out;
 	*n = rows;
 	return 0;
 fail:
+	free(name_keys);
+	cJSON_Delete(names);
+	api_prep_free(&prep);
 	free(out);
 	cJSON_Delete(root);
 	return -1;
+}
+
+int api_instances_decode(const char *body, size_t len, uint32_t input_dim, uint32_t max_rows, float **x,
+			 size_t *n, struct api_err *err)
+{
+	return api_instances_decode_named(body, len, input_dim, NULL, max_rows, x, n, err);
+}
+
+char *api_columns_feature_names(const char *columns)
+{
+	unsigned long failures = api_alloc_failures();
+	cJSON *cols = columns ? cJSON_Parse(columns) : NULL, *names = cJSON_CreateArray();
+	const cJSON *col;
+	char *text;
+
+	if (!cJSON_IsArray(cols)) {
+		cJSON_Delete(cols);
+		cJSON_Delete(names);
+		return NULL;
+	}
+	cJSON_ArrayForEach(col, cols) {
+		const cJSON *role = cJSON_GetObjectItemCaseSensitive(col, "role");
+		const cJSON *name = cJSON_GetObjectItemCaseSensitive(col, "name");
+
+		if (cJSON_IsString(role) && strcmp(role->valuestring, "feature") == 0 && cJSON_IsString(name))
+			api_json_append(names, cJSON_CreateString(name->valuestring));
+	}
+	cJSON_Delete(cols);
+	text = api_json_print_free(names, failures);
+	return text;
 }
 
 /* [[a, b], [c, d]] of n rows of width floats. */
@@ -79,6 +235,66 @@ static void put_classes(struct api_buf *b, const int32_t *classes, size_t n)
 	for (size_t i = 0; i < n; i++)
 		api_buf_printf(b, i ? ",%d" : "%d", (int)classes[i]);
 	api_buf_put(b, "]", 1);
+}
+
+char *api_predictions_encode_named(int64_t id, const float *out, size_t n, uint32_t outputs,
+				   const int32_t *classes, const char *class_names)
+{
+	unsigned long failures = api_alloc_failures();
+	cJSON *names = class_names && classes ? cJSON_Parse(class_names) : NULL;
+	struct api_buf b = {0};
+	char *text;
+	int n_names = cJSON_IsArray(names) ? cJSON_GetArraySize(names) : 0;
+
+	if (!n_names) {
+		cJSON_Delete(names);
+		return api_predictions_encode(id, out, n, outputs, classes);
+	}
+	api_buf_put(&b, "{", 1);
+	if (id > 0)
+		api_buf_printf(&b, "\"id\":%lld,", (long long)id);
+	api_buf_puts(&b, "\"predictions\":");
+	put_matrix(&b, out, n, outputs);
+	api_buf_puts(&b, ",\"classes\":[");
+	for (size_t i = 0; i < n; i++) {
+		const cJSON *name = classes[i] >= 0 && classes[i] < n_names ? cJSON_GetArrayItem(names, classes[i]) : NULL;
+		char *quoted = cJSON_IsString(name) ? cJSON_PrintUnformatted(name) : NULL;
+
+		if (i)
+			api_buf_put(&b, ",", 1);
+		if (quoted)
+			api_buf_puts(&b, quoted);
+		else
+			api_buf_printf(&b, "%d", classes[i]); /* an index past the names: the index */
+		free(quoted);
+	}
+	api_buf_puts(&b, "]}");
+	cJSON_Delete(names);
+	text = api_buf_finish(&b);
+	if (text && api_alloc_failures() != failures) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+char *api_json_add_raw(char *object, const char *key, const char *value)
+{
+	size_t len = object ? strlen(object) : 0, add;
+	char *out;
+
+	if (len < 2 || object[len - 1] != '}') {
+		free(object);
+		return NULL;
+	}
+	add = strlen(key) + (value ? strlen(value) : 4) + 5;
+	out = api_realloc(object, len + add + 1);
+	if (!out) {
+		free(object);
+		return NULL;
+	}
+	snprintf(out + len - 1, add + 2, "%s\"%s\":%s}", len > 2 ? "," : "", key, value ? value : "null");
+	return out;
 }
 
 char *api_predictions_encode(int64_t id, const float *out, size_t n, uint32_t outputs, const int32_t *classes)

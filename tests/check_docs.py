@@ -6,6 +6,7 @@
   docs/API.md "Routes"        == route_table in server/routes/route.c
                                  (method, pattern, whether it needs the API key)
   docs/openapi.yaml paths     == the same route table (the dashboard's catch-all aside)
+  docs/openapi.yaml query     == each route's query parameters (the table's last column)
   README.md "Configuration"   == the configuration table of `fitd --help`
                                  (flag, variable and default of every row, in order)
 
@@ -72,6 +73,55 @@ def code_routes():
     if not rows:
         raise SystemExit("server/routes/route.c: no route_table rows found")
     return [(m, p, "HTTP_PUBLIC" not in flags) for m, p, flags in rows]
+
+
+def code_queries():
+    """{(METHOD, pattern): sorted query names} of route_table's last column."""
+    text = read("server/routes/route.c")
+    rows = re.findall(r'^\s*\{"(GET|POST|PUT|DELETE|PATCH)", "([^"]*)", \w+, \w+, [^,}]+, (NULL|"[^"]*")\}',
+                      text, re.M)
+    return {(m, p): sorted(q.strip('"').split()) if q != "NULL" else [] for m, p, q in rows if p != "/"}
+
+
+def openapi_queries():
+    """{(METHOD, path): sorted names of its `in: query` parameters}, $refs to
+    components/parameters resolved, read without a YAML library."""
+    lines = read("docs/openapi.yaml").splitlines()
+    components, name = {}, None
+    for i, line in enumerate(lines):
+        m = re.match(r"^    (\w+):\s*$", line)
+        if m:
+            name = m.group(1)
+        m = re.match(r"^      name: (\S+)", line)
+        if m and name and i + 1 < len(lines) and re.match(r"^      in: query", lines[i + 1]):
+            components[name] = m.group(1)
+    out, path, op, in_paths = {}, None, None, False
+    for i, line in enumerate(lines):
+        if re.match(r"^paths:\s*$", line):
+            in_paths = True
+            continue
+        if in_paths and re.match(r"^\S", line):
+            break
+        if not in_paths:
+            continue
+        m = re.match(r"^  (/\S*):\s*$", line)
+        if m:
+            path, op = m.group(1), None
+            continue
+        m = re.match(r"^    (get|post|put|delete|patch):\s*$", line)
+        if m and path:
+            op = (m.group(1).upper(), path)
+            out[op] = []
+            continue
+        if not op:
+            continue
+        m = re.match(r"^\s+- name: (\S+)", line)
+        if m and i + 1 < len(lines) and re.match(r"^\s+in: query", lines[i + 1]):
+            out[op].append(m.group(1))
+        m = re.match(r"^\s+- \$ref: '#/components/parameters/(\w+)'", line)
+        if m and m.group(1) in components:
+            out[op].append(components[m.group(1)])
+    return {k: sorted(v) for k, v in out.items()}
 
 
 def doc_routes():
@@ -144,6 +194,11 @@ def main(argv):
     compare("docs/API.md routes", doc_routes(), routes, problems)
     api_routes = [(m, p) for m, p, _ in routes if p != "/"]
     compare("docs/openapi.yaml paths", sorted(openapi_routes()), sorted(api_routes), problems)
+    oq = openapi_queries()
+    for route, names in sorted(code_queries().items()):
+        if route in oq and oq[route] != names:
+            problems.append("docs/openapi.yaml %s %s: query parameters %s, the route table says %s"
+                            % (route[0], route[1], oq[route], names))
     opts = help_options(binary)
     if not opts:
         problems.append("%s --help lists no options" % binary)

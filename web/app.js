@@ -403,6 +403,7 @@ async function load(fn) {
 
 const routes = [
 	[/^#\/datasets$/, viewDatasets],
+	[/^#\/datasets\/(\d+)$/, viewDataset],
 	[/^#\/models$/, viewModels],
 	[/^#\/models\/(\d+)$/, viewModel],
 	[/^#\/jobs$/, viewJobs],
@@ -477,14 +478,20 @@ function viewDatasets(view) {
 	const name = h('input', { type: 'text', name: 'name', dataset: { field: 'name' }, autocomplete: 'off' });
 	const header = h('input', { type: 'checkbox', name: 'header', checked: true, dataset: { field: 'header' } });
 	const label = select([['', 'last column']], '', { name: 'label', dataset: { field: 'label' } });
+	const delimiter = select([[',', 'comma ,'], [';', 'semicolon ;'], ['tab', 'tab'], ['|', 'bar |'], [':', 'colon :']],
+		',', { name: 'delimiter', dataset: { field: 'delimiter' } });
+	const task = select([['', 'guess'], ['classification', 'classification'], ['regression', 'regression']], '',
+		{ name: 'task', dataset: { field: 'task' } });
 	const status = h('p.status', { role: 'status' });
 	const form = h('form#upload-form.card', { dataset: { fallback: 'file' } },
 		h('h2', null, 'Upload a CSV dataset'),
 		h('div.grid', null,
-			field('CSV file', file, 'numbers only; one row per sample'),
+			field('CSV file', file, 'numbers, text (categories) and missing cells (empty, NA, N/A, null, ?); one row per sample'),
 			field('Name', name),
 			checkField('First row is a header', header),
-			field('Label column', label, 'the column holding y; the rest are features')),
+			field('Delimiter', delimiter),
+			field('Label column', label, 'the column holding y; the rest are features'),
+			field('Task', task, 'overrides the guess from the label\'s values')),
 		h('div.actions', null, h('button.primary', { type: 'submit' }, 'Upload')),
 		status);
 
@@ -500,12 +507,15 @@ function viewDatasets(view) {
 			const text = await f.slice(0, 65536).text();
 			firstLine = text.split(/\r?\n/, 1)[0];
 		}
-		const cells = firstLine.split(',').map((c) => c.trim().replace(/^"(.*)"$/, '$1'));
+		const sep = delimiter.value === 'tab' ? '\t' : delimiter.value;
+		const cells = firstLine.split(sep).map((c) => c.trim().replace(/^"(.*)"$/, '$1'));
+		/* By name when the first row is a header (the server matches it), else by index. */
 		cells.forEach((c, i) => {
 			const text = header.checked ? `${c} (column ${i})` : `column ${i} (${c})`;
-			label.append(h('option', { value: String(i) }, text));
+			label.append(h('option', { value: header.checked ? c : String(i) }, text));
 		});
-		label.value = previous && Number(previous) < cells.length ? previous : String(cells.length - 1);
+		const values = [...label.options].map((o) => o.value);
+		label.value = values.includes(previous) && previous !== '' ? previous : values[values.length - 1];
 	}
 	file.addEventListener('change', () => {
 		firstLine = null;
@@ -515,6 +525,7 @@ function viewDatasets(view) {
 		fillColumns();
 	});
 	header.addEventListener('change', fillColumns);
+	delimiter.addEventListener('change', fillColumns);
 
 	onSubmit(form, async () => {
 		const f = file.files[0];
@@ -525,11 +536,23 @@ function viewDatasets(view) {
 			q.set('name', name.value);
 		if (label.value !== '')
 			q.set('label', label.value);
+		if (delimiter.value !== ',')
+			q.set('delimiter', delimiter.value);
+		if (task.value)
+			q.set('task', task.value);
 		status.textContent = `Uploading ${f.name} (${(f.size / 1024).toFixed(0)} KiB)…`;
 		try {
 			const ds = await api('POST', `/v1/datasets?${q}`, f, 'text/csv');
-			status.textContent = `Uploaded “${ds.name}”: ${ds.n_samples} samples, ${ds.n_features} features` +
-				(ds.n_classes ? `, ${ds.n_classes} classes.` : '.');
+			/* What the server detected: the kinds of the columns, the classes; the dataset's page has the rest. */
+			const kinds = (ds.columns || []).filter((c) => c.role === 'feature').reduce((n, c) => {
+				n[c.kind] = (n[c.kind] || 0) + 1;
+				return n;
+			}, {});
+			status.replaceChildren(`Uploaded “${ds.name}”: ${ds.n_samples} samples, ${ds.n_features} features` +
+				(Object.keys(kinds).length ? ` (${Object.entries(kinds).map(([k, n]) => `${n} ${k}`).join(', ')})` : '') +
+				(ds.n_missing ? `, ${ds.n_missing} missing cells` : '') +
+				(ds.class_names ? `, classes ${ds.class_names.join(', ')}.` : ds.n_classes ? `, ${ds.n_classes} classes.` : '.') + ' ',
+				h('a', { href: `#/datasets/${ds.id}`, dataset: { action: 'open-dataset' } }, 'Columns and rows'));
 			form.reset();
 			firstLine = null;
 			fillColumns();
@@ -561,11 +584,68 @@ function viewDatasets(view) {
 				refresh();
 		});
 		return h('tr', { dataset: { id: d.id } },
-			h('td', null, d.id), h('td', null, d.name), h('td.num', null, d.n_samples), h('td.num', null, d.n_features),
+			h('td', null, d.id), h('td', null, h('a', { href: `#/datasets/${d.id}` }, d.name)), h('td.num', null, d.n_samples), h('td.num', null, d.n_features),
 			h('td', null, d.y_kind), h('td.num', null, d.n_classes ?? '—'), h('td', null, when(d.created_at)),
 			h('td', null, del));
 	}
 	refresh();
+}
+
+/* A dataset: its columns (kinds and statistics as the server found them) and a preview of its rows. */
+async function viewDataset(view, id) {
+	const d = await load(() => api('GET', `/v1/datasets/${id}`));
+	if (!d)
+		return;
+	const num = (v) => (v === null || v === undefined ? '—' : Number(v.toPrecision(6)));
+	const facts = [`${d.n_samples} samples`, `${d.n_features} features`, `targets: ${d.y_kind}`];
+	if (d.n_classes)
+		facts.push(`${d.n_classes} classes`);
+	if (d.n_categorical)
+		facts.push(`${d.n_categorical} categorical`);
+	if (d.n_missing)
+		facts.push(`${d.n_missing} missing cells`);
+	view.append(h('h1.page', null, h('a', { href: '#/datasets' }, 'Datasets'), ' / ', d.name),
+		h('p#dataset-facts', null, facts.join(' · ')));
+	if (d.class_names)
+		view.append(h('p#class-names', null, 'Classes: ', d.class_names.join(', ')));
+	if (d.columns) {
+		const cols = table(['Column', 'Role', 'Kind', 'Count', 'Missing', 'Min', 'Max', 'Mean', 'Std', 'Categories'],
+			'Columns');
+		cols.body.parentElement.id = 'columns-table';
+		refill(cols.body, d.columns.map((c) => h('tr', { dataset: { column: c.name, kind: c.kind } },
+			h('th', { scope: 'row' }, c.name), h('td', null, c.role), h('td', null, c.kind),
+			h('td.num', null, c.count), h('td.num', null, c.missing),
+			h('td.num', null, num(c.min)), h('td.num', null, num(c.max)), h('td.num', null, num(c.mean)),
+			h('td.num', null, num(c.std)),
+			h('td', null, c.categories ? c.categories.slice(0, 8).map((k) => `${k.value} (${k.count})`).join(', ') +
+				(c.categories.length > 8 ? `, … ${c.categories.length - 8} more` : '') : ''))), 'No columns.');
+		view.append(h('section.card', null, cols.wrap));
+	}
+	const limit = 20;
+	let offset = 0;
+	const prev = h('button', { type: 'button', dataset: { action: 'prev' } }, 'Previous');
+	const next = h('button', { type: 'button', dataset: { action: 'next' } }, 'Next');
+	const where = h('span.status', { role: 'status' });
+	const holder = h('div.table-wrap#rows-preview');
+	view.append(h('section.card', null, h('h2', null, 'Rows'), holder, h('div.actions', null, prev, next, where)));
+	async function show() {
+		const page = await load(() => api('GET', `/v1/datasets/${id}/rows?offset=${offset}&limit=${limit}`));
+		if (!page)
+			return;
+		const t = table(page.columns, `Rows ${offset + 1}–${offset + page.rows.length} of ${page.total}`);
+		refill(t.body, page.rows.map((r) => h('tr', null, page.columns.map((c) => {
+			const v = r[c];
+			return h(typeof v === 'number' ? 'td.num' : 'td', null,
+				v === null ? '—' : Array.isArray(v) ? JSON.stringify(v) : String(v));
+		}))), 'No rows.');
+		holder.replaceChildren(t.wrap);
+		prev.disabled = offset === 0;
+		next.disabled = offset + limit >= page.total;
+		where.textContent = `${offset + 1}–${offset + page.rows.length} of ${page.total}`;
+	}
+	prev.addEventListener('click', () => { offset = Math.max(0, offset - limit); show(); });
+	next.addEventListener('click', () => { offset += limit; show(); });
+	show();
 }
 
 /* ---- models ---------------------------------------------------------------------------------- */

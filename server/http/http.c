@@ -301,46 +301,6 @@ const char *http_query(const struct http_req *r, const char *key)
 	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
 }
 
-struct query_check {
-	const char *const *allowed;
-	const char *bad;  /* the first offending key */
-	const char *why;  /* "unknown query parameter" / "repeated query parameter" */
-	const char *seen[16];
-	int n_seen;
-};
-
-static enum MHD_Result check_query_key(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
-{
-	struct query_check *c = cls;
-	const char *const *a;
-
-	(void)kind, (void)value;
-	for (a = c->allowed; *a && strcmp(*a, key) != 0; a++)
-		;
-	if (!*a) {
-		c->bad = key, c->why = "unknown query parameter";
-		return MHD_NO;
-	}
-	for (int i = 0; i < c->n_seen; i++) {
-		if (c->seen[i] == *a) {
-			c->bad = key, c->why = "repeated query parameter";
-			return MHD_NO;
-		}
-	}
-	if (c->n_seen < (int)(sizeof c->seen / sizeof c->seen[0]))
-		c->seen[c->n_seen++] = *a;
-	return MHD_YES;
-}
-
-const char *http_query_bad(const struct http_req *r, const char *const *allowed, const char **why)
-{
-	struct query_check c = {.allowed = allowed};
-
-	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, check_query_key, &c);
-	*why = c.why;
-	return c.bad;
-}
-
 const char *http_header(const struct http_req *r, const char *name)
 {
 	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
@@ -440,6 +400,56 @@ static size_t values_length(struct MHD_Connection *conn, enum MHD_ValueKind kind
 	return total;
 }
 
+struct query_check {
+	const char *allowed;   /* the route's names */
+	unsigned long seen;    /* a bit per name of allowed */
+	const char *bad;       /* the first key refused */
+	bool twice;            /* ... because it came twice */
+};
+
+static enum MHD_Result check_query_key(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct query_check *q = cls;
+	int i = http_query_index(q->allowed, key);
+
+	(void)kind, (void)value;
+	if (i < 0 || i >= (int)(8 * sizeof q->seen) || (q->seen & (1ul << i))) {
+		q->bad = key;
+		q->twice = i >= 0;
+		return MHD_NO;
+	}
+	q->seen |= 1ul << i;
+	return MHD_YES;
+}
+
+/* Every query key must be one the route takes, once (the values are the
+ * handler's to check). Replies 422 naming the first that is not. */
+static bool query_ok(struct http_req *r)
+{
+	struct query_check q = {r->route->query, 0, NULL, false};
+	char near[64];
+
+	if (r->route->flags & HTTP_STATIC)
+		return true;
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, check_query_key, &q);
+	if (!q.bad)
+		return true;
+	if (q.twice)
+		http_fail(r, API_VALIDATION_FAILED, q.bad, "query parameter \"%s\" is given more than once", q.bad);
+	else if (!q.allowed || !*q.allowed)
+		http_fail(r, API_VALIDATION_FAILED, q.bad,
+			  "unknown query parameter \"%.64s\": %s %s takes no query parameters", q.bad, r->route->method,
+			  r->route->pattern);
+	else if (http_query_suggest(q.allowed, q.bad, near, sizeof near))
+		http_fail(r, API_VALIDATION_FAILED, q.bad,
+			  "unknown query parameter \"%.64s\" (did you mean \"%s\"?); %s %s takes: %s", q.bad, near,
+			  r->route->method, r->route->pattern, q.allowed);
+	else
+		http_fail(r, API_VALIDATION_FAILED, q.bad, "unknown query parameter \"%.64s\"; %s %s takes: %s", q.bad,
+			  r->route->method, r->route->pattern, q.allowed);
+	return false;
+}
+
 /* First callback: headers only. Decide everything that can be decided. */
 static void begin_request(struct http_req *r)
 {
@@ -480,6 +490,8 @@ static void begin_request(struct http_req *r)
 			  "this server needs an API key: send Authorization: Bearer <key>");
 		return;
 	}
+	if (!query_ok(r))
+		return;
 	if ((r->route->flags & HTTP_JSON_BODY) && !json_content_type(http_header(r, "Content-Type"))) {
 		http_fail(r, API_UNSUPPORTED_MEDIA_TYPE, "Content-Type",
 			    "this route takes application/json, not %s (curl: -H 'Content-Type: application/json')",

@@ -46,12 +46,26 @@ struct http_route {
 	 * reply (refusing the request) or take the body with http_take_body. */
 	void (*begin)(struct http_req *r);
 	unsigned flags;
+	/* The query parameters the route takes, space-separated ("limit offset"),
+	 * or NULL for none. Any other key, or a key given twice, is refused with
+	 * 422 validation_failed naming it before the handler runs (or the body
+	 * is read). The handler still checks the values. Dashboard (HTTP_STATIC)
+	 * routes are not checked. */
+	const char *query;
 };
 
 /* Pure route matching: does path match pattern ("/v1/jobs/{id}")? On a match
  * params (may be NULL) receive new copies of the {..} segments (free each),
  * at most max_params, and *n_params (may be NULL) their count. */
 bool http_match(const char *pattern, const char *path, char **params, int max_params, int *n_params);
+/* Pure: is key one of the space-separated names of list (NULL: none)? */
+bool http_query_allowed(const char *list, const char *key);
+/* Pure: the 0-based position of key among the names of list, or -1. */
+int http_query_index(const char *list, const char *key);
+/* Pure: the name of list (NULL: none) nearest to key, when it is a likely
+ * typo of it (at most two edits, fewer than half the key); NULL otherwise.
+ * The name is copied into out (size bytes). */
+const char *http_query_suggest(const char *list, const char *key, char *out, size_t size);
 
 /* Returns a running server, or NULL with a message. routes is borrowed for
  * the server's life; app is handed back to handlers by http_app(). */
@@ -76,11 +90,6 @@ const char *http_path(const struct http_req *r);
 const char *http_param(const struct http_req *r, int i);
 /* A query-string value or NULL. Borrowed; valid during the request. */
 const char *http_query(const struct http_req *r, const char *key);
-/* Strict query strings: the first parameter that is not in allowed
- * (NULL-terminated) or that appears twice, with *why saying which ("unknown
- * query parameter" / "repeated query parameter"); NULL when all is well.
- * Borrowed; valid during the request. */
-const char *http_query_bad(const struct http_req *r, const char *const *allowed, const char **why);
 const char *http_header(const struct http_req *r, const char *name);
 /* The buffered body (NULL, 0 when empty). Borrowed. */
 const char *http_body(const struct http_req *r, size_t *len);

@@ -98,3 +98,108 @@ void http_route_request(struct http_req *r)
 		}
 	}
 }
+
+/* ---- query-string names --------------------------------------------------------------------------- */
+
+/* Calls fn on each name of a space-separated list; stops when it returns true. */
+static bool each_name(const char *list, bool (*fn)(const char *name, size_t len, void *ctx), void *ctx)
+{
+	while (list && *list) {
+		size_t len = strcspn(list, " ");
+
+		if (len && fn(list, len, ctx))
+			return true;
+		list += len;
+		list += strspn(list, " ");
+	}
+	return false;
+}
+
+struct lookup {
+	const char *key;
+	int index;
+};
+
+static bool same_name(const char *name, size_t len, void *ctx)
+{
+	struct lookup *l = ctx;
+
+	l->index++;
+	return strlen(l->key) == len && memcmp(name, l->key, len) == 0;
+}
+
+int http_query_index(const char *list, const char *key)
+{
+	struct lookup l = {key, -1};
+
+	return key && each_name(list, same_name, &l) ? l.index : -1;
+}
+
+bool http_query_allowed(const char *list, const char *key)
+{
+	return http_query_index(list, key) >= 0;
+}
+
+#define SUGGEST_MAX 32
+
+/* Optimal string alignment distance (a swap of two neighbours is one edit),
+ * for strings shorter than SUGGEST_MAX; a larger number when either is longer. */
+static size_t edit_distance(const char *a, size_t n, const char *b, size_t m)
+{
+	size_t d[SUGGEST_MAX + 1][SUGGEST_MAX + 1];
+
+	if (n > SUGGEST_MAX || m > SUGGEST_MAX)
+		return (size_t)-1;
+	for (size_t i = 0; i <= n; i++)
+		d[i][0] = i;
+	for (size_t j = 0; j <= m; j++)
+		d[0][j] = j;
+	for (size_t i = 1; i <= n; i++) {
+		for (size_t j = 1; j <= m; j++) {
+			size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+
+			if (d[i - 1][j] + 1 < best)
+				best = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < best)
+				best = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
+				best = d[i - 2][j - 2] + 1;
+			d[i][j] = best;
+		}
+	}
+	return d[n][m];
+}
+
+struct suggestion {
+	const char *key;
+	const char *best;
+	size_t best_len, best_distance;
+};
+
+static bool nearer_name(const char *name, size_t len, void *ctx)
+{
+	struct suggestion *s = ctx;
+	size_t d = edit_distance(s->key, strlen(s->key), name, len);
+
+	if (d < s->best_distance) {
+		s->best = name;
+		s->best_len = len;
+		s->best_distance = d;
+	}
+	return false;
+}
+
+const char *http_query_suggest(const char *list, const char *key, char *out, size_t size)
+{
+	struct suggestion s = {key, NULL, 0, 3};
+
+	if (!key || !*key || size == 0)
+		return NULL;
+	each_name(list, nearer_name, &s);
+	/* Two edits on a short key would make anything a typo of anything. */
+	if (!s.best || 2 * s.best_distance >= strlen(key) || s.best_len >= size)
+		return NULL;
+	memcpy(out, s.best, s.best_len);
+	out[s.best_len] = '\0';
+	return out;
+}

@@ -87,6 +87,78 @@ static struct nn_data data_view(const struct api_dataset_info *info, const float
 	return d;
 }
 
+static bool needs_prep(const struct api_dataset_info *d)
+{
+	return d->n_categorical || d->n_missing;
+}
+
+/* Encodes one loaded dataset in place (x becomes rows of p->width). */
+static int encode_dataset(struct db *db, const struct api_prep *p, struct api_dataset_info *info, float **x,
+			  struct api_err *err)
+{
+	char *columns = NULL, *names = NULL;
+	float *out = malloc((info->n_samples ? info->n_samples : 1) * (size_t)(p->width ? p->width : 1) * sizeof *out);
+	int rc = out ? db_dataset_columns(db, info->id, &columns, &names, err)
+		     : api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
+
+	if (rc == 0)
+		rc = api_prep_apply(p, columns, *x, info->n_samples, info->n_features, out, err);
+	free(columns);
+	free(names);
+	if (rc) {
+		free(out);
+		return -1;
+	}
+	free(*x);
+	*x = out;
+	info->n_features = p->width;
+	return 0;
+}
+
+/* A dataset with categorical columns or missing cells goes through the
+ * model's preprocessing: the one it stored, or one built now from the
+ * training rows (the rows before a validation split's tail) and stored
+ * before the first epoch, so that a resumed run, evaluate and predict use
+ * the same numbers. */
+static int preprocess(struct db *db, struct run_state *s, struct api_err *err)
+{
+	const struct api_job_req *req = &s->run.req;
+	struct api_prep prep = {0};
+	char *text = NULL, *columns = NULL, *names = NULL;
+	size_t n_train = s->train_info.n_samples;
+	int rc;
+
+	if (!needs_prep(&s->train_info) && !(req->validation_dataset_id && needs_prep(&s->val_info)))
+		return 0;
+	rc = db_model_preprocessing(db, s->run.model.id, &text, err);
+	if (rc == 0 && text) {
+		rc = api_prep_decode(text, &prep, err);
+	} else if (rc == 0) {
+		if (!req->validation_dataset_id && req->fit.validation_split > 0)
+			n_train = (size_t)floor((double)n_train * (1.0 - req->fit.validation_split));
+		rc = db_dataset_columns(db, req->dataset_id, &columns, &names, err);
+		if (rc == 0)
+			rc = api_prep_build(columns, s->train_x, n_train, s->train_info.n_features, &prep, err);
+		if (rc == 0 && !(text = api_prep_encode(&prep)))
+			rc = api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
+		if (rc == 0)
+			rc = db_model_set_preprocessing(db, s->run.model.id, text, err);
+	}
+	if (rc == 0 && prep.width != s->run.model.def.spec.input_dim)
+		rc = api_fail(err, API_VALIDATION_FAILED, "dataset_id",
+			      "the preprocessing encodes %u inputs; the model's input_dim is %u", prep.width,
+			      s->run.model.def.spec.input_dim);
+	if (rc == 0 && needs_prep(&s->train_info))
+		rc = encode_dataset(db, &prep, &s->train_info, &s->train_x, err);
+	if (rc == 0 && req->validation_dataset_id && needs_prep(&s->val_info))
+		rc = encode_dataset(db, &prep, &s->val_info, &s->val_x, err);
+	api_prep_free(&prep);
+	free(text);
+	free(columns);
+	free(names);
+	return rc;
+}
+
 /* Loads data, model and trainer. Returns 0, or -1 with a message in why. */
 static int run_prepare(struct db *db, struct run_state *s, char *why, size_t size)
 {
@@ -100,6 +172,10 @@ static int run_prepare(struct db *db, struct run_state *s, char *why, size_t siz
 	    (req->validation_dataset_id &&
 	     db_dataset_load(db, req->validation_dataset_id, &s->val_info, &s->val_x, &s->val_y, &err))) {
 		snprintf(why, size, "cannot load the data: %s", err.message);
+		return -1;
+	}
+	if (preprocess(db, s, &err)) {
+		snprintf(why, size, "cannot preprocess the data: %s", err.message);
 		return -1;
 	}
 	s->model = nn_model_create(&s->run.model.def.spec);

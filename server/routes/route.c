@@ -11,63 +11,66 @@
 #include "server/hash.h"
 #include "server/routes/route.h"
 
+/* The last column names the query parameters a route takes (none when
+ * absent): any other is a 422 naming it (http.h). */
 const struct http_route route_table[] = {
-	{"GET", "/healthz", route_healthz, NULL, HTTP_PUBLIC},
-	{"GET", "/readyz", route_readyz, NULL, HTTP_PUBLIC},
-	{"GET", "/metrics", route_metrics, NULL, 0},
-	{"GET", "/v1/info", route_info, NULL, 0},
+	{"GET", "/healthz", route_healthz, NULL, HTTP_PUBLIC, NULL},
+	{"GET", "/readyz", route_readyz, NULL, HTTP_PUBLIC, NULL},
+	{"GET", "/metrics", route_metrics, NULL, 0, NULL},
+	{"GET", "/v1/info", route_info, NULL, 0, NULL},
 
-	{"POST", "/v1/datasets", route_dataset_create, route_dataset_begin, 0},
-	{"GET", "/v1/datasets", route_dataset_list, NULL, 0},
-	{"GET", "/v1/datasets/{id}", route_dataset_get, NULL, 0},
-	{"DELETE", "/v1/datasets/{id}", route_dataset_delete, NULL, 0},
+	{"POST", "/v1/datasets", route_dataset_create, route_dataset_begin, 0, "name label header delimiter task"},
+	{"GET", "/v1/datasets", route_dataset_list, NULL, 0, "limit offset"},
+	{"GET", "/v1/datasets/{id}", route_dataset_get, NULL, 0, NULL},
+	{"DELETE", "/v1/datasets/{id}", route_dataset_delete, NULL, 0, NULL},
+	{"GET", "/v1/datasets/{id}/rows", route_dataset_rows, NULL, 0, "offset limit"},
 
-	{"POST", "/v1/models", route_model_create, NULL, HTTP_JSON_BODY},
-	{"GET", "/v1/models", route_model_list, NULL, 0},
-	{"GET", "/v1/models/{id}", route_model_get, NULL, 0},
-	{"DELETE", "/v1/models/{id}", route_model_delete, NULL, 0},
-	{"GET", "/v1/models/{id}/weights", route_weights_get, NULL, 0},
-	{"PUT", "/v1/models/{id}/weights", route_weights_put, NULL, HTTP_JSON_BODY},
-	{"POST", "/v1/models/{id}/predict", route_predict, NULL, HTTP_JSON_BODY},
-	{"POST", "/v1/models/{id}/evaluate", route_evaluate, NULL, HTTP_JSON_BODY},
-	{"GET", "/v1/models/{id}/predictions", route_model_predictions, NULL, 0},
-	{"PATCH", "/v1/models/{id}", route_model_rename, NULL, HTTP_JSON_BODY},
-	{"PUT", "/v1/models/{id}", route_model_put, NULL, HTTP_JSON_BODY},
-	{"GET", "/v1/models/{id}/versions", route_version_list, NULL, 0},
-	{"GET", "/v1/models/{id}/versions/{v}", route_version_get, NULL, 0},
-	{"GET", "/v1/models/{id}/versions/{v}/weights", route_version_weights, NULL, 0},
-	{"POST", "/v1/models/{id}/versions/{v}/restore", route_version_restore, NULL, 0},
-	{"GET", "/v1/predictions/{id}", route_prediction_get, NULL, 0},
-	{"GET", "/v1/models/{id}/export", route_model_export, NULL, 0},
+	{"POST", "/v1/models", route_model_create, NULL, HTTP_JSON_BODY, NULL},
+	{"GET", "/v1/models", route_model_list, NULL, 0, "limit offset"},
+	{"GET", "/v1/models/{id}", route_model_get, NULL, 0, NULL},
+	{"DELETE", "/v1/models/{id}", route_model_delete, NULL, 0, "cascade"},
+	{"GET", "/v1/models/{id}/weights", route_weights_get, NULL, 0, NULL},
+	{"PUT", "/v1/models/{id}/weights", route_weights_put, NULL, HTTP_JSON_BODY, NULL},
+	{"POST", "/v1/models/{id}/predict", route_predict, NULL, HTTP_JSON_BODY, "store version"},
+	{"POST", "/v1/models/{id}/evaluate", route_evaluate, NULL, HTTP_JSON_BODY, "version"},
+	{"GET", "/v1/models/{id}/predictions", route_model_predictions, NULL, 0, "limit offset"},
+	{"PATCH", "/v1/models/{id}", route_model_rename, NULL, HTTP_JSON_BODY, NULL},
+	{"PUT", "/v1/models/{id}", route_model_put, NULL, HTTP_JSON_BODY, NULL},
+	{"GET", "/v1/models/{id}/versions", route_version_list, NULL, 0, "limit offset"},
+	{"GET", "/v1/models/{id}/versions/{v}", route_version_get, NULL, 0, NULL},
+	{"GET", "/v1/models/{id}/versions/{v}/weights", route_version_weights, NULL, 0, NULL},
+	{"POST", "/v1/models/{id}/versions/{v}/restore", route_version_restore, NULL, 0, NULL},
+	{"GET", "/v1/predictions/{id}", route_prediction_get, NULL, 0, NULL},
+	{"GET", "/v1/models/{id}/export", route_model_export, NULL, 0, "format version"},
 
-	{"POST", "/v1/jobs", route_job_create, NULL, HTTP_JSON_BODY},
-	{"GET", "/v1/jobs", route_job_list, NULL, 0},
-	{"GET", "/v1/jobs/{id}", route_job_get, NULL, 0},
-	{"GET", "/v1/jobs/{id}/history", route_job_history, NULL, 0},
-	{"GET", "/v1/jobs/{id}/events", route_job_events, NULL, 0},
-	{"POST", "/v1/jobs/{id}/cancel", route_job_cancel, NULL, 0},
+	{"POST", "/v1/jobs", route_job_create, NULL, HTTP_JSON_BODY, NULL},
+	{"GET", "/v1/jobs", route_job_list, NULL, 0, "status model_id limit offset"},
+	{"GET", "/v1/jobs/{id}", route_job_get, NULL, 0, NULL},
+	{"GET", "/v1/jobs/{id}/history", route_job_history, NULL, 0, NULL},
+	{"GET", "/v1/jobs/{id}/events", route_job_events, NULL, 0, "last_event_id"},
+	{"POST", "/v1/jobs/{id}/cancel", route_job_cancel, NULL, 0, NULL},
 
 	/* Sweeps, route_sweep.c. */
-	{"POST", "/v1/sweeps", route_sweep_create, NULL, HTTP_JSON_BODY},
-	{"GET", "/v1/sweeps", route_sweep_list, NULL, 0},
-	{"GET", "/v1/sweeps/{id}", route_sweep_get, NULL, 0},
-	{"GET", "/v1/sweeps/{id}/events", route_sweep_events, NULL, 0},
-	{"POST", "/v1/sweeps/{id}/cancel", route_sweep_cancel, NULL, 0},
-	{"DELETE", "/v1/sweeps/{id}", route_sweep_delete, NULL, 0},
+	{"POST", "/v1/sweeps", route_sweep_create, NULL, HTTP_JSON_BODY, NULL},
+	{"GET", "/v1/sweeps", route_sweep_list, NULL, 0, "limit offset"},
+	{"GET", "/v1/sweeps/{id}", route_sweep_get, NULL, 0, NULL},
+	{"GET", "/v1/sweeps/{id}/events", route_sweep_events, NULL, 0, "last_event_id"},
+	{"POST", "/v1/sweeps/{id}/cancel", route_sweep_cancel, NULL, 0, NULL},
+	{"DELETE", "/v1/sweeps/{id}", route_sweep_delete, NULL, 0, NULL},
 
 	/* The Open Inference Protocol (KServe V2 REST), route_v2.c. */
-	{"GET", "/v2/health/live", route_v2_live, NULL, HTTP_PUBLIC},
-	{"GET", "/v2/health/ready", route_v2_ready, NULL, HTTP_PUBLIC},
-	{"GET", "/v2", route_v2_server, NULL, 0},
-	{"GET", "/v2/models/{model}", route_v2_model, NULL, 0},
-	{"GET", "/v2/models/{model}/ready", route_v2_model_ready, NULL, 0},
-	{"POST", "/v2/models/{model}/infer", route_v2_infer, NULL, 0},
-	{"GET", "/v2/models/{model}/versions/{v}", route_v2_model_version, NULL, 0},
-	{"GET", "/v2/models/{model}/versions/{v}/ready", route_v2_model_version_ready, NULL, 0},
-	{"POST", "/v2/models/{model}/versions/{v}/infer", route_v2_infer_version, NULL, 0},
+	{"GET", "/v2/health/live", route_v2_live, NULL, HTTP_PUBLIC, NULL},
+	{"GET", "/v2/health/ready", route_v2_ready, NULL, HTTP_PUBLIC, NULL},
+	{"GET", "/v2", route_v2_server, NULL, 0, NULL},
+	{"GET", "/v2/models/{model}", route_v2_model, NULL, 0, NULL},
+	{"GET", "/v2/models/{model}/ready", route_v2_model_ready, NULL, 0, NULL},
+	{"POST", "/v2/models/{model}/infer", route_v2_infer, NULL, 0, NULL},
+	{"GET", "/v2/models/{model}/versions/{v}", route_v2_model_version, NULL, 0, NULL},
+	{"GET", "/v2/models/{model}/versions/{v}/ready", route_v2_model_version_ready, NULL, 0, NULL},
+	{"POST", "/v2/models/{model}/versions/{v}/infer", route_v2_infer_version, NULL, 0, NULL},
 
 	/* The dashboard: every other GET outside /v1. Last, so it never shadows an API route. */
-	{"GET", "/", route_web, NULL, HTTP_PUBLIC | HTTP_STATIC},
+	{"GET", "/", route_web, NULL, HTTP_PUBLIC | HTTP_STATIC, NULL},
 };
 const size_t route_count = sizeof route_table / sizeof route_table[0];
 
@@ -103,22 +106,6 @@ bool route_model_id(struct http_req *r, struct db *db, int i, int64_t *id)
 	if (db_model_resolve(db, http_param(r, i), id, &err) == 0)
 		return true;
 	http_reply_error(r, &err);
-	return false;
-}
-
-bool route_query_only(struct http_req *r, const char *const *allowed)
-{
-	const char *why;
-	const char *bad = http_query_bad(r, allowed, &why);
-	char list[200];
-	size_t len = 0;
-
-	if (!bad)
-		return true;
-	list[0] = '\0';
-	for (const char *const *a = allowed; *a; a++)
-		len += (size_t)snprintf(list + len, len < sizeof list ? sizeof list - len : 0, "%s%s", len ? ", " : "", *a);
-	http_fail(r, API_VALIDATION_FAILED, bad, "%s %s%s%s", why, bad, *allowed ? "; this route takes " : "", list);
 	return false;
 }
 
@@ -244,4 +231,48 @@ void route_delete(struct http_req *r, const struct route_resource *res)
 	if (res->deleted)
 		res->deleted(r, id);
 	http_reply_empty(r, 204);
+}
+
+static int classes_differ(const char *what_a, const char *a, const char *what_b, const char *b, const char *field,
+			  struct api_err *err)
+{
+	return api_fail(err, API_VALIDATION_FAILED, field, "%s has the classes %.200s but %s has %.200s", what_a,
+			a ? a : "(numbers, no names)", what_b, b ? b : "(numbers, no names)");
+}
+
+int route_same_classes(struct db *db, int64_t model_id, int64_t dataset_id, const char *field, struct api_err *err)
+{
+	char *model = NULL, *columns = NULL, *data = NULL, what_a[48], what_b[48];
+	int rc = db_model_class_names(db, model_id, &model, err);
+
+	if (rc == 0)
+		rc = db_dataset_columns(db, dataset_id, &columns, &data, err);
+	if (rc == 0 && model && data && strcmp(model, data) != 0) {
+		snprintf(what_a, sizeof what_a, "model %lld", (long long)model_id);
+		snprintf(what_b, sizeof what_b, "dataset %lld", (long long)dataset_id);
+		rc = classes_differ(what_a, model, what_b, data, field, err);
+	}
+	free(model);
+	free(columns);
+	free(data);
+	return rc;
+}
+
+int route_same_dataset_classes(struct db *db, int64_t a, int64_t b, const char *field, struct api_err *err)
+{
+	char *cols_a = NULL, *cols_b = NULL, *names_a = NULL, *names_b = NULL, what_a[48], what_b[48];
+	int rc = db_dataset_columns(db, a, &cols_a, &names_a, err);
+
+	if (rc == 0)
+		rc = db_dataset_columns(db, b, &cols_b, &names_b, err);
+	if (rc == 0 && (names_a || names_b) && (!names_a || !names_b || strcmp(names_a, names_b) != 0)) {
+		snprintf(what_a, sizeof what_a, "dataset %lld", (long long)a);
+		snprintf(what_b, sizeof what_b, "dataset %lld", (long long)b);
+		rc = classes_differ(what_a, names_a, what_b, names_b, field, err);
+	}
+	free(cols_a);
+	free(cols_b);
+	free(names_a);
+	free(names_b);
+	return rc;
 }

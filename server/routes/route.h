@@ -34,9 +34,6 @@ bool route_id(struct http_req *r, int i, int64_t *id);
 /* The i-th {id} of a /v1/models/{id} path: the model's id or its name
  * (db_model_resolve). Replies 404 and returns false when it names no model. */
 bool route_model_id(struct http_req *r, struct db *db, int i, int64_t *id);
-/* Query strings are checked as strictly as bodies: replies 422 naming the
- * first parameter not in allowed (NULL-terminated) and returns false. */
-bool route_query_only(struct http_req *r, const char *const *allowed);
 /* ?key=true|false|1|0 into *out (fallback when absent); replies 422 otherwise. */
 bool route_query_bool(struct http_req *r, const char *key, bool fallback, bool *out);
 /* ?version=N into *version (0 when absent); replies 422 naming version otherwise. */
@@ -49,6 +46,13 @@ struct db_idem *route_idem(struct http_req *r, const char *route, const char *bo
 uint64_t route_random_seed(void);
 /* Paging from ?limit=&offset=; replies 422 and returns false when bad. */
 bool route_page(struct http_req *r, uint32_t *limit, uint64_t *offset);
+
+/* A model with class names and a dataset with class names (text labels)
+ * must name the same classes in the same order: 422 naming field otherwise. */
+int route_same_classes(struct db *db, int64_t model_id, int64_t dataset_id, const char *field, struct api_err *err);
+/* Two datasets (training and validation) have the same class names, or
+ * neither has any: 422 naming field otherwise. */
+int route_same_dataset_classes(struct db *db, int64_t a, int64_t b, const char *field, struct api_err *err);
 
 /* ---- list, get and delete, once for every resource ---------------------------------------- */
 
@@ -85,6 +89,7 @@ void route_dataset_create(struct http_req *r);
 void route_dataset_list(struct http_req *r);
 void route_dataset_get(struct http_req *r);
 void route_dataset_delete(struct http_req *r);
+void route_dataset_rows(struct http_req *r);
 
 void route_model_create(struct http_req *r);
 void route_model_list(struct http_req *r);

@@ -31,6 +31,7 @@ struct csv_upload {
 	uint32_t rows, block_rows, seq;
 	struct api_y_stats stats;
 	struct hash *hash;    /* of the body, for Idempotency-Key */
+	enum api_task task;
 	struct api_err err;
 };
 
@@ -118,18 +119,51 @@ static bool parse_bool(const char *s, bool *out)
 }
 
 /* Sets up a streamed CSV upload from the query string. */
+/* ?delimiter=: one of , ; | : or a tab ("tab" or %09). */
+static bool parse_delimiter(const char *s, char *out)
+{
+	if (strcmp(s, "tab") == 0 || strcmp(s, "\t") == 0) {
+		*out = '\t';
+		return true;
+	}
+	if (strlen(s) == 1 && strchr(",;|:\t", s[0])) {
+		*out = s[0];
+		return true;
+	}
+	return false;
+}
+
+/* ?task= of an upload; replies 422 and returns false when bad. */
+static bool query_task(struct http_req *r, enum api_task *task)
+{
+	if (api_task_parse(http_query(r, "task"), task))
+		return true;
+	http_fail(r, API_VALIDATION_FAILED, "task", "task must be classification or regression");
+	return false;
+}
+
 static void begin_csv(struct http_req *r)
 {
 	struct app *app = route_app(r);
 	const char *name = http_query(r, "name"), *label = http_query(r, "label"), *header = http_query(r, "header");
+	const char *delimiter = http_query(r, "delimiter"), *task = http_query(r, "task");
 	struct api_csv_opts opts = {
 		.header = API_CSV_HEADER_AUTO,
 		.label_index = -1,
 		.max_rows = app->limits.max_rows,
 		.max_cells = app->limits.max_cells,
 	};
+	enum api_task task_kind;
 	struct csv_upload *u;
 	bool flag;
+
+	if (delimiter && !parse_delimiter(delimiter, &opts.delimiter)) {
+		http_fail(r, API_VALIDATION_FAILED, "delimiter",
+			  "delimiter must be one character of , ; | : or a tab (?delimiter=tab); a ';' is written %%3B");
+		return;
+	}
+	if (!query_task(r, &task_kind))
+		return;
 
 	if (header) {
 		if (!parse_bool(header, &flag)) {
@@ -158,13 +192,14 @@ static void begin_csv(struct http_req *r)
 		return;
 	}
 	u->r = r;
+	u->task = task_kind;
 	u->db = route_db(r);
 	snprintf(u->name, sizeof u->name, "%s", name ? name : "dataset");
 	api_y_stats_init(&u->stats, 0);
 	/* The options are part of the request an Idempotency-Key stands for. */
 	u->hash = hash_begin();
-	for (size_t i = 0; i < 3; i++) {
-		const char *v = (const char *[]){name, label, header}[i];
+	for (size_t i = 0; i < 5; i++) {
+		const char *v = (const char *[]){name, label, header, delimiter, task}[i];
 
 		v = v ? v : "";
 		hash_update(u->hash, v, strlen(v) + 1);
@@ -199,17 +234,22 @@ static void reply_dataset(struct http_req *r, struct db *db, int64_t id, int sta
 {
 	struct api_dataset_info info;
 	struct api_err err = {0};
+	char *columns, *class_names;
 
-	if (db_dataset_get(db, id, &info, &err)) {
+	if (db_dataset_get(db, id, &info, &err) || db_dataset_columns(db, id, &columns, &class_names, &err)) {
 		http_reply_error(r, &err);
 		return;
 	}
-	http_reply_json(r, status, api_dataset_encode(&info));
+	http_reply_json(r, status, api_dataset_encode_full(&info, columns, class_names));
+	free(columns);
+	free(class_names);
 }
 
 static void finish_csv(struct http_req *r, struct csv_upload *u)
 {
 	struct api_dataset_info info;
+	char *columns, *class_names;
+	bool oom;
 	struct db_idem idem_buf, *idem;
 	char key[256];
 	bool bad_key;
@@ -234,8 +274,28 @@ static void finish_csv(struct http_req *r, struct csv_upload *u)
 	snprintf(info.name, sizeof info.name, "%s", u->name);
 	info.n_samples = api_csv_n_rows(u->csv);
 	info.n_features = u->n_features;
+	info.n_categorical = api_csv_n_categorical(u->csv);
+	info.n_missing = api_csv_n_missing(u->csv);
+	info.encoded_width = api_csv_encoded_width(u->csv);
 	api_y_stats_finish(&u->stats, &info);
-	rc = db_upload_finish(u->db, &info, idem, &u->err);
+	columns = api_csv_columns_encode(u->csv);
+	class_names = api_csv_class_names_encode(u->csv, &oom);
+	if (!columns || oom) {
+		rc = api_fail(&u->err, API_UNAVAILABLE, NULL, "out of memory");
+	} else {
+		uint32_t n_classes;
+		const uint32_t *remap = api_csv_label_remap(u->csv, &n_classes);
+
+		rc = api_dataset_task(&info, u->task, class_names != NULL, &u->err);
+		if (rc == 0 && remap)
+			rc = db_upload_remap_y(u->db, u->dataset_id, remap, n_classes, &u->err);
+		if (rc == 0)
+			rc = db_upload_columns(u->db, u->dataset_id, columns, class_names, &u->err);
+	}
+	free(columns);
+	free(class_names);
+	if (rc == 0)
+		rc = db_upload_finish(u->db, &info, idem, &u->err);
 	if (rc < 0) {
 		abort_upload(u);
 		http_reply_error(r, &u->err);
@@ -250,6 +310,7 @@ void route_dataset_create(struct http_req *r)
 	struct app *app = route_app(r);
 	struct csv_upload *u = http_sink_ctx(r);
 	struct api_dataset_body body;
+	enum api_task task;
 	struct db_idem idem_buf, *idem;
 	struct api_err err = {0};
 	const char *data;
@@ -264,6 +325,20 @@ void route_dataset_create(struct http_req *r)
 		finish_csv(r, u);
 		return;
 	}
+	/* The CSV options mean nothing to a JSON body: refused rather than ignored. */
+	for (size_t i = 0; i < 4; i++) {
+		const char *option = (const char *[]){"name", "label", "header", "delimiter"}[i];
+
+		if (http_query(r, option)) {
+			http_fail(r, API_VALIDATION_FAILED, option,
+				  "%s is an option of CSV uploads (Content-Type: text/csv); a JSON body carries its "
+				  "name in the body",
+				  option);
+			return;
+		}
+	}
+	if (!query_task(r, &task))
+		return;
 	db = route_db(r);
 	if (!db)
 		return;
@@ -277,6 +352,11 @@ void route_dataset_create(struct http_req *r)
 		return;
 	}
 	if (rc < 0 || api_dataset_decode(data, len, &app->limits, &body, &err)) {
+		http_reply_error(r, &err);
+		return;
+	}
+	if (api_dataset_task(&body.info, task, false, &err)) {
+		api_dataset_body_free(&body);
 		http_reply_error(r, &err);
 		return;
 	}
@@ -319,4 +399,30 @@ void route_dataset_get(struct http_req *r)
 void route_dataset_delete(struct http_req *r)
 {
 	route_delete(r, &datasets);
+}
+
+/* GET /v1/datasets/{id}/rows?offset=&limit=: a page of rows by column name. */
+void route_dataset_rows(struct http_req *r)
+{
+	struct api_dataset_info info;
+	struct api_err err = {0};
+	struct db *db = route_db(r);
+	char *columns = NULL, *class_names = NULL;
+	float *x = NULL, *y = NULL;
+	uint64_t offset;
+	uint32_t limit;
+	int64_t id;
+	size_t n;
+
+	if (!db || !route_id(r, 0, &id) || !route_page(r, &limit, &offset))
+		return;
+	if (db_dataset_rows(db, id, offset, limit, &info, &x, &y, &n, &err) ||
+	    db_dataset_columns(db, id, &columns, &class_names, &err))
+		http_reply_error(r, &err);
+	else
+		http_reply_json(r, 200, api_dataset_rows_encode(&info, columns, x, y, n, offset));
+	free(x);
+	free(y);
+	free(columns);
+	free(class_names);
 }

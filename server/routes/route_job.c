@@ -79,11 +79,41 @@ static bool job_fits(struct http_req *r, struct db *db, struct api_job_req *req)
 		reply_lookup_error(r, &err, "validation_dataset_id");
 		return false;
 	}
-	if (api_job_check(req, &model.def, &train, req->validation_dataset_id ? &val : NULL, &err)) {
+	if (api_job_check(req, &model.def, &train, req->validation_dataset_id ? &val : NULL, &err) ||
+	    route_same_classes(db, req->model_id, req->dataset_id, "dataset_id", &err) ||
+	    (req->validation_dataset_id &&
+	     route_same_dataset_classes(db, req->dataset_id, req->validation_dataset_id, "validation_dataset_id", &err))) {
 		http_reply_error(r, &err);
 		return false;
 	}
 	return true;
+}
+
+/* A model given a text-label dataset to train on answers with its class
+ * names from now on, and one given a CSV dataset takes rows by its column
+ * names; a model that has column names must be trained on the same columns. */
+static int learn_names(struct db *db, const struct api_job_req *req, struct api_err *err)
+{
+	char *columns, *names, *features = NULL, *known = NULL;
+	int rc = db_dataset_columns(db, req->dataset_id, &columns, &names, err);
+
+	if (rc == 0 && columns && !(features = api_columns_feature_names(columns)))
+		rc = api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
+	if (rc == 0 && features)
+		rc = db_model_feature_names(db, req->model_id, &known, err);
+	if (rc == 0 && known && features && strcmp(known, features) != 0)
+		rc = api_fail(err, API_VALIDATION_FAILED, "dataset_id",
+			      "model %lld takes the columns %.200s but dataset %lld has %.200s", (long long)req->model_id,
+			      known, (long long)req->dataset_id, features ? features : "");
+	if (rc == 0 && features && !known)
+		rc = db_model_set_feature_names(db, req->model_id, features, err);
+	if (rc == 0 && names)
+		rc = db_model_set_class_names(db, req->model_id, names, err);
+	free(columns);
+	free(names);
+	free(features);
+	free(known);
+	return rc;
 }
 
 void route_job_create(struct http_req *r)
@@ -127,12 +157,21 @@ void route_job_create(struct http_req *r)
 		http_fail(r, API_UNAVAILABLE, NULL, "out of memory");
 		return;
 	}
+	/* Before the job is stored, so that a job never trains a model without
+	 * its names (a job refused below leaves them: the same classes are
+	 * asked of every later job anyway). */
+	if (learn_names(db, &req, &err)) {
+		free(options);
+		http_reply_error(r, &err);
+		return;
+	}
 	rc = db_job_submit(db, &req, options, app->cfg->queue, idem, &job, &err);
 	free(options);
 	if (rc < 0) {
 		http_reply_error(r, &err);
 		return;
 	}
+
 	if (rc == 0) {
 		jobq_notify(app->jobq);
 		jobq_publish(app->jobq);

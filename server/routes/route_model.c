@@ -68,10 +68,22 @@ static void reply_model(struct http_req *r, struct db *db, int64_t id, int statu
 	struct api_model_info info;
 	struct api_err err = {0};
 
-	if (db_model_get(db, id, &info, &err))
+	char *names = NULL, *features = NULL, *prep = NULL;
+
+	if (db_model_get(db, id, &info, &err) || db_model_class_names(db, id, &names, &err) ||
+	    db_model_feature_names(db, id, &features, &err) || db_model_preprocessing(db, id, &prep, &err)) {
 		http_reply_error(r, &err);
-	else
-		http_reply_json(r, status, api_model_encode(&info));
+		free(names);
+		free(features);
+		return;
+	}
+	http_reply_json(r, status,
+			api_json_add_raw(api_json_add_raw(api_json_add_raw(api_model_encode(&info), "class_names", names),
+							  "feature_names", features),
+					 "preprocessing", prep));
+	free(names);
+	free(features);
+	free(prep);
 }
 
 static void create_model(struct http_req *r, struct db *db, const char *body, size_t len, struct api_model_info *info,
@@ -149,7 +161,11 @@ static void create_model(struct http_req *r, struct db *db, const char *body, si
 	else if (rc == 1)
 		reply_model(r, db, info->id, 201);
 	else
-		http_reply_json(r, 201, api_model_encode(info));
+		http_reply_json(r, 201,
+				api_json_add_raw(api_json_add_raw(api_json_add_raw(api_model_encode(info), "class_names",
+										   NULL),
+								  "feature_names", NULL),
+						 "preprocessing", NULL));
 }
 
 /* PUT /v1/models/{name}: the model of that name with this definition —
@@ -210,7 +226,7 @@ void route_model_put(struct http_req *r)
 			  "model %s (id %lld) exists with another definition; DELETE it first, or PUT under another name",
 			  name, (long long)id);
 	else
-		http_reply_json(r, 200, api_model_encode(&old));
+		reply_model(r, db, id, 200);
 	free(want);
 	free(have);
 }
@@ -257,13 +273,12 @@ void route_model_get(struct http_req *r)
  * unless cascade. */
 void route_model_delete(struct http_req *r)
 {
-	static const char *const allowed[] = {"cascade", NULL};
 	struct api_err err = {0};
 	struct db *db = route_db(r);
 	bool cascade;
 	int64_t id;
 
-	if (!db || !route_query_only(r, allowed) || !route_query_bool(r, "cascade", false, &cascade) ||
+	if (!db || !route_query_bool(r, "cascade", false, &cascade) ||
 	    !route_model_id(r, db, 0, &id))
 		return;
 	if (db_model_remove(db, id, cascade, &err)) {
@@ -365,10 +380,12 @@ struct pending_prediction {
 	struct http_req *r;
 	float *x, *out;
 	int32_t *classes;
+	char *class_names; /* the model's, or NULL */
 };
 
 static void pending_free(struct pending_prediction *p)
 {
+	free(p->class_names);
 	free(p->x);
 	free(p->out);
 	free(p->classes);
@@ -385,7 +402,8 @@ static void prediction_stored(struct predq_item *item, const struct api_err *err
 		http_reply_error(r, err);
 	else
 		http_reply_json(r, 200,
-				api_predictions_encode(item->p.id, p->out, item->p.n, item->p.outputs, p->classes));
+				api_predictions_encode_named(item->p.id, p->out, item->p.n, item->p.outputs, p->classes,
+							     p->class_names));
 	pending_free(p);
 	http_complete(r);
 }
@@ -426,13 +444,13 @@ static void model_release(struct http_req *r, struct mcache_ref *ref, struct nn_
 
 void route_predict(struct http_req *r)
 {
-	static const char *const allowed[] = {"store", "version", NULL};
 	struct app *app = route_app(r);
 	struct pending_prediction *p = NULL;
 	struct api_err err = {0};
 	struct db *db = route_db(r);
 	const struct nn_model_spec *spec;
 	const char *body;
+	char *features = NULL, *prep = NULL;
 	const struct nn_model *m;
 	struct mcache_ref *ref;
 	struct nn_model *owned;
@@ -441,9 +459,8 @@ void route_predict(struct http_req *r)
 	size_t len, n;
 	int64_t id;
 
-	if (!db || !route_query_only(r, allowed) || !route_query_bool(r, "store", true, &store) ||
-	    !route_query_version(r, &version) || !route_model_id(r, db, 0, &id) ||
-	    !(m = model_at(r, db, id, version, &ref, &owned, NULL)))
+	if (!db || !route_query_bool(r, "store", true, &store) || !route_query_version(r, &version) ||
+	    !route_model_id(r, db, 0, &id) || !(m = model_at(r, db, id, version, &ref, &owned, NULL)))
 		return;
 	spec = nn_model_spec(m);
 	outputs = nn_spec_outputs(spec);
@@ -452,8 +469,14 @@ void route_predict(struct http_req *r)
 		http_fail(r, API_UNAVAILABLE, NULL, "out of memory");
 		goto out;
 	}
+	if (db_model_class_names(db, id, &p->class_names, &err) || db_model_feature_names(db, id, &features, &err) ||
+	    db_model_preprocessing(db, id, &prep, &err)) {
+		http_reply_error(r, &err);
+		goto out;
+	}
 	body = http_body(r, &len);
-	if (api_instances_decode(body, len, spec->input_dim, app->cfg->max_instances, &p->x, &n, &err)) {
+	if (api_instances_decode_model(body, len, spec->input_dim, features, prep, app->cfg->max_instances, &p->x, &n,
+				       &err)) {
 		http_reply_error(r, &err);
 		goto out;
 	}
@@ -468,7 +491,7 @@ void route_predict(struct http_req *r)
 		goto out;
 	}
 	if (!store) {
-		http_reply_json(r, 200, api_predictions_encode(0, p->out, n, outputs, p->classes));
+		http_reply_json(r, 200, api_predictions_encode_named(0, p->out, n, outputs, p->classes, p->class_names));
 		goto out;
 	}
 	p->r = r;
@@ -482,14 +505,52 @@ void route_predict(struct http_req *r)
 	predq_submit(app->predq, &p->item);
 	p = NULL; /* the writer owns it now */
 out:
+	free(features);
+	free(prep);
 	if (p)
 		pending_free(p);
 	model_release(r, ref, owned);
 }
 
+/* A dataset with categorical columns or missing cells, through the model's preprocessing. */
+static int encode_for_model(struct db *db, int64_t model_id, struct api_dataset_info *info, float **x,
+			    struct api_err *err)
+{
+	struct api_prep prep = {0};
+	char *text = NULL, *columns = NULL, *names = NULL;
+	float *out = NULL;
+	int rc = db_model_preprocessing(db, model_id, &text, err);
+
+	if (rc == 0 && !text)
+		rc = api_fail(err, API_VALIDATION_FAILED, "dataset_id",
+			      "dataset %lld has categorical columns or missing cells, and model %lld has no "
+			      "preprocessing for them (it learns one when it first trains on such a dataset)",
+			      (long long)info->id, (long long)model_id);
+	if (rc == 0)
+		rc = api_prep_decode(text, &prep, err);
+	if (rc == 0)
+		rc = db_dataset_columns(db, info->id, &columns, &names, err);
+	if (rc == 0 && !(out = malloc((info->n_samples ? info->n_samples : 1) * (size_t)(prep.width ? prep.width : 1) *
+				      sizeof *out)))
+		rc = api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
+	if (rc == 0)
+		rc = api_prep_apply(&prep, columns, *x, info->n_samples, info->n_features, out, err);
+	if (rc == 0) {
+		free(*x);
+		*x = out;
+		out = NULL;
+		info->n_features = prep.width;
+	}
+	free(out);
+	free(text);
+	free(columns);
+	free(names);
+	api_prep_free(&prep);
+	return rc;
+}
+
 void route_evaluate(struct http_req *r)
 {
-	static const char *const allowed[] = {"version", NULL};
 	struct api_dataset_info data_info;
 	struct api_err err = {0};
 	struct nn_eval eval;
@@ -509,7 +570,7 @@ void route_evaluate(struct http_req *r)
 	uint32_t version;
 	size_t len;
 
-	if (!db || !route_query_only(r, allowed) || !route_query_version(r, &version) || !route_model_id(r, db, 0, &id))
+	if (!db || !route_query_version(r, &version) || !route_model_id(r, db, 0, &id))
 		return;
 	body = http_body(r, &len);
 	if (api_evaluate_decode(body, len, &dataset_id, &err)) {
@@ -524,7 +585,8 @@ void route_evaluate(struct http_req *r)
 	if (nn_metric_fits(NN_METRIC_ACCURACY, spec) && nn_metric_classes(spec) <= NN_METRIC_MAX_CLASSES)
 		mask |= NN_METRIC_BIT(NN_METRIC_ACCURACY);
 	if (db_dataset_get(db, dataset_id, &data_info, &err) ||
-	    api_dataset_fits(spec, &data_info, "dataset_id", &err)) {
+	    api_dataset_fits(spec, &data_info, "dataset_id", &err) ||
+	    route_same_classes(db, id, dataset_id, "dataset_id", &err)) {
 		if (err.code == API_NOT_FOUND)
 			snprintf(err.field, sizeof err.field, "dataset_id");
 		http_reply_error(r, &err);
@@ -538,6 +600,10 @@ void route_evaluate(struct http_req *r)
 		goto out;
 	}
 	if (db_dataset_load(db, dataset_id, &data_info, &x, &y, &err)) {
+		http_reply_error(r, &err);
+		goto out;
+	}
+	if ((data_info.n_categorical || data_info.n_missing) && encode_for_model(db, id, &data_info, &x, &err)) {
 		http_reply_error(r, &err);
 		goto out;
 	}
@@ -605,7 +671,6 @@ void route_prediction_get(struct http_req *r)
 
 void route_model_export(struct http_req *r)
 {
-	static const char *const params[] = {"format", "version", NULL};
 	struct api_model_info info;
 	struct api_err err = {0};
 	struct db *db = route_db(r);
@@ -618,7 +683,7 @@ void route_model_export(struct http_req *r)
 	char *body;
 	int64_t id;
 
-	if (!db || !route_query_only(r, params) || !route_query_version(r, &version) || !route_model_id(r, db, 0, &id))
+	if (!db || !route_query_version(r, &version) || !route_model_id(r, db, 0, &id))
 		return;
 	format_q = http_query(r, "format");
 	if (!format_q) {

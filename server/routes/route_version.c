@@ -21,7 +21,6 @@ static bool model_and_version(struct http_req *r, struct db *db, int64_t *id, ui
 
 void route_version_list(struct http_req *r)
 {
-	static const char *const allowed[] = {"limit", "offset", NULL};
 	struct api_version_info *items;
 	struct api_err err = {0};
 	struct db *db = route_db(r);
@@ -30,7 +29,7 @@ void route_version_list(struct http_req *r)
 	int64_t id;
 	size_t n;
 
-	if (!db || !route_query_only(r, allowed) || !route_page(r, &limit, &offset) || !route_model_id(r, db, 0, &id))
+	if (!db || !route_page(r, &limit, &offset) || !route_model_id(r, db, 0, &id))
 		return;
 	if (db_version_list(db, id, limit, offset, &items, &n, &total, &err)) {
 		http_reply_error(r, &err);

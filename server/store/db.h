@@ -104,8 +104,32 @@ int db_dataset_delete(struct db *db, int64_t id, struct api_err *err);
 /* All rows: x is n_samples x n_features, y n_samples x max(1, y_dim). */
 int db_dataset_load(struct db *db, int64_t id, struct api_dataset_info *info, float **x, float **y,
 		    struct api_err *err);
+/* What a CSV upload learned of its columns, written on the unpublished
+ * upload's row before db_upload_finish (JSON texts; class_names may be NULL). */
+int db_upload_columns(struct db *db, int64_t id, const char *columns, const char *class_names,
+		      struct api_err *err);
+/* Rewrites every target y of an unpublished upload (one per row) as
+ * map[y], in one transaction; a target outside 0..n-1 is a 500 (damaged). */
+int db_upload_remap_y(struct db *db, int64_t id, const uint32_t *map, uint32_t n, struct api_err *err);
+/* The stored JSON texts of a dataset (new strings, NULL when absent). */
+int db_dataset_columns(struct db *db, int64_t id, char **columns, char **class_names, struct api_err *err);
+/* Rows [offset, offset + limit) (fewer at the end): *x is *n x n_features,
+ * *y *n x max(1, y_dim); reads only the chunks that hold them. */
+int db_dataset_rows(struct db *db, int64_t id, uint64_t offset, uint32_t limit, struct api_dataset_info *info,
+		    float **x, float **y, size_t *n, struct api_err *err);
 
 /* ---- models ---------------------------------------------------------------------- */
+
+/* A model's class names (a JSON array, new string), NULL when it has none. */
+int db_model_class_names(struct db *db, int64_t id, char **class_names, struct api_err *err);
+/* Gives a model class names when it has none yet (a no-op otherwise). */
+int db_model_set_class_names(struct db *db, int64_t id, const char *class_names, struct api_err *err);
+/* The same for the feature column names (a JSON array in input order). */
+int db_model_feature_names(struct db *db, int64_t id, char **names, struct api_err *err);
+int db_model_set_feature_names(struct db *db, int64_t id, const char *names, struct api_err *err);
+/* The same for the preprocessing (api_prep_encode's JSON). */
+int db_model_preprocessing(struct db *db, int64_t id, char **prep, struct api_err *err);
+int db_model_set_preprocessing(struct db *db, int64_t id, const char *prep, struct api_err *err);
 
 int db_model_create(struct db *db, struct api_model_info *info, const uint8_t *state, size_t state_len,
 		    const struct db_idem *idem, struct api_err *err);

@@ -32,6 +32,9 @@ static int read_info(sqlite3_stmt *st, void *item, struct api_err *err)
 	d->y_max = sqlite3_column_double(st, 8);
 	d->y_integral = sqlite3_column_int(st, 9) != 0;
 	db_col_text(st, 10, d->created_at, sizeof d->created_at);
+	d->n_categorical = (uint32_t)sqlite3_column_int64(st, 11);
+	d->n_missing = (uint64_t)sqlite3_column_int64(st, 12);
+	d->encoded_width = (uint32_t)sqlite3_column_int64(st, 13);
 	return 0;
 }
 
@@ -74,7 +77,8 @@ static int publish(struct db *db, const struct api_dataset_info *info, struct ap
 {
 	static const char sql[] =
 		"UPDATE datasets SET state = 'ready', n_samples = ?2, n_features = ?3, y_dim = ?4, y_kind = ?5, "
-		"n_classes = ?6, y_min = ?7, y_max = ?8, y_integral = ?9 WHERE id = ?1";
+		"n_classes = ?6, y_min = ?7, y_max = ?8, y_integral = ?9, n_categorical = ?10, n_missing = ?11, "
+		"encoded_width = ?12 WHERE id = ?1";
 	sqlite3_stmt *st = db_stmt(db, sql, err);
 
 	if (!st)
@@ -88,6 +92,9 @@ static int publish(struct db *db, const struct api_dataset_info *info, struct ap
 	sqlite3_bind_double(st, 7, info->y_min);
 	sqlite3_bind_double(st, 8, info->y_max);
 	sqlite3_bind_int(st, 9, info->y_integral);
+	sqlite3_bind_int64(st, 10, info->n_categorical);
+	sqlite3_bind_int64(st, 11, (sqlite3_int64)info->n_missing);
+	sqlite3_bind_int64(st, 12, info->encoded_width);
 	return db_exec_stmt(db, st, err);
 }
 
@@ -204,7 +211,9 @@ void db_upload_abort(struct db *db, int64_t id)
 	db_write_stmt(db, st, &err);
 }
 
-#define DATASET_COLS "id, name, n_samples, n_features, y_dim, y_kind, n_classes, y_min, y_max, y_integral, created_at"
+#define DATASET_COLS                                                                                   \
+	"id, name, n_samples, n_features, y_dim, y_kind, n_classes, y_min, y_max, y_integral, created_at, " \
+	"n_categorical, n_missing, encoded_width"
 
 int db_dataset_get(struct db *db, int64_t id, struct api_dataset_info *info, struct api_err *err)
 {
@@ -331,4 +340,215 @@ fail:
 	free(*y);
 	*x = *y = NULL;
 	return -1;
+}
+
+int db_upload_columns(struct db *db, int64_t id, const char *columns, const char *class_names,
+		      struct api_err *err)
+{
+	static const char sql[] =
+		"UPDATE datasets SET columns = ?2, class_names = ?3 WHERE id = ?1 AND state = 'uploading'";
+	sqlite3_stmt *st = db_stmt(db, sql, err);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, columns, -1, SQLITE_STATIC);
+	if (class_names)
+		sqlite3_bind_text(st, 3, class_names, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 3);
+	return db_write_stmt(db, st, err);
+}
+
+static char *column_copy(sqlite3_stmt *st, int col, bool *oom)
+{
+	const unsigned char *text = sqlite3_column_text(st, col);
+	char *copy;
+
+	if (!text)
+		return NULL;
+	copy = strdup((const char *)text);
+	if (!copy)
+		*oom = true;
+	return copy;
+}
+
+int db_dataset_columns(struct db *db, int64_t id, char **columns, char **class_names, struct api_err *err)
+{
+	static const char sql[] = "SELECT columns, class_names FROM datasets WHERE id = ?1 AND state = 'ready'";
+	sqlite3_stmt *st = db_stmt(db, sql, err);
+	bool oom = false;
+	int rc;
+
+	*columns = *class_names = NULL;
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	rc = db_step(st);
+	if (rc == SQLITE_ROW) {
+		*columns = column_copy(st, 0, &oom);
+		*class_names = column_copy(st, 1, &oom);
+	}
+	sqlite3_reset(st);
+	if (oom) {
+		free(*columns);
+		free(*class_names);
+		*columns = *class_names = NULL;
+		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
+	}
+	if (rc == SQLITE_DONE)
+		return api_fail(err, API_NOT_FOUND, NULL, "no dataset %lld", (long long)id);
+	return rc == SQLITE_ROW ? 0 : db_fail(db, rc, err);
+}
+
+int db_dataset_rows(struct db *db, int64_t id, uint64_t offset, uint32_t limit, struct api_dataset_info *info,
+		    float **x, float **y, size_t *n, struct api_err *err)
+{
+	static const char sql[] =
+		"SELECT n_rows, x, y FROM dataset_chunks WHERE dataset_id = ?1 ORDER BY seq";
+	size_t y_width, want, got = 0;
+	uint64_t first = 0; /* the chunk's first row */
+	sqlite3_stmt *st;
+	int rc;
+
+	*x = *y = NULL;
+	*n = 0;
+	if (db_dataset_get(db, id, info, err))
+		return -1;
+	y_width = info->y_dim ? info->y_dim : 1;
+	want = offset >= info->n_samples ? 0 : (size_t)(info->n_samples - offset < limit ? info->n_samples - offset : limit);
+	*x = malloc((want ? want : 1) * (info->n_features ? info->n_features : 1) * sizeof(float));
+	*y = malloc((want ? want : 1) * y_width * sizeof(float));
+	if (!*x || !*y) {
+		api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
+		goto fail;
+	}
+	if (want == 0)
+		return 0;
+	st = db_stmt(db, sql, err);
+	if (!st)
+		goto fail;
+	sqlite3_bind_int64(st, 1, id);
+	while (got < want && (rc = db_step(st)) == SQLITE_ROW) {
+		uint64_t rows = (uint64_t)sqlite3_column_int64(st, 0), from, to;
+		const float *cx, *cy;
+
+		if (first + rows <= offset + got) {
+			first += rows;
+			continue;
+		}
+		cx = sqlite3_column_blob(st, 1);
+		cy = sqlite3_column_blob(st, 2);
+		if ((uint64_t)sqlite3_column_bytes(st, 1) != rows * info->n_features * sizeof(float) ||
+		    (uint64_t)sqlite3_column_bytes(st, 2) != rows * y_width * sizeof(float) || (rows && (!cx || !cy))) {
+			sqlite3_reset(st);
+			api_fail(err, API_INTERNAL, NULL, "dataset %lld is damaged: chunk sizes disagree", (long long)id);
+			goto fail;
+		}
+		from = offset + got - first;
+		to = rows < from + (want - got) ? rows : from + (want - got);
+		memcpy(*x + got * info->n_features, cx + from * info->n_features,
+		       (size_t)(to - from) * info->n_features * sizeof(float));
+		memcpy(*y + got * y_width, cy + from * y_width, (size_t)(to - from) * y_width * sizeof(float));
+		got += (size_t)(to - from);
+		first += rows;
+	}
+	if (got < want) {
+		sqlite3_reset(st);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+			db_fail(db, rc, err);
+			goto fail;
+		}
+		api_fail(err, API_INTERNAL, NULL, "dataset %lld is damaged: fewer rows stored than counted",
+			 (long long)id);
+		goto fail;
+	}
+	sqlite3_reset(st);
+	*n = got;
+	return 0;
+fail:
+	free(*x);
+	free(*y);
+	*x = *y = NULL;
+	return -1;
+}
+
+struct remap {
+	int64_t id;
+	const uint32_t *map;
+	uint32_t n;
+};
+
+/* Chunk by chunk (seq 0, 1, ...): each read is finished before its row is updated. */
+static int remap_tx(struct db *db, void *ctx, struct api_err *err)
+{
+	static const char sel[] = "SELECT rowid, y FROM dataset_chunks WHERE dataset_id = ?1 AND seq = ?2";
+	static const char upd[] = "UPDATE dataset_chunks SET y = ?2 WHERE rowid = ?1";
+	struct remap *m = ctx;
+	float *y = NULL;
+	int rc = -1;
+
+	for (int64_t seq = 0;; seq++) {
+		sqlite3_stmt *st = db_stmt(db, sel, err), *up;
+		sqlite3_int64 rowid;
+		size_t n = 0;
+		int step;
+
+		if (!st)
+			goto out;
+		sqlite3_bind_int64(st, 1, m->id);
+		sqlite3_bind_int64(st, 2, seq);
+		step = db_step(st);
+		if (step == SQLITE_DONE) {
+			sqlite3_reset(st);
+			rc = 0;
+			goto out;
+		}
+		if (step != SQLITE_ROW) {
+			sqlite3_reset(st);
+			db_fail(db, step, err);
+			goto out;
+		}
+		rowid = sqlite3_column_int64(st, 0);
+		n = (size_t)sqlite3_column_bytes(st, 1) / sizeof(float);
+		{
+			float *p = realloc(y, (n ? n : 1) * sizeof *p);
+			const float *src = sqlite3_column_blob(st, 1);
+
+			if (!p) {
+				sqlite3_reset(st);
+				api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
+				goto out;
+			}
+			y = p;
+			if (n)
+				memcpy(y, src, n * sizeof *y);
+		}
+		sqlite3_reset(st);
+		for (size_t i = 0; i < n; i++) {
+			if (!(y[i] >= 0 && y[i] < (float)m->n) || y[i] != (float)(uint32_t)y[i]) {
+				api_fail(err, API_INTERNAL, NULL, "upload %lld: a stored class index is damaged",
+					 (long long)m->id);
+				goto out;
+			}
+			y[i] = (float)m->map[(uint32_t)y[i]];
+		}
+		up = db_stmt(db, upd, err);
+		if (!up)
+			goto out;
+		sqlite3_bind_int64(up, 1, rowid);
+		sqlite3_bind_blob64(up, 2, y, n * sizeof(float), SQLITE_STATIC);
+		if (db_exec_stmt(db, up, err))
+			goto out;
+	}
+out:
+	free(y);
+	return rc;
+}
+
+int db_upload_remap_y(struct db *db, int64_t id, const uint32_t *map, uint32_t n, struct api_err *err)
+{
+	struct remap m = {id, map, n};
+
+	return db_transaction(db, remap_tx, &m, err) < 0 ? -1 : 0;
 }

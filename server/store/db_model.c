@@ -378,3 +378,69 @@ int db_model_put_weights(struct db *db, int64_t id, const uint8_t *state, size_t
 
 	return db_transaction(db, put_weights_tx, &c, err);
 }
+
+/* One of the model's JSON text columns (sql selects it), copied; NULL when absent. */
+static int model_text(struct db *db, const char *sql, int64_t id, char **out, struct api_err *err)
+{
+	sqlite3_stmt *st = db_stmt(db, sql, err);
+	const unsigned char *text;
+	int rc;
+
+	*out = NULL;
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	rc = db_step(st);
+	if (rc == SQLITE_ROW && (text = sqlite3_column_text(st, 0)) && !(*out = strdup((const char *)text))) {
+		sqlite3_reset(st);
+		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return api_fail(err, API_NOT_FOUND, NULL, "no model %lld", (long long)id);
+	return rc == SQLITE_ROW ? 0 : db_fail(db, rc, err);
+}
+
+static int set_model_text(struct db *db, const char *sql, int64_t id, const char *text, struct api_err *err)
+{
+	sqlite3_stmt *st = db_stmt(db, sql, err);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+	return db_write_stmt(db, st, err);
+}
+
+int db_model_class_names(struct db *db, int64_t id, char **class_names, struct api_err *err)
+{
+	return model_text(db, "SELECT class_names FROM models WHERE id = ?1", id, class_names, err);
+}
+
+int db_model_set_class_names(struct db *db, int64_t id, const char *class_names, struct api_err *err)
+{
+	return set_model_text(db, "UPDATE models SET class_names = ?2 WHERE id = ?1 AND class_names IS NULL", id,
+			      class_names, err);
+}
+
+int db_model_feature_names(struct db *db, int64_t id, char **names, struct api_err *err)
+{
+	return model_text(db, "SELECT feature_names FROM models WHERE id = ?1", id, names, err);
+}
+
+int db_model_set_feature_names(struct db *db, int64_t id, const char *names, struct api_err *err)
+{
+	return set_model_text(db, "UPDATE models SET feature_names = ?2 WHERE id = ?1 AND feature_names IS NULL", id,
+			      names, err);
+}
+
+int db_model_preprocessing(struct db *db, int64_t id, char **prep, struct api_err *err)
+{
+	return model_text(db, "SELECT preprocessing FROM models WHERE id = ?1", id, prep, err);
+}
+
+int db_model_set_preprocessing(struct db *db, int64_t id, const char *prep, struct api_err *err)
+{
+	return set_model_text(db, "UPDATE models SET preprocessing = ?2 WHERE id = ?1 AND preprocessing IS NULL", id,
+			      prep, err);
+}

@@ -2,7 +2,8 @@
  * fuzz_csv.c — the incremental CSV reader of dataset uploads (api_csv_*).
  *
  * Input: byte 0 picks the options (header auto / no / yes; label: last
- * column, index 0, 1 or 3, or the name "target"), byte 1 seeds the chunking,
+ * column, index 0, 1 or 3, or the name "target"; the delimiter , ; tab |),
+ * byte 1 seeds the chunking,
  * the rest is the CSV body. The body is parsed three ways — whole in one
  * feed, in random-sized chunks (0..N bytes, N from byte 1) drawn from a
  * generator seeded by the input, and (for bodies up to 2 KiB) byte by byte —
@@ -11,7 +12,8 @@
  * C" must not depend on where the network split the body).
  *
  * Other properties: no crash, leak or undefined behaviour; a refusal is a
- * proper error; every value handed to on_row is finite; rows and cells stay
+ * proper error; every label handed to on_row is finite and every feature
+ * finite or NaN (a missing cell); rows and cells stay
  * within the limits; a success has at least one row.
  */
 #include <math.h>
@@ -40,7 +42,8 @@ static int on_row(void *ctx, const float *features, uint32_t n_features, float l
 	FUZZ_CHECK(n_features >= 1, "a row with %u features", n_features);
 	FUZZ_CHECK(isfinite(label), "label of row %llu not finite", (unsigned long long)o->n_rows);
 	for (uint32_t i = 0; i < n_features; i++)
-		FUZZ_CHECK(isfinite(features[i]), "feature %u of row %llu not finite", i, (unsigned long long)o->n_rows);
+		FUZZ_CHECK(isfinite(features[i]) || isnan(features[i]), "feature %u of row %llu infinite", i,
+			   (unsigned long long)o->n_rows);
 	if (o->len + need > o->cap) {
 		o->cap = (o->len + need) * 2;
 		o->rows = realloc(o->rows, o->cap);
@@ -125,6 +128,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	label = (data[0] / 3) % 5;
 	opts.label_name = label == 4 ? "target" : NULL;
 	opts.label_index = label == 4 ? -1 : label_index[label];
+	opts.delimiter = ",;\t|"[(data[0] / 15) % 4];
 	opts.max_rows = MAX_ROWS;
 	opts.max_cells = MAX_CELLS;
 	seed = 0x9E3779B97F4A7C15ULL ^ ((uint64_t)data[1] << 32) ^ size;

@@ -223,8 +223,8 @@ test('datasets: upload a CSV choosing the label column, list it, delete one', as
 	await page.setInputFiles('#upload-form input[type=file]', writeTmp('blobs.csv', data.csv));
 	const label = page.locator('#upload-form select[data-field=label]');
 	await assert.doesNotReject(label.locator('option', { hasText: 'label (column 0)' }).waitFor({ state: 'attached' }));
-	assert.equal(await label.inputValue(), '32', 'the last column is the default label');
-	await label.selectOption('0');
+	assert.equal(await label.inputValue(), 'f31', 'the last column is the default label (by name, with a header)');
+	await label.selectOption('label');
 	await page.fill('#upload-form [data-field=name]', 'blobs');
 	assert.ok(await page.isChecked('#upload-form [data-field=header]'));
 	await page.click('#upload-form button[type=submit]');
@@ -257,6 +257,57 @@ test('datasets: upload a CSV choosing the label column, list it, delete one', as
 	await err.waitFor();
 	assert.match(await err.innerText(), /line 3, column 2/);
 });
+
+test('datasets: a CSV as people have it — delimiter, text columns, missing cells, label by name; its page', async () => {
+	const rows = [['bill', 'island', 'mass', 'species']];
+	const islands = ['Torgersen', 'Biscoe', 'Dream'];
+	const species = ['Adelie', 'Gentoo', 'Chinstrap'];
+	for (let i = 0; i < 45; i++)
+		rows.push([i % 9 === 4 ? 'NA' : (38 + (i % 3) * 5 + (i % 5) / 10).toFixed(1), islands[i % 3], String(3600 + 40 * i), species[i % 3]]);
+	await go('#/datasets');
+	await page.selectOption('#upload-form select[data-field=delimiter]', ';');
+	await page.setInputFiles('#upload-form input[type=file]', writeTmp('penguins.csv', rows.map((r) => r.join(';')).join('\n') + '\n'));
+	const label = page.locator('#upload-form select[data-field=label]');
+	await label.locator('option', { hasText: 'species (column 3)' }).waitFor({ state: 'attached' });
+	await label.selectOption('species');
+	await page.fill('#upload-form [data-field=name]', 'penguins');
+	await page.click('#upload-form button[type=submit]');
+	const status = page.locator('#upload-form .status', { hasText: 'Uploaded “penguins”' });
+	await status.waitFor();
+	try {
+		await penguinsPage(status);
+	} finally {
+		/* later tests pick the newest dataset: leave none behind */
+		const ds = (await api('GET', '/v1/datasets')).body.items.find((d) => d.name === 'penguins');
+		if (ds)
+			await api('DELETE', `/v1/datasets/${ds.id}`);
+	}
+});
+
+async function penguinsPage(status) {
+	/* the detected kinds before any training */
+	assert.match(await status.innerText(), /2 numeric, 1 categorical/);
+	assert.match(await status.innerText(), /5 missing cells/);
+	assert.match(await status.innerText(), /classes Adelie, Chinstrap, Gentoo/);
+	await status.locator('a[data-action=open-dataset]').click();
+	const table = page.locator('#columns-table');
+	await table.waitFor();
+	assert.equal(await table.locator('tr[data-column=island]').getAttribute('data-kind'), 'categorical');
+	assert.equal(await table.locator('tr[data-column=bill]').getAttribute('data-kind'), 'numeric');
+	assert.match(await table.locator('tr[data-column=bill]').innerText(), /bill\s+feature\s+numeric\s+40\s+5/);
+	assert.match(await table.locator('tr[data-column=island]').innerText(), /Torgersen \(15\)/);
+	assert.match(await page.locator('#class-names').innerText(), /Adelie, Chinstrap, Gentoo/);
+	/* the preview: names as headers, values by name, missing as a dash; paging */
+	const preview = page.locator('#rows-preview table');
+	await preview.locator('caption', { hasText: 'Rows 1–20 of 45' }).waitFor();
+	assert.deepEqual(await preview.locator('thead th').allTextContents(), ['bill', 'island', 'mass', 'species']);
+	assert.deepEqual(await preview.locator('tbody tr').nth(4).locator('td').allTextContents(), ['—', 'Biscoe', '3760', 'Gentoo']);
+	await page.click('button[data-action=next]');
+	await preview.locator('caption', { hasText: 'Rows 21–40 of 45' }).waitFor();
+	await page.click('button[data-action=next]');
+	await page.locator('#rows-preview caption', { hasText: 'Rows 41–45 of 45' }).waitFor();
+	assert.ok(await page.isDisabled('button[data-action=next]'));
+}
 
 test('models: a bad form shows the API validation error next to its field', async () => {
 	await go('#/models');
@@ -633,7 +684,7 @@ test('with --api-key: the key entered in the page is sent on every call and on t
 
 		const data = blobs(2000, 8, 2);
 		await p.setInputFiles('#upload-form input[type=file]', writeTmp('keyed.csv', data.csv));
-		await p.selectOption('#upload-form select[data-field=label]', '0');
+		await p.selectOption('#upload-form select[data-field=label]', 'label');
 		await p.click('#upload-form button[type=submit]');
 		await p.locator('#upload-form .status', { hasText: 'Uploaded' }).waitFor();
 

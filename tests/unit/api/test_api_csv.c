@@ -11,9 +11,12 @@
  */
 #include <check.h>
 #include <float.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cJSON.h>
 
 #include "api/api.h"
 #include "tests/unit/api/test_api_util.h"
@@ -130,6 +133,7 @@ struct csv_case {
 	const char *label;          /* as the query gives it: NULL (last column), an index or a name */
 	uint64_t max_rows;          /* 0: 1000 */
 	uint64_t max_cells;         /* 0: 100000 */
+	char delimiter;             /* 0: ',' */
 	/* accepted: */
 	uint32_t n_features;
 	size_t n_values;
@@ -179,7 +183,7 @@ static const struct csv_case cases[] = {
 	{"1,2\n3,4\n", .header = API_CSV_HEADER_YES, .n_features = 1, ROWS(3, 4)},
 	{"1,2\n3,4\n", .header = API_CSV_HEADER_NO, .n_features = 1, ROWS(1, 2, 3, 4)},
 	{"1,b\n3,4\n", .n_features = 1, ROWS(3, 4)},
-	{"a,b\n1,2\n", .header = API_CSV_HEADER_NO, BAD("line 1, column 1: \"a\" is not a finite number")},
+	{"a,b\n1,2\n", .header = API_CSV_HEADER_NO, .n_features = 1, ROWS(0, 0, 1, 1)}, /* text: categories in order */
 	/* label: default last, by index, by name (which implies a header) */
 	{"a,b,c\n9,1,2\n", .label = "0", .n_features = 2, ROWS(1, 2, 9)},
 	{"a,b,c\n9,1,2\n", .label = "1", .n_features = 2, ROWS(9, 2, 1)},
@@ -187,46 +191,61 @@ static const struct csv_case cases[] = {
 	{"a,b,c\n9,1,2\n", .label = "a", .n_features = 2, ROWS(1, 2, 9)},
 	{"a,target,c\n9,1,2\n", .label = "target", .n_features = 2, ROWS(9, 2, 1)},
 	{"9,1,2\n", .label = "0", .n_features = 2, ROWS(1, 2, 9)},
-	{"a,b\n1,2\n", .label = "z", FAIL(API_VALIDATION_FAILED, "label", "the header has no column named \"z\"")},
-	{"a,b\n1,2\n", .label = "A", FAIL(API_VALIDATION_FAILED, "label", "the header has no column named \"A\"")},
+	{"a,b\n1,2\n", .label = "z", FAIL(API_VALIDATION_FAILED, "label", "the header has no column named \"z\"; its 2 columns are \"a\", \"b\"")},
+	{"a,b\n1,2\n", .label = "A", FAIL(API_VALIDATION_FAILED, "label", "the header has no column named \"A\"; its 2 columns are \"a\", \"b\"")},
 	{"1,2\n3,4\n", .label = "b", .header = API_CSV_HEADER_NO,
 	 FAIL(API_VALIDATION_FAILED, "label",
 	      "label \"b\" is a column name, but the CSV has no header line (give a 0-based index instead)")},
 	{"a,b\n1,2\n", .label = "2", FAIL(API_VALIDATION_FAILED, "label", "label column 2 is past the 2 columns")},
 	/* bad cells: the message names the line (1-based, counting the header and
 	 * blank lines) and the column (1-based) */
-	{"a,b\n1,2\n3,x\n", BAD("line 3, column 2: \"x\" is not a finite number")},
-	{"a,b\r\n1,2\r\n3,y\r\n", BAD("line 3, column 2: \"y\" is not a finite number")},
-	{"a,b\r1,2\r3,y\r", BAD("line 3, column 2: \"y\" is not a finite number")},
-	{"a,b\n\n1,2\n\n\n3,z\n", BAD("line 6, column 2: \"z\" is not a finite number")},
-	{"\"multi\nline\",b\n1,2\n3,x\n", BAD("line 4, column 2: \"x\" is not a finite number")},
-	{"a,b\n\"1\n\",2\n", BAD("line 2, column 1: \"1\n\" is not a finite number")},
-	{"a,b,c\n1,2,3\nq,5,6\n", BAD("line 3, column 1: \"q\" is not a finite number")},
+	{"a,b\n1,2\n3,x\n", BAD("line 3, column 2: \"x\" is not a finite number, and column \"b\" holds numbers")},
+	{"a,b\r\n1,2\r\n3,y\r\n", BAD("line 3, column 2: \"y\" is not a finite number, and column \"b\" holds numbers")},
+	{"a,b\r1,2\r3,y\r", BAD("line 3, column 2: \"y\" is not a finite number, and column \"b\" holds numbers")},
+	{"a,b\n\n1,2\n\n\n3,z\n", BAD("line 6, column 2: \"z\" is not a finite number, and column \"b\" holds numbers")},
+	{"\"multi\nline\",b\n1,2\n3,x\n", BAD("line 4, column 2: \"x\" is not a finite number, and column \"b\" holds numbers")},
+	{"a,b\n0,2\n\"1\n\",2\n", BAD("line 3, column 1: \"1\n\" is not a finite number, and column \"a\" holds numbers")},
+	{"a,b,c\n1,2,3\nq,5,6\n", BAD("line 3, column 1: \"q\" is not a finite number, and column \"a\" holds numbers")},
 	{"a,b\n1,inf\n", BAD("line 2, column 2: \"inf\" is not a finite number")},
 	{"a,b\n1,-inf\n", BAD("line 2, column 2: \"-inf\" is not a finite number")},
 	{"a,b\n1,Infinity\n", BAD("line 2, column 2: \"Infinity\" is not a finite number")},
 	{"a,b\nnan,1\n", BAD("line 2, column 1: \"nan\" is not a finite number")},
 	{"a,b\n1,NaN\n", BAD("line 2, column 2: \"NaN\" is not a finite number")},
-	{"a,b\n1,0x10\n", BAD("line 2, column 2: \"0x10\" is not a finite number")},
-	{"a,b\n1,0x1p3\n", BAD("line 2, column 2: \"0x1p3\" is not a finite number")},
+	{"a,b\n1,2\n1,0x10\n", BAD("line 3, column 2: \"0x10\" is not a finite number, and column \"b\" holds numbers")},
+	{"a,b\n1,2\n1,0x1p3\n", BAD("line 3, column 2: \"0x1p3\" is not a finite number, and column \"b\" holds numbers")},
 	{"a,b\n1,1e999\n", BAD("line 2, column 2: \"1e999\" is not a finite number")},
 	{"a,b\n1,1e39\n", BAD("line 2, column 2: \"1e39\" is not a finite number")},
-	{"a,b\n1,1.2.3\n", BAD("line 2, column 2: \"1.2.3\" is not a finite number")},
-	{"a,b\n1,1e\n", BAD("line 2, column 2: \"1e\" is not a finite number")},
-	{"a,b\n1,+\n", BAD("line 2, column 2: \"+\" is not a finite number")},
-	{"a,b\n1,.\n", BAD("line 2, column 2: \".\" is not a finite number")},
-	{"a,b\n1,1_000\n", BAD("line 2, column 2: \"1_000\" is not a finite number")},
-	{"a,b\n1,1 2\n", BAD("line 2, column 2: \"1 2\" is not a finite number")},
-	{"a,b\n1,\" 2\"\n", BAD("line 2, column 2: \" 2\" is not a finite number")},
-	{"a,b\n1,true\n", BAD("line 2, column 2: \"true\" is not a finite number")},
-	{"a,b\n1,aaaaaaaaaabbbbbbbbbbccccccccccddddddddddeeeee\n",
-	 BAD("line 2, column 2: \"aaaaaaaaaabbbbbbbbbbccccccccccdddddddddd...\" is not a finite number")},
-	/* empty cells */
-	{"a,b\n1,\n", BAD("line 2, column 2: empty cell; every cell must be a number")},
-	{"a,b\n,1\n", BAD("line 2, column 1: empty cell; every cell must be a number")},
-	{"a,b\n1,\"\"\n", BAD("line 2, column 2: empty cell; every cell must be a number")},
-	{"a,b\n1,  \n", BAD("line 2, column 2: empty cell; every cell must be a number")},
-	{"a,b\n1,2\n3,", BAD("line 3, column 2: empty cell; every cell must be a number")},
+	{"a,b\n1,2\n1,1.2.3\n", BAD("line 3, column 2: \"1.2.3\" is not a finite number, and column \"b\" holds numbers")},
+	{"a,b\n1,2\n1,1e\n", BAD("line 3, column 2: \"1e\" is not a finite number, and column \"b\" holds numbers")},
+	{"a,b\n1,2\n1,+\n", BAD("line 3, column 2: \"+\" is not a finite number, and column \"b\" holds numbers")},
+	{"a,b\n1,2\n1,.\n", BAD("line 3, column 2: \".\" is not a finite number, and column \"b\" holds numbers")},
+	{"a,b\n1,2\n1,1_000\n", BAD("line 3, column 2: \"1_000\" is not a finite number, and column \"b\" holds numbers")},
+	{"a,b\n1,2\n1,1 2\n", BAD("line 3, column 2: \"1 2\" is not a finite number, and column \"b\" holds numbers")},
+	{"a,b\n1,2\n1,\" 2\"\n", BAD("line 3, column 2: \" 2\" is not a finite number, and column \"b\" holds numbers")},
+	{"a,b\n1,2\n1,true\n", BAD("line 3, column 2: \"true\" is not a finite number, and column \"b\" holds numbers")},
+	{"a,b\n1,2\n1,aaaaaaaaaabbbbbbbbbbccccccccccddddddddddeeeee\n",
+	 BAD("line 3, column 2: \"aaaaaaaaaabbbbbbbbbbccccccccccdddddddddd...\" is not a finite number, and column \"b\" holds numbers")},
+	/* missing cells: empty, NA, N/A, null, ? (quoted too) are NaN in a feature, refused in the label */
+	{"a,b\n1,\n", BAD("line 2, column 2: the label is missing; every row needs one")},
+	{"a,b\n,1\n", .n_features = 1, ROWS(NAN, 1)},
+	{"a,b\n1,\"\"\n", BAD("line 2, column 2: the label is missing; every row needs one")},
+	{"a,b\n1,  \n", BAD("line 2, column 2: the label is missing; every row needs one")},
+	{"a,b\n1,2\n3,", BAD("line 3, column 2: the label is missing; every row needs one")},
+	{"a,b,c\nNA,N/A,1\nnull,?,2\n\"NA\",  ,3\n4,x,4\n", .n_features = 2, ROWS(NAN, NAN, 1, NAN, NAN, 2, NAN, NAN, 3, 4, 0, 4)},
+	{"a,b\nna,1\n", .n_features = 1, ROWS(0, 1)}, /* tokens are case-sensitive: "na" is text */
+	{"a,b\nNA,1\n2,NA\n", BAD("line 3, column 2: the label is missing; every row needs one")},
+	/* kinds: a column's first value decides; text labels are class indices in order of appearance */
+	{"x,y\n1,cat\n2,dog\n3,cat\n", .n_features = 1, ROWS(1, 0, 2, 1, 3, 0)},
+	{"x,y\nred,1\n7,2\nred,3\n", .n_features = 1, ROWS(0, 1, 1, 2, 0, 3)}, /* "7" is a category here */
+	{"x,y\n,1\nred,2\n", .n_features = 1, ROWS(NAN, 1, 0, 2)},
+	{"a,a\n1,2\n", BAD("line 1, column 2: two columns are named \"a\" (columns 1 and 2)")},
+	{"a;b\n1;2\n", BAD("line 1: a dataset needs at least two columns (features and a label); the line holds ';', '|' or tabs: give ?delimiter=%3B, ?delimiter=%7C or ?delimiter=tab")},
+	/* delimiters */
+	{"a;b;c\n1;2;3\n", .delimiter = ';', .n_features = 2, ROWS(1, 2, 3)},
+	{"a\tb\n1\t2\n", .delimiter = '\t', .n_features = 1, ROWS(1, 2)},
+	{"a|b\n\"x|y\"|2\n", .delimiter = '|', .n_features = 1, ROWS(0, 2)},
+	{"a;b\n1,5;2\n", .delimiter = ';', .n_features = 1, ROWS(0, 2)}, /* "1,5" is text, not a number */
+	{"a;b\n1;2\n", .delimiter = ',', BAD("line 1: a dataset needs at least two columns (features and a label); the line holds ';', '|' or tabs: give ?delimiter=%3B, ?delimiter=%7C or ?delimiter=tab")},
 	/* column counts: fixed by the first line */
 	{"a,b\n1,2\n3\n", BAD("line 3, column 1: expected 2 columns, found 1")},
 	{"a,b,c\n1,2,3\n4,5\n", BAD("line 3, column 2: expected 3 columns, found 2")},
@@ -269,6 +288,7 @@ static void opts_of(const struct csv_case *c, struct api_csv_opts *o)
 	o->label_index = -1;
 	o->max_rows = c->max_rows ? c->max_rows : 1000;
 	o->max_cells = c->max_cells ? c->max_cells : 100000;
+	o->delimiter = c->delimiter;
 	if (c->label) {
 		long v = strtol(c->label, &end, 10);
 
@@ -292,7 +312,8 @@ static void check_outcome(const struct csv_case *c, const struct outcome *o, con
 		ck_assert_msg(o->n_rows == c->n_values / (c->n_features + 1), "%s: n_rows %llu", how,
 			      (unsigned long long)o->n_rows);
 		for (size_t i = 0; i < c->n_values; i++)
-			ck_assert_msg(o->rows.v[i] == c->values[i], "%s: value %zu is %g, expected %g", how, i,
+			ck_assert_msg(o->rows.v[i] == c->values[i] || (isnan(o->rows.v[i]) && isnan(c->values[i])),
+				      "%s: value %zu is %g, expected %g", how, i,
 				      (double)o->rows.v[i], (double)c->values[i]);
 	} else {
 		ck_assert_msg(o->rc == -1, "%s: accepted", how);
@@ -381,7 +402,7 @@ END_TEST
 /* Bytes a text editor would not show: a NUL inside a cell is not a number. */
 START_TEST(test_nul_byte)
 {
-	static const char input[] = "a,b\n1,2\0\n";
+	static const char input[] = "a,b\n1,2\n1,2\0\n";
 	struct api_csv_opts opts = {.header = API_CSV_HEADER_AUTO, .label_index = -1, .max_rows = 10, .max_cells = 100};
 	struct outcome o;
 
@@ -389,7 +410,7 @@ START_TEST(test_nul_byte)
 	free(o.rows.v);
 	ck_assert_int_eq(o.rc, -1);
 	ck_assert_int_eq(o.err.code, API_INVALID_CSV);
-	ck_assert_msg(strncmp(o.err.message, "line 2, column 2: ", 18) == 0, "%s", o.err.message);
+	ck_assert_msg(strncmp(o.err.message, "line 3, column 2: ", 18) == 0, "%s", o.err.message);
 }
 END_TEST
 
@@ -493,6 +514,196 @@ START_TEST(test_opts_copied)
 }
 END_TEST
 
+/* ---- columns: names, kinds, statistics, categories, class names ------------------------- */
+
+/* Feeds input whole (opts default: AUTO header, last column the label) and returns the reader, finished. */
+static struct api_csv *read_all(const char *input, struct rows *rows, struct api_err *err, int *rc)
+{
+	struct api_csv_opts opts = {.header = API_CSV_HEADER_AUTO, .label_index = -1, .max_rows = 100000,
+				    .max_cells = 10000000};
+	struct api_csv *csv = api_csv_create(&opts, collect, rows);
+
+	ck_assert_ptr_nonnull(csv);
+	*rc = api_csv_feed(csv, input, strlen(input), err);
+	if (*rc == 0)
+		*rc = api_csv_finish(csv, err);
+	return csv;
+}
+
+static const cJSON *col_of(const cJSON *cols, int i, const char *key)
+{
+	return cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cols, i), key);
+}
+
+START_TEST(test_columns_statistics)
+{
+	/* bill: 39.5, missing, 40.25, 42 (exact in binary); sex: text with a missing cell; label text */
+	static const char input[] = "bill,sex,n,species\n"
+				    "39.5,male,1,dog\n"
+				    "NA,?,2,cat\n"
+				    "40.25,female,3,dog\n"
+				    "42,male,,bird\n";
+	struct rows rows = {.fail_at = -1};
+	struct api_err err = {0};
+	int rc;
+	struct api_csv *csv = read_all(input, &rows, &err, &rc);
+	char *text, *names;
+	cJSON *cols;
+	bool oom;
+	uint32_t n_map;
+	const uint32_t *map;
+	/* the reference, computed here in long double, two passes */
+	long double v[3] = {39.5L, 40.25L, 42.0L}, mean = (v[0] + v[1] + v[2]) / 3, ss = 0;
+
+	for (int i = 0; i < 3; i++)
+		ss += (v[i] - mean) * (v[i] - mean);
+	ck_assert_msg(rc == 0, "%s", err.message);
+	ck_assert_uint_eq(api_csv_n_categorical(csv), 1);  /* sex; the label is not counted */
+	ck_assert_uint_eq(api_csv_n_missing(csv), 3);      /* NA, ?, and the empty n */
+	text = api_csv_columns_encode(csv);
+	ck_assert_ptr_nonnull(text);
+	cols = cJSON_Parse(text);
+	ck_assert_ptr_nonnull(cols);
+	ck_assert_int_eq(cJSON_GetArraySize(cols), 4);
+	ck_assert_str_eq(col_of(cols, 0, "name")->valuestring, "bill");
+	ck_assert_str_eq(col_of(cols, 0, "role")->valuestring, "feature");
+	ck_assert_str_eq(col_of(cols, 0, "kind")->valuestring, "numeric");
+	ck_assert_int_eq(col_of(cols, 0, "count")->valueint, 3);
+	ck_assert_int_eq(col_of(cols, 0, "missing")->valueint, 1);
+	ck_assert(col_of(cols, 0, "min")->valuedouble == 39.5);
+	ck_assert(col_of(cols, 0, "max")->valuedouble == 42.0);
+	/* one pass in doubles against two passes in long double: a few ulps of 40 */
+	ck_assert_double_eq_tol(col_of(cols, 0, "mean")->valuedouble, (double)mean, 1e-12);
+	ck_assert_double_eq_tol(col_of(cols, 0, "std")->valuedouble, (double)sqrtl(ss / 3), 1e-12);
+	ck_assert_str_eq(col_of(cols, 1, "kind")->valuestring, "categorical");
+	ck_assert_int_eq(col_of(cols, 1, "count")->valueint, 3);
+	ck_assert_int_eq(col_of(cols, 1, "missing")->valueint, 1);
+	{
+		const cJSON *cats = col_of(cols, 1, "categories");
+
+		ck_assert_int_eq(cJSON_GetArraySize(cats), 2); /* features keep the order of first appearance */
+		ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(cats, 0), "value")->valuestring, "male");
+		ck_assert_int_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(cats, 0), "count")->valueint, 2);
+		ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(cats, 1), "value")->valuestring, "female");
+		ck_assert_int_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(cats, 1), "count")->valueint, 1);
+	}
+	ck_assert_str_eq(col_of(cols, 2, "kind")->valuestring, "numeric");
+	ck_assert_int_eq(col_of(cols, 2, "missing")->valueint, 1);
+	ck_assert_double_eq_tol(col_of(cols, 2, "std")->valuedouble, sqrt(2.0 / 3.0), 1e-15); /* 1, 2, 3: variance 2/3 */
+	ck_assert_str_eq(col_of(cols, 3, "role")->valuestring, "label");
+	cJSON_Delete(cols);
+	free(text);
+	/* the label's classes in byte order; on_row saw dog 0, cat 1, bird 2 */
+	names = api_csv_class_names_encode(csv, &oom);
+	ck_assert(!oom);
+	ck_assert_str_eq(names, "[\"bird\",\"cat\",\"dog\"]");
+	free(names);
+	map = api_csv_label_remap(csv, &n_map);
+	ck_assert_uint_eq(n_map, 3);
+	ck_assert_uint_eq(map[0], 2); /* dog */
+	ck_assert_uint_eq(map[1], 1); /* cat */
+	ck_assert_uint_eq(map[2], 0); /* bird */
+	ck_assert(rows.v[3] == 0 && rows.v[7] == 1 && rows.v[11] == 0 && rows.v[15] == 2);
+	api_csv_destroy(csv);
+	free(rows.v);
+
+	/* a numeric label: no class names, no map; all-missing column: nulls */
+	rows = (struct rows){.fail_at = -1};
+	csv = read_all("a,b\nNA,1\n,2\n", &rows, &err, &rc);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_ptr_null(api_csv_class_names_encode(csv, &oom));
+	ck_assert(!oom);
+	ck_assert_ptr_null(api_csv_label_remap(csv, &n_map));
+	ck_assert_uint_eq(n_map, 0);
+	text = api_csv_columns_encode(csv);
+	ck_assert_str_eq(text, "[{\"name\":\"a\",\"role\":\"feature\",\"kind\":\"numeric\",\"count\":0,\"missing\":2,"
+			       "\"min\":null,\"max\":null,\"mean\":null,\"std\":null},{\"name\":\"b\",\"role\":\"label\","
+			       "\"kind\":\"numeric\",\"count\":2,\"missing\":0,\"min\":1,\"max\":2,\"mean\":1.5,\"std\":0.5}]");
+	free(text);
+	api_csv_destroy(csv);
+	free(rows.v);
+
+	/* no header: generated names */
+	rows = (struct rows){.fail_at = -1};
+	csv = read_all("1,2\n3,4\n", &rows, &err, &rc);
+	text = api_csv_columns_encode(csv);
+	ck_assert_ptr_nonnull(strstr(text, "\"name\":\"column_1\""));
+	ck_assert_ptr_nonnull(strstr(text, "\"name\":\"column_2\""));
+	free(text);
+	api_csv_destroy(csv);
+	free(rows.v);
+}
+END_TEST
+
+/* 1000 distinct values in a column are kept; the 1001st is a 400 (the table never grows past it). */
+START_TEST(test_category_limit)
+{
+	size_t cap = 1100 * 16 + 32, len;
+	char *input = malloc(cap);
+	struct rows rows = {.fail_at = -1};
+	struct api_err err = {0};
+	struct api_csv *csv;
+	int rc;
+
+	ck_assert_ptr_nonnull(input);
+	for (int limit = 1000; limit <= 1001; limit++) {
+		len = (size_t)snprintf(input, cap, "id,y\n");
+		for (int i = 0; i < limit; i++)
+			len += (size_t)snprintf(input + len, cap - len, "k%d,%d\n", i, i % 2);
+		rows = (struct rows){.fail_at = -1};
+		csv = read_all(input, &rows, &err, &rc);
+		if (limit == 1000) {
+			ck_assert_msg(rc == 0, "%s", err.message);
+		} else {
+			ck_assert_int_eq(rc, -1);
+			ck_assert_int_eq(err.code, API_INVALID_CSV);
+			ck_assert_str_eq(err.message, "line 1002, column 1: the column has more than 1000 distinct text "
+						      "values, the limit (an id or free text? leave it out of the upload)");
+		}
+		api_csv_destroy(csv);
+		free(rows.v);
+	}
+	free(input);
+	/* the whole upload's categories: 400 columns of 1000 distinct values each
+	 * (~400,000 x (5 bytes + 48)) pass 16 MiB before the end */
+	cap = 1000 * 400 * 8 + 400 * 8 + 64;
+	input = malloc(cap);
+	ck_assert_ptr_nonnull(input);
+	len = 0;
+	for (int c = 0; c < 400; c++)
+		len += (size_t)snprintf(input + len, cap - len, "c%d,", c);
+	len += (size_t)snprintf(input + len, cap - len, "y\n");
+	for (int r = 0; r < 1000; r++) {
+		for (int c = 0; c < 400; c++)
+			len += (size_t)snprintf(input + len, cap - len, "r%d,", r);
+		len += (size_t)snprintf(input + len, cap - len, "%d\n", r % 2);
+	}
+	rows = (struct rows){.fail_at = -1};
+	csv = read_all(input, &rows, &err, &rc);
+	ck_assert_int_eq(rc, -1);
+	ck_assert_int_eq(err.code, API_INVALID_CSV);
+	ck_assert_msg(strstr(err.message, "need more than 16 MiB, the limit") != NULL, "%s", err.message);
+	ck_assert_msg(rows.calls > 500 && rows.calls < 1000, "refused after %llu rows", (unsigned long long)rows.calls);
+	api_csv_destroy(csv);
+	free(rows.v);
+	free(input);
+	input = malloc(1100 * 16 + 32);
+	ck_assert_ptr_nonnull(input);
+	cap = 1100 * 16 + 32;
+	/* the label too */
+	len = (size_t)snprintf(input, cap, "x,y\n");
+	for (int i = 0; i < 1001; i++)
+		len += (size_t)snprintf(input + len, cap - len, "1,c%d\n", i);
+	rows = (struct rows){.fail_at = -1};
+	csv = read_all(input, &rows, &err, &rc);
+	ck_assert_int_eq(rc, -1);
+	ck_assert_str_eq(err.message, "line 1002, column 2: the label has more than 1000 distinct text values, the limit");
+	api_csv_destroy(csv);
+	free(rows.v);
+	free(input);
+}
+END_TEST
+
 Suite *suite_api_csv(void)
 {
 	Suite *s = suite_create("api_csv");
@@ -506,6 +717,8 @@ Suite *suite_api_csv(void)
 	tcase_add_test(more, test_long_body_every_split);
 	tcase_add_test(more, test_callback_refusal);
 	tcase_add_test(more, test_opts_copied);
+	tcase_add_test(more, test_columns_statistics);
+	tcase_add_test(more, test_category_limit);
 	suite_add_tcase(s, more);
 	return s;
 }

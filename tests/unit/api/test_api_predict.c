@@ -594,6 +594,79 @@ START_TEST(test_getters)
 }
 END_TEST
 
+/* Classes by name: an index within the names is its name (JSON-escaped), past them the index. */
+START_TEST(test_predictions_named)
+{
+	float v[3] = {0.25f, 0.5f, 1};
+	int32_t classes[3] = {1, 0, 5};
+	char *s = api_predictions_encode_named(7, v, 3, 1, classes, "[\"a \\\"b\\\"\",\"c\"]");
+
+	ck_assert_ptr_nonnull(s);
+	ck_assert_str_eq(s, "{\"id\":7,\"predictions\":[[0.25],[0.5],[1]],\"classes\":[\"c\",\"a \\\"b\\\"\",5]}");
+	free(s);
+	/* no names: the plain encoding */
+	s = api_predictions_encode_named(0, v, 1, 1, classes, NULL);
+	ck_assert_str_eq(s, "{\"predictions\":[[0.25]],\"classes\":[1]}");
+	free(s);
+	s = api_predictions_encode_named(0, v, 1, 1, classes, "[]");
+	ck_assert_str_eq(s, "{\"predictions\":[[0.25]],\"classes\":[1]}");
+	free(s);
+	/* a key appended to an encoded object */
+	s = api_json_add_raw(strdup("{\"a\":1}"), "class_names", "[\"x\"]");
+	ck_assert_str_eq(s, "{\"a\":1,\"class_names\":[\"x\"]}");
+	free(s);
+	s = api_json_add_raw(strdup("{}"), "k", NULL);
+	ck_assert_str_eq(s, "{\"k\":null}");
+	free(s);
+	ck_assert_ptr_null(api_json_add_raw(NULL, "k", NULL));
+	ck_assert_ptr_null(api_json_add_raw(strdup("[1]"), "k", NULL));
+}
+END_TEST
+
+/* Rows by column name: any key order, every name once, numbers only; arrays still welcome. */
+START_TEST(test_instances_by_name)
+{
+	static const char names[] = "[\"a\",\"b\"]";
+	struct api_err err = {0};
+	float *x;
+	size_t n;
+	char *fn;
+
+	ck_assert_int_eq(api_instances_decode_named("{\"instances\": [{\"b\": 2, \"a\": 1}, [3, 4]]}", 41, 2, names,
+						    10, &x, &n, &err), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert(x[0] == 1 && x[1] == 2 && x[2] == 3 && x[3] == 4);
+	free(x);
+#define NAMED_FAILS(body, f)                                                                                 \
+	do {                                                                                                   \
+		memset(&err, 0, sizeof err);                                                                   \
+		ck_assert_int_eq(api_instances_decode_named(body, strlen(body), 2, names, 10, &x, &n, &err), -1); \
+		ck_assert_int_eq(err.code, API_VALIDATION_FAILED);                                             \
+		ck_assert_str_eq(err.field, f);                                                                \
+		ck_assert_ptr_null(x);                                                                         \
+	} while (0)
+	NAMED_FAILS("{\"instances\": [{\"a\": 1}]}", "instances[0].b");
+	NAMED_FAILS("{\"instances\": [{\"a\": 1, \"b\": 2, \"c\": 3}]}", "instances[0].c");
+	NAMED_FAILS("{\"instances\": [[1, 2], {\"a\": 1, \"B\": 2}]}", "instances[1].B");
+	NAMED_FAILS("{\"instances\": [{\"a\": null, \"b\": 2}]}", "instances[0].a");
+	NAMED_FAILS("{\"instances\": [{\"a\": \"x\", \"b\": 2}]}", "instances[0].a");
+	NAMED_FAILS("{\"instances\": [{\"a\": 1e39, \"b\": 2}]}", "instances[0].a");
+	NAMED_FAILS("{\"instances\": [{\"a\": 1, \"a\": 1, \"b\": 2}]}", "instances[0].a");
+	/* a model without names */
+	memset(&err, 0, sizeof err);
+	ck_assert_int_eq(api_instances_decode_named("{\"instances\": [{\"a\": 1, \"b\": 2}]}", 33, 2, NULL, 10, &x,
+						    &n, &err), -1);
+	ck_assert_str_eq(err.field, "instances[0]");
+#undef NAMED_FAILS
+	fn = api_columns_feature_names("[{\"name\":\"x\",\"role\":\"feature\"},{\"name\":\"y\",\"role\":\"label\"},"
+				       "{\"name\":\"z\",\"role\":\"feature\"}]");
+	ck_assert_str_eq(fn, "[\"x\",\"z\"]");
+	free(fn);
+	ck_assert_ptr_null(api_columns_feature_names(NULL));
+	ck_assert_ptr_null(api_columns_feature_names("{"));
+}
+END_TEST
+
 Suite *suite_api_predict(void)
 {
 	Suite *s = suite_create("api_predict");
@@ -605,6 +678,8 @@ Suite *suite_api_predict(void)
 	tcase_add_loop_test(pred, test_instances_bad, 0, N(instances_bad));
 	tcase_add_test(pred, test_predictions_roundtrip_strtof);
 	tcase_add_test(pred, test_predictions_shapes);
+	tcase_add_test(pred, test_predictions_named);
+	tcase_add_test(pred, test_instances_by_name);
 	tcase_add_test(pred, test_prediction_record_encode);
 	tcase_add_test(pred, test_evaluate);
 	tcase_add_test(pred, test_evaluate_encode);

@@ -195,13 +195,13 @@ START_TEST(test_migrate_idempotent)
 }
 END_TEST
 
-/* A database made by the first schema, with data in it, upgrades in place to
- * a schema with one more migration; its rows survive, and it ends up with the
+/* A database made by the schema of the day (0001..0003), with data in it,
+ * upgrades in place to a schema with one more migration; its rows survive, and it ends up with the
  * same schema as a database created at the new version directly. */
 START_TEST(test_upgrade_from_first_schema)
 {
 	static const char add_note[] =
-		"-- 0002: a test migration, as a later fitd would ship one\n"
+		"-- 0004: a test migration, as a later fitd would ship one\n"
 		"ALTER TABLE datasets ADD COLUMN note TEXT NOT NULL DEFAULT 'none';\n"
 		"CREATE TABLE notes_log (id INTEGER PRIMARY KEY, text TEXT NOT NULL);\n"
 		"UPDATE datasets SET note = 'kept: ' || name;\n";
@@ -213,10 +213,13 @@ START_TEST(test_upgrade_from_first_schema)
 	char note[64], *upgraded, *direct;
 
 	tmp_make(&t);
+	/* the schema the dataset code needs (0003 added the columns of CSV uploads) */
 	copy_real_migration(&t, "0001_init.sql");
+	copy_real_migration(&t, "0002_job_kernels.sql");
+	copy_real_migration(&t, "0003_dataset_columns.sql");
 	db = open_db(t.db);
 	migrate_ok(db, t.mig);
-	ck_assert_int_eq(db_schema_version(db), 1);
+	ck_assert_int_eq(db_schema_version(db), 3);
 	memset(&info, 0, sizeof info);
 	snprintf(info.name, sizeof info.name, "before-upgrade");
 	info.n_samples = 3;
@@ -230,10 +233,10 @@ START_TEST(test_upgrade_from_first_schema)
 	ck_assert(!has_column(t.db, "datasets", "note"));
 
 	/* a newer fitd starts on the same file */
-	write_file(t.mig, "0002_add_note.sql", add_note);
+	write_file(t.mig, "0004_add_note.sql", add_note);
 	db = open_db(t.db);
 	migrate_ok(db, t.mig);
-	ck_assert_int_eq(db_schema_version(db), 2);
+	ck_assert_int_eq(db_schema_version(db), 4);
 	ck_assert_msg(db_dataset_load(db, info.id, &back, &bx, &by, &err) == 0, "%s", err.message);
 	db_close(db);
 	ck_assert_str_eq(back.name, "before-upgrade");
@@ -246,9 +249,9 @@ START_TEST(test_upgrade_from_first_schema)
 	ck_assert(has_table(t.db, "notes_log"));
 	peek_text(t.db, "SELECT note FROM datasets", note, sizeof note);
 	ck_assert_str_eq(note, "kept: before-upgrade");
-	ck_assert_int_eq(peek_int(t.db, "PRAGMA user_version"), 2);
+	ck_assert_int_eq(peek_int(t.db, "PRAGMA user_version"), 4);
 
-	/* the same schema as a database created at version 2 */
+	/* the same schema as a database created at version 4 */
 	tmp_make(&fresh);
 	db = open_db(fresh.db);
 	migrate_ok(db, t.mig);
