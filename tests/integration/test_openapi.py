@@ -139,6 +139,15 @@ class TestOpenapi(FitdCase):
                 self.assertIn("no OpenAPI document", srv.log_text())
                 srv.stop()
 
+    def test_openapi_too_large_is_404(self):
+        # past 16 MiB (ROUTE_OPENAPI_MAX) the file is refused before it is read:
+        # a sparse file, valid JSON at its start
+        d = share_dir("openapi-large", '{"openapi": "3.1.0"}')
+        os.truncate(os.path.join(d, "docs", "openapi.json"), (16 << 20) + 1)
+        srv = self.server(args=["--share-dir", d], name="openapi-large")
+        self.assertError(srv.client.get("/openapi.json"), 404, "not_found", None)
+        self.assertRegex(srv.log_text(), r"no OpenAPI document.*not a regular file of 1\.\.16777216 bytes")
+
     def test_openapi_read_from_the_share_dir(self):
         text = '{"openapi": "3.1.0", "info": {"title": "elsewhere", "version": "9"}, "paths": {}}\n'
         srv = self.server(args=["--share-dir", share_dir("openapi-other", text)], name="openapi-other")
