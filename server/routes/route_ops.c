@@ -219,7 +219,8 @@ int route_openapi_load(struct app *app, const char *share_dir, char *msg, size_t
 	app->openapi = NULL;
 	app->openapi_len = 0;
 	snprintf(path, sizeof path, "%s/docs/openapi.json", share_dir);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO in its place must not hang the start-up (refused below). */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		snprintf(msg, size, "%s: %s", path, strerror(errno));
 		return -1;
@@ -230,9 +231,16 @@ int route_openapi_load(struct app *app, const char *share_dir, char *msg, size_t
 		return -1;
 	}
 	text = malloc((size_t)st.st_size + 1);
-	n = text ? read(fd, text, (size_t)st.st_size) : -1;
+	n = 0;
+	while (text && n < (ssize_t)st.st_size) {
+		ssize_t got = read(fd, text + n, (size_t)st.st_size - (size_t)n);
+
+		if (got <= 0)
+			break;
+		n += got;
+	}
 	close(fd);
-	if (n != (ssize_t)st.st_size) {
+	if (!text || n != (ssize_t)st.st_size) {
 		snprintf(msg, size, "%s: %s", path, text ? "short read" : "out of memory");
 		free(text);
 		return -1;

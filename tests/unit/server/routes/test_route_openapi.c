@@ -4,7 +4,7 @@
  * with its ETag (the SHA-256 expected here is Python hashlib's of the same
  * bytes), and every way the file can be unusable: missing, empty, past
  * ROUTE_OPENAPI_MAX (a sparse file, refused before any allocation), not JSON,
- * a NUL inside, JSON that is no OpenAPI object, a folder in its place.
+ * a NUL inside, JSON that is no OpenAPI object, a folder or a FIFO in its place.
  */
 #include <check.h>
 #include <fcntl.h>
@@ -117,12 +117,16 @@ START_TEST(test_empty_and_too_large_are_refused)
 }
 END_TEST
 
-START_TEST(test_a_folder_is_refused)
+START_TEST(test_a_folder_or_fifo_is_refused)
 {
 	struct share s;
 
 	share_make(&s);
 	ck_assert_int_eq(mkdir(s.file, 0700), 0);
+	assert_refused(s.dir, "not a regular file");
+	ck_assert_int_eq(rmdir(s.file), 0);
+	/* a FIFO with no writer: refused at once, not a start-up that hangs */
+	ck_assert_int_eq(mkfifo(s.file, 0600), 0);
 	assert_refused(s.dir, "not a regular file");
 	share_remove(&s);
 }
@@ -161,7 +165,7 @@ Suite *suite_route_openapi(void)
 	tcase_add_test(tc, test_loads_the_file_with_its_etag);
 	tcase_add_test(tc, test_missing_is_refused);
 	tcase_add_test(tc, test_empty_and_too_large_are_refused);
-	tcase_add_test(tc, test_a_folder_is_refused);
+	tcase_add_test(tc, test_a_folder_or_fifo_is_refused);
 	tcase_add_test(tc, test_not_an_openapi_json_object_is_refused);
 	suite_add_tcase(s, tc);
 	return s;
