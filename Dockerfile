@@ -5,7 +5,8 @@
 #
 # Two stages on debian:bookworm-slim: `build` compiles with the project's own
 # Makefile; the runtime stage holds only the shared libraries, the binary,
-# migrations/, web/ and Debian's Chart.js (served at /vendor/chart.js/).
+# migrations/, web/, docs/openapi.json (served at /openapi.json) and Debian's
+# Chart.js (served at /vendor/chart.js/).
 # Tested with podman by tests/container/run.sh (`make test-container`).
 
 # ---- build ----------------------------------------------------------------
@@ -23,6 +24,7 @@ RUN mkdir -p web \
  && make -j"$(nproc)" build/fitd \
  && install -D -s -m 0755 build/fitd /out/opt/fitd/bin/fitd \
  && cp -r migrations web /out/opt/fitd/ \
+ && install -D -m 0644 docs/openapi.json /out/opt/fitd/docs/openapi.json \
  && chmod -R a+rX,go-w /out/opt/fitd
 
 # ---- runtime ----------------------------------------------------------------

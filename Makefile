@@ -6,6 +6,7 @@
 #                 kernel set the CPU can run —, ASan+UBSan, integration, web, quick soak)
 #   make check-layers  fail when an include or SQL is in the wrong folder
 #   make check-docs    docs/API.md, docs/openapi.yaml and README.md against the code
+#   make openapi-json  docs/openapi.json (served at GET /openapi.json) from docs/openapi.yaml
 #   make bench    core training benchmark (a table), PyTorch side by side
 #
 # Objects go to build/<variant>/, one variant per set of flags: rel (the -O2
@@ -14,7 +15,7 @@
 CC       ?= cc
 PKGS     := libmicrohttpd libcjson sqlite3 openblas libcrypto
 DEB_PKGS := build-essential pkg-config libmicrohttpd-dev libcjson-dev libsqlite3-dev check \
-            libopenblas-dev libssl-dev libjs-chart.js curl python3 sqlite3 python3-torch python3-onnx
+            libopenblas-dev libssl-dev libjs-chart.js curl python3 sqlite3 python3-torch python3-onnx python3-yaml
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
@@ -37,7 +38,7 @@ UNIT_SRC   := $(sort $(shell find tests/unit -name 'test_*.c'))
 
 B := build
 
-.PHONY: all run test check-layers check-docs test-unit test-san test-integration test-tsan test-web test-soak-quick \
+.PHONY: all run test check-layers check-docs openapi-json test-unit test-san test-integration test-tsan test-web test-soak-quick \
         test-container test-mutants bench fuzz soak deps clean
 all: $(B)/fitd
 
@@ -103,9 +104,16 @@ check-layers:
 
 # The contract's route and error tables and the README's configuration table
 # against the code; docs/openapi.yaml through Redocly's linter (tests/docs).
+# docs/openapi.json must be exactly the conversion of docs/openapi.yaml
+# (/usr/bin/python3: Debian's, with python3-yaml).
 check-docs: $(B)/fitd
 	python3 tests/check_docs.py --binary $(B)/fitd
+	/usr/bin/python3 tests/docs/yaml2json.py --check
 	bash tests/docs/lint.sh
+
+# The server has no YAML parser: it serves this generated, committed twin.
+openapi-json:
+	/usr/bin/python3 tests/docs/yaml2json.py
 
 # The whole suite as the environment has it, then the computing suites once
 # per BLAS kernel set the CPU can run and with the automatic choice.

@@ -73,7 +73,7 @@ static const struct opt opts[] = {
 	{"--log-format", "FITD_LOG_FORMAT", OPT_LOG, offsetof(struct cfg, log_format), 0, 0, 0, "text", NULL,
 	 "text or json"},
 	{"--share-dir", "FITD_SHARE_DIR", STR(share_dir), NULL, "the folder above the binary's",
-	 "folder holding migrations/ and web/"},
+	 "folder holding migrations/, web/ and docs/openapi.json"},
 	{"--vendor-dir", "FITD_VENDOR_DIR", STR(vendor_dir), "/usr/share/javascript", NULL,
 	 "folder of packaged JavaScript libraries"},
 };

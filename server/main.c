@@ -172,6 +172,9 @@ int main(int argc, char **argv)
 		return 1;
 
 	app.cfg = &cfg;
+	/* GET /openapi.json answers 404 without it; the server serves on. */
+	if (route_openapi_load(&app, cfg.share_dir, msg, sizeof msg))
+		log_message("no OpenAPI document, GET /openapi.json answers 404: %s", msg);
 	app.limits = (struct api_limits){
 		.max_rows = cfg.max_rows,
 		.max_cells = (uint64_t)1 << 31,
@@ -225,6 +228,7 @@ int main(int argc, char **argv)
 	jobq_destroy(app.jobq);
 	mcache_destroy(app.mcache);
 	db_thread_close();
+	free(app.openapi);
 	log_message("stopped");
 	return 0;
 }

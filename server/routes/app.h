@@ -25,6 +25,11 @@ struct app {
 	struct par_pool *par; /* helper threads for a lone job's products */
 	struct http *http;    /* set once the server runs */
 	atomic_bool workers_running;
+	/* GET /openapi.json: docs/openapi.json as read at start-up
+	 * (route_openapi_load), NULL when it was missing or not JSON. */
+	char *openapi;
+	size_t openapi_len;
+	char openapi_etag[68]; /* "sha256 hex", quoted */
 };
 
 #endif

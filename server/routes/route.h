@@ -83,6 +83,13 @@ void route_readyz(struct http_req *r);
 void route_info(struct http_req *r);
 void route_metrics(struct http_req *r);
 void route_web(struct http_req *r);
+/* GET /openapi.json (public): the OpenAPI document loaded at start-up. */
+void route_openapi(struct http_req *r);
+/* Reads <share_dir>/docs/openapi.json into app->openapi (the largest file
+ * taken is ROUTE_OPENAPI_MAX bytes; it must be a JSON object). Returns 0, or
+ * -1 with the reason in msg and app->openapi NULL: the route then answers 404. */
+#define ROUTE_OPENAPI_MAX (16u << 20)
+int route_openapi_load(struct app *app, const char *share_dir, char *msg, size_t size);
 
 void route_dataset_begin(struct http_req *r);
 void route_dataset_create(struct http_req *r);

@@ -1,7 +1,9 @@
 /*
- * route_ops.c — health, readiness, service information, metrics, and the
- * dashboard's static files.
+ * route_ops.c — health, readiness, service information, metrics, the
+ * dashboard's static files and the OpenAPI document.
  */
+#include <cJSON.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -10,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "server/hash.h"
 #include "server/kernels.h"
 #include "server/metrics.h"
 #include "server/routes/route.h"
@@ -199,4 +202,113 @@ void route_web(struct http_req *r)
 	/* The dashboard's own files change with fitd: always revalidate them, so a
 	 * new page never runs with an old script. Packaged libraries may be kept. */
 	http_reply_file(r, fd, (size_t)st.st_size, type, sub ? "no-cache" : "public, max-age=86400");
+}
+
+/* ---- the OpenAPI document ----------------------------------------------------------- */
+
+int route_openapi_load(struct app *app, const char *share_dir, char *msg, size_t size)
+{
+	char path[1100];
+	unsigned char sum[32];
+	struct stat st;
+	cJSON *doc;
+	char *text;
+	ssize_t n;
+	int fd;
+
+	app->openapi = NULL;
+	app->openapi_len = 0;
+	snprintf(path, sizeof path, "%s/docs/openapi.json", share_dir);
+	/* O_NONBLOCK: a FIFO in its place must not hang the start-up (refused below). */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		snprintf(msg, size, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 || st.st_size > ROUTE_OPENAPI_MAX) {
+		snprintf(msg, size, "%s: not a regular file of 1..%u bytes", path, ROUTE_OPENAPI_MAX);
+		close(fd);
+		return -1;
+	}
+	text = malloc((size_t)st.st_size + 1);
+	n = 0;
+	while (text && n < (ssize_t)st.st_size) {
+		ssize_t got = read(fd, text + n, (size_t)st.st_size - (size_t)n);
+
+		if (got <= 0)
+			break;
+		n += got;
+	}
+	close(fd);
+	if (!text || n != (ssize_t)st.st_size) {
+		snprintf(msg, size, "%s: %s", path, text ? "short read" : "out of memory");
+		free(text);
+		return -1;
+	}
+	text[n] = '\0';
+	/* Served as application/json: it must be one JSON object, no NUL inside. */
+	doc = strlen(text) == (size_t)n ? cJSON_ParseWithOpts(text, NULL, 1) : NULL;
+	if (!cJSON_IsObject(doc) || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(doc, "openapi"))) {
+		snprintf(msg, size, "%s: not an OpenAPI document in JSON", path);
+		cJSON_Delete(doc);
+		free(text);
+		return -1;
+	}
+	cJSON_Delete(doc);
+	hash_sha256(text, (size_t)n, sum);
+	app->openapi_etag[0] = '"';
+	for (int i = 0; i < 32; i++)
+		snprintf(app->openapi_etag + 1 + 2 * i, 3, "%02x", sum[i]);
+	memcpy(app->openapi_etag + 65, "\"", 2);
+	app->openapi = text;
+	app->openapi_len = (size_t)n;
+	return 0;
+}
+
+/* Does an If-None-Match value (a list of entity tags, or *) name etag? A weak
+ * W/ tag matches too (RFC 9110 13.1.2: weak comparison). */
+static bool etag_listed(const char *list, const char *etag)
+{
+	size_t n = strlen(etag);
+
+	for (const char *p = list; *p;) {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '*')
+			return true;
+		if (strncmp(p, "W/", 2) == 0)
+			p += 2;
+		if (strncmp(p, etag, n) == 0 && (p[n] == '\0' || p[n] == ',' || p[n] == ' ' || p[n] == '\t'))
+			return true;
+		while (*p && *p != ',')
+			p++;
+	}
+	return false;
+}
+
+void route_openapi(struct http_req *r)
+{
+	const struct app *app = route_app(r);
+	const char *since = http_header(r, "If-None-Match");
+	char *body;
+
+	if (!app->openapi) {
+		http_fail(r, API_NOT_FOUND, NULL,
+			  "no OpenAPI document: %s/docs/openapi.json was missing or unreadable at start-up",
+			  app->cfg->share_dir);
+		return;
+	}
+	if (since && etag_listed(since, app->openapi_etag)) {
+		http_reply_empty(r, 304);
+	} else {
+		body = malloc(app->openapi_len);
+		if (body)
+			memcpy(body, app->openapi, app->openapi_len);
+		http_reply_bytes(r, 200, body, app->openapi_len, "application/json");
+		if (!body)
+			return;
+	}
+	/* A new fitd may serve a new document: revalidate (cheap, by ETag). */
+	http_set_header(r, "ETag", app->openapi_etag);
+	http_set_header(r, "Cache-Control", "no-cache");
 }

@@ -361,11 +361,14 @@ code=$(curl -sS -o /dev/null -w '%{http_code}' "$URL/v1/datasets")
 req GET /readyz 200
 req GET /v1/info 200
 req GET /vendor/chart.js/chart.min.js 200
+code=$(curl -sS --max-time 60 -o "$WORK/openapi.json" -w '%{http_code}' "$URL/openapi.json")
+[ "$code" = 200 ] || fail "GET /openapi.json without the API key answered $code, expected 200 (public)"
+grep -q '"openapi": "3.1' "$WORK/openapi.json" || fail "GET /openapi.json is not the OpenAPI document"
 if [ -f web/index.html ]; then
 	req GET / 200
 	grep -qi '<html' "$WORK/body" || fail "GET / is not the dashboard page"
 fi
-ok "API key enforced (401 without it), /readyz, /v1/info, Chart.js at /vendor/$([ -f web/index.html ] && echo ', dashboard at /')"
+ok "API key enforced (401 without it), /readyz, /v1/info, public /openapi.json, Chart.js at /vendor/$([ -f web/index.html ] && echo ', dashboard at /')"
 
 say "tutorial workflow: dataset -> model -> job -> predict"
 dataset 400 2 2 1 xor >"$WORK/xor.json"
