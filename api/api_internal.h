@@ -56,6 +56,10 @@ size_t api_float_syntax(const char *s, size_t len);
  * syntax is not exactly that or the value overflows float32; an underflow
  * gives zero or a subnormal. Thread-safe; s need not be terminated. */
 bool api_float_parse(const char *s, size_t len, float *out);
+/* The fast paths of api_float_parse (api_float_fast.c): 1 and *out the
+ * correctly rounded float32, 0 refused (the grammar or an overflow), -1 too
+ * close to a midpoint to tell without the exact path. */
+int api_float_fast(const char *s, size_t len, float *out);
 /* Is the finite double v exactly halfway between two adjacent float32 values
  * (or between FLT_MAX and 2^128)? Only there can double-then-float rounding
  * differ from rounding the decimal once. */
