@@ -9,7 +9,8 @@
  * record fixes the column count; the header, when there is one, is only
  * scanned for the label column's name. Every cell of a data row must be a
  * decimal number; errors name the line (1-based, counting the header) and
- * the column (1-based field number).
+ * the column (1-based field number). An unquoted cell's bytes are found
+ * many at a time (api_csv_scan.c) and copied at once.
  */
 #include <errno.h>
 #include <float.h>
@@ -291,6 +292,17 @@ int api_csv_feed(struct api_csv *csv, const char *data, size_t len, struct api_e
 			csv->state = CSV_UNQUOTED;
 			/* fall through */
 		case CSV_UNQUOTED:
+			if (c != ',' && c != '\n' && c != '\r' && c != '"') {
+				/* the cell's bytes up to the next special one, at once */
+				size_t n = api_csv_scan(data + i, len - i, ',');
+
+				if (n > CELL_MAX - csv->cell_len)
+					return csv_error(csv, err, "cell longer than 256 bytes");
+				memcpy(csv->cell + csv->cell_len, data + i, n);
+				csv->cell_len += n;
+				i += n - 1;
+				break;
+			}
 			if (c == ',' || c == '\n' || c == '\r') {
 				if (end_of(csv, c, err))
 					return -1;

@@ -60,6 +60,9 @@ bool api_float_parse(const char *s, size_t len, float *out);
  * correctly rounded float32, 0 refused (the grammar or an overflow), -1 too
  * close to a midpoint to tell without the exact path. */
 int api_float_fast(const char *s, size_t len, float *out);
+/* The index of the first byte of p[0..len) that is delim, '"', '\n' or '\r';
+ * len when there is none (api_csv_scan.c: SSE2 or 64-bit words at a time). */
+size_t api_csv_scan(const char *p, size_t len, char delim);
 /* Is the finite double v exactly halfway between two adjacent float32 values
  * (or between FLT_MAX and 2^128)? Only there can double-then-float rounding
  * differ from rounding the decimal once. */
