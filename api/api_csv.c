@@ -10,7 +10,9 @@
  * scanned for the label column's name. Every cell of a data row must be a
  * decimal number; errors name the line (1-based, counting the header) and
  * the column (1-based field number). An unquoted cell's bytes are found
- * many at a time (api_csv_scan.c) and copied at once.
+ * many at a time (api_csv_scan.c) and copied at once; plain numeric cells of
+ * a data row but its last go straight into the values (api_csv_fast_cells),
+ * everything else through the state machine.
  */
 #include <errno.h>
 #include <float.h>
@@ -284,6 +286,18 @@ int api_csv_feed(struct api_csv *csv, const char *data, size_t len, struct api_e
 		}
 		switch (csv->state) {
 		case CSV_FIELD_START:
+			if (!csv->first_record && csv->cell_len == 0 && csv->field + 1 < csv->n_cols) {
+				/* plain numeric cells before the record's last: straight into values */
+				uint32_t k;
+				size_t used = api_csv_fast_cells(data + i, len - i, ',', csv->values + csv->field,
+								 csv->n_cols - 1 - csv->field, &k);
+
+				if (k) {
+					csv->field += k;
+					i += used - 1;
+					break;
+				}
+			}
 			if (c == '"') {
 				csv->state = CSV_QUOTED;
 				csv->cell_quoted = true;

@@ -71,3 +71,26 @@ size_t api_csv_scan(const char *p, size_t len, char delim)
 	}
 	return len;
 }
+
+size_t api_csv_fast_cells(const char *p, size_t len, char delim, float *values, uint32_t max, uint32_t *n_read)
+{
+	size_t at = 0;
+	uint32_t k = 0;
+
+	while (k < max) {
+		size_t n = api_csv_scan(p + at, len - at, delim);
+		float v;
+		int rc;
+
+		/* a cell that ends at this delimiter, in this buffer, not empty, not over the limit */
+		if (n == 0 || n > API_CSV_CELL_MAX || n >= len - at || p[at + n] != delim)
+			break;
+		rc = api_float_fast(p + at, n, &v);
+		if (rc == 0 || (rc < 0 && !api_float_parse(p + at, n, &v)))
+			break; /* not a number (or spaces around it): the reader says why */
+		values[k++] = v;
+		at += n + 1;
+	}
+	*n_read = k;
+	return at;
+}

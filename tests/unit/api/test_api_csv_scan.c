@@ -163,7 +163,7 @@ static void random_csv(char *body, size_t cap, size_t *len, bool clean)
 			n += (size_t)snprintf(body + n, cap - n, ",x%d", c);
 		n += (size_t)snprintf(body + n, cap - n, "\r\n");
 	}
-	for (int r = 0; r < rows && n + 600 < cap; r++) {
+	for (int r = 0; r < rows && n + 3000 < cap; r++) {
 		for (int c = 0; c < cols; c++) {
 			uint32_t k = next_u32() % 16;
 
@@ -175,7 +175,15 @@ static void random_csv(char *body, size_t cap, size_t *len, bool clean)
 				n += (size_t)snprintf(body + n, cap - n, " %d ", (int)(next_u32() % 200) - 100);
 			else if (k == 2)
 				n += (size_t)snprintf(body + n, cap - n, "%.9g", (double)next_u32() / 7.0);
-			else if (k == 3 && !clean)
+			else if (k == 4 && !clean && next_u32() % 4 == 0) {
+				/* a number just past the 256-byte cell limit, or just within it */
+				size_t digits = 250 + next_u32() % 12;
+
+				body[n] = '1';
+				body[n + 1] = '.';
+				memset(body + n + 2, '0', digits - 2);
+				n += digits;
+			} else if (k == 3 && !clean)
 				n += (size_t)snprintf(body + n, cap - n, "%s", (const char *[]){"x", "1\"", "", "\"1\"x",
 												 "1e", "1234567890123456789012345678901234567890123"}[next_u32() % 6]);
 			else
