@@ -28,7 +28,7 @@ static inline uint64_t zero_bytes(uint64_t x)
 	return (x - ONES) & ~x & HIGHS;
 }
 
-size_t api_csv_scan(const char *p, size_t len, char delim)
+static inline size_t scan(const char *p, size_t len, char delim)
 {
 	size_t i = 0;
 
@@ -72,22 +72,50 @@ size_t api_csv_scan(const char *p, size_t len, char delim)
 	return len;
 }
 
+size_t api_csv_scan(const char *p, size_t len, char delim)
+{
+	return scan(p, len, delim);
+}
+
+/* A cell of 1..7 digits and nothing else: *w its value (exact as a float). */
+static inline bool small_integer(const char *p, size_t n, uint32_t *w)
+{
+	uint32_t v = 0;
+
+	if (n > 7)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned d = (unsigned)(unsigned char)p[i] - '0';
+
+		if (d > 9)
+			return false;
+		v = v * 10 + d;
+	}
+	*w = v;
+	return true;
+}
+
 size_t api_csv_fast_cells(const char *p, size_t len, char delim, float *values, uint32_t max, uint32_t *n_read)
 {
 	size_t at = 0;
 	uint32_t k = 0;
 
 	while (k < max) {
-		size_t n = api_csv_scan(p + at, len - at, delim);
+		size_t n = scan(p + at, len - at, delim);
+		uint32_t w;
 		float v;
 		int rc;
 
 		/* a cell that ends at this delimiter, in this buffer, not empty, not over the limit */
 		if (n == 0 || n > API_CSV_CELL_MAX || n >= len - at || p[at + n] != delim)
 			break;
-		rc = api_float_fast(p + at, n, &v);
-		if (rc == 0 || (rc < 0 && !api_float_parse(p + at, n, &v)))
-			break; /* not a number (or spaces around it): the reader says why */
+		if (small_integer(p + at, n, &w)) {
+			v = (float)w; /* below 10^7 < 2^24: exact */
+		} else {
+			rc = api_float_fast(p + at, n, &v);
+			if (rc == 0 || (rc < 0 && !api_float_parse(p + at, n, &v)))
+				break; /* not a number (or spaces around it): the reader says why */
+		}
 		values[k++] = v;
 		at += n + 1;
 	}
