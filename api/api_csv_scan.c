@@ -77,45 +77,35 @@ size_t api_csv_scan(const char *p, size_t len, char delim)
 	return scan(p, len, delim);
 }
 
-/* A cell of 1..7 digits and nothing else: *w its value (exact as a float). */
-static inline bool small_integer(const char *p, size_t n, uint32_t *w)
-{
-	uint32_t v = 0;
-
-	if (n > 7)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		unsigned d = (unsigned)(unsigned char)p[i] - '0';
-
-		if (d > 9)
-			return false;
-		v = v * 10 + d;
-	}
-	*w = v;
-	return true;
-}
-
 size_t api_csv_fast_cells(const char *p, size_t len, char delim, float *values, uint32_t max, uint32_t *n_read)
 {
 	size_t at = 0;
 	uint32_t k = 0;
 
 	while (k < max) {
-		size_t n = scan(p + at, len - at, delim);
-		uint32_t w;
+		size_t n = 0;
+		uint32_t w = 0;
 		float v;
 		int rc;
+
+		/* an integer of up to 9 digits and its delimiter, in one pass: the
+		 * common cell. w < 10^9 < 2^32, and converting it to float rounds
+		 * correctly (to nearest, ties to even) like any IEEE conversion. */
+		for (unsigned d; n < 10 && n < len - at && (d = (unsigned)(unsigned char)p[at + n] - '0') <= 9; n++)
+			w = w * 10 + d;
+		if (n - 1 < 9 && n < len - at && p[at + n] == delim) {
+			values[k++] = (float)w;
+			at += n + 1;
+			continue;
+		}
+		n = scan(p + at, len - at, delim);
 
 		/* a cell that ends at this delimiter, in this buffer, not empty, not over the limit */
 		if (n == 0 || n > API_CSV_CELL_MAX || n >= len - at || p[at + n] != delim)
 			break;
-		if (small_integer(p + at, n, &w)) {
-			v = (float)w; /* below 10^7 < 2^24: exact */
-		} else {
-			rc = api_float_fast(p + at, n, &v);
-			if (rc == 0 || (rc < 0 && !api_float_parse(p + at, n, &v)))
-				break; /* not a number (or spaces around it): the reader says why */
-		}
+		rc = api_float_fast(p + at, n, &v);
+		if (rc == 0 || (rc < 0 && !api_float_parse(p + at, n, &v)))
+			break; /* not a number (or spaces around it): the reader says why */
 		values[k++] = v;
 		at += n + 1;
 	}

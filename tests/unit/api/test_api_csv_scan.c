@@ -173,6 +173,11 @@ static void random_csv(char *body, size_t cap, size_t *len, bool clean)
 				n += (size_t)snprintf(body + n, cap - n, "\"%u.5\"", next_u32() % 1000);
 			else if (k == 1)
 				n += (size_t)snprintf(body + n, cap - n, " %d ", (int)(next_u32() % 200) - 100);
+			else if (k == 5)
+				/* up to 9 digits: past 2^24 the integer itself rounds */
+				n += (size_t)snprintf(body + n, cap - n, "%u", next_u32() % 1000000000);
+			else if (k == 6)
+				n += (size_t)snprintf(body + n, cap - n, "%u%u", 1 + next_u32() % 9, next_u32() % 1000000000);
 			else if (k == 2)
 				n += (size_t)snprintf(body + n, cap - n, "%.9g", (double)next_u32() / 7.0);
 			else if (k == 4 && !clean && next_u32() % 4 == 0) {
