@@ -13,11 +13,14 @@ pandas.read_csv when present), in the same run, on the same machine.
 
   /usr/bin/python3 bench/csv_ingest.py [--binary build/fitd] [--baseline OTHER_FITD]
         [--rows 60000] [--runs 3] [--keep DIR] [--only ints|floats] [--fromstring-max-mb 200]
+        [--parse-only [--baseline-src OLD_TREE]]
 
 --baseline uploads with a second binary too (e.g. a build of the commit
-before), so "before" and "after" come from the same run. Figures: the best
+before), so "before" and "after" come from the same run. --parse-only adds
+the CSV reader alone (bench/csv_parse.c, built here against api/; and against
+--baseline-src's api/ too): its CPU time, without HTTP, hashing or SQLite. Figures: the best
 of --runs (wall and CPU separately; the machine is shared); MB = 10^6 bytes;
-the ratio to loadtxt is of wall times.
+ratios to loadtxt: of wall times and of CPU times (the speed-up ratios).
 """
 import argparse
 import os
@@ -136,6 +139,25 @@ def upload(binary, path, workdir):
         srv.stop()
 
 
+def build_parser(src, out):
+    """bench/csv_parse.c against the api/ sources of the tree src (this one, or
+    an older checkout for a before/after pair)."""
+    import glob
+    cflags = subprocess.run(["pkg-config", "--cflags", "libcjson"], capture_output=True, text=True).stdout.split()
+    libs = subprocess.run(["pkg-config", "--libs", "libcjson"], capture_output=True, text=True).stdout.split()
+    srcs = [os.path.join(ROOT, "bench", "csv_parse.c")]
+    for pat in ("api_csv*.c", "api_float*.c", "api_err.c", "api_alloc.c", "api_json.c"):
+        srcs += sorted(glob.glob(os.path.join(src, "api", pat)))
+    subprocess.run(["cc", "-O2", "-std=c11", "-D_GNU_SOURCE", "-I" + src] + cflags + ["-o", out] + srcs + libs +
+                   ["-lm"], check=True)
+
+
+def parse_only(parser, path):
+    """CPU seconds of the CSV reader alone on path (best of 3 in-process passes)."""
+    out = subprocess.run([parser, path], capture_output=True, text=True, check=True).stdout.split()
+    return float(out[0])
+
+
 def best(fn, runs):
     """the best (wall, cpu) of runs calls of fn, which returns wall seconds"""
     out = []
@@ -197,6 +219,9 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--keep", help="folder for the generated files (kept and reused)")
     ap.add_argument("--only", choices=("ints", "floats"))
+    ap.add_argument("--parse-only", action="store_true",
+                    help="also the CSV reader alone, in process (bench/csv_parse.c), MB per CPU-second")
+    ap.add_argument("--baseline-src", help="with --parse-only: the tree of the baseline (its api/ sources)")
     ap.add_argument("--fromstring-max-mb", type=float, default=200,
                     help="np.fromstring is slow: only on files up to this size")
     args = ap.parse_args()
@@ -206,6 +231,13 @@ def main():
     print("CPU: %s" % cpu_name())
     print("rows %d x %d features + label; best of %d runs; MB = 10^6 bytes" % (args.rows, FEATURES, args.runs))
     binaries = [("fitd", args.binary)] + ([("fitd baseline", args.baseline)] if args.baseline else [])
+    parsers = []
+    if args.parse_only:
+        trees = [("reader alone", ROOT)] + ([("reader alone, baseline", args.baseline_src)] if args.baseline_src else [])
+        for label, tree in trees:
+            out = os.path.join(workdir, "csv_parse_%d" % len(parsers))
+            build_parser(tree, out)
+            parsers.append((label, out))
     try:
         for kind in ("ints", "floats"):
             if args.only and kind != args.only:
@@ -221,17 +253,25 @@ def main():
                 secs = (min(r[0] for r in results), min(r[1] for r in results))
                 rss = max(r[2] for r in results)
                 rows.append((label + " (curl --data-binary)", secs, "server peak RSS %.0f MB" % rss))
+            for label, parser in parsers:
+                cpu = parse_only(parser, path)
+                rows.append((label + " (in process)", (cpu, cpu), "CPU time, no HTTP/SQLite"))
             for label, secs in numpy_figures(path, args.runs, args.fromstring_max_mb):
                 rows.append((label, secs, ""))
             ref = next((s for l, s, _ in rows if "loadtxt" in l and not isinstance(s, str)), None)
-            print("  %-40s %8s %9s %8s %9s %10s" % ("", "wall s", "MB/s", "CPU s", "MB/CPU-s", "vs loadtxt"))
+            print("  %-40s %8s %9s %8s %9s %12s %12s" % ("", "wall s", "MB/s", "CPU s", "MB/CPU-s",
+                                                          "wall/loadtxt", "CPU/loadtxt"))
             for label, secs, note in rows:
                 if isinstance(secs, str):
                     print("  %-40s %s" % (label, secs))
                     continue
-                ratio = "%5.2fx" % (ref[0] / secs[0]) if ref else ""
-                print("  %-40s %8.2f %9.1f %8.2f %9.1f %10s  %s" % (label, secs[0], size / 1e6 / secs[0], secs[1],
-                                                                 size / 1e6 / secs[1], ratio, note))
+                in_process = "in process" in label
+                wall_ratio = "%5.2fx" % (ref[0] / secs[0]) if ref and not in_process else "-"
+                cpu_ratio = "%5.2fx" % (ref[1] / secs[1]) if ref else ""
+                print("  %-40s %8s %9s %8.2f %9.1f %12s %12s  %s" % (
+                    label, "-" if in_process else "%.2f" % secs[0],
+                    "-" if in_process else "%.1f" % (size / 1e6 / secs[0]), secs[1], size / 1e6 / secs[1],
+                    wall_ratio, cpu_ratio, note))
             sys.stdout.flush()
     finally:
         if not args.keep:
