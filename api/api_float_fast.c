@@ -21,7 +21,8 @@
  *     decide the rounding unless they are within 2 units of exactly half,
  *     where the exact value might lie on either side. Then, and when the
  *     digits cut make w and w + 1 round differently, the exact path decides
- *     (a few in a million of random 9-digit decimals, every exact midpoint).
+ *     (none of 27 million 9-digit decimals in [0, 1); long decimals next to
+ *     a midpoint, every exact midpoint).
  *
  * The result is the correctly rounded float (ties to even), or a refusal
  * for an overflow — the same as the exact path, which the tests check bit
