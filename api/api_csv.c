@@ -87,6 +87,8 @@ struct api_csv {
 	size_t category_bytes;
 	uint64_t n_missing; /* missing feature cells */
 	uint32_t *remap;    /* a text label's first-appearance index -> class index */
+	uint32_t *lane;     /* n_cols: numeric columns from column i on, the record's last not counted */
+	bool lane_stale;    /* a column's kind was fixed since lane was computed */
 };
 
 struct api_csv *api_csv_create(const struct api_csv_opts *opts, api_csv_row_fn on_row, void *ctx)
@@ -139,6 +141,7 @@ void api_csv_destroy(struct api_csv *csv)
 	}
 	free(csv->cols);
 	free(csv->remap);
+	free(csv->lane);
 	free(csv);
 }
 
@@ -309,8 +312,10 @@ static int data_cell(struct api_csv *csv, uint32_t i, const char *s, size_t len,
 		*out = NAN;
 		return 0;
 	}
-	if (c->kind == COL_UNKNOWN)
+	if (c->kind == COL_UNKNOWN) {
 		c->kind = number_like(s, len) ? COL_NUMERIC : COL_CATEGORICAL;
+		csv->lane_stale = true;
+	}
 	if (c->kind == COL_CATEGORICAL) {
 		if (category(csv, i, s, len, &index, err))
 			return -1;
@@ -458,7 +463,9 @@ static int by_name(const void *a, const void *b)
 static int first_record(struct api_csv *csv, bool header, struct api_err *err)
 {
 	csv->cols = api_calloc(csv->n_cols, sizeof *csv->cols);
-	if (!csv->cols)
+	csv->lane = api_calloc(csv->n_cols, sizeof *csv->lane);
+	csv->lane_stale = true;
+	if (!csv->cols || !csv->lane)
 		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
 	for (uint32_t i = 0; i < csv->n_cols; i++) {
 		char gen[32];
@@ -584,6 +591,17 @@ static int end_of(struct api_csv *csv, char c, struct api_err *err)
 	return end_record(csv, err);
 }
 
+/* lane[i]: how many columns from i on are numeric, in a row, the record's last never counted. */
+static void lane_update(struct api_csv *csv)
+{
+	uint32_t run = 0;
+
+	csv->lane[csv->n_cols - 1] = 0;
+	for (uint32_t i = csv->n_cols - 1; i-- > 0;)
+		csv->lane[i] = run = csv->cols[i].kind == COL_NUMERIC ? run + 1 : 0;
+	csv->lane_stale = false;
+}
+
 int api_csv_feed(struct api_csv *csv, const char *data, size_t len, struct api_err *err)
 {
 	static const unsigned char bom[3] = {0xEF, 0xBB, 0xBF};
@@ -608,17 +626,17 @@ int api_csv_feed(struct api_csv *csv, const char *data, size_t len, struct api_e
 		}
 		switch (csv->state) {
 		case CSV_FIELD_START:
-			if (!csv->first_record && csv->cell_len == 0 && csv->field + 1 < csv->n_cols &&
-			    csv->cols[csv->field].kind == COL_NUMERIC) {
+			if (!csv->first_record && csv->lane && csv->lane_stale)
+				lane_update(csv);
+			if (!csv->first_record && csv->lane && csv->cell_len == 0 && csv->field + 1 < csv->n_cols &&
+			    csv->lane[csv->field]) {
 				/* plain numeric cells of numeric columns before the record's last:
 				 * straight into values and the columns' statistics (a missing
 				 * token, a text or spaced cell stops the lane: data_cell judges it) */
-				uint32_t k, run = 1, f = csv->field;
-				size_t used;
+				uint32_t k, f = csv->field;
+				size_t used = api_csv_fast_cells(data + i, len - i, csv->delim, csv->values + f, csv->lane[f],
+								 &k);
 
-				while (f + run + 1 < csv->n_cols && csv->cols[f + run].kind == COL_NUMERIC)
-					run++;
-				used = api_csv_fast_cells(data + i, len - i, csv->delim, csv->values + f, run, &k);
 				if (k) {
 					for (uint32_t j = 0; j < k; j++)
 						numeric_stat(&csv->cols[f + j], csv->values[f + j]);
