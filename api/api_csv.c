@@ -15,7 +15,12 @@
  * categorical one its categories in a small open-addressing hash table,
  * bounded per column and per upload before anything is allocated. Errors name
  * the line (1-based, counting the header) and the column (1-based field
- * number).
+ * number). An unquoted cell's bytes are found many at a time
+ * (api_csv_scan.c, with the upload's delimiter) and copied at once. Once a
+ * column's kind is fixed, plain numeric cells of a numeric column (not the
+ * record's last) go straight into the values (api_csv_fast_cells) and into
+ * the same statistics as data_cell's (numeric_stat); every other cell, and
+ * every missing-value token, through the state machine and data_cell().
  */
 #include <errno.h>
 #include <float.h>
@@ -82,6 +87,8 @@ struct api_csv {
 	size_t category_bytes;
 	uint64_t n_missing; /* missing feature cells */
 	uint32_t *remap;    /* a text label's first-appearance index -> class index */
+	uint32_t *lane;     /* n_cols: numeric columns from column i on, the record's last not counted */
+	bool lane_stale;    /* a column's kind was fixed since lane was computed */
 };
 
 struct api_csv *api_csv_create(const struct api_csv_opts *opts, api_csv_row_fn on_row, void *ctx)
@@ -134,6 +141,7 @@ void api_csv_destroy(struct api_csv *csv)
 	}
 	free(csv->cols);
 	free(csv->remap);
+	free(csv->lane);
 	free(csv);
 }
 
@@ -269,6 +277,24 @@ static int category(struct api_csv *csv, uint32_t i, const char *s, size_t len, 
 	return 0;
 }
 
+/* A number v of numeric column c into its statistics: data_cell's cells and
+ * the fast lane's (api_csv_feed) alike. */
+static inline void numeric_stat(struct csv_col *c, float v)
+{
+	if (c->count++ == 0)
+		c->min = c->max = c->shift = v;
+	if (v < c->min)
+		c->min = v;
+	if (v > c->max)
+		c->max = v;
+	{
+		double d = (double)v - c->shift;
+
+		c->sum += d;
+		c->sum2 += d * d;
+	}
+}
+
 /* Every data cell passes here: s[0..len) of column i to *out (a number, a
  * category's index or NaN for a missing cell), the column's statistics updated. */
 static int data_cell(struct api_csv *csv, uint32_t i, const char *s, size_t len, float *out, struct api_err *err)
@@ -286,8 +312,10 @@ static int data_cell(struct api_csv *csv, uint32_t i, const char *s, size_t len,
 		*out = NAN;
 		return 0;
 	}
-	if (c->kind == COL_UNKNOWN)
+	if (c->kind == COL_UNKNOWN) {
 		c->kind = number_like(s, len) ? COL_NUMERIC : COL_CATEGORICAL;
+		csv->lane_stale = true;
+	}
 	if (c->kind == COL_CATEGORICAL) {
 		if (category(csv, i, s, len, &index, err))
 			return -1;
@@ -304,18 +332,7 @@ static int data_cell(struct api_csv *csv, uint32_t i, const char *s, size_t len,
 				 len > 40 ? "..." : "", name);
 		return csv_error(csv, err, what);
 	}
-	if (c->count++ == 0)
-		c->min = c->max = c->shift = v;
-	if (v < c->min)
-		c->min = v;
-	if (v > c->max)
-		c->max = v;
-	{
-		double d = (double)v - c->shift;
-
-		c->sum += d;
-		c->sum2 += d * d;
-	}
+	numeric_stat(c, v);
 	*out = v;
 	return 0;
 }
@@ -446,7 +463,9 @@ static int by_name(const void *a, const void *b)
 static int first_record(struct api_csv *csv, bool header, struct api_err *err)
 {
 	csv->cols = api_calloc(csv->n_cols, sizeof *csv->cols);
-	if (!csv->cols)
+	csv->lane = api_calloc(csv->n_cols, sizeof *csv->lane);
+	csv->lane_stale = true;
+	if (!csv->cols || !csv->lane)
 		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
 	for (uint32_t i = 0; i < csv->n_cols; i++) {
 		char gen[32];
@@ -572,6 +591,17 @@ static int end_of(struct api_csv *csv, char c, struct api_err *err)
 	return end_record(csv, err);
 }
 
+/* lane[i]: how many columns from i on are numeric, in a row, the record's last never counted. */
+static void lane_update(struct api_csv *csv)
+{
+	uint32_t run = 0;
+
+	csv->lane[csv->n_cols - 1] = 0;
+	for (uint32_t i = csv->n_cols - 1; i-- > 0;)
+		csv->lane[i] = run = csv->cols[i].kind == COL_NUMERIC ? run + 1 : 0;
+	csv->lane_stale = false;
+}
+
 int api_csv_feed(struct api_csv *csv, const char *data, size_t len, struct api_err *err)
 {
 	static const unsigned char bom[3] = {0xEF, 0xBB, 0xBF};
@@ -596,6 +626,25 @@ int api_csv_feed(struct api_csv *csv, const char *data, size_t len, struct api_e
 		}
 		switch (csv->state) {
 		case CSV_FIELD_START:
+			if (!csv->first_record && csv->lane && csv->lane_stale)
+				lane_update(csv);
+			if (!csv->first_record && csv->lane && csv->cell_len == 0 && csv->field + 1 < csv->n_cols &&
+			    csv->lane[csv->field]) {
+				/* plain numeric cells of numeric columns before the record's last:
+				 * straight into values and the columns' statistics (a missing
+				 * token, a text or spaced cell stops the lane: data_cell judges it) */
+				uint32_t k, f = csv->field;
+				size_t used = api_csv_fast_cells(data + i, len - i, csv->delim, csv->values + f, csv->lane[f],
+								 &k);
+
+				if (k) {
+					for (uint32_t j = 0; j < k; j++)
+						numeric_stat(&csv->cols[f + j], csv->values[f + j]);
+					csv->field += k;
+					i += used - 1;
+					break;
+				}
+			}
 			if (c == '"') {
 				csv->state = CSV_QUOTED;
 				csv->cell_quoted = true;
@@ -604,6 +653,17 @@ int api_csv_feed(struct api_csv *csv, const char *data, size_t len, struct api_e
 			csv->state = CSV_UNQUOTED;
 			/* fall through */
 		case CSV_UNQUOTED:
+			if (c != csv->delim && c != '\n' && c != '\r' && c != '"') {
+				/* the cell's bytes up to the next special one, at once */
+				size_t n = api_csv_scan(data + i, len - i, csv->delim);
+
+				if (n > CELL_MAX - csv->cell_len)
+					return csv_error(csv, err, "cell longer than 256 bytes");
+				memcpy(csv->cell + csv->cell_len, data + i, n);
+				csv->cell_len += n;
+				i += n - 1;
+				break;
+			}
 			if (c == csv->delim || c == '\n' || c == '\r') {
 				if (end_of(csv, c, err))
 					return -1;

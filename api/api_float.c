@@ -17,6 +17,11 @@
  *    with api_float_parse and moves the double one double-ulp toward the
  *    correct float, which (float) then gives. Bodies without a midpoint (all
  *    but adversarial ones) pay one walk over the tree.
+ *
+ * api_float_parse first tries the fast paths of api_float_fast.c (exact
+ * float arithmetic for short decimals, Eisel–Lemire for the rest), which
+ * give the same float and leave to strtof only the text too close to a
+ * midpoint to decide with 128 bits.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -58,7 +63,10 @@ bool api_float_parse(const char *s, size_t len, float *out)
 	char small[64], *text = small, *end;
 	bool whole;
 	float v;
+	int fast = api_float_fast(s, len, out);
 
+	if (fast >= 0)
+		return fast == 1;
 	if (len == 0 || api_float_syntax(s, len) != len)
 		return false;
 	/* strtof needs a terminated string; a cell or number is rarely long */

@@ -56,6 +56,22 @@ size_t api_float_syntax(const char *s, size_t len);
  * syntax is not exactly that or the value overflows float32; an underflow
  * gives zero or a subnormal. Thread-safe; s need not be terminated. */
 bool api_float_parse(const char *s, size_t len, float *out);
+/* The fast paths of api_float_parse (api_float_fast.c): 1 and *out the
+ * correctly rounded float32, 0 refused (the grammar or an overflow), -1 too
+ * close to a midpoint to tell without the exact path. */
+int api_float_fast(const char *s, size_t len, float *out);
+/* The index of the first byte of p[0..len) that is delim, '"', '\n' or '\r';
+ * len when there is none (api_csv_scan.c: SSE2 or 64-bit words at a time). */
+size_t api_csv_scan(const char *p, size_t len, char delim);
+/* The CSV reader's fast lane: reads up to max cells of a record from
+ * p[0..len), each an unquoted strict decimal number (nothing around it)
+ * followed by delim, into values[0..*n_read). Stops before the first cell
+ * that is anything else (quoted, empty, spaced, text, longer than
+ * API_CSV_CELL_MAX bytes, the record's last, cut by the buffer's end), for
+ * the byte-at-a-time reader to judge. Returns the bytes consumed: the cells
+ * read and the delimiter after each. */
+#define API_CSV_CELL_MAX 256
+size_t api_csv_fast_cells(const char *p, size_t len, char delim, float *values, uint32_t max, uint32_t *n_read);
 /* Is the finite double v exactly halfway between two adjacent float32 values
  * (or between FLT_MAX and 2^128)? Only there can double-then-float rounding
  * differ from rounding the decimal once. */

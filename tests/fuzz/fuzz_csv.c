@@ -11,6 +11,12 @@
  * same feature count, the same error (code, field, message: "line L, column
  * C" must not depend on where the network split the body).
  *
+ * The whole feed takes the fast lane for plain numeric cells
+ * (api_csv_fast_cells), the byte-by-byte one never does: agreeing checks it,
+ * the columns' kinds and statistics (api_csv_columns_encode) too. The
+ * scanner gives a byte loop's answer from every offset, with the upload's
+ * delimiter.
+ *
  * Other properties: no crash, leak or undefined behaviour; a refusal is a
  * proper error; every label handed to on_row is finite and every feature
  * finite or NaN (a missing cell); rows and cells stay
@@ -31,6 +37,7 @@ struct outcome {
 	struct api_err err;
 	uint32_t n_features;
 	uint64_t reader_rows;
+	char *columns; /* api_csv_columns_encode after a success */
 };
 
 static int on_row(void *ctx, const float *features, uint32_t n_features, float label, struct api_err *err)
@@ -93,6 +100,10 @@ static void parse(const struct api_csv_opts *opts, const char *body, size_t len,
 		o->rc = api_csv_finish(csv, &o->err);
 	o->n_features = api_csv_n_features(csv);
 	o->reader_rows = api_csv_n_rows(csv);
+	if (o->rc == 0) {
+		o->columns = api_csv_columns_encode(csv);
+		FUZZ_CHECK(o->columns != NULL, "columns of a success not encoded");
+	}
 	api_csv_destroy(csv);
 }
 
@@ -110,6 +121,8 @@ static void same(const struct outcome *a, const struct outcome *b, const char *h
 	FUZZ_CHECK(a->n_features == b->n_features && a->reader_rows == b->reader_rows,
 		   "n_features %u / %u, n_rows %llu / %llu (whole / %s)", a->n_features, b->n_features,
 		   (unsigned long long)a->reader_rows, (unsigned long long)b->reader_rows, how);
+	FUZZ_CHECK(a->rc != 0 || strcmp(a->columns, b->columns) == 0, "columns: whole %.300s; %s %.300s", a->columns,
+		   how, b->columns);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -144,11 +157,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	parse(&opts, body, len, 2, seed, 1 + data[1] % 64, &chunked);
 	same(&whole, &chunked, "chunked");
 	free(chunked.rows);
+	free(chunked.columns);
 	if (len <= 2048) {
 		parse(&opts, body, len, 1, 0, 0, &bytes);
 		same(&whole, &bytes, "byte by byte");
 		free(bytes.rows);
+		free(bytes.columns);
 	}
 	free(whole.rows);
+	free(whole.columns);
+	/* the scanner (api_csv_scan.c) against a byte loop, from every offset */
+	for (size_t at = 0; at < len && at < 256; at++) {
+		size_t want = at;
+
+		while (want < len && body[want] != opts.delimiter && body[want] != '"' && body[want] != '\n' &&
+		       body[want] != '\r')
+			want++;
+		FUZZ_CHECK(api_csv_scan(body + at, len - at, opts.delimiter) == want - at, "scan from %zu: %zu, want %zu",
+			   at, api_csv_scan(body + at, len - at, opts.delimiter), want - at);
+	}
 	return 0;
 }

@@ -6,6 +6,7 @@
  *  - api_float_parse takes the text exactly when it is a strict decimal
  *    (api_float_syntax covers all of it) whose value does not overflow
  *    float32, and then gives strtof's float bit for bit;
+ *  - its fast paths (api_float_fast), when they decide, decide the same;
  *  - the JSON reader, on a body that holds the number twice, after a string
  *    with digits, an escaped quote and a minus sign (so that the search for
  *    the number's text must skip strings and keep the tree's order), gives
@@ -46,6 +47,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		FUZZ_CHECK(!finite, "refused \"%s\", strtof reads %a", fuzz_escaped(text), (double)want);
 	}
+
+	/* the fast paths alone: when they decide, strtof's answer */
+	n = api_float_fast((const char *)data, size, &got);
+	if (n == 1)
+		FUZZ_CHECK(finite && bits(got) == bits(want), "fast: \"%s\" gave %a, strtof %a", fuzz_escaped(text),
+			   (double)got, (double)want);
+	else if (n == 0)
+		FUZZ_CHECK(!finite, "fast refused \"%s\", strtof reads %a", fuzz_escaped(text), (double)want);
 
 	n = asprintf(&body, "[\"-1.5e3 \\\" 2.5\", %s, {\"k\": %s}]", text, text);
 	FUZZ_CHECK(n > 0, "asprintf");

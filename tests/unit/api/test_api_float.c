@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "api/api_internal.h"
+#include "api/api_pow5.h"
 #include "tests/unit/api/test_api_util.h"
 
 static uint32_t bits(float f)
@@ -334,6 +335,282 @@ START_TEST(test_midpoint_predicate)
 }
 END_TEST
 
+/* ---- the fast paths (api_float_fast.c) -------------------------------------------- */
+
+/* Multiword unsigned integers, 32-bit limbs, least significant first: just
+ * enough to check the power-of-five table without trusting its generator. */
+#define BN_LIMBS 16
+struct bn {
+	uint32_t l[BN_LIMBS];
+};
+
+static void bn_set_u64(struct bn *a, uint64_t v)
+{
+	memset(a, 0, sizeof *a);
+	a->l[0] = (uint32_t)v;
+	a->l[1] = (uint32_t)(v >> 32);
+}
+
+static void bn_mul_small(struct bn *a, uint32_t m)
+{
+	uint64_t carry = 0;
+
+	for (int i = 0; i < BN_LIMBS; i++) {
+		uint64_t t = (uint64_t)a->l[i] * m + carry;
+
+		a->l[i] = (uint32_t)t;
+		carry = t >> 32;
+	}
+	ck_assert_uint_eq(carry, 0);
+}
+
+static void bn_mul(struct bn *out, const struct bn *a, const struct bn *b)
+{
+	uint64_t acc[2 * BN_LIMBS] = {0};
+
+	for (int i = 0; i < BN_LIMBS; i++) {
+		uint64_t carry = 0;
+
+		for (int j = 0; i + j < 2 * BN_LIMBS && j < BN_LIMBS; j++) {
+			uint64_t t = (uint64_t)a->l[i] * b->l[j] + acc[i + j] + carry;
+
+			acc[i + j] = (uint32_t)t;
+			carry = t >> 32;
+		}
+		ck_assert_uint_eq(carry, 0);
+	}
+	for (int i = BN_LIMBS; i < 2 * BN_LIMBS; i++)
+		ck_assert_uint_eq(acc[i], 0);
+	for (int i = 0; i < BN_LIMBS; i++)
+		out->l[i] = (uint32_t)acc[i];
+}
+
+static int bn_cmp(const struct bn *a, const struct bn *b)
+{
+	for (int i = BN_LIMBS - 1; i >= 0; i--)
+		if (a->l[i] != b->l[i])
+			return a->l[i] < b->l[i] ? -1 : 1;
+	return 0;
+}
+
+static int bn_bitlen(const struct bn *a)
+{
+	for (int i = BN_LIMBS - 1; i >= 0; i--)
+		if (a->l[i])
+			return 32 * i + 32 - __builtin_clz(a->l[i]);
+	return 0;
+}
+
+static void bn_pow2(struct bn *a, int k)
+{
+	ck_assert_int_lt(k, 32 * BN_LIMBS);
+	memset(a, 0, sizeof *a);
+	a->l[k / 32] = 1u << (k % 32);
+}
+
+static void bn_shl(struct bn *a, int k)
+{
+	struct bn p;
+
+	bn_pow2(&p, k);
+	bn_mul(a, a, &p);
+}
+
+/* Every entry: 2^127 <= T < 2^128, e = floor(log2(5^q)), T = floor(5^q * 2^(127 - e)). */
+START_TEST(test_pow5_table)
+{
+	ck_assert_int_eq(API_POW5_MIN, -65);
+	ck_assert_int_eq(API_POW5_MAX, 38);
+	for (int q = API_POW5_MIN; q <= API_POW5_MAX; q++) {
+		const struct api_pow5 *t = &api_pow5[q - API_POW5_MIN];
+		struct bn T, T1, p5, lhs, rhs, two;
+		int r = q < 0 ? -q : q;
+
+		bn_set_u64(&T, t->lo);
+		memcpy(&T.l[2], (uint32_t[2]){(uint32_t)t->hi, (uint32_t)(t->hi >> 32)}, 8);
+		ck_assert_msg(bn_bitlen(&T) == 128, "5^%d: T has %d bits", q, bn_bitlen(&T));
+		bn_set_u64(&p5, 1);
+		for (int i = 0; i < r; i++)
+			bn_mul_small(&p5, 5);
+		if (q >= 0) {
+			/* exact: T = 5^q << (127 - e), e = bitlen(5^q) - 1 */
+			ck_assert_int_eq(t->e, bn_bitlen(&p5) - 1);
+			bn_shl(&p5, 127 - t->e);
+			ck_assert_msg(bn_cmp(&T, &p5) == 0, "5^%d", q);
+		} else {
+			/* 5^-r lies in [2^-bitlen, 2^(1-bitlen)) (5^r is no power of two);
+			 * T * 5^r <= 2^(127 - e) < (T + 1) * 5^r */
+			ck_assert_int_eq(t->e, -bn_bitlen(&p5));
+			bn_mul(&lhs, &T, &p5);
+			T1 = T;
+			{
+				struct bn one;
+
+				bn_set_u64(&one, 1);
+				/* T + 1 without a carry past 128 bits (T < 2^128 - 1 here) */
+				for (int i = 0; i < BN_LIMBS; i++) {
+					uint64_t s = (uint64_t)T1.l[i] + one.l[i];
+
+					T1.l[i] = (uint32_t)s;
+					if (i + 1 < BN_LIMBS)
+						one.l[i + 1] += (uint32_t)(s >> 32);
+				}
+			}
+			bn_mul(&rhs, &T1, &p5);
+			bn_pow2(&two, 127 - t->e);
+			ck_assert_msg(bn_cmp(&lhs, &two) <= 0, "5^%d: T too large", q);
+			ck_assert_msg(bn_cmp(&two, &rhs) < 0, "5^%d: T too small", q);
+		}
+	}
+}
+END_TEST
+
+/* Random decimals of every shape the fast paths branch on. */
+static int random_decimal(char *buf, size_t size, int kind)
+{
+	int len = 0;
+	uint32_t u;
+	float f, g;
+
+	switch (kind) {
+	case 0: /* MNIST-like cells */
+		return snprintf(buf, size, "%u", next_u32() % 256);
+	case 1: /* 9 significant digits in [0, 1) */
+		return snprintf(buf, size, "0.%09u", next_u32() % 1000000000);
+	case 2: /* a random float printed with 1..25 digits */
+		do {
+			u = next_u32() ^ (next_u32() << 16);
+			memcpy(&f, &u, sizeof f);
+		} while (!isfinite(f));
+		return snprintf(buf, size, "%.*e", (int)(next_u32() % 25), (double)f);
+	case 3: { /* 1..45 random digits, a point anywhere, a random exponent */
+		int nd = 1 + (int)(next_u32() % 45), point = (int)(next_u32() % (unsigned)(nd + 1));
+
+		if (next_u32() % 2)
+			buf[len++] = '-';
+		for (int k = 0; k < nd; k++) {
+			if (k == point)
+				buf[len++] = '.';
+			buf[len++] = (char)('0' + next_u32() % 10);
+		}
+		return len + snprintf(buf + len, size - (size_t)len, "e%d", (int)(next_u32() % 120) - 75);
+	}
+	case 4: /* 19, 20, 21 significant digits: the significand's cut */
+		return snprintf(buf, size, "%u%09u%09u%.*u.5e%d", 1 + next_u32() % 9, next_u32() % 1000000000,
+				next_u32() % 1000000000, (int)(next_u32() % 3), next_u32() % 100,
+				(int)(next_u32() % 90) - 70);
+	case 5: /* a midpoint between adjacent floats, 8..45 digits, cut or exact */
+		do {
+			u = next_u32() & 0x7fffffff;
+			memcpy(&f, &u, sizeof f);
+			g = nextafterf(f, INFINITY);
+		} while (!isfinite(g));
+		return snprintf(buf, size, "%.*e", (int)(8 + next_u32() % 38), ((double)f + (double)g) / 2);
+	case 6: /* many leading zeros, long exponents */
+		len = snprintf(buf, size, "%s0.", next_u32() % 2 ? "+" : "");
+		for (int k = (int)(next_u32() % 60); k > 0; k--)
+			buf[len++] = '0';
+		return len + snprintf(buf + len, size - (size_t)len, "%ue%s%012u", next_u32() % 100000,
+				      (const char *[]){"", "+", "-"}[next_u32() % 3], next_u32() % 60);
+	case 7: /* around the overflow edge and the bottom of the subnormals */
+		if (next_u32() % 2)
+			return snprintf(buf, size, "3.40282%0*ue38", (int)(1 + next_u32() % 20),
+					next_u32() % 1000000000);
+		return snprintf(buf, size, "%u.%0*ue-%u", 1 + next_u32() % 9, (int)(1 + next_u32() % 20),
+				next_u32() % 1000000000, 44 + next_u32() % 3);
+	default: /* a float32 printed with %.9g: reads back to itself */
+		do {
+			u = next_u32() ^ (next_u32() << 16);
+			memcpy(&f, &u, sizeof f);
+		} while (!isfinite(f));
+		return snprintf(buf, size, "%.9g", (double)f);
+	}
+}
+
+/* api_float_parse and its fast paths against strtof, bit for bit, on 360,000
+ * random decimals; the fast paths decide nearly all of the ordinary ones. */
+START_TEST(test_random_vs_strtof)
+{
+	enum { KINDS = 9, PER_KIND = 40000 };
+	int decided[KINDS] = {0};
+
+	for (int kind = 0; kind < KINDS; kind++) {
+		for (int i = 0; i < PER_KIND; i++) {
+			char buf[256];
+			int len = random_decimal(buf, sizeof buf, kind);
+			float want = strtof(buf, NULL), got;
+			bool finite = isfinite(want);
+			int fast;
+
+			ck_assert_int_gt(len, 0);
+			ck_assert_uint_eq(api_float_syntax(buf, (size_t)len), (size_t)len);
+			if (api_float_parse(buf, (size_t)len, &got)) {
+				ck_assert_msg(finite, "took %s, which overflows", buf);
+				ck_assert_msg(bits(got) == bits(want), "%s gave %a, strtof %a", buf, (double)got,
+					      (double)want);
+			} else {
+				ck_assert_msg(!finite, "refused %s, strtof %a", buf, (double)want);
+			}
+			fast = api_float_fast(buf, (size_t)len, &got);
+			if (fast == 1)
+				ck_assert_msg(finite && bits(got) == bits(want), "fast: %s gave %a, strtof %a", buf,
+					      (double)got, (double)want);
+			else if (fast == 0)
+				ck_assert_msg(!finite, "fast refused %s", buf);
+			decided[kind] += fast >= 0;
+		}
+	}
+	/* ordinary text never needs the exact path: integers, 9 digits, %.9g */
+	ck_assert_int_eq(decided[0], PER_KIND);
+	ck_assert_int_ge(decided[1], PER_KIND - 10);
+	ck_assert_int_ge(decided[8], PER_KIND - 10);
+	/* midpoints printed exactly must go to the exact path (cut ones need not) */
+	ck_assert_int_lt(decided[5], PER_KIND);
+}
+END_TEST
+
+/* The fast paths' own answers, hand-checked: Clinger's products and
+ * quotients, the cut significand, the range ends. */
+START_TEST(test_fast_known)
+{
+	static const struct {
+		const char *text;
+		int rc;
+		uint32_t want;
+	} cases[] = {
+		{"0", 1, 0x00000000},
+		{"-0.000e-999999999999", 1, 0x80000000},
+		{"255", 1, 0x437f0000},
+		{"16777216", 1, 0x4b800000},
+		{"0.1", 1, 0x3dcccccd},
+		{"1e10", 1, 0x501502f9},
+		{"1e-10", 1, 0x2edbe6ff},
+		{"123456789", 1, 0x4ceb79a3}, /* past 2^24: Eisel–Lemire */
+		{"1.000000059604644775390625", -1, 0}, /* a midpoint: exact path */
+		{"1.00000005960464477539062501", -1, 0},
+		{"1e39", 0, 0},
+		{"99999999999999999999e19", 0, 0},
+		{"1e-66", 1, 0x00000000},
+		{"1e-45", 1, 0x00000001},
+		{"1.5e", 0, 0},
+		{"", 0, 0},
+		{"1..", 0, 0},
+		{"3.4028234663852886e38", 1, 0x7f7fffff},
+		{"3.4028235677973366e38", 1, 0x7f7fffff},
+		{"3.4028235677973367e38", 0, 0},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		float got = 0;
+		int rc = api_float_fast(cases[i].text, strlen(cases[i].text), &got);
+
+		ck_assert_msg(rc == cases[i].rc, "%s: %d, want %d", cases[i].text, rc, cases[i].rc);
+		if (rc == 1)
+			ck_assert_msg(bits(got) == cases[i].want, "%s: %08x, want %08x", cases[i].text, bits(got),
+				      cases[i].want);
+	}
+}
+END_TEST
+
 Suite *suite_api_float(void);
 Suite *suite_api_float(void)
 {
@@ -345,6 +622,9 @@ Suite *suite_api_float(void)
 	tcase_add_test(tc, test_round_trip_printed_floats);
 	tcase_add_test(tc, test_syntax_refused);
 	tcase_add_test(tc, test_midpoint_predicate);
+	tcase_add_test(tc, test_pow5_table);
+	tcase_add_test(tc, test_random_vs_strtof);
+	tcase_add_test(tc, test_fast_known);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return s;
