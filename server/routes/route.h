@@ -54,6 +54,16 @@ int route_same_classes(struct db *db, int64_t model_id, int64_t dataset_id, cons
  * neither has any: 422 naming field otherwise. */
 int route_same_dataset_classes(struct db *db, int64_t a, int64_t b, const char *field, struct api_err *err);
 
+/* A job's or a sweep's stored events after `after`, at most max (db_job_events). */
+typedef int (*route_events_fn)(struct db *db, int64_t id, int64_t after, size_t max, struct db_event **events,
+			       size_t *n, bool *final, struct api_err *err);
+/* Replies the Server-Sent Events stream of id's events from fetch: each as
+ * "id", "event" (status or epoch) and "data", resuming after the request's
+ * Last-Event-ID header (or ?last_event_id=; 422 when not an event id),
+ * woken by the job queue, a heartbeat comment every 15 s, ending after the
+ * final event (route_sse.c). */
+void route_events_stream(struct http_req *r, int64_t id, route_events_fn fetch);
+
 /* ---- list, get and delete, once for every resource ---------------------------------------- */
 
 /* What the generic handlers need to know of a resource. */

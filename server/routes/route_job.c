@@ -15,9 +15,7 @@
 
 #include "server/routes/route.h"
 
-#define HEARTBEAT_SECONDS 15
 #define CANCEL_WAIT_MS 10000
-#define EVENTS_PER_QUERY 64
 
 static void reply_job_info(struct http_req *r, const struct api_job_info *job, int status)
 {
@@ -278,105 +276,12 @@ void route_job_cancel(struct http_req *r)
 
 /* ---- Server-Sent Events -------------------------------------------------------------------- */
 
-struct sse {
-	struct app *app;
-	int64_t job_id;
-	int64_t last_seq;        /* last event sent */
-	unsigned long seen_gen;  /* jobq generation of the last look */
-	bool looked;
-	bool more;               /* the last look filled a whole page: look again */
-	bool final_sent;
-	time_t last_write;
-	struct api_buf out;      /* formatted events not yet handed out */
-	size_t off;              /* bytes of out handed out */
-};
-
-static void sse_free(void *ctx)
-{
-	struct sse *s = ctx;
-
-	api_buf_free(&s->out);
-	free(s);
-}
-
-static bool sse_append(struct sse *s, const char *text, size_t n)
-{
-	api_buf_put(&s->out, text, n);
-	return !s->out.failed;
-}
-
-/* Formats the events after last_seq into the buffer. Returns -1 on error. */
-static int sse_fetch(struct sse *s, bool *final)
-{
-	struct db_event *events;
-	struct api_err err = {0};
-	struct db *db = db_thread();
-	size_t n;
-	char head[96];
-
-	*final = false;
-	if (!db || db_job_events(db, s->job_id, s->last_seq, EVENTS_PER_QUERY, &events, &n, final, &err))
-		return -1;
-	s->more = n == EVENTS_PER_QUERY;
-	for (size_t i = 0; i < n; i++) {
-		int len = snprintf(head, sizeof head, "id: %lld\nevent: %s\ndata: ", (long long)events[i].seq,
-				   events[i].status ? "status" : "epoch");
-
-		if (!sse_append(s, head, (size_t)len) || !sse_append(s, events[i].data, strlen(events[i].data)) ||
-		    !sse_append(s, "\n\n", 2)) {
-			db_events_free(events, n);
-			return -1;
-		}
-		s->last_seq = events[i].seq;
-	}
-	db_events_free(events, n);
-	return 0;
-}
-
-static ssize_t sse_read(void *ctx, char *buf, size_t max)
-{
-	struct sse *s = ctx;
-	unsigned long gen = jobq_generation(s->app->jobq);
-	time_t now = time(NULL);
-	bool final = false;
-	size_t n;
-
-	if (s->off == s->out.len) {
-		s->off = 0;
-		api_buf_clear(&s->out);
-		if (s->final_sent)
-			return -1;
-		if (!s->looked || gen != s->seen_gen || s->more) {
-			s->looked = true;
-			s->seen_gen = gen;
-			if (sse_fetch(s, &final))
-				return -1;
-			s->final_sent = final;
-		}
-		if (s->out.len == 0) {
-			if (s->final_sent || http_stopping(s->app->http))
-				return -1;
-			if (now - s->last_write < HEARTBEAT_SECONDS)
-				return 0; /* sleep until woken */
-			if (!sse_append(s, ": heartbeat\n\n", 13))
-				return -1;
-		}
-	}
-	n = s->out.len - s->off < max ? s->out.len - s->off : max;
-	memcpy(buf, s->out.data + s->off, n);
-	s->off += n;
-	s->last_write = now;
-	return (ssize_t)n;
-}
-
 void route_job_events(struct http_req *r)
 {
-	const char *last = http_header(r, "Last-Event-ID");
 	struct api_job_info job;
 	struct api_err err = {0};
 	struct db *db = route_db(r);
-	struct sse *s;
-	int64_t id, after = 0;
+	int64_t id;
 
 	if (!db || !route_id(r, 0, &id))
 		return;
@@ -384,22 +289,5 @@ void route_job_events(struct http_req *r)
 		http_reply_error(r, &err);
 		return;
 	}
-	if (!last)
-		last = http_query(r, "last_event_id");
-	if (last && *last && !api_id_parse(last, &after) && strcmp(last, "0") != 0) {
-		http_fail(r, API_VALIDATION_FAILED, "Last-Event-ID", "Last-Event-ID must be an event id");
-		return;
-	}
-	s = calloc(1, sizeof *s);
-	if (!s || !sse_append(s, "retry: 2000\n\n", 13)) {
-		if (s)
-			sse_free(s);
-		http_fail(r, API_UNAVAILABLE, NULL, "out of memory");
-		return;
-	}
-	s->app = route_app(r);
-	s->job_id = id;
-	s->last_seq = after;
-	s->last_write = time(NULL);
-	http_reply_stream(r, "text/event-stream", sse_read, s, sse_free);
+	route_events_stream(r, id, db_job_events);
 }
