@@ -6,7 +6,9 @@
  * Each exporter walks the layers with a switch over enum nn_layer_kind:
  * a new layer kind is one case in each (a kind none knows is a 422, never a
  * wrong file). Every exporter computes what nn_predict computes: dropout is
- * left out (inference mode), activations follow core/nn_act.c.
+ * left out (inference mode), activations follow core/nn_act.c, a
+ * normalization layer divides by the float32 denominators core/nn_model.c
+ * computes.
  */
 #include <math.h>
 #include <stdio.h>
@@ -247,12 +249,30 @@ static void onnx_activation(struct onnx *o, const struct nn_layer_spec *l, uint3
 	}
 }
 
+/* The normalization layer's denominators max(sqrt(variance_j), 1e-7) in
+ * float32, as core/nn_model.c divides by them (new; free with free()). */
+static int norm_denominators(const float *variance, uint32_t n, float **out, struct api_err *err)
+{
+	float *d = api_malloc((size_t)n * sizeof *d);
+
+	*out = d;
+	if (!d)
+		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory exporting the model");
+	for (uint32_t j = 0; j < n; j++) {
+		float sd = sqrtf(variance[j]);
+
+		d[j] = sd > NN_NORM_EPSILON ? sd : NN_NORM_EPSILON;
+	}
+	return 0;
+}
+
 static char *export_onnx(const struct api_model_def *def, const float *params, size_t *len, struct api_err *err)
 {
 	const struct nn_model_spec *spec = &def->spec;
 	struct onnx o = {0};
 	struct api_buf graph = {0}, model = {0}, opset = {0};
 	const float *p = params;
+	float *denom = NULL;
 	char cur[48] = "input";
 	int rc = 0;
 
@@ -285,6 +305,23 @@ static char *export_onnx(const struct api_model_def *def, const float *params, s
 			snprintf(cur, sizeof cur, "%s", out);
 			break;
 		case NN_LAYER_DROPOUT: /* the identity at inference */
+			break;
+		case NN_LAYER_NORMALIZATION: /* Div(Sub(x, mean), max(sqrt(variance), 1e-7)) */
+			snprintf(kernel, sizeof kernel, "l%u.mean", li);
+			snprintf(bias, sizeof bias, "l%u.denominator", li);
+			snprintf(z, sizeof z, "l%u.centered", li);
+			snprintf(out, sizeof out, "l%u.out", li);
+			onnx_tensor(&o, kernel, dims, 1, p, in);
+			rc = norm_denominators(p + in, in, &denom, err);
+			if (rc)
+				break;
+			onnx_tensor(&o, bias, dims, 1, denom, in);
+			free(denom);
+			denom = NULL;
+			p += 2 * (size_t)in + 1;
+			onnx_node(&o, "Sub", cur, kernel, NULL, z, NULL, ATTR_NONE, 0);
+			onnx_node(&o, "Div", z, bias, NULL, out, NULL, ATTR_NONE, 0);
+			snprintf(cur, sizeof cur, "%s", out);
 			break;
 		default:
 			rc = unknown_layer(err, li, "ONNX");
@@ -430,6 +467,7 @@ static char *export_c(const struct api_model_def *def, int64_t id, const float *
 	const struct nn_model_spec *spec = &def->spec;
 	struct api_buf b = {0};
 	bool used[NN_ACT_COUNT] = {false}, exact = false, approximate = false;
+	bool norm = spec->layers[0].kind == NN_LAYER_NORMALIZATION;
 	uint32_t width = 1, last = 0, n_dense = 0;
 	const float *p = params;
 	const char *src = "x";
@@ -446,6 +484,7 @@ static char *export_c(const struct api_model_def *def, int64_t id, const float *
 			n_dense++;
 			break;
 		case NN_LAYER_DROPOUT:
+		case NN_LAYER_NORMALIZATION: /* the first layer: into xn[] */
 			break;
 		default:
 			return api_buf_free(&b), unknown_layer(err, li, "C"), NULL;
@@ -463,19 +502,37 @@ static char *export_c(const struct api_model_def *def, int64_t id, const float *
 			   " * FITD_MODEL_INPUTS features x to FITD_MODEL_OUTPUTS values y, the\n"
 			   " * predictions of POST /v1/models/%lld/predict. It computes in float32 as\n"
 			   " * fitd does: z = b + sum x_i W_i, activations evaluated in double and\n"
-			   " * rounded once; dropout is left out (inference). Weights are exact float\n"
-			   " * literals. Reentrant; uses %zu bytes of stack.\n"
+			   " * rounded once; dropout is left out (inference); a normalization layer\n"
+			   " * computes (x - mean) / max(sqrt(variance), 1e-7) in float. Weights are\n"
+			   " * exact float literals. Reentrant; uses %zu bytes of stack.\n"
 			   " */\n"
 			   "#include <math.h>\n\n"
 			   "#define FITD_MODEL_INPUTS %u\n"
 			   "#define FITD_MODEL_OUTPUTS %u\n\n"
 			   "void fitd_model_predict(const float *x, float *y);\n\n",
-		       (long long)id, n_dense > 1 ? 2 * (size_t)width * sizeof(float) : 0, spec->input_dim,
-		       nn_spec_outputs(spec));
+		       (long long)id,
+		       (n_dense > 1 ? 2 * (size_t)width : 0) * sizeof(float) + (norm ? spec->input_dim * sizeof(float) : 0),
+		       spec->input_dim, nn_spec_outputs(spec));
 	for (uint32_t li = 0; li < spec->n_layers; li++) {
 		const struct nn_layer_spec *l = &spec->layers[li];
 		uint32_t in = layer_inputs(spec, li);
 
+		if (l->kind == NN_LAYER_NORMALIZATION) {
+			float *denom;
+
+			if (norm_denominators(p + in, in, &denom, err))
+				return api_buf_free(&b), NULL;
+			api_buf_printf(&b, "/* layers[%u]: normalization, mean [%u] and max(sqrt(variance), 1e-7) [%u] */\n",
+				       li, in, in);
+			api_buf_printf(&b, "static const float fitd_mean_%u[%u] = {\n\t", li, in);
+			c_floats(&b, p, in);
+			api_buf_printf(&b, "\n};\nstatic const float fitd_denominator_%u[%u] = {\n\t", li, in);
+			c_floats(&b, denom, in);
+			api_buf_puts(&b, "\n};\n\n");
+			free(denom);
+			p += 2 * (size_t)in + 1;
+			continue;
+		}
 		if (l->kind != NN_LAYER_DENSE)
 			continue;
 		api_buf_printf(&b, "/* layers[%u]: dense %u -> %u, kernel [%u][%u] */\n", li, in, l->units, in, l->units);
@@ -499,12 +556,22 @@ static char *export_c(const struct api_model_def *def, int64_t id, const float *
 	api_buf_puts(&b, "void fitd_model_predict(const float *x, float *y)\n{\n");
 	if (n_dense > 1)
 		api_buf_printf(&b, "\tfloat h[2][%u];\n", width);
+	if (norm)
+		api_buf_printf(&b, "\tfloat xn[%u];\n", spec->input_dim);
 	api_buf_puts(&b, "\tint i, j;\n");
 	for (uint32_t li = 0, k = 0; li < spec->n_layers; li++) {
 		const struct nn_layer_spec *l = &spec->layers[li];
 		uint32_t in = layer_inputs(spec, li);
 		char dst[16];
 
+		if (l->kind == NN_LAYER_NORMALIZATION) {
+			api_buf_printf(&b, "\n\t/* layers[%u]: normalization */\n", li);
+			api_buf_printf(&b, "\tfor (i = 0; i < %u; i++)\n"
+					   "\t\txn[i] = (x[i] - fitd_mean_%u[i]) / fitd_denominator_%u[i];\n",
+				       in, li, li);
+			src = "xn";
+			continue;
+		}
 		if (l->kind != NN_LAYER_DENSE) {
 			api_buf_printf(&b, "\n\t/* layers[%u]: dropout, left out at inference */\n", li);
 			continue;
@@ -665,6 +732,31 @@ static int keras_dense(cJSON *layers, const struct nn_layer_spec *l, uint32_t in
 	return 0;
 }
 
+/* Keras 3's Normalization (axis -1). Given values (norm_given) go in the
+ * config, where Keras keeps them out of get_weights(); adapted ones are its
+ * weights mean, variance and count (export_keras writes them). */
+static void keras_normalization(cJSON *layers, const struct nn_layer_spec *l, uint32_t in, const float *w)
+{
+	cJSON *cfg = keras_object(layers, "keras.layers", "Normalization", "normalization");
+
+	if (!cfg)
+		return; /* out of memory: caught by api_json_print_free */
+	cJSON_AddNumberToObject(cfg, "axis", -1);
+	cJSON_AddBoolToObject(cfg, "invert", false);
+	if (l->norm_given) {
+		for (int part = 0; part < 2; part++) {
+			cJSON *arr = api_json_add(cfg, part ? "variance" : "mean", cJSON_CreateArray());
+
+			for (uint32_t j = 0; arr && j < in; j++)
+				api_json_append(arr, api_json_number_or_null(w[(size_t)part * in + j]));
+		}
+	} else {
+		cJSON_AddNullToObject(cfg, "mean");
+		cJSON_AddNullToObject(cfg, "variance");
+	}
+	keras_build_config(layers, in);
+}
+
 static char *export_keras(const struct api_model_def *def, const float *params, size_t *len, struct api_err *err)
 {
 	const struct nn_model_spec *spec = &def->spec;
@@ -722,6 +814,9 @@ static char *export_keras(const struct api_model_def *def, const float *params, 
 			}
 			keras_build_config(layers, layer_inputs(spec, li));
 			break;
+		case NN_LAYER_NORMALIZATION:
+			keras_normalization(layers, l, layer_inputs(spec, li), p);
+			break;
 		default:
 			unknown_layer(err, li, "Keras");
 			goto fail;
@@ -735,11 +830,31 @@ static char *export_keras(const struct api_model_def *def, const float *params, 
 	api_buf_puts(&b, config);
 	free(config);
 	api_buf_puts(&b, ",\"weights\":[");
-	/* get_weights(): per dense layer the kernel [in][units], then the bias */
+	/* get_weights(): per dense layer the kernel [in][units], then the bias;
+	 * an adapted normalization layer's mean [in], variance [in], count */
 	for (uint32_t li = 0; li < spec->n_layers; li++) {
 		const struct nn_layer_spec *l = &spec->layers[li];
 		uint32_t in = layer_inputs(spec, li);
 
+		if (l->kind == NN_LAYER_NORMALIZATION && !l->norm_given) {
+			for (int part = 0; part < 2; part++) {
+				api_buf_puts(&b, first ? "[" : ",[");
+				first = false;
+				for (uint32_t c = 0; c < in; c++) {
+					if (c)
+						api_buf_put(&b, ",", 1);
+					api_buf_float(&b, *p++);
+				}
+				api_buf_put(&b, "]", 1);
+			}
+			api_buf_put(&b, ",", 1);
+			api_buf_float(&b, *p++); /* a whole number: Keras's int count */
+			continue;
+		}
+		if (l->kind == NN_LAYER_NORMALIZATION) { /* given: in the config, no weights */
+			p += 2 * (size_t)in + 1;
+			continue;
+		}
 		if (l->kind != NN_LAYER_DENSE)
 			continue;
 		api_buf_puts(&b, first ? "[" : ",[");

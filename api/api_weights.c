@@ -101,26 +101,72 @@ static int read_matrix(const cJSON *arr, const char *path, uint32_t rows, uint32
 	return 0;
 }
 
+/* A normalization layer's variances (>= 0) and count (a whole number >= 0,
+ * at path count_path) at p (mean [in], variance [in], count). */
+static int check_norm(const float *p, uint32_t in, const char *var_path, const char *count_path,
+		      struct api_err *err)
+{
+	for (uint32_t j = 0; j < in; j++) {
+		if (p[in + j] < 0) {
+			char elem[API_FIELD_MAX];
+
+			api_path_index(elem, sizeof elem, var_path, j);
+			return api_fail(err, API_VALIDATION_FAILED, elem, "%s: a variance cannot be negative", elem);
+		}
+	}
+	if (p[2 * (size_t)in] < 0 || p[2 * (size_t)in] != floorf(p[2 * (size_t)in]))
+		return api_fail(err, API_VALIDATION_FAILED, count_path, "%s must be a whole number of rows, 0 or more",
+				count_path);
+	return 0;
+}
+
 /* Keras's get_weights(): a flat list of arrays, for each dense layer its
- * kernel [inputs][units], then its bias [units] when it has one. */
+ * kernel [inputs][units], then its bias [units] when it has one; for a
+ * normalization layer without given values (Keras keeps given ones in its
+ * config) its mean [inputs], variance [inputs] and count (a number). */
 static int decode_flat(const cJSON *root, const struct nn_model_spec *spec, float *p, struct api_err *err)
 {
 	const cJSON *item = root->child;
 	uint32_t n_arrays = 0, ai = 0;
-	char path[API_FIELD_MAX];
+	char path[API_FIELD_MAX], var_path[API_FIELD_MAX];
 
-	for (uint32_t i = 0; i < spec->n_layers; i++)
+	for (uint32_t i = 0; i < spec->n_layers; i++) {
 		if (spec->layers[i].kind == NN_LAYER_DENSE)
 			n_arrays += spec->layers[i].use_bias ? 2 : 1;
+		else if (spec->layers[i].kind == NN_LAYER_NORMALIZATION && !spec->layers[i].norm_given)
+			n_arrays += 3;
+	}
 	if ((uint32_t)cJSON_GetArraySize(root) != n_arrays)
 		return api_fail(err, API_VALIDATION_FAILED, NULL,
 				"the weights list (Keras's get_weights()) must hold %u arrays: each dense layer's "
-				"kernel, then its bias when it has one",
+				"kernel, then its bias when it has one (an adapted normalization layer's mean, "
+				"variance and count first)",
 				n_arrays);
 	for (uint32_t li = 0; li < spec->n_layers; li++) {
 		const struct nn_layer_spec *l = &spec->layers[li];
 		uint32_t in = layer_inputs(spec, li);
 
+		if (l->kind == NN_LAYER_NORMALIZATION) {
+			if (l->norm_given) { /* kept: the definition gave them */
+				p += 2 * (size_t)in + 1;
+				continue;
+			}
+			api_path_index(path, sizeof path, "", ai++);
+			if (api_read_floats(item, path, in, p, err))
+				return -1;
+			item = item->next;
+			api_path_index(var_path, sizeof var_path, "", ai++);
+			if (api_read_floats(item, var_path, in, p + in, err))
+				return -1;
+			item = item->next;
+			api_path_index(path, sizeof path, "", ai++);
+			if (api_read_float(item, path, p + 2 * (size_t)in, err) ||
+			    check_norm(p, in, var_path, path, err))
+				return -1;
+			item = item->next;
+			p += 2 * (size_t)in + 1;
+			continue;
+		}
 		if (l->kind != NN_LAYER_DENSE)
 			continue;
 		api_path_index(path, sizeof path, "", ai++);

@@ -8,7 +8,8 @@ stdout: {"output": [[...]]}
 Only the Keras 3 to_json() fields are read, the way keras.models.model_from_json
 would read them: Sequential -> layers; InputLayer.batch_shape; Dense units,
 activation, use_bias; Dropout (identity in inference); LeakyReLU negative_slope;
-ELU alpha. The weights are get_weights()'s flat list, consumed in order."""
+ELU alpha; Normalization axis -1 (mean/variance in the config, or its weights
+mean, variance, count). The weights are get_weights()'s flat list, consumed in order."""
 import json
 import sys
 
@@ -47,6 +48,19 @@ def main():
                 if cfg["use_bias"]:
                     x = x + torch.tensor(weights.pop(0), dtype=torch.float32)
                 x = ACTS[cfg["activation"]](x)
+            elif cls == "Normalization":
+                # Keras 3: (x - mean) / maximum(sqrt(variance), epsilon 1e-7), axis -1;
+                # given values in the config, else the weights mean, variance, count
+                assert cfg["axis"] in (-1, [-1]) and not cfg["invert"], cfg
+                if cfg["mean"] is not None:
+                    mean, var = cfg["mean"], cfg["variance"]
+                else:
+                    mean, var, count = weights.pop(0), weights.pop(0), weights.pop(0)
+                    assert isinstance(count, int) or float(count).is_integer(), count
+                mean = torch.tensor(mean, dtype=torch.float32)
+                var = torch.tensor(var, dtype=torch.float32)
+                assert list(mean.shape) == [x.shape[1]] == list(var.shape), (mean.shape, var.shape)
+                x = (x - mean) / torch.maximum(torch.sqrt(var), torch.tensor(1e-7, dtype=torch.float32))
             elif cls == "Dropout":
                 pass
             elif cls == "LeakyReLU":
