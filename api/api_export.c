@@ -266,6 +266,26 @@ static int norm_denominators(const float *variance, uint32_t n, float **out, str
 	return 0;
 }
 
+/* A batch normalization layer's inference transform y = x s + t (new
+ * arrays s then t, 2 * n floats; free with free()), the bits nn_predict
+ * uses (nn_bn_affine). */
+static int bn_affine(const struct nn_layer_spec *l, const float *w, uint32_t n, float **out, struct api_err *err)
+{
+	float *st = api_malloc(2 * (size_t)n * sizeof *st);
+
+	*out = st;
+	if (!st)
+		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory exporting the model");
+	nn_bn_affine(l, w, n, st, st + n);
+	return 0;
+}
+
+/* Weights of a batch normalization layer of width n. */
+static size_t bn_size(const struct nn_layer_spec *l, uint32_t n)
+{
+	return (2u + l->scale + l->center) * (size_t)n;
+}
+
 static char *export_onnx(const struct api_model_def *def, const float *params, size_t *len, struct api_err *err)
 {
 	const struct nn_model_spec *spec = &def->spec;
@@ -305,6 +325,23 @@ static char *export_onnx(const struct api_model_def *def, const float *params, s
 			snprintf(cur, sizeof cur, "%s", out);
 			break;
 		case NN_LAYER_DROPOUT: /* the identity at inference */
+			break;
+		case NN_LAYER_BATCH_NORM: /* inference: Add(Mul(x, s), t) with nn_bn_affine's s and t */
+			snprintf(kernel, sizeof kernel, "l%u.scale", li);
+			snprintf(bias, sizeof bias, "l%u.shift", li);
+			snprintf(z, sizeof z, "l%u.scaled", li);
+			snprintf(out, sizeof out, "l%u.out", li);
+			rc = bn_affine(l, p, in, &denom, err);
+			if (rc)
+				break;
+			onnx_tensor(&o, kernel, dims, 1, denom, in);
+			onnx_tensor(&o, bias, dims, 1, denom + in, in);
+			free(denom);
+			denom = NULL;
+			p += bn_size(l, in);
+			onnx_node(&o, "Mul", cur, kernel, NULL, z, NULL, ATTR_NONE, 0);
+			onnx_node(&o, "Add", z, bias, NULL, out, NULL, ATTR_NONE, 0);
+			snprintf(cur, sizeof cur, "%s", out);
 			break;
 		case NN_LAYER_NORMALIZATION: /* Div(Sub(x, mean), max(sqrt(variance), 1e-7)) */
 			snprintf(kernel, sizeof kernel, "l%u.mean", li);
@@ -467,7 +504,7 @@ static char *export_c(const struct api_model_def *def, int64_t id, const float *
 	const struct nn_model_spec *spec = &def->spec;
 	struct api_buf b = {0};
 	bool used[NN_ACT_COUNT] = {false}, exact = false, approximate = false;
-	bool norm = spec->layers[0].kind == NN_LAYER_NORMALIZATION;
+	bool norm = spec->layers[0].kind == NN_LAYER_NORMALIZATION; /* xn[] needed */
 	uint32_t width = 1, last = 0, n_dense = 0;
 	const float *p = params;
 	const char *src = "x";
@@ -485,6 +522,9 @@ static char *export_c(const struct api_model_def *def, int64_t id, const float *
 			break;
 		case NN_LAYER_DROPOUT:
 		case NN_LAYER_NORMALIZATION: /* the first layer: into xn[] */
+			break;
+		case NN_LAYER_BATCH_NORM: /* in place, or into xn[] before any dense layer */
+			norm |= n_dense == 0;
 			break;
 		default:
 			return api_buf_free(&b), unknown_layer(err, li, "C"), NULL;
@@ -517,6 +557,21 @@ static char *export_c(const struct api_model_def *def, int64_t id, const float *
 		const struct nn_layer_spec *l = &spec->layers[li];
 		uint32_t in = layer_inputs(spec, li);
 
+		if (l->kind == NN_LAYER_BATCH_NORM) {
+			float *st;
+
+			if (bn_affine(l, p, in, &st, err))
+				return api_buf_free(&b), NULL;
+			api_buf_printf(&b, "/* layers[%u]: batch normalization at inference, y = x * scale + shift */\n", li);
+			api_buf_printf(&b, "static const float fitd_scale_%u[%u] = {\n\t", li, in);
+			c_floats(&b, st, in);
+			api_buf_printf(&b, "\n};\nstatic const float fitd_shift_%u[%u] = {\n\t", li, in);
+			c_floats(&b, st + in, in);
+			api_buf_puts(&b, "\n};\n\n");
+			free(st);
+			p += bn_size(l, in);
+			continue;
+		}
 		if (l->kind == NN_LAYER_NORMALIZATION) {
 			float *denom;
 
@@ -570,6 +625,16 @@ static char *export_c(const struct api_model_def *def, int64_t id, const float *
 					   "\t\txn[i] = (x[i] - fitd_mean_%u[i]) / fitd_denominator_%u[i];\n",
 				       in, li, li);
 			src = "xn";
+			continue;
+		}
+		if (l->kind == NN_LAYER_BATCH_NORM) {
+			const char *to = strcmp(src, "x") == 0 ? "xn" : src;
+
+			api_buf_printf(&b, "\n\t/* layers[%u]: batch normalization */\n", li);
+			api_buf_printf(&b, "\tfor (i = 0; i < %u; i++)\n"
+					   "\t\t%s[i] = %s[i] * fitd_scale_%u[i] + fitd_shift_%u[i];\n",
+				       in, to, src, li, li);
+			src = to;
 			continue;
 		}
 		if (l->kind != NN_LAYER_DENSE) {
@@ -757,6 +822,38 @@ static void keras_normalization(cJSON *layers, const struct nn_layer_spec *l, ui
 	keras_build_config(layers, in);
 }
 
+/* Keras 3's BatchNormalization (axis -1) with its config as to_json()
+ * writes it; the weights are gamma, beta, moving mean, moving variance. */
+static void keras_batch_norm(cJSON *layers, const struct nn_layer_spec *l, uint32_t in, unsigned *count)
+{
+	static const struct {
+		const char *key;
+		enum nn_init init;
+	} inits[] = {{"beta_initializer", NN_INIT_ZEROS}, {"gamma_initializer", NN_INIT_ONES},
+		     {"moving_mean_initializer", NN_INIT_ZEROS}, {"moving_variance_initializer", NN_INIT_ONES}};
+	static const char *const nulls[] = {"beta_regularizer", "gamma_regularizer", "beta_constraint",
+					    "gamma_constraint"};
+	char name[32];
+	cJSON *cfg;
+
+	snprintf(name, sizeof name, *count ? "batch_normalization_%u" : "batch_normalization", *count);
+	(*count)++;
+	cfg = keras_object(layers, "keras.layers", "BatchNormalization", name);
+	if (!cfg)
+		return; /* out of memory: caught by api_json_print_free */
+	cJSON_AddNumberToObject(cfg, "axis", -1);
+	api_add_number(cfg, "momentum", l->momentum);
+	api_add_number(cfg, "epsilon", l->epsilon);
+	cJSON_AddBoolToObject(cfg, "center", l->center);
+	cJSON_AddBoolToObject(cfg, "scale", l->scale);
+	for (size_t i = 0; i < sizeof inits / sizeof inits[0]; i++)
+		api_json_add(cfg, inits[i].key, keras_initializer(inits[i].init));
+	for (size_t i = 0; i < sizeof nulls / sizeof nulls[0]; i++)
+		cJSON_AddNullToObject(cfg, nulls[i]);
+	cJSON_AddBoolToObject(cfg, "synchronized", false);
+	keras_build_config(layers, in);
+}
+
 static char *export_keras(const struct api_model_def *def, const float *params, size_t *len, struct api_err *err)
 {
 	const struct nn_model_spec *spec = &def->spec;
@@ -764,7 +861,7 @@ static char *export_keras(const struct api_model_def *def, const float *params, 
 	cJSON *root = cJSON_CreateObject(), *cfg, *layers, *input, *build;
 	struct api_buf b = {0};
 	const float *p = params;
-	unsigned count[3] = {0, 0, 0}; /* dense, activation layers, dropout */
+	unsigned count[4] = {0, 0, 0, 0}; /* dense, activation layers, dropout, batch normalization */
 	char *config, name[32];
 	bool first = true;
 
@@ -817,6 +914,9 @@ static char *export_keras(const struct api_model_def *def, const float *params, 
 		case NN_LAYER_NORMALIZATION:
 			keras_normalization(layers, l, layer_inputs(spec, li), p);
 			break;
+		case NN_LAYER_BATCH_NORM:
+			keras_batch_norm(layers, l, layer_inputs(spec, li), &count[3]);
+			break;
 		default:
 			unknown_layer(err, li, "Keras");
 			goto fail;
@@ -853,6 +953,19 @@ static char *export_keras(const struct api_model_def *def, const float *params, 
 		}
 		if (l->kind == NN_LAYER_NORMALIZATION) { /* given: in the config, no weights */
 			p += 2 * (size_t)in + 1;
+			continue;
+		}
+		if (l->kind == NN_LAYER_BATCH_NORM) { /* gamma, beta (as it has them), moving mean, variance */
+			for (size_t part = 0; part < bn_size(l, in) / in; part++) {
+				api_buf_puts(&b, first ? "[" : ",[");
+				first = false;
+				for (uint32_t c = 0; c < in; c++) {
+					if (c)
+						api_buf_put(&b, ",", 1);
+					api_buf_float(&b, *p++);
+				}
+				api_buf_put(&b, "]", 1);
+			}
 			continue;
 		}
 		if (l->kind != NN_LAYER_DENSE)

@@ -151,6 +151,13 @@ MUTANTS = [
          find="\t\tnn_bn_update(m, &t->work);",
          replace="\t\t(void)0;",
          tests=[("unit", "nn_bn")]),
+    dict(name="batch norm: the exports scale without the shift",
+         file="api_export.c",
+         find='onnx_node(&o, "Add", z, bias, NULL, out, NULL, ATTR_NONE, 0);',
+         replace='onnx_node(&o, "Identity", z, NULL, NULL, out, NULL, ATTR_NONE, 0);',
+         also=[("\t\t\t\t\t   \"\\t\\t%s[i] = %s[i] * fitd_scale_%u[i] + fitd_shift_%u[i];\\n\",",
+                "\t\t\t\t\t   \"\\t\\t%s[i] = %s[i] * fitd_scale_%u[i] + 0 * fitd_shift_%u[i];\\n\",")],
+         tests=[("unit", "api_export"), ("it", "test_export_equals_predict")]),
     # ---- names and versions (issue 13) ---------------------------------------------------------
     dict(name="a model name taken twice",
          file="db_model.c",

@@ -384,15 +384,64 @@ START_TEST(test_export_out_of_memory)
 }
 END_TEST
 
+/* input 2 -> batch normalization (gamma 2, 1; beta 0.5, 0; moving mean 1,
+ * -1; moving variance 3, 0.999) -> dense 1: the C file's scale and shift are
+ * nn_bn_affine's floats, the Keras weights its four arrays. */
+static void bn_model(struct api_model_def *def, float *params, size_t *n)
+{
+	static const float w[] = {2.0f, 1.0f, 0.5f, 0.0f, 1.0f, -1.0f, 3.0f, 0.999f, 0.25f, -0.75f, 0.125f};
+
+	memset(def, 0, sizeof *def);
+	def->spec.input_dim = 2;
+	def->spec.n_layers = 2;
+	nn_bn_defaults(&def->spec.layers[0]);
+	nn_dense_defaults(&def->spec.layers[1], 1, NN_ACT_LINEAR);
+	def->spec.loss.kind = NN_LOSS_MSE;
+	nn_opt_defaults(NN_OPT_ADAM, &def->spec.opt);
+	*n = sizeof w / sizeof w[0];
+	memcpy(params, w, sizeof w);
+}
+
+START_TEST(test_batch_norm_exports)
+{
+	struct api_model_def def;
+	struct api_err err = {0};
+	float params[11], s[2], t[2];
+	size_t n, len;
+	char *c, *k, want[128];
+
+	bn_model(&def, params, &n);
+	nn_bn_affine(&def.spec.layers[0], params, 2, s, t);
+	/* s = gamma / sqrt(var + 1e-3): 2 / sqrt(3.001), 1 / sqrt(1) = 1; t = beta - mean s */
+	ck_assert(fabs(s[0] - 2.0 / sqrt(3.001)) < 1e-7 && s[1] == 1.0f);
+	ck_assert(fabs(t[0] - (0.5 - 2.0 / sqrt(3.001))) < 1e-7 && t[1] == 1.0f);
+	c = api_export(API_EXPORT_C, &def, 1, params, &len, &err);
+	ck_assert_msg(c != NULL, "%s", err.message);
+	snprintf(want, sizeof want, "fitd_scale_0[2] = {\n\t%.9gf, 1.0f\n};", (double)s[0]);
+	ck_assert_msg(strstr(c, want), "%s\nwant %s", c, want);
+	ck_assert(strstr(c, "xn[i] = x[i] * fitd_scale_0[i] + fitd_shift_0[i];"));
+	ck_assert(strstr(c, "z += xn[i] * fitd_kernel_1[i][j];"));
+	free(c);
+	k = api_export(API_EXPORT_KERAS, &def, 1, params, &len, &err);
+	ck_assert_msg(k != NULL, "%s", err.message);
+	ck_assert(strstr(k, "\"class_name\":\"BatchNormalization\""));
+	ck_assert(strstr(k, "\"momentum\":0.99,\"epsilon\":0.001,\"center\":true,\"scale\":true"));
+	ck_assert_msg(strstr(k, "\"weights\":[[2,1],[0.5,0],[1,-1],[3,0.999000013],[[0.25],[-0.75]],[0.125]]}"), "%s", k);
+	free(k);
+}
+END_TEST
+
 START_TEST(test_norm_export_out_of_memory)
 {
 	struct api_model_def def;
-	float params[8];
+	float params[11];
 	size_t n;
 
 	norm_model(&def, params, &n, false);
 	export_out_of_memory(&def, params, _i);
 	norm_model(&def, params, &n, true);
+	export_out_of_memory(&def, params, _i);
+	bn_model(&def, params, &n);
 	export_out_of_memory(&def, params, _i);
 }
 END_TEST
@@ -411,6 +460,7 @@ Suite *suite_api_export(void)
 	tcase_add_test(ex, test_keras_and_refusals);
 	tcase_add_test(ex, test_flat_weights);
 	tcase_add_test(ex, test_normalization_exports);
+	tcase_add_test(ex, test_batch_norm_exports);
 	tcase_add_loop_test(ex, test_norm_export_out_of_memory, API_EXPORT_ONNX, API_EXPORT_KERAS + 1);
 	tcase_add_loop_test(ex, test_export_out_of_memory, API_EXPORT_ONNX, API_EXPORT_KERAS + 1);
 	suite_add_tcase(s, ex);

@@ -263,6 +263,68 @@ START_TEST(test_resume_bit_identical)
 }
 END_TEST
 
+static void reverse_run(void *ctx, size_t n, nn_task_fn fn, void *arg)
+{
+	size_t *calls = ctx;
+	for (size_t i = n; i-- > 0;) {
+		fn(arg, i);
+		(*calls)++;
+	}
+}
+
+/* Trainable spans longer than a chunk on both sides of the moving
+ * statistics, stepped chunk by chunk through lent "threads" (run in reverse
+ * order): the same bits as one loop per span, moving statistics included. */
+START_TEST(test_chunked_spans_through_par)
+{
+	struct nn_model_spec spec;
+	memset(&spec, 0, sizeof spec);
+	spec.input_dim = 64;
+	spec.n_layers = 4;
+	nn_dense_defaults(&spec.layers[0], 1100, NN_ACT_RELU);
+	nn_bn_defaults(&spec.layers[1]);
+	nn_dense_defaults(&spec.layers[2], 70, NN_ACT_TANH);
+	nn_dense_defaults(&spec.layers[3], 1, NN_ACT_LINEAR);
+	spec.loss.kind = NN_LOSS_MSE;
+	nn_opt_defaults(NN_OPT_ADAM, &spec.opt);
+	float *x = malloc(8 * 64 * sizeof(float)), y[8];
+	struct nn_rng rng;
+	nn_rng_seed(&rng, 23);
+	for (int i = 0; i < 8 * 64; i++)
+		x[i] = (float)nn_rng_normal(&rng);
+	for (int r = 0; r < 8; r++)
+		y[r] = x[r * 64] - x[r * 64 + 1];
+	struct nn_data d = {x, y, 8, 64, 1};
+	struct nn_fit_opts o = {.epochs = 2, .batch_size = 4};
+	struct nn_model *m[2];
+	size_t calls = 0;
+	struct nn_par par = {reverse_run, &calls};
+	for (int k = 0; k < 2; k++) {
+		m[k] = nn_model_create(&spec);
+		ck_assert_ptr_nonnull(m[k]);
+		nn_rng_seed(&rng, 1);
+		nn_model_init(m[k], &rng);
+		ck_assert_uint_eq(m[k]->n_train_spans, 2);
+		ck_assert_uint_gt(m[k]->train_len[0], 65536);
+		ck_assert_uint_gt(m[k]->train_len[1], 65536);
+		struct nn_train *t = nn_train_create(m[k], &d, NULL, &o, NULL);
+		ck_assert_ptr_nonnull(t);
+		if (k)
+			nn_train_set_par(t, &par);
+		while (!nn_train_done(t))
+			ck_assert_int_eq(nn_train_epoch(t, NULL, NULL), NN_OK);
+		nn_train_destroy(t);
+	}
+	ck_assert_uint_gt(calls, 0);
+	ck_assert(memcmp(m[0]->params, m[1]->params, m[0]->n_params * sizeof(float)) == 0);
+	size_t moving = m[0]->kernel_off[1] + 2 * 1100;
+	ck_assert(m[0]->params[moving] != 0.0f); /* the moving mean moved */
+	nn_model_destroy(m[0]);
+	nn_model_destroy(m[1]);
+	free(x);
+}
+END_TEST
+
 START_TEST(test_spec_rules)
 {
 	struct nn_model_spec spec;
@@ -327,6 +389,7 @@ Suite *suite_nn_bn(void)
 	tcase_add_test(tc, test_moving_statistics_update);
 	tcase_add_loop_test(tc, test_every_optimizer_leaves_moving_statistics, 0, NN_OPT_COUNT);
 	tcase_add_test(tc, test_resume_bit_identical);
+	tcase_add_test(tc, test_chunked_spans_through_par);
 	tcase_add_test(tc, test_spec_rules);
 	suite_add_tcase(s, tc);
 	return s;
