@@ -5,7 +5,8 @@ in training, moving statistics updated with the biased variance, moving
 statistics at inference: tests/integration/torch_bn_reference.py); the
 layer's defaults and 422s; its weights in GET/PUT /weights (object and flat
 get_weights() form); the Keras import; the export in every format equal to
-predict; the moving statistics untouched by the optimizer."""
+predict; a job killed mid-run resumes bit-identically (the moving statistics
+are weights, saved with the model state)."""
 import json
 import os
 import random
@@ -13,7 +14,8 @@ import shutil
 import subprocess
 
 import test_export  # its npm_ci (the module, not its classes: they run once, there)
-from harness import ANY, FitdCase, T
+from harness import ANY, FitdCase, T, blobs, hist_values, mlp_body
+from test_restart import RESUME_ARGS, ResumeCase, resume_epochs
 
 TORCH_PYTHON = "/usr/bin/python3"
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -211,3 +213,30 @@ class TestBatchNorm(FitdCase):
         self.assertStatus(self.c.put("/v1/models/%d/weights" % again.json["id"], doc["weights"]), 200)
         self.assertEqual(self.c.post("/v1/models/%d/predict?store=false" % again.json["id"],
                                      {"instances": test_rows}).json["predictions"], want)
+
+
+class TestBatchNormResume(ResumeCase):
+    def test_sigkill_mid_run_resumes_exactly(self):
+        srv = self.server(args=RESUME_ARGS, name="bn-kill")
+        c = srv.client
+        x, y = blobs(n=600, features=32, classes=4, seed=8)
+        data = self.create_dataset(c, x, y, name="resume")
+        body = mlp_body(input_dim=32, hidden=(64, 64), outputs=4, seed=77)
+        body["layers"].insert(1, {"type": "batch_normalization", "momentum": 0.9})
+        model = self.create_model(c, body)
+        job = self.submit_job(c, self.resume_job_body(model["id"], data["id"]))
+        at = self.wait_progress(c, job["id"])["epoch"]
+        srv.kill()
+        srv.start()
+        c = srv.client
+        twin = self.create_model(c, body)
+        ref = self.submit_job(c, self.resume_job_body(twin["id"], data["id"]))
+        done = self.wait_job(c, job["id"], timeout=T(180))
+        ref_done = self.wait_job(c, ref["id"], timeout=T(180))
+        self.assertEqual((done["status"], ref_done["status"]), ("succeeded", "succeeded"))
+        self.assertEqual(done["weights_sha256"], ref_done["weights_sha256"],
+                         "killed after epoch %d, the job does not end as an uninterrupted one" % at)
+        self.assertEqual(hist_values(self.history(c, job["id"])), hist_values(self.history(c, ref["id"])))
+        bn = c.get("/v1/models/%d/weights" % model["id"]).json["layers"][1]
+        self.assertNotEqual(bn["moving_mean"], [0] * len(bn["moving_mean"]), "precondition: the statistics moved")
+        self.assertEqual(bn, c.get("/v1/models/%d/weights" % twin["id"]).json["layers"][1])
