@@ -23,7 +23,9 @@
  * gradients, and the optimizer's slots (0, 1 or 2 arrays of n_params). The
  * parameter array is laid out in Keras's get_weights() order: for each dense
  * layer, the kernel [inputs x units] row-major, then the bias [units] when the
- * layer has one. Dropout layers own no parameters.
+ * layer has one; a normalization layer's mean, variance, count; a batch
+ * normalization layer's gamma, beta, moving mean and variance. Dropout layers
+ * own no parameters. The optimizer updates only the trainable ones.
  *
  * Training is an epoch stepper (struct nn_train): the caller runs one epoch at a
  * time, may checkpoint the model and trainer state between epochs, and can

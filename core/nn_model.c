@@ -18,7 +18,8 @@
  *   8  u64      n_params
  *  16  u32      optimizer kind
  *  20  u32      slot arrays
- *  24  u64      layout fingerprint (input_dim, dense units and biases)
+ *  24  u64      layout fingerprint (input_dim, dense units and biases, markers
+ *               for normalization and batch normalization layers)
  *  32  u64      optimizer steps
  *  40  f32[n_params * (1 + slots)]   parameters, then each slot array
  *  ..  u64      checksum of every byte before it
