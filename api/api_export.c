@@ -6,7 +6,9 @@
  * Each exporter walks the layers with a switch over enum nn_layer_kind:
  * a new layer kind is one case in each (a kind none knows is a 422, never a
  * wrong file). Every exporter computes what nn_predict computes: dropout is
- * left out (inference mode), activations follow core/nn_act.c.
+ * left out (inference mode), activations follow core/nn_act.c, a
+ * normalization layer divides by the float32 denominators core/nn_model.c
+ * computes.
  */
 #include <math.h>
 #include <stdio.h>
@@ -247,12 +249,50 @@ static void onnx_activation(struct onnx *o, const struct nn_layer_spec *l, uint3
 	}
 }
 
+/* The normalization layer's denominators max(sqrt(variance_j), 1e-7) in
+ * float32, as core/nn_model.c divides by them (new; free with free()). */
+static int norm_denominators(const float *variance, uint32_t n, float **out, struct api_err *err)
+{
+	float *d = api_malloc((size_t)n * sizeof *d);
+
+	*out = d;
+	if (!d)
+		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory exporting the model");
+	for (uint32_t j = 0; j < n; j++) {
+		float sd = sqrtf(variance[j]);
+
+		d[j] = sd > NN_NORM_EPSILON ? sd : NN_NORM_EPSILON;
+	}
+	return 0;
+}
+
+/* A batch normalization layer's inference transform y = x s + t (new
+ * arrays s then t, 2 * n floats; free with free()), the bits nn_predict
+ * uses (nn_bn_affine). */
+static int bn_affine(const struct nn_layer_spec *l, const float *w, uint32_t n, float **out, struct api_err *err)
+{
+	float *st = api_malloc(2 * (size_t)n * sizeof *st);
+
+	*out = st;
+	if (!st)
+		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory exporting the model");
+	nn_bn_affine(l, w, n, st, st + n);
+	return 0;
+}
+
+/* Weights of a batch normalization layer of width n. */
+static size_t bn_size(const struct nn_layer_spec *l, uint32_t n)
+{
+	return (2u + l->scale + l->center) * (size_t)n;
+}
+
 static char *export_onnx(const struct api_model_def *def, const float *params, size_t *len, struct api_err *err)
 {
 	const struct nn_model_spec *spec = &def->spec;
 	struct onnx o = {0};
 	struct api_buf graph = {0}, model = {0}, opset = {0};
 	const float *p = params;
+	float *denom = NULL;
 	char cur[48] = "input";
 	int rc = 0;
 
@@ -285,6 +325,40 @@ static char *export_onnx(const struct api_model_def *def, const float *params, s
 			snprintf(cur, sizeof cur, "%s", out);
 			break;
 		case NN_LAYER_DROPOUT: /* the identity at inference */
+			break;
+		case NN_LAYER_BATCH_NORM: /* inference: Add(Mul(x, s), t) with nn_bn_affine's s and t */
+			snprintf(kernel, sizeof kernel, "l%u.scale", li);
+			snprintf(bias, sizeof bias, "l%u.shift", li);
+			snprintf(z, sizeof z, "l%u.scaled", li);
+			snprintf(out, sizeof out, "l%u.out", li);
+			rc = bn_affine(l, p, in, &denom, err);
+			if (rc)
+				break;
+			onnx_tensor(&o, kernel, dims, 1, denom, in);
+			onnx_tensor(&o, bias, dims, 1, denom + in, in);
+			free(denom);
+			denom = NULL;
+			p += bn_size(l, in);
+			onnx_node(&o, "Mul", cur, kernel, NULL, z, NULL, ATTR_NONE, 0);
+			onnx_node(&o, "Add", z, bias, NULL, out, NULL, ATTR_NONE, 0);
+			snprintf(cur, sizeof cur, "%s", out);
+			break;
+		case NN_LAYER_NORMALIZATION: /* Div(Sub(x, mean), max(sqrt(variance), 1e-7)) */
+			snprintf(kernel, sizeof kernel, "l%u.mean", li);
+			snprintf(bias, sizeof bias, "l%u.denominator", li);
+			snprintf(z, sizeof z, "l%u.centered", li);
+			snprintf(out, sizeof out, "l%u.out", li);
+			onnx_tensor(&o, kernel, dims, 1, p, in);
+			rc = norm_denominators(p + in, in, &denom, err);
+			if (rc)
+				break;
+			onnx_tensor(&o, bias, dims, 1, denom, in);
+			free(denom);
+			denom = NULL;
+			p += 2 * (size_t)in + 1;
+			onnx_node(&o, "Sub", cur, kernel, NULL, z, NULL, ATTR_NONE, 0);
+			onnx_node(&o, "Div", z, bias, NULL, out, NULL, ATTR_NONE, 0);
+			snprintf(cur, sizeof cur, "%s", out);
 			break;
 		default:
 			rc = unknown_layer(err, li, "ONNX");
@@ -430,6 +504,7 @@ static char *export_c(const struct api_model_def *def, int64_t id, const float *
 	const struct nn_model_spec *spec = &def->spec;
 	struct api_buf b = {0};
 	bool used[NN_ACT_COUNT] = {false}, exact = false, approximate = false;
+	bool norm = spec->layers[0].kind == NN_LAYER_NORMALIZATION; /* xn[] needed */
 	uint32_t width = 1, last = 0, n_dense = 0;
 	const float *p = params;
 	const char *src = "x";
@@ -446,6 +521,10 @@ static char *export_c(const struct api_model_def *def, int64_t id, const float *
 			n_dense++;
 			break;
 		case NN_LAYER_DROPOUT:
+		case NN_LAYER_NORMALIZATION: /* the first layer: into xn[] */
+			break;
+		case NN_LAYER_BATCH_NORM: /* in place, or into xn[] before any dense layer */
+			norm |= n_dense == 0;
 			break;
 		default:
 			return api_buf_free(&b), unknown_layer(err, li, "C"), NULL;
@@ -463,19 +542,52 @@ static char *export_c(const struct api_model_def *def, int64_t id, const float *
 			   " * FITD_MODEL_INPUTS features x to FITD_MODEL_OUTPUTS values y, the\n"
 			   " * predictions of POST /v1/models/%lld/predict. It computes in float32 as\n"
 			   " * fitd does: z = b + sum x_i W_i, activations evaluated in double and\n"
-			   " * rounded once; dropout is left out (inference). Weights are exact float\n"
-			   " * literals. Reentrant; uses %zu bytes of stack.\n"
+			   " * rounded once; dropout is left out (inference); a normalization layer\n"
+			   " * computes (x - mean) / max(sqrt(variance), 1e-7) in float. Weights are\n"
+			   " * exact float literals. Reentrant; uses %zu bytes of stack.\n"
 			   " */\n"
 			   "#include <math.h>\n\n"
 			   "#define FITD_MODEL_INPUTS %u\n"
 			   "#define FITD_MODEL_OUTPUTS %u\n\n"
 			   "void fitd_model_predict(const float *x, float *y);\n\n",
-		       (long long)id, n_dense > 1 ? 2 * (size_t)width * sizeof(float) : 0, spec->input_dim,
-		       nn_spec_outputs(spec));
+		       (long long)id,
+		       (n_dense > 1 ? 2 * (size_t)width : 0) * sizeof(float) + (norm ? spec->input_dim * sizeof(float) : 0),
+		       spec->input_dim, nn_spec_outputs(spec));
 	for (uint32_t li = 0; li < spec->n_layers; li++) {
 		const struct nn_layer_spec *l = &spec->layers[li];
 		uint32_t in = layer_inputs(spec, li);
 
+		if (l->kind == NN_LAYER_BATCH_NORM) {
+			float *st;
+
+			if (bn_affine(l, p, in, &st, err))
+				return api_buf_free(&b), NULL;
+			api_buf_printf(&b, "/* layers[%u]: batch normalization at inference, y = x * scale + shift */\n", li);
+			api_buf_printf(&b, "static const float fitd_scale_%u[%u] = {\n\t", li, in);
+			c_floats(&b, st, in);
+			api_buf_printf(&b, "\n};\nstatic const float fitd_shift_%u[%u] = {\n\t", li, in);
+			c_floats(&b, st + in, in);
+			api_buf_puts(&b, "\n};\n\n");
+			free(st);
+			p += bn_size(l, in);
+			continue;
+		}
+		if (l->kind == NN_LAYER_NORMALIZATION) {
+			float *denom;
+
+			if (norm_denominators(p + in, in, &denom, err))
+				return api_buf_free(&b), NULL;
+			api_buf_printf(&b, "/* layers[%u]: normalization, mean [%u] and max(sqrt(variance), 1e-7) [%u] */\n",
+				       li, in, in);
+			api_buf_printf(&b, "static const float fitd_mean_%u[%u] = {\n\t", li, in);
+			c_floats(&b, p, in);
+			api_buf_printf(&b, "\n};\nstatic const float fitd_denominator_%u[%u] = {\n\t", li, in);
+			c_floats(&b, denom, in);
+			api_buf_puts(&b, "\n};\n\n");
+			free(denom);
+			p += 2 * (size_t)in + 1;
+			continue;
+		}
 		if (l->kind != NN_LAYER_DENSE)
 			continue;
 		api_buf_printf(&b, "/* layers[%u]: dense %u -> %u, kernel [%u][%u] */\n", li, in, l->units, in, l->units);
@@ -499,12 +611,32 @@ static char *export_c(const struct api_model_def *def, int64_t id, const float *
 	api_buf_puts(&b, "void fitd_model_predict(const float *x, float *y)\n{\n");
 	if (n_dense > 1)
 		api_buf_printf(&b, "\tfloat h[2][%u];\n", width);
+	if (norm)
+		api_buf_printf(&b, "\tfloat xn[%u];\n", spec->input_dim);
 	api_buf_puts(&b, "\tint i, j;\n");
 	for (uint32_t li = 0, k = 0; li < spec->n_layers; li++) {
 		const struct nn_layer_spec *l = &spec->layers[li];
 		uint32_t in = layer_inputs(spec, li);
 		char dst[16];
 
+		if (l->kind == NN_LAYER_NORMALIZATION) {
+			api_buf_printf(&b, "\n\t/* layers[%u]: normalization */\n", li);
+			api_buf_printf(&b, "\tfor (i = 0; i < %u; i++)\n"
+					   "\t\txn[i] = (x[i] - fitd_mean_%u[i]) / fitd_denominator_%u[i];\n",
+				       in, li, li);
+			src = "xn";
+			continue;
+		}
+		if (l->kind == NN_LAYER_BATCH_NORM) {
+			const char *to = strcmp(src, "x") == 0 ? "xn" : src;
+
+			api_buf_printf(&b, "\n\t/* layers[%u]: batch normalization */\n", li);
+			api_buf_printf(&b, "\tfor (i = 0; i < %u; i++)\n"
+					   "\t\t%s[i] = %s[i] * fitd_scale_%u[i] + fitd_shift_%u[i];\n",
+				       in, to, src, li, li);
+			src = to;
+			continue;
+		}
 		if (l->kind != NN_LAYER_DENSE) {
 			api_buf_printf(&b, "\n\t/* layers[%u]: dropout, left out at inference */\n", li);
 			continue;
@@ -665,6 +797,63 @@ static int keras_dense(cJSON *layers, const struct nn_layer_spec *l, uint32_t in
 	return 0;
 }
 
+/* Keras 3's Normalization (axis -1). Given values (norm_given) go in the
+ * config, where Keras keeps them out of get_weights(); adapted ones are its
+ * weights mean, variance and count (export_keras writes them). */
+static void keras_normalization(cJSON *layers, const struct nn_layer_spec *l, uint32_t in, const float *w)
+{
+	cJSON *cfg = keras_object(layers, "keras.layers", "Normalization", "normalization");
+
+	if (!cfg)
+		return; /* out of memory: caught by api_json_print_free */
+	cJSON_AddNumberToObject(cfg, "axis", -1);
+	cJSON_AddBoolToObject(cfg, "invert", false);
+	if (l->norm_given) {
+		for (int part = 0; part < 2; part++) {
+			cJSON *arr = api_json_add(cfg, part ? "variance" : "mean", cJSON_CreateArray());
+
+			for (uint32_t j = 0; arr && j < in; j++)
+				api_json_append(arr, api_json_number_or_null(w[(size_t)part * in + j]));
+		}
+	} else {
+		cJSON_AddNullToObject(cfg, "mean");
+		cJSON_AddNullToObject(cfg, "variance");
+	}
+	keras_build_config(layers, in);
+}
+
+/* Keras 3's BatchNormalization (axis -1) with its config as to_json()
+ * writes it; the weights are gamma, beta, moving mean, moving variance. */
+static void keras_batch_norm(cJSON *layers, const struct nn_layer_spec *l, uint32_t in, unsigned *count)
+{
+	static const struct {
+		const char *key;
+		enum nn_init init;
+	} inits[] = {{"beta_initializer", NN_INIT_ZEROS}, {"gamma_initializer", NN_INIT_ONES},
+		     {"moving_mean_initializer", NN_INIT_ZEROS}, {"moving_variance_initializer", NN_INIT_ONES}};
+	static const char *const nulls[] = {"beta_regularizer", "gamma_regularizer", "beta_constraint",
+					    "gamma_constraint"};
+	char name[32];
+	cJSON *cfg;
+
+	snprintf(name, sizeof name, *count ? "batch_normalization_%u" : "batch_normalization", *count);
+	(*count)++;
+	cfg = keras_object(layers, "keras.layers", "BatchNormalization", name);
+	if (!cfg)
+		return; /* out of memory: caught by api_json_print_free */
+	cJSON_AddNumberToObject(cfg, "axis", -1);
+	api_add_number(cfg, "momentum", l->momentum);
+	api_add_number(cfg, "epsilon", l->epsilon);
+	cJSON_AddBoolToObject(cfg, "center", l->center);
+	cJSON_AddBoolToObject(cfg, "scale", l->scale);
+	for (size_t i = 0; i < sizeof inits / sizeof inits[0]; i++)
+		api_json_add(cfg, inits[i].key, keras_initializer(inits[i].init));
+	for (size_t i = 0; i < sizeof nulls / sizeof nulls[0]; i++)
+		cJSON_AddNullToObject(cfg, nulls[i]);
+	cJSON_AddBoolToObject(cfg, "synchronized", false);
+	keras_build_config(layers, in);
+}
+
 static char *export_keras(const struct api_model_def *def, const float *params, size_t *len, struct api_err *err)
 {
 	const struct nn_model_spec *spec = &def->spec;
@@ -672,7 +861,7 @@ static char *export_keras(const struct api_model_def *def, const float *params, 
 	cJSON *root = cJSON_CreateObject(), *cfg, *layers, *input, *build;
 	struct api_buf b = {0};
 	const float *p = params;
-	unsigned count[3] = {0, 0, 0}; /* dense, activation layers, dropout */
+	unsigned count[4] = {0, 0, 0, 0}; /* dense, activation layers, dropout, batch normalization */
 	char *config, name[32];
 	bool first = true;
 
@@ -722,6 +911,12 @@ static char *export_keras(const struct api_model_def *def, const float *params, 
 			}
 			keras_build_config(layers, layer_inputs(spec, li));
 			break;
+		case NN_LAYER_NORMALIZATION:
+			keras_normalization(layers, l, layer_inputs(spec, li), p);
+			break;
+		case NN_LAYER_BATCH_NORM:
+			keras_batch_norm(layers, l, layer_inputs(spec, li), &count[3]);
+			break;
 		default:
 			unknown_layer(err, li, "Keras");
 			goto fail;
@@ -735,11 +930,44 @@ static char *export_keras(const struct api_model_def *def, const float *params, 
 	api_buf_puts(&b, config);
 	free(config);
 	api_buf_puts(&b, ",\"weights\":[");
-	/* get_weights(): per dense layer the kernel [in][units], then the bias */
+	/* get_weights(): per dense layer the kernel [in][units], then the bias;
+	 * an adapted normalization layer's mean [in], variance [in], count */
 	for (uint32_t li = 0; li < spec->n_layers; li++) {
 		const struct nn_layer_spec *l = &spec->layers[li];
 		uint32_t in = layer_inputs(spec, li);
 
+		if (l->kind == NN_LAYER_NORMALIZATION && !l->norm_given) {
+			for (int part = 0; part < 2; part++) {
+				api_buf_puts(&b, first ? "[" : ",[");
+				first = false;
+				for (uint32_t c = 0; c < in; c++) {
+					if (c)
+						api_buf_put(&b, ",", 1);
+					api_buf_float(&b, *p++);
+				}
+				api_buf_put(&b, "]", 1);
+			}
+			api_buf_put(&b, ",", 1);
+			api_buf_float(&b, *p++); /* a whole number: Keras's int count */
+			continue;
+		}
+		if (l->kind == NN_LAYER_NORMALIZATION) { /* given: in the config, no weights */
+			p += 2 * (size_t)in + 1;
+			continue;
+		}
+		if (l->kind == NN_LAYER_BATCH_NORM) { /* gamma, beta (as it has them), moving mean, variance */
+			for (size_t part = 0; part < bn_size(l, in) / in; part++) {
+				api_buf_puts(&b, first ? "[" : ",[");
+				first = false;
+				for (uint32_t c = 0; c < in; c++) {
+					if (c)
+						api_buf_put(&b, ",", 1);
+					api_buf_float(&b, *p++);
+				}
+				api_buf_put(&b, "]", 1);
+			}
+			continue;
+		}
 		if (l->kind != NN_LAYER_DENSE)
 			continue;
 		api_buf_puts(&b, first ? "[" : ",[");

@@ -1,7 +1,8 @@
 /*
  * api_keras.c — the Keras import: a Sequential model's model.to_json()
  * (Keras 2 or 3) to fitd's layers. Dense, Dropout, Normalization (axis -1,
- * with or without its mean and variance) and InputLayer are read, and
+ * with or without its mean and variance), BatchNormalization (axis -1) and
+ * InputLayer are read, and
  * LeakyReLU / ELU right after a linear Dense (fitd's export writes them);
  * Keras's other fields are ignored, any other layer is a 422 naming it.
  */
@@ -137,7 +138,7 @@ static int keras_layer(const cJSON *l, size_t i, struct nn_model_spec *spec, boo
 		return api_fail(err, API_VALIDATION_FAILED, layer_path, "%s must have class_name and config", layer_path);
 	api_path(path, sizeof path, layer_path, "config");
 	if (strcmp(cls->valuestring, "InputLayer") == 0 || strcmp(cls->valuestring, "Dense") == 0 ||
-	    strcmp(cls->valuestring, "Normalization") == 0)
+	    strcmp(cls->valuestring, "Normalization") == 0 || strcmp(cls->valuestring, "BatchNormalization") == 0)
 		if (!*found_dim && keras_input_dim(cfg, &spec->input_dim))
 			*found_dim = true;
 	if (strcmp(cls->valuestring, "InputLayer") == 0)
@@ -152,6 +153,9 @@ static int keras_layer(const cJSON *l, size_t i, struct nn_model_spec *spec, boo
 	} else if (strcmp(cls->valuestring, "Normalization") == 0) {
 		if (api_norm_layer(cfg, path, true, out, err))
 			return -1;
+	} else if (strcmp(cls->valuestring, "BatchNormalization") == 0) {
+		if (api_bn_layer(cfg, path, true, out, err))
+			return -1;
 	} else if (strcmp(cls->valuestring, "Dropout") == 0) {
 		memset(out, 0, sizeof *out);
 		out->kind = NN_LAYER_DROPOUT;
@@ -159,7 +163,8 @@ static int keras_layer(const cJSON *l, size_t i, struct nn_model_spec *spec, boo
 			return -1;
 	} else {
 		return api_fail(err, API_VALIDATION_FAILED, field,
-				"Keras layer %s is not supported; fitd reads Dense, Dropout, Normalization, InputLayer, LeakyReLU and ELU",
+				"Keras layer %s is not supported; fitd reads Dense, Dropout, Normalization, BatchNormalization, "
+				"InputLayer, LeakyReLU and ELU",
 				cls->valuestring);
 	}
 	source_index[spec->n_layers++] = (int)i;

@@ -244,6 +244,36 @@ int api_norm_layer(const cJSON *obj, const char *path, bool keras, struct nn_lay
 	return 0;
 }
 
+int api_bn_layer(const cJSON *obj, const char *path, bool keras, struct nn_layer_spec *l, struct api_err *err)
+{
+	static const char *const keys[] = {"type", "momentum", "epsilon", "center", "scale", NULL};
+	char field[API_FIELD_MAX];
+
+	nn_bn_defaults(l);
+	if (keras) {
+		const cJSON *axis = cJSON_GetObjectItemCaseSensitive(obj, "axis");
+
+		if (cJSON_IsArray(axis) && cJSON_GetArraySize(axis) == 1)
+			axis = axis->child;
+		api_path(field, sizeof field, path, "axis");
+		if (axis && !(cJSON_IsNumber(axis) && (axis->valuedouble == -1 || axis->valuedouble == 1)))
+			return api_fail(err, API_VALIDATION_FAILED, field,
+					"only axis -1 (statistics per feature) is supported");
+	} else if (api_obj_check(obj, path, path, keys, err)) {
+		return -1;
+	}
+	if (api_get_number(obj, path, "momentum", false, 0.0, 1.0, &l->momentum, err) ||
+	    api_get_number(obj, path, "epsilon", false, 0.0, 1e3, &l->epsilon, err) ||
+	    api_get_bool(obj, path, "center", false, &l->center, err) ||
+	    api_get_bool(obj, path, "scale", false, &l->scale, err))
+		return -1;
+	if (!(l->epsilon > 0.0)) {
+		api_path(field, sizeof field, path, "epsilon");
+		return api_fail(err, API_VALIDATION_FAILED, field, "%s must be above 0", field);
+	}
+	return 0;
+}
+
 /* The object holding the first layer's mean and variance in a model body
  * (layers[0], or the config of the Keras model's first layer that is not an
  * InputLayer), and its path; NULL when none. *parsed gets a tree to free
@@ -317,7 +347,7 @@ static int decode_layer(const cJSON *item, const char *path, struct nn_layer_spe
 	static const char *const dense_keys[] = {"type", "units", "activation", "use_bias", "kernel_initializer",
 						 "bias_initializer", "l2", NULL};
 	static const char *const dropout_keys[] = {"type", "rate", NULL};
-	char type[16] = "dense", field[API_FIELD_MAX];
+	char type[32] = "dense", field[API_FIELD_MAX];
 	const cJSON *act;
 	int64_t units;
 
@@ -333,10 +363,13 @@ static int decode_layer(const cJSON *item, const char *path, struct nn_layer_spe
 	}
 	if (strcmp(type, "normalization") == 0 || strcmp(type, "Normalization") == 0)
 		return api_norm_layer(item, path, false, l, err);
+	if (strcmp(type, "batch_normalization") == 0 || strcmp(type, "BatchNormalization") == 0)
+		return api_bn_layer(item, path, false, l, err);
 	if (strcmp(type, "dense") != 0 && strcmp(type, "Dense") != 0) {
 		api_path(field, sizeof field, path, "type");
 		return api_fail(err, API_VALIDATION_FAILED, field,
-				"unknown layer type \"%s\"; expected dense, dropout or normalization", type);
+				"unknown layer type \"%s\"; expected dense, dropout, normalization or batch_normalization",
+				type);
 	}
 	if (api_obj_check(item, path, path, dense_keys, err) ||
 	    api_get_int(item, path, "units", true, 1, NN_MAX_UNITS, &units, err))

@@ -36,6 +36,14 @@ static cJSON *layer_json(const struct nn_layer_spec *l)
 		cJSON_AddBoolToObject(o, "adapt", !l->norm_given);
 		return o;
 	}
+	if (l->kind == NN_LAYER_BATCH_NORM) {
+		cJSON_AddStringToObject(o, "type", "batch_normalization");
+		api_add_number(o, "momentum", l->momentum);
+		api_add_number(o, "epsilon", l->epsilon);
+		cJSON_AddBoolToObject(o, "center", l->center);
+		cJSON_AddBoolToObject(o, "scale", l->scale);
+		return o;
+	}
 	if (l->kind == NN_LAYER_DROPOUT) {
 		cJSON_AddStringToObject(o, "type", "dropout");
 		api_add_number(o, "rate", l->rate);

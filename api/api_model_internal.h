@@ -39,6 +39,12 @@ int api_keras_decode(const cJSON *root, struct api_model_def *def, bool have_dim
  * into l. Returns 0 or -1 with err. */
 int api_norm_layer(const cJSON *obj, const char *path, bool keras, struct nn_layer_spec *l, struct api_err *err);
 
+/* A batch normalization layer's object (plain layer, or a Keras
+ * BatchNormalization config when keras: axis -1 only, other fields
+ * ignored) into l, Keras's defaults for what is absent. Returns 0 or -1
+ * with err. */
+int api_bn_layer(const cJSON *obj, const char *path, bool keras, struct nn_layer_spec *l, struct api_err *err);
+
 /* An optimizer's "learning_rate" object at path (fitd's {"type": ...} or
  * Keras's serialized {"class_name", "config"}) into opt->schedule, and
  * opt->learning_rate set to its value at step 0 (api_schedule.c). */

@@ -23,6 +23,51 @@ static uint32_t layer_inputs(const struct nn_model_spec *spec, uint32_t layer)
 	return in;
 }
 
+/* A batch normalization layer's arrays in get_weights() order; part p is
+ * there when the layer has it (gamma: scale, beta: center). */
+static const char *const bn_parts[4] = {"gamma", "beta", "moving_mean", "moving_variance"};
+
+static bool bn_has_part(const struct nn_layer_spec *l, int part)
+{
+	return part == 0 ? l->scale : part == 1 ? l->center : true;
+}
+
+/* Reads a batch normalization layer's arrays (item: the layer's object, or
+ * NULL for the flat list, whose arrays start at *flat and are named by
+ * their index from *ai on) into p, moving variances >= 0. */
+static int read_bn(const cJSON *item, const char *path, const cJSON **flat, uint32_t *ai,
+		   const struct nn_layer_spec *l, uint32_t in, float *p, struct api_err *err)
+{
+	char field[API_FIELD_MAX];
+
+	for (int part = 0; part < 4; part++) {
+		const cJSON *arr;
+
+		if (!bn_has_part(l, part))
+			continue;
+		if (item) {
+			api_path(field, sizeof field, path, bn_parts[part]);
+			arr = cJSON_GetObjectItemCaseSensitive(item, bn_parts[part]);
+		} else {
+			api_path_index(field, sizeof field, "", (*ai)++);
+			arr = *flat;
+			*flat = *flat ? (*flat)->next : NULL;
+		}
+		if (api_read_floats(arr, field, in, p, err))
+			return -1;
+		for (uint32_t j = 0; part == 3 && j < in; j++) {
+			if (p[j] < 0) {
+				char elem[API_FIELD_MAX];
+
+				api_path_index(elem, sizeof elem, field, j);
+				return api_fail(err, API_VALIDATION_FAILED, elem, "%s: a variance cannot be negative", elem);
+			}
+		}
+		p += in;
+	}
+	return 0;
+}
+
 char *api_weights_encode(const struct nn_model_spec *spec, const float *params)
 {
 	struct api_buf b = {0};
@@ -51,6 +96,26 @@ char *api_weights_encode(const struct nn_model_spec *spec, const float *params)
 			api_buf_puts(&b, "],\"count\":");
 			api_buf_float(&b, *p++);
 			api_buf_put(&b, "}", 1);
+			continue;
+		}
+		if (l->kind == NN_LAYER_BATCH_NORM) {
+			/* gamma, beta (when the layer has them), moving mean and variance */
+			bool first_part = true;
+
+			api_buf_puts(&b, first_layer ? "{" : ",{");
+			first_layer = false;
+			for (int part = 0; part < 4; part++) {
+				if (!bn_has_part(l, part))
+					continue;
+				api_buf_printf(&b, "%s\"%s\":[", first_part ? "" : "],", bn_parts[part]);
+				first_part = false;
+				for (uint32_t c = 0; c < in; c++) {
+					if (c)
+						api_buf_put(&b, ",", 1);
+					api_buf_float(&b, *p++);
+				}
+			}
+			api_buf_puts(&b, "]}");
 			continue;
 		}
 		if (l->kind != NN_LAYER_DENSE)
@@ -101,26 +166,81 @@ static int read_matrix(const cJSON *arr, const char *path, uint32_t rows, uint32
 	return 0;
 }
 
+/* A normalization layer's variances (>= 0) and count (a whole number >= 0,
+ * at path count_path) at p (mean [in], variance [in], count). */
+static int check_norm(const float *p, uint32_t in, const char *var_path, const char *count_path,
+		      struct api_err *err)
+{
+	for (uint32_t j = 0; j < in; j++) {
+		if (p[in + j] < 0) {
+			char elem[API_FIELD_MAX];
+
+			api_path_index(elem, sizeof elem, var_path, j);
+			return api_fail(err, API_VALIDATION_FAILED, elem, "%s: a variance cannot be negative", elem);
+		}
+	}
+	if (p[2 * (size_t)in] < 0 || p[2 * (size_t)in] != floorf(p[2 * (size_t)in]))
+		return api_fail(err, API_VALIDATION_FAILED, count_path, "%s must be a whole number of rows, 0 or more",
+				count_path);
+	return 0;
+}
+
 /* Keras's get_weights(): a flat list of arrays, for each dense layer its
- * kernel [inputs][units], then its bias [units] when it has one. */
+ * kernel [inputs][units], then its bias [units] when it has one; for a
+ * normalization layer without given values (Keras keeps given ones in its
+ * config) its mean [inputs], variance [inputs] and count (a number). */
 static int decode_flat(const cJSON *root, const struct nn_model_spec *spec, float *p, struct api_err *err)
 {
 	const cJSON *item = root->child;
 	uint32_t n_arrays = 0, ai = 0;
-	char path[API_FIELD_MAX];
+	char path[API_FIELD_MAX], var_path[API_FIELD_MAX];
 
-	for (uint32_t i = 0; i < spec->n_layers; i++)
+	for (uint32_t i = 0; i < spec->n_layers; i++) {
 		if (spec->layers[i].kind == NN_LAYER_DENSE)
 			n_arrays += spec->layers[i].use_bias ? 2 : 1;
+		else if (spec->layers[i].kind == NN_LAYER_NORMALIZATION && !spec->layers[i].norm_given)
+			n_arrays += 3;
+		else if (spec->layers[i].kind == NN_LAYER_BATCH_NORM)
+			n_arrays += 2u + spec->layers[i].scale + spec->layers[i].center;
+	}
 	if ((uint32_t)cJSON_GetArraySize(root) != n_arrays)
 		return api_fail(err, API_VALIDATION_FAILED, NULL,
 				"the weights list (Keras's get_weights()) must hold %u arrays: each dense layer's "
-				"kernel, then its bias when it has one",
+				"kernel, then its bias when it has one (an adapted normalization layer's mean, "
+				"variance and count first; a batch normalization layer's gamma, beta, moving mean "
+				"and moving variance)",
 				n_arrays);
 	for (uint32_t li = 0; li < spec->n_layers; li++) {
 		const struct nn_layer_spec *l = &spec->layers[li];
 		uint32_t in = layer_inputs(spec, li);
 
+		if (l->kind == NN_LAYER_NORMALIZATION) {
+			if (l->norm_given) { /* kept: the definition gave them */
+				p += 2 * (size_t)in + 1;
+				continue;
+			}
+			api_path_index(path, sizeof path, "", ai++);
+			if (api_read_floats(item, path, in, p, err))
+				return -1;
+			item = item->next;
+			api_path_index(var_path, sizeof var_path, "", ai++);
+			if (api_read_floats(item, var_path, in, p + in, err))
+				return -1;
+			item = item->next;
+			api_path_index(path, sizeof path, "", ai++);
+			if (api_read_float(item, path, p + 2 * (size_t)in, err) ||
+			    check_norm(p, in, var_path, path, err))
+				return -1;
+			item = item->next;
+			p += 2 * (size_t)in + 1;
+			continue;
+		}
+		if (l->kind == NN_LAYER_BATCH_NORM) {
+			if (read_bn(NULL, NULL, &item, &ai, l, in, p, err))
+				return -1;
+			p += (2u + l->scale + l->center) * (size_t)in;
+			continue;
+		}
 		if (l->kind != NN_LAYER_DENSE)
 			continue;
 		api_path_index(path, sizeof path, "", ai++);
@@ -164,7 +284,8 @@ int api_weights_decode(const char *body, size_t len, const struct nn_model_spec 
 		n_dense += spec->layers[i].kind != NN_LAYER_DROPOUT;
 	layers = cJSON_GetObjectItemCaseSensitive(root, "layers");
 	if (!cJSON_IsArray(layers) || (uint32_t)cJSON_GetArraySize(layers) != n_dense) {
-		api_fail(err, API_VALIDATION_FAILED, "layers", "layers must be an array of %u objects, one per dense or normalization layer",
+		api_fail(err, API_VALIDATION_FAILED, "layers",
+			 "layers must be an array of %u objects, one per dense, normalization or batch normalization layer",
 			 n_dense);
 		goto out;
 	}
@@ -204,6 +325,21 @@ int api_weights_decode(const char *body, size_t len, const struct nn_model_spec 
 			}
 			p[2 * (size_t)in] = count;
 			p += 2 * (size_t)in + 1;
+			item = item->next;
+			continue;
+		}
+		if (l->kind == NN_LAYER_BATCH_NORM) {
+			const char *keys[5];
+			int k = 0;
+
+			for (int part = 0; part < 4; part++)
+				if (bn_has_part(l, part))
+					keys[k++] = bn_parts[part];
+			keys[k] = NULL;
+			api_path_index(path, sizeof path, "layers", wi++);
+			if (api_obj_check(item, path, path, keys, err) || read_bn(item, path, NULL, NULL, l, in, p, err))
+				goto out;
+			p += (2u + l->scale + l->center) * (size_t)in;
 			item = item->next;
 			continue;
 		}

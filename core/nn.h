@@ -23,7 +23,9 @@
  * gradients, and the optimizer's slots (0, 1 or 2 arrays of n_params). The
  * parameter array is laid out in Keras's get_weights() order: for each dense
  * layer, the kernel [inputs x units] row-major, then the bias [units] when the
- * layer has one. Dropout layers own no parameters.
+ * layer has one; a normalization layer's mean, variance, count; a batch
+ * normalization layer's gamma, beta, moving mean and variance. Dropout layers
+ * own no parameters. The optimizer updates only the trainable ones.
  *
  * Training is an epoch stepper (struct nn_train): the caller runs one epoch at a
  * time, may checkpoint the model and trainer state between epochs, and can
@@ -61,7 +63,7 @@ const char *nn_strerror(int status);
 
 /* ---- limits (checked by the API before anything is allocated) ---------- */
 
-#define NN_MAX_LAYERS 64           /* dense + dropout layers */
+#define NN_MAX_LAYERS 64           /* every kind of layer */
 #define NN_MAX_UNITS 65536         /* units of one dense layer */
 #define NN_MAX_INPUT_DIM 1048576   /* features per sample */
 #define NN_MAX_PARAMS (1ULL << 24) /* parameters of one model (64 MB float32 per array) */
@@ -116,7 +118,7 @@ enum nn_init {
 	NN_INIT_COUNT
 };
 
-enum nn_layer_kind { NN_LAYER_DENSE, NN_LAYER_DROPOUT, NN_LAYER_NORMALIZATION };
+enum nn_layer_kind { NN_LAYER_DENSE, NN_LAYER_DROPOUT, NN_LAYER_NORMALIZATION, NN_LAYER_BATCH_NORM };
 
 /* Keras's Normalization (axis -1): y = (x - mean) / max(sqrt(variance), 1e-7)
  * per feature. Only as the first layer. Its weights, non-trainable, in
@@ -127,6 +129,19 @@ enum nn_layer_kind { NN_LAYER_DENSE, NN_LAYER_DROPOUT, NN_LAYER_NORMALIZATION };
  * on the training rows after the validation split and sets count to their
  * number; norm_given says the caller put its own mean and variance in. */
 #define NN_NORM_EPSILON 1e-7f
+
+/* Keras's BatchNormalization (axis -1), anywhere but last. Training: each
+ * feature of the batch is normalized by the batch's mean and biased
+ * variance, xhat = (x - mean) / sqrt(var + epsilon), y = gamma xhat + beta,
+ * and the moving statistics become moving * momentum + batch * (1 -
+ * momentum) (float32, as Keras assigns them). Inference: y = x * s + t with
+ * s = gamma / sqrt(moving_variance + epsilon), t = beta - moving_mean * s
+ * (per feature, in double, rounded once: nn_bn_affine). Weights in
+ * get_weights() order: gamma [d] (scale), beta [d] (center), moving_mean
+ * [d], moving_variance [d] (initialised 1, 0, 0, 1). The moving statistics
+ * are non-trainable: no optimizer touches them. */
+#define NN_BN_MOMENTUM 0.99
+#define NN_BN_EPSILON 1e-3
 
 struct nn_layer_spec {
 	enum nn_layer_kind kind;
@@ -143,7 +158,21 @@ struct nn_layer_spec {
 	double rate;       /* in [0, 1) */
 	/* normalization */
 	bool norm_given;   /* mean and variance were given: never adapt */
+	/* batch normalization (nn_bn_defaults) */
+	double momentum;   /* [0, 1] */
+	double epsilon;    /* > 0 */
+	bool center;       /* beta */
+	bool scale;        /* gamma */
 };
+
+/* Fills *layer with Keras's BatchNormalization defaults: momentum 0.99,
+ * epsilon 1e-3, center and scale. */
+void nn_bn_defaults(struct nn_layer_spec *layer);
+/* The inference transform of a batch normalization layer of dim features
+ * whose weights start at w (get_weights() order): y_j = x_j * s[j] + t[j]
+ * in float32, s and t computed in double and rounded once, the same bits
+ * that nn_predict uses (exports call it). */
+void nn_bn_affine(const struct nn_layer_spec *l, const float *w, uint32_t dim, float *s, float *t);
 
 enum nn_loss_kind {
 	NN_LOSS_MSE,

@@ -172,7 +172,14 @@ struct nn_model {
 	uint32_t outputs;
 	uint32_t max_width;   /* widest layer output */
 	size_t frozen;        /* leading non-trainable parameters (normalization): no optimizer touches them */
+	/* The trainable parameters as spans [train_off, train_off + train_len)
+	 * in increasing order (adjacent ones merged): the optimizer steps these
+	 * only, so non-trainable weights anywhere (normalization's, batch
+	 * normalization's moving statistics) stay bit for bit as they are. */
+	uint32_t n_train_spans;
+	size_t train_off[NN_MAX_LAYERS], train_len[NN_MAX_LAYERS];
 	int first_dense, last_dense;
+	int first_trainable;  /* the first layer with trainable weights (dense or batch norm) */
 	bool fused;
 };
 
@@ -186,7 +193,8 @@ struct nn_work {
 	const struct nn_par *par;   /* borrowed threads for the products, or NULL */
 	float *z[NN_MAX_LAYERS];    /* dense: pre-activation (== a for linear) */
 	float *a[NN_MAX_LAYERS];    /* layer output */
-	float *mask[NN_MAX_LAYERS]; /* dropout: 0 or 1/(1-rate) */
+	float *mask[NN_MAX_LAYERS]; /* dropout: 0 or 1/(1-rate); batch norm (training): xhat */
+	double *bn[NN_MAX_LAYERS];  /* batch norm (training): the batch's mean, variance, 1/sqrt(var + eps) per feature */
 	const float *in[NN_MAX_LAYERS]; /* set by nn_forward: each layer's input */
 	const float *out;           /* set by nn_forward: the model's output */
 	float *grad[2];             /* training: ping-pong gradients, rows x widest */
@@ -225,6 +233,11 @@ double nn_loss_batch_weighted(const struct nn_model *m, struct nn_work *w, const
  * when dx is non-NULL, the gradient with respect to x (n x input_dim; the
  * workspace must have been made with need_dx). Returns the L2 penalty. */
 double nn_backward(struct nn_model *m, struct nn_work *w, size_t n, float *dx);
+
+/* After a training nn_forward: every batch normalization layer's moving
+ * statistics move toward the batch's mean and variance (Keras's assign in
+ * call(training=True)). The trainer calls it once per batch. */
+void nn_bn_update(struct nn_model *m, const struct nn_work *w);
 
 /* The L2 penalty sum(l2 * kernel^2) of the current parameters. */
 double nn_model_penalty(const struct nn_model *m);

@@ -18,7 +18,8 @@
  *   8  u64      n_params
  *  16  u32      optimizer kind
  *  20  u32      slot arrays
- *  24  u64      layout fingerprint (input_dim, dense units and biases)
+ *  24  u64      layout fingerprint (input_dim, dense units and biases, markers
+ *               for normalization and batch normalization layers)
  *  32  u64      optimizer steps
  *  40  f32[n_params * (1 + slots)]   parameters, then each slot array
  *  ..  u64      checksum of every byte before it
@@ -105,6 +106,23 @@ void nn_dense_defaults(struct nn_layer_spec *layer, uint32_t units, enum nn_act 
 	layer->bias_init = NN_INIT_ZEROS;
 }
 
+void nn_bn_defaults(struct nn_layer_spec *layer)
+{
+	memset(layer, 0, sizeof *layer);
+	layer->kind = NN_LAYER_BATCH_NORM;
+	layer->momentum = NN_BN_MOMENTUM;
+	layer->epsilon = NN_BN_EPSILON;
+	layer->center = true;
+	layer->scale = true;
+}
+
+/* Weights of a batch normalization layer of width d: gamma, beta, moving
+ * mean and variance (<= 4 * 2^20: no overflow). */
+static uint64_t bn_params(const struct nn_layer_spec *l, uint64_t d)
+{
+	return ((l->scale ? 1u : 0u) + (l->center ? 1u : 0u) + 2u) * d;
+}
+
 static bool opt_valid(const struct nn_opt_spec *o)
 {
 	/* a schedule's value at step 0 may be 0 (a warm-up from 0) */
@@ -119,6 +137,10 @@ static int layer_check(const struct nn_layer_spec *l)
 		return finite_in(l->rate, 0.0, 1.0) && l->rate < 1.0 ? NN_OK : NN_EINVAL;
 	if (l->kind == NN_LAYER_NORMALIZATION)
 		return NN_OK;
+	if (l->kind == NN_LAYER_BATCH_NORM)
+		return finite_in(l->momentum, 0.0, 1.0) && finite_in(l->epsilon, 0.0, HUGE_VAL) && l->epsilon > 0.0
+			       ? NN_OK
+			       : NN_EINVAL;
 	if (l->kind != NN_LAYER_DENSE)
 		return NN_EINVAL;
 	if (l->units == 0)
@@ -160,6 +182,11 @@ int nn_spec_check(const struct nn_model_spec *spec, uint64_t *n_params, int *bad
 			if (i != 0)
 				status = NN_EINVAL;
 			else if (NN_MAX_PARAMS < total) /* (2d + 1 <= 2^21 + 1: no overflow) */
+				status = NN_ELIMIT;
+		}
+		if (status == NN_OK && l->kind == NN_LAYER_BATCH_NORM) {
+			total += bn_params(l, width);
+			if (!(total <= NN_MAX_PARAMS))
 				status = NN_ELIMIT;
 		}
 		if (status == NN_OK && l->kind == NN_LAYER_DENSE) {
@@ -206,6 +233,24 @@ uint32_t nn_spec_outputs(const struct nn_model_spec *spec)
 
 /* ---- models -------------------------------------------------------------------- */
 
+/* Appends [off, off + len) to the trainable spans, merged with the last
+ * when adjacent. */
+static void add_train_span(struct nn_model *m, size_t off, size_t len)
+{
+	uint32_t k = m->n_train_spans;
+
+	if (len == 0)
+		return;
+	if (k > 0 && m->train_off[k - 1] + m->train_len[k - 1] == off) {
+		m->train_len[k - 1] += len;
+		return;
+	}
+	assert(k < NN_MAX_LAYERS); /* at most one span per layer */
+	m->train_off[k] = off;
+	m->train_len[k] = len;
+	m->n_train_spans = k + 1;
+}
+
 struct nn_model *nn_model_create(const struct nn_model_spec *spec)
 {
 	uint64_t n_params;
@@ -217,6 +262,7 @@ struct nn_model *nn_model_create(const struct nn_model_spec *spec)
 	m->spec = *spec;
 	m->n_params = (size_t)n_params;
 	m->first_dense = -1;
+	m->first_trainable = -1;
 	uint32_t width = spec->input_dim;
 	size_t offset = 0;
 	for (uint32_t i = 0; i < spec->n_layers; i++) {
@@ -231,11 +277,22 @@ struct nn_model *nn_model_create(const struct nn_model_spec *spec)
 			if (m->first_dense < 0)
 				m->first_dense = (int)i;
 			m->last_dense = (int)i;
+			add_train_span(m, m->kernel_off[i], offset - m->kernel_off[i]);
+		} else if (l->kind == NN_LAYER_BATCH_NORM) {
+			/* gamma, beta (trainable), then the moving mean and variance */
+			size_t trainable = ((l->scale ? 1u : 0u) + (l->center ? 1u : 0u)) * (size_t)width;
+			m->kernel_off[i] = offset;
+			if (trainable)
+				add_train_span(m, offset, trainable);
+			offset += (size_t)bn_params(l, width);
 		} else if (l->kind == NN_LAYER_NORMALIZATION) {
 			m->kernel_off[i] = offset; /* mean, then variance, then count */
 			offset += 2 * (size_t)width + 1;
 			m->frozen = offset; /* the first layer: a prefix of the parameters */
 		}
+		if (m->first_trainable < 0 && (l->kind == NN_LAYER_DENSE ||
+					       (l->kind == NN_LAYER_BATCH_NORM && (l->scale || l->center))))
+			m->first_trainable = (int)i;
 		m->out_dim[i] = width;
 		if (width > m->max_width)
 			m->max_width = width;
@@ -277,6 +334,23 @@ void nn_model_init(struct nn_model *m, struct nn_rng *rng)
 				p[m->in_dim[i] + j] = 1.0f;
 			}
 			p[2 * (size_t)m->in_dim[i]] = 0.0f;
+			continue;
+		}
+		if (l->kind == NN_LAYER_BATCH_NORM) {
+			/* Keras: gamma ones, beta zeros, moving mean zeros, moving
+			 * variance ones; no draw */
+			float *p = m->params + m->kernel_off[i];
+			uint32_t d = m->in_dim[i];
+			if (l->scale)
+				for (uint32_t j = 0; j < d; j++)
+					*p++ = 1.0f;
+			if (l->center)
+				for (uint32_t j = 0; j < d; j++)
+					*p++ = 0.0f;
+			for (uint32_t j = 0; j < d; j++) {
+				p[j] = 0.0f;
+				p[d + j] = 1.0f;
+			}
 			continue;
 		}
 		if (l->kind != NN_LAYER_DENSE)
@@ -402,6 +476,8 @@ static void work_layout(struct nn_work *w, const struct nn_model *m, struct carv
 			w->z[i] = l->act == NN_ACT_LINEAR ? w->a[i] : carve_floats(c, n);
 		else
 			w->mask[i] = carve_floats(c, n);
+		if (l->kind == NN_LAYER_BATCH_NORM) /* 3 doubles per feature */
+			w->bn[i] = (double *)carve_floats(c, 6 * (size_t)m->out_dim[i]);
 	}
 	w->grad[0] = carve_floats(c, rows * widest);
 	w->grad[1] = carve_floats(c, rows * widest);
@@ -476,6 +552,104 @@ bool nn_norm_needs_adapt(const struct nn_model *m)
 	       !m->spec.layers[0].norm_given && m->params[m->kernel_off[0] + 2 * (size_t)m->in_dim[0]] == 0.0f;
 }
 
+/* Where a batch normalization layer's weights are: gamma and beta (NULL
+ * without scale / center), moving mean and variance. */
+struct bn_weights {
+	const float *gamma, *beta, *mean, *var;
+};
+
+static struct bn_weights bn_weights(const struct nn_layer_spec *l, const float *w, uint32_t dim)
+{
+	struct bn_weights b = {NULL, NULL, NULL, NULL};
+	if (l->scale) {
+		b.gamma = w;
+		w += dim;
+	}
+	if (l->center) {
+		b.beta = w;
+		w += dim;
+	}
+	b.mean = w;
+	b.var = w + dim;
+	return b;
+}
+
+/* Inference: s = gamma / sqrt(moving_variance + epsilon), t = beta -
+ * moving_mean s, in double, rounded once. */
+static void bn_affine_one(const struct nn_layer_spec *l, const struct bn_weights *b, uint32_t j, float *s,
+			  float *t)
+{
+	double inv = 1.0 / sqrt((double)b->var[j] + l->epsilon);
+	double scale = b->gamma ? (double)b->gamma[j] * inv : inv;
+	*s = (float)scale;
+	*t = (float)((b->beta ? (double)b->beta[j] : 0.0) - (double)b->mean[j] * scale);
+}
+
+void nn_bn_affine(const struct nn_layer_spec *l, const float *w, uint32_t dim, float *s, float *t)
+{
+	struct bn_weights b = bn_weights(l, w, dim);
+	for (uint32_t j = 0; j < dim; j++)
+		bn_affine_one(l, &b, j, &s[j], &t[j]);
+}
+
+/* Training: per feature, the batch mean and biased variance (two passes in
+ * double, a fixed order), xhat = (x - mean) / sqrt(var + epsilon) kept for
+ * the backward pass, y = gamma xhat + beta. Inference: y = x s + t. */
+static void bn_forward(const struct nn_layer_spec *l, const float *weights, struct nn_work *w, int i,
+		       const float *x, float *out, size_t rows, uint32_t dim)
+{
+	struct bn_weights b = bn_weights(l, weights, dim);
+	for (uint32_t j = 0; j < dim; j++) {
+		if (!w->training) {
+			float s, t;
+			bn_affine_one(l, &b, j, &s, &t);
+			for (size_t r = 0; r < rows; r++)
+				out[r * dim + j] = x[r * dim + j] * s + t;
+			continue;
+		}
+		double sum = 0.0, sq = 0.0;
+		for (size_t r = 0; r < rows; r++)
+			sum += x[r * dim + j];
+		double mean = sum / (double)rows;
+		for (size_t r = 0; r < rows; r++) {
+			double dev = x[r * dim + j] - mean;
+			sq += dev * dev;
+		}
+		double var = sq / (double)rows, inv = 1.0 / sqrt(var + l->epsilon);
+		double gamma = b.gamma ? b.gamma[j] : 1.0, beta = b.beta ? b.beta[j] : 0.0;
+		double *st = w->bn[i] + 3 * (size_t)j;
+		st[0] = mean;
+		st[1] = var;
+		st[2] = inv;
+		for (size_t r = 0; r < rows; r++) {
+			double xh = (x[r * dim + j] - mean) * inv;
+			w->mask[i][r * dim + j] = (float)xh;
+			out[r * dim + j] = (float)(gamma * xh + beta);
+		}
+	}
+}
+
+void nn_bn_update(struct nn_model *m, const struct nn_work *w)
+{
+	assert(w->training);
+	for (uint32_t i = 0; i < m->spec.n_layers; i++) {
+		const struct nn_layer_spec *l = &m->spec.layers[i];
+		if (l->kind != NN_LAYER_BATCH_NORM)
+			continue;
+		uint32_t dim = m->in_dim[i];
+		float *mean = m->params + m->kernel_off[i] + ((l->scale ? 1u : 0u) + (l->center ? 1u : 0u)) * (size_t)dim;
+		float *var = mean + dim;
+		/* Keras: moving * momentum + batch * (1 - momentum), float32
+		 * variables times float32 constants */
+		const float mu = (float)l->momentum, one_minus = (float)(1.0 - l->momentum);
+		for (uint32_t j = 0; j < dim; j++) {
+			const double *st = w->bn[i] + 3 * (size_t)j;
+			mean[j] = mean[j] * mu + (float)st[0] * one_minus;
+			var[j] = var[j] * mu + (float)st[1] * one_minus;
+		}
+	}
+}
+
 void nn_forward(const struct nn_model *m, struct nn_work *w, const float *x, size_t n,
 		struct nn_rng *rng)
 {
@@ -484,6 +658,11 @@ void nn_forward(const struct nn_model *m, struct nn_work *w, const float *x, siz
 	for (uint32_t i = 0; i < m->spec.n_layers; i++) {
 		const struct nn_layer_spec *l = &m->spec.layers[i];
 		w->in[i] = in;
+		if (l->kind == NN_LAYER_BATCH_NORM) {
+			bn_forward(l, m->params + m->kernel_off[i], w, (int)i, in, w->a[i], n, m->in_dim[i]);
+			in = w->a[i];
+			continue;
+		}
 		if (l->kind == NN_LAYER_NORMALIZATION) {
 			norm_forward(m->params + m->kernel_off[i], in, w->a[i], n, m->in_dim[i]);
 			in = w->a[i];
@@ -583,6 +762,36 @@ double nn_loss_batch_weighted(const struct nn_model *m, struct nn_work *w, const
 	return total;
 }
 
+/* Batch normalization's backward pass in place on g (rows x dim), per
+ * feature in double: dgamma = sum dy xhat, dbeta = sum dy, and
+ * dx = gamma inv / N (N dy - sum dy - xhat sum dy xhat). The moving
+ * statistics get no gradient (they stay 0 in m->grads). */
+static void bn_backward(struct nn_model *m, struct nn_work *w, int i, float *g, size_t rows)
+{
+	const struct nn_layer_spec *l = &m->spec.layers[i];
+	uint32_t dim = m->in_dim[i];
+	struct bn_weights b = bn_weights(l, m->params + m->kernel_off[i], dim);
+	float *d_gamma = l->scale ? m->grads + m->kernel_off[i] : NULL;
+	float *d_beta = l->center ? m->grads + m->kernel_off[i] + (l->scale ? dim : 0) : NULL;
+	const float *xhat = w->mask[i];
+	for (uint32_t j = 0; j < dim; j++) {
+		double sum_dy = 0.0, sum_dy_xh = 0.0;
+		for (size_t r = 0; r < rows; r++) {
+			double dy = g[r * dim + j];
+			sum_dy += dy;
+			sum_dy_xh += dy * xhat[r * dim + j];
+		}
+		if (d_gamma)
+			d_gamma[j] = (float)sum_dy_xh;
+		if (d_beta)
+			d_beta[j] = (float)sum_dy;
+		double gamma = b.gamma ? b.gamma[j] : 1.0, n = (double)rows;
+		double k = gamma * w->bn[i][3 * (size_t)j + 2] / n;
+		for (size_t r = 0; r < rows; r++)
+			g[r * dim + j] = (float)(k * (n * g[r * dim + j] - sum_dy - xhat[r * dim + j] * sum_dy_xh));
+	}
+}
+
 double nn_backward(struct nn_model *m, struct nn_work *w, size_t n, float *dx)
 {
 	assert(w->training && n <= w->max_rows);
@@ -593,6 +802,12 @@ double nn_backward(struct nn_model *m, struct nn_work *w, size_t n, float *dx)
 		if (l->kind == NN_LAYER_DROPOUT) {
 			if (l->rate != 0.0)
 				multiply(g, w->mask[i], n * m->out_dim[i]);
+			continue;
+		}
+		if (l->kind == NN_LAYER_BATCH_NORM) {
+			bn_backward(m, w, i, g, n);
+			if (i == m->first_trainable && !dx)
+				break;
 			continue;
 		}
 		if (l->kind == NN_LAYER_NORMALIZATION) {
@@ -638,7 +853,7 @@ double nn_backward(struct nn_model *m, struct nn_work *w, size_t n, float *dx)
 			}
 			penalty += l->l2 * squares;
 		}
-		if (i == m->first_dense && !dx)
+		if (i == m->first_trainable && !dx)
 			break;
 		/* dX = dZ W^T */
 		nn_mat_gemm_tiled(w->par, false, true, n, in, units, 1.0f, g, units, kernel, units,
@@ -777,6 +992,13 @@ static uint64_t layout_fingerprint(const struct nn_model *m)
 			/* a marker no dense layer can write (units <= 2^16) */
 			nn_put_u32(bytes + len, 0xFFFFFFFFu);
 			nn_put_u32(bytes + len + 4, 0x4E4F524Du); /* "NORM" */
+			len += 8;
+			continue;
+		}
+		if (l->kind == NN_LAYER_BATCH_NORM) {
+			/* "BN" plus which of gamma and beta it has */
+			nn_put_u32(bytes + len, 0xFFFFFFFEu);
+			nn_put_u32(bytes + len + 4, 0x424E0000u | (l->scale ? 2u : 0u) | (l->center ? 1u : 0u));
 			len += 8;
 			continue;
 		}

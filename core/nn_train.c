@@ -84,29 +84,44 @@ struct opt_args {
 	const struct nn_opt_spec *opt; /* the spec with this step's learning rate */
 };
 
+static void opt_range(struct nn_model *m, const struct nn_opt_spec *opt, size_t lo, size_t len)
+{
+	nn_opt_table[m->spec.opt.kind].step(opt, m->steps, m->params + lo, m->grads + lo,
+					    m->slots ? m->slots + lo : NULL, len, m->n_params);
+}
+
+/* Chunk i of the trainable spans: each span cut into OPT_CHUNK pieces, the
+ * spans one after the other. */
 static void opt_chunk(void *arg, size_t i)
 {
 	const struct opt_args *o = arg;
 	struct nn_model *m = o->m;
-	size_t lo = m->frozen + i * OPT_CHUNK, len = m->n_params - lo < OPT_CHUNK ? m->n_params - lo : OPT_CHUNK;
 
-	nn_opt_table[m->spec.opt.kind].step(o->opt, m->steps, m->params + lo, m->grads + lo,
-					    m->slots ? m->slots + lo : NULL, len, m->n_params);
+	for (uint32_t s = 0; s < m->n_train_spans; s++) {
+		size_t chunks = (m->train_len[s] + OPT_CHUNK - 1) / OPT_CHUNK;
+		if (i < chunks) {
+			size_t lo = i * OPT_CHUNK, left = m->train_len[s] - lo;
+			opt_range(m, o->opt, m->train_off[s] + lo, left < OPT_CHUNK ? left : OPT_CHUNK);
+			return;
+		}
+		i -= chunks;
+	}
 }
 
 /* One optimizer update at learning rate lr of every trainable parameter
- * (all but the frozen prefix: a leading normalization layer's), in chunks
- * through par. */
+ * (the model's trainable spans: never a normalization layer's weights or
+ * batch normalization's moving statistics), in chunks through par. */
 static void opt_update(struct nn_model *m, const struct nn_par *par, double lr)
 {
-	size_t p = m->frozen;
 	struct nn_opt_spec opt = m->spec.opt;
-	struct opt_args o = {m, (m->n_params - p + OPT_CHUNK - 1) / OPT_CHUNK, &opt};
+	struct opt_args o = {m, 0, &opt};
 
 	opt.learning_rate = lr;
+	for (uint32_t s = 0; s < m->n_train_spans; s++)
+		o.chunks += (m->train_len[s] + OPT_CHUNK - 1) / OPT_CHUNK;
 	if (!par || o.chunks < 2) {
-		nn_opt_table[m->spec.opt.kind].step(&opt, m->steps, m->params + p, m->grads + p,
-						    m->slots ? m->slots + p : NULL, m->n_params - p, m->n_params);
+		for (uint32_t s = 0; s < m->n_train_spans; s++)
+			opt_range(m, &opt, m->train_off[s], m->train_len[s]);
 		return;
 	}
 	nn_par_for(par, o.chunks, opt_chunk, &o);
@@ -637,6 +652,7 @@ static int train_epoch(struct nn_train *t, const atomic_int *cancel, struct nn_e
 			t->rng = epoch_start;
 			return NN_EDIVERGED;
 		}
+		nn_bn_update(m, &t->work);
 		m->steps++;
 		/* Keras: schedule(iterations) before the step is counted */
 		opt_update(m, t->par, t->opts.reduce_lr_on_plateau ? t->lr : nn_lr_at(&m->spec.opt, m->steps - 1));

@@ -881,7 +881,7 @@ function viewModels(view) {
 function describeLayers(m) {
 	return [m.input_dim, ...m.layers.map((l) => (l.type === 'dense'
 		? `${l.units} ${typeof l.activation === 'string' ? l.activation : l.activation.type}`
-		: l.type === 'normalization' ? 'normalization' : `dropout ${l.rate}`))].join(' → ');
+		: l.type === 'normalization' || l.type === 'batch_normalization' ? l.type : `dropout ${l.rate}`))].join(' → ');
 }
 
 function describeOptimizer(o, full) {

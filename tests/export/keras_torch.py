@@ -8,7 +8,8 @@ stdout: {"output": [[...]]}
 Only the Keras 3 to_json() fields are read, the way keras.models.model_from_json
 would read them: Sequential -> layers; InputLayer.batch_shape; Dense units,
 activation, use_bias; Dropout (identity in inference); LeakyReLU negative_slope;
-ELU alpha. The weights are get_weights()'s flat list, consumed in order."""
+ELU alpha; Normalization axis -1 (mean/variance in the config, or its weights
+mean, variance, count); BatchNormalization axis -1 (inference: moving statistics). The weights are get_weights()'s flat list, consumed in order."""
 import json
 import sys
 
@@ -47,6 +48,29 @@ def main():
                 if cfg["use_bias"]:
                     x = x + torch.tensor(weights.pop(0), dtype=torch.float32)
                 x = ACTS[cfg["activation"]](x)
+            elif cls == "Normalization":
+                # Keras 3: (x - mean) / maximum(sqrt(variance), epsilon 1e-7), axis -1;
+                # given values in the config, else the weights mean, variance, count
+                assert cfg["axis"] in (-1, [-1]) and not cfg["invert"], cfg
+                if cfg["mean"] is not None:
+                    mean, var = cfg["mean"], cfg["variance"]
+                else:
+                    mean, var, count = weights.pop(0), weights.pop(0), weights.pop(0)
+                    assert isinstance(count, int) or float(count).is_integer(), count
+                mean = torch.tensor(mean, dtype=torch.float32)
+                var = torch.tensor(var, dtype=torch.float32)
+                assert list(mean.shape) == [x.shape[1]] == list(var.shape), (mean.shape, var.shape)
+                x = (x - mean) / torch.maximum(torch.sqrt(var), torch.tensor(1e-7, dtype=torch.float32))
+            elif cls == "BatchNormalization":
+                # Keras 3 at inference: gamma (x - moving_mean) / sqrt(moving_variance + epsilon) + beta;
+                # weights gamma (scale), beta (center), moving_mean, moving_variance
+                assert cfg["axis"] in (-1, [-1]), cfg
+                gamma = torch.tensor(weights.pop(0), dtype=torch.float32) if cfg["scale"] else 1.0
+                beta = torch.tensor(weights.pop(0), dtype=torch.float32) if cfg["center"] else 0.0
+                mm = torch.tensor(weights.pop(0), dtype=torch.float32)
+                mv = torch.tensor(weights.pop(0), dtype=torch.float32)
+                assert list(mm.shape) == [x.shape[1]] == list(mv.shape), (mm.shape, mv.shape)
+                x = gamma * (x - mm) / torch.sqrt(mv + cfg["epsilon"]) + beta
             elif cls == "Dropout":
                 pass
             elif cls == "LeakyReLU":

@@ -11,6 +11,9 @@ each export is run by an independent implementation on the same rows:
           get_weights() list (tests/export/keras_torch.py), and fitd imports
           the document again (POST /v1/models {"keras"}) and takes the flat
           list through PUT /v1/models/{id}/weights.
+Two models start with a normalization layer, one adapted at its first
+training (the Keras export carries its mean, variance and count as weights)
+and one with given values (in the Keras config, as Keras keeps them).
 Every output equals POST /v1/models/{id}/predict's predictions within 1e-5
 (absolute, plus 1e-5 relative for values above 1): the runtimes compute the
 same float32 matrix products in other orders (a few ulps over <= 8 terms) and
@@ -52,6 +55,21 @@ BINARY = [
     {"type": "dense", "units": 8, "activation": {"type": "gelu", "approximate": True}},
     {"type": "dense", "units": 1, "activation": "sigmoid"},
 ]
+# A normalization layer first: adapted at the first training (its weights
+# mean, variance, count in the Keras export) or given (in the Keras config).
+NORMALIZED = [
+    {"type": "normalization"},
+    {"type": "dense", "units": 6, "activation": "tanh"},
+    {"type": "dense", "units": 2, "activation": "linear"},
+]
+GIVEN = [
+    {"type": "normalization", "mean": [0.5, -1, 20, 0, 3.25], "variance": [0.25, 4, 900, 1e-4, 2]},
+    {"type": "dense", "units": 4, "activation": "relu"},
+    {"type": "dense", "units": 3, "activation": "softmax"},
+]
+# features of very different scales and offsets, so that adapting matters
+SCALES = [(1.0, 0.0), (10.0, 5.0), (100.0, -300.0), (0.01, 0.0), (1000.0, 2000.0)]
+LAYERS = {"classifier": CLASSIFIER, "regression": REGRESSION, "normalized": NORMALIZED, "given": GIVEN}
 INPUTS = 5
 
 
@@ -79,9 +97,10 @@ class TestExport(FitdCase):
         rng = random.Random(13)
         x = [[round(rng.uniform(-2, 2), 3) for _ in range(INPUTS)] for _ in range(120)]
         cls.rows = [[round(rng.uniform(-3, 3), 4) for _ in range(INPUTS)] for _ in range(16)]
+        cls.x = x
 
-        def train(name, layers, loss, y):
-            r = c.post("/v1/datasets", {"name": name, "x": x, "y": y})
+        def train(name, layers, loss, y, xs=x):
+            r = c.post("/v1/datasets", {"name": name, "x": xs, "y": y})
             assert r.status == 201, r
             body = {"name": name, "input_dim": INPUTS, "layers": layers, "loss": loss,
                     "optimizer": {"type": "adam", "learning_rate": 0.01}, "seed": 7}
@@ -97,6 +116,10 @@ class TestExport(FitdCase):
                                 [int(abs(sum(row)) * 2) % 3 for row in x]),
             "regression": train("regression", REGRESSION, "mse", [[sum(row), row[0] * row[1]] for row in x]),
             "binary": train("binary", BINARY, "binary_crossentropy", [1 if row[0] > row[1] else 0 for row in x]),
+            "normalized": train("normalized", NORMALIZED, "mse", [[sum(row), row[0] - row[1]] for row in x],
+                                [[v * a + b for v, (a, b) in zip(row, SCALES)] for row in x]),
+            "given": train("given", GIVEN, "sparse_categorical_crossentropy",
+                           [int(abs(sum(row)) * 2) % 3 for row in x]),
         }
         cls.client = c
 
@@ -238,7 +261,7 @@ class TestExport(FitdCase):
 
     def test_keras_in_torch_and_back_through_fitd(self):
         c = self.client
-        for name in ("classifier", "regression"):
+        for name in ("classifier", "regression", "normalized", "given"):
             mid = self.models[name][0]
             doc = self.export(mid, "keras").json
             self.assertEqual(sorted(doc), ["config", "weights"])
@@ -251,16 +274,54 @@ class TestExport(FitdCase):
             self.assertEqual(ref.returncode, 0, "%s: %s" % (name, ref.stderr[-2000:]))
             self.assertClose(json.loads(ref.stdout)["output"], want, "%s keras in torch" % name)
 
-            loss = "sparse_categorical_crossentropy" if name == "classifier" else "mse"
+            loss = "sparse_categorical_crossentropy" if name in ("classifier", "given") else "mse"
             m = c.post("/v1/models", {"name": name + "-again", "loss": loss, "keras": doc["config"]})
             self.assertStatus(m, 201, "fitd imports its own Keras export")
-            self.assertEqual([l["type"] for l in m.json["layers"]],
-                             [l["type"] for l in (CLASSIFIER if name == "classifier" else REGRESSION)])
+            self.assertEqual([l["type"] for l in m.json["layers"]], [l["type"] for l in LAYERS[name]])
             self.assertStatus(c.put("/v1/models/%d/weights" % m.json["id"], doc["weights"]), 200,
                               "PUT takes get_weights()'s flat list")
             self.assertEqual(c.get("/v1/models/%d/weights" % m.json["id"]).json,
                              c.get("/v1/models/%d/weights" % mid).json)
             self.assertEqual(self.predict(m.json["id"]), want, "%s: the same model again" % name)
+
+    def test_normalization_in_each_format(self):
+        """The normalization layer's form in each file: ONNX Sub and Div with
+        the mean and the denominators as initializers, the C file's float
+        arrays, Keras's Normalization with weights (adapted) or config
+        values (given); and the adapted statistics are those of the rows."""
+        c = self.client
+        adapted = c.get("/v1/models/%d/weights" % self.models["normalized"][0]).json["layers"][0]
+        self.assertEqual(adapted["count"], 120)
+        self.assertAlmostEqual(adapted["mean"][2], sum(100 * row[2] - 300 for row in self.x) / 120, delta=1e-3)
+        for name in ("normalized", "given"):
+            mid = self.models[name][0]
+            path = self.scratch("%s-ops.onnx" % name)
+            with open(path, "wb") as f:
+                f.write(self.export(mid, "onnx").body)
+            ops = subprocess.run(
+                [DEB_PYTHON, "-c", "import onnx, sys; g = onnx.load(sys.argv[1]).graph; "
+                 "print(' '.join(n.op_type for n in g.node)); print(' '.join(i.name for i in g.initializer))", path],
+                capture_output=True, text=True, timeout=T(120))
+            self.assertEqual(ops.returncode, 0, ops.stderr[-2000:])
+            nodes, inits = ops.stdout.splitlines()
+            self.assertEqual(nodes.split()[:2], ["Sub", "Div"], name)
+            self.assertIn("l0.mean", inits.split())
+            self.assertIn("l0.denominator", inits.split())
+            self.assertIn("fitd_denominator_0", self.export(mid, "c").text)
+            doc = self.export(mid, "keras").json
+            norm = doc["config"]["config"]["layers"][1]
+            self.assertEqual((norm["class_name"], norm["config"]["axis"], norm["config"]["invert"]),
+                             ("Normalization", -1, False))
+        given = self.export(self.models["given"][0], "keras").json
+        cfg = given["config"]["config"]["layers"][1]["config"]
+        self.assertEqual(cfg["mean"], GIVEN[0]["mean"])
+        self.assertEqual(cfg["variance"][:3] + cfg["variance"][4:], [0.25, 4, 900, 2])
+        self.assertAlmostEqual(cfg["variance"][3], 1e-4, delta=1e-11)  # float32's 1e-4
+        self.assertEqual(len(given["weights"]), 4, "given values are no weights: two dense layers' kernel and bias")
+        doc = self.export(self.models["normalized"][0], "keras").json
+        self.assertEqual(doc["config"]["config"]["layers"][1]["config"]["mean"], None)
+        self.assertEqual(doc["weights"][:3], [adapted["mean"], adapted["variance"], adapted["count"]])
+        self.assertEqual(len(doc["weights"]), 7)
 
     def test_keras_refuses_what_it_cannot_express(self):
         r = self.client.get("/v1/models/%d/export?format=keras" % self.models["binary"][0])

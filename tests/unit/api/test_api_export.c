@@ -262,25 +262,103 @@ START_TEST(test_flat_weights)
 }
 END_TEST
 
-/* Out of memory at every allocation in turn: the same file or a 503, never a
- * shorter file (LeakSanitizer under make test-san: no leak either way). */
-START_TEST(test_export_out_of_memory)
+/* input 2 -> normalization (mean 1, -2; variance 4, 0) -> dense 1: 5 + 3 params */
+static void norm_model(struct api_model_def *def, float *params, size_t *n, bool given)
+{
+	static const float w[] = {1.0f, -2.0f, 4.0f, 0.0f, 7.0f, 0.5f, -0.25f, 0.125f};
+
+	memset(def, 0, sizeof *def);
+	def->spec.input_dim = 2;
+	def->spec.n_layers = 2;
+	def->spec.layers[0].kind = NN_LAYER_NORMALIZATION;
+	def->spec.layers[0].norm_given = given;
+	nn_dense_defaults(&def->spec.layers[1], 1, NN_ACT_LINEAR);
+	def->spec.loss.kind = NN_LOSS_MSE;
+	nn_opt_defaults(NN_OPT_ADAM, &def->spec.opt);
+	*n = sizeof w / sizeof w[0];
+	memcpy(params, w, sizeof w);
+}
+
+/* The C file divides by max(sqrt(variance), 1e-7): 2 and float32's 1e-7
+ * (a variance of 0 is Keras's epsilon, not a division by zero); Keras gets
+ * the weights mean, variance, count when adapted and config values when
+ * given; the flat list reads them back, count a whole number >= 0. */
+START_TEST(test_normalization_exports)
 {
 	struct api_model_def def;
-	float params[32];
-	size_t n, ref_len, len;
+	struct api_err err = {0};
+	float params[8], got[8];
+	size_t n, len;
+	char *c, *k;
+	struct tbody flat = tq("[[3, 4], [0.25, 9], 12, [[1], [2]], [0.5]]");
+	struct tbody negative = tq("[[3, 4], [0.25, -9], 12, [[1], [2]], [0.5]]");
+	struct tbody fraction = tq("[[3, 4], [0.25, 9], 1.5, [[1], [2]], [0.5]]");
+	struct tbody dense_only = tq("[[[1], [2]], [0.5]]");
+
+	norm_model(&def, params, &n, false);
+	c = api_export(API_EXPORT_C, &def, 1, params, &len, &err);
+	ck_assert_msg(c != NULL, "%s", err.message);
+	ck_assert(strstr(c, "fitd_mean_0[2] = {\n\t1.0f, -2.0f\n};"));
+	ck_assert_msg(strstr(c, "fitd_denominator_0[2] = {\n\t2.0f, 1.00000001e-07f\n};"), "%s", c);
+	ck_assert(strstr(c, "xn[i] = (x[i] - fitd_mean_0[i]) / fitd_denominator_0[i];"));
+	ck_assert(strstr(c, "z += xn[i] * fitd_kernel_1[i][j];"));
+	free(c);
+	k = api_export(API_EXPORT_KERAS, &def, 1, params, &len, &err);
+	ck_assert_msg(k != NULL, "%s", err.message);
+	ck_assert(strstr(k, "\"class_name\":\"Normalization\""));
+	ck_assert(strstr(k, "\"mean\":null"));
+	ck_assert_msg(strstr(k, "\"weights\":[[1,-2],[4,0],7,[[0.5],[-0.25]],[0.125]]}"), "%s", k);
+	free(k);
+	ck_assert_int_eq(api_weights_decode(flat.p, flat.n, &def.spec, got, &err), 0);
+	ck_assert_float_eq(got[0], 3.0f);
+	ck_assert_float_eq(got[3], 9.0f);
+	ck_assert_float_eq(got[4], 12.0f);
+	ck_assert_float_eq(got[6], 2.0f);
+	ck_assert_float_eq(got[7], 0.5f);
+	ck_assert_int_eq(api_weights_decode(negative.p, negative.n, &def.spec, got, &err), -1);
+	t_expect_err(&err, API_VALIDATION_FAILED, "[1][1]", "negative", "a negative variance");
+	memset(&err, 0, sizeof err);
+	ck_assert_int_eq(api_weights_decode(fraction.p, fraction.n, &def.spec, got, &err), -1);
+	t_expect_err(&err, API_VALIDATION_FAILED, "[2]", "whole", "a fractional count");
+	memset(&err, 0, sizeof err);
+	ck_assert_int_eq(api_weights_decode(dense_only.p, dense_only.n, &def.spec, got, &err), -1);
+	t_expect_err(&err, API_VALIDATION_FAILED, "", "5 arrays", "the normalization arrays left out");
+	memset(&err, 0, sizeof err);
+
+	norm_model(&def, params, &n, true); /* given: in the config, no weights */
+	k = api_export(API_EXPORT_KERAS, &def, 1, params, &len, &err);
+	ck_assert_msg(k != NULL, "%s", err.message);
+	ck_assert_msg(strstr(k, "\"mean\":[1,-2],\"variance\":[4,0]"), "%s", k);
+	ck_assert(strstr(k, "\"weights\":[[[0.5],[-0.25]],[0.125]]}"));
+	free(k);
+	memcpy(got, params, sizeof got);
+	ck_assert_int_eq(api_weights_decode(dense_only.p, dense_only.n, &def.spec, got, &err), 0);
+	ck_assert_mem_eq(got, params, 5 * sizeof(float)); /* the given values kept */
+	ck_assert_float_eq(got[5], 1.0f);
+	ck_assert_float_eq(got[7], 0.5f);
+	tb_free(&flat);
+	tb_free(&negative);
+	tb_free(&fraction);
+	tb_free(&dense_only);
+}
+END_TEST
+
+/* Out of memory at every allocation in turn: the same file or a 503, never a
+ * shorter file (LeakSanitizer under make test-san: no leak either way). */
+static void export_out_of_memory(const struct api_model_def *def, const float *params, int _i)
+{
+	size_t ref_len, len;
 	struct api_err err = {0};
 	enum api_export_format f = (enum api_export_format)_i;
 	char *ref, *got;
 	bool fired = true;
 
-	small_model(&def, params, &n);
-	ref = api_export(f, &def, 3, params, &ref_len, &err);
+	ref = api_export(f, def, 3, params, &ref_len, &err);
 	ck_assert_ptr_nonnull(ref);
 	for (long nth = 1; fired; nth++) {
 		memset(&err, 0, sizeof err);
 		api_alloc_fail_nth(nth);
-		got = api_export(f, &def, 3, params, &len, &err);
+		got = api_export(f, def, 3, params, &len, &err);
 		fired = !api_alloc_fail_pending();
 		api_alloc_fail_nth(0);
 		if (got) {
@@ -293,6 +371,78 @@ START_TEST(test_export_out_of_memory)
 		}
 	}
 	free(ref);
+}
+
+START_TEST(test_export_out_of_memory)
+{
+	struct api_model_def def;
+	float params[32];
+	size_t n;
+
+	small_model(&def, params, &n);
+	export_out_of_memory(&def, params, _i);
+}
+END_TEST
+
+/* input 2 -> batch normalization (gamma 2, 1; beta 0.5, 0; moving mean 1,
+ * -1; moving variance 3, 0.999) -> dense 1: the C file's scale and shift are
+ * nn_bn_affine's floats, the Keras weights its four arrays. */
+static void bn_model(struct api_model_def *def, float *params, size_t *n)
+{
+	static const float w[] = {2.0f, 1.0f, 0.5f, 0.0f, 1.0f, -1.0f, 3.0f, 0.999f, 0.25f, -0.75f, 0.125f};
+
+	memset(def, 0, sizeof *def);
+	def->spec.input_dim = 2;
+	def->spec.n_layers = 2;
+	nn_bn_defaults(&def->spec.layers[0]);
+	nn_dense_defaults(&def->spec.layers[1], 1, NN_ACT_LINEAR);
+	def->spec.loss.kind = NN_LOSS_MSE;
+	nn_opt_defaults(NN_OPT_ADAM, &def->spec.opt);
+	*n = sizeof w / sizeof w[0];
+	memcpy(params, w, sizeof w);
+}
+
+START_TEST(test_batch_norm_exports)
+{
+	struct api_model_def def;
+	struct api_err err = {0};
+	float params[11], s[2], t[2];
+	size_t n, len;
+	char *c, *k, want[128];
+
+	bn_model(&def, params, &n);
+	nn_bn_affine(&def.spec.layers[0], params, 2, s, t);
+	/* s = gamma / sqrt(var + 1e-3): 2 / sqrt(3.001), 1 / sqrt(1) = 1; t = beta - mean s */
+	ck_assert(fabs(s[0] - 2.0 / sqrt(3.001)) < 1e-7 && s[1] == 1.0f);
+	ck_assert(fabs(t[0] - (0.5 - 2.0 / sqrt(3.001))) < 1e-7 && t[1] == 1.0f);
+	c = api_export(API_EXPORT_C, &def, 1, params, &len, &err);
+	ck_assert_msg(c != NULL, "%s", err.message);
+	snprintf(want, sizeof want, "fitd_scale_0[2] = {\n\t%.9gf, 1.0f\n};", (double)s[0]);
+	ck_assert_msg(strstr(c, want), "%s\nwant %s", c, want);
+	ck_assert(strstr(c, "xn[i] = x[i] * fitd_scale_0[i] + fitd_shift_0[i];"));
+	ck_assert(strstr(c, "z += xn[i] * fitd_kernel_1[i][j];"));
+	free(c);
+	k = api_export(API_EXPORT_KERAS, &def, 1, params, &len, &err);
+	ck_assert_msg(k != NULL, "%s", err.message);
+	ck_assert(strstr(k, "\"class_name\":\"BatchNormalization\""));
+	ck_assert(strstr(k, "\"momentum\":0.99,\"epsilon\":0.001,\"center\":true,\"scale\":true"));
+	ck_assert_msg(strstr(k, "\"weights\":[[2,1],[0.5,0],[1,-1],[3,0.999000013],[[0.25],[-0.75]],[0.125]]}"), "%s", k);
+	free(k);
+}
+END_TEST
+
+START_TEST(test_norm_export_out_of_memory)
+{
+	struct api_model_def def;
+	float params[11];
+	size_t n;
+
+	norm_model(&def, params, &n, false);
+	export_out_of_memory(&def, params, _i);
+	norm_model(&def, params, &n, true);
+	export_out_of_memory(&def, params, _i);
+	bn_model(&def, params, &n);
+	export_out_of_memory(&def, params, _i);
 }
 END_TEST
 
@@ -309,6 +459,9 @@ Suite *suite_api_export(void)
 	tcase_add_test(ex, test_onnx_header);
 	tcase_add_test(ex, test_keras_and_refusals);
 	tcase_add_test(ex, test_flat_weights);
+	tcase_add_test(ex, test_normalization_exports);
+	tcase_add_test(ex, test_batch_norm_exports);
+	tcase_add_loop_test(ex, test_norm_export_out_of_memory, API_EXPORT_ONNX, API_EXPORT_KERAS + 1);
 	tcase_add_loop_test(ex, test_export_out_of_memory, API_EXPORT_ONNX, API_EXPORT_KERAS + 1);
 	suite_add_tcase(s, ex);
 	return s;

@@ -957,9 +957,9 @@ static const struct {
 	{"{'keras': " KSEQ(KIN(4) ", {'class_name': 'Conv2D', 'config': {'filters': 8}}, " KDENSE("'units': 1")) ", "
 	 LOSS "}",
 	 API_VALIDATION_FAILED, "keras.config.layers[1].class_name", "Conv2D"},
-	{"{'keras': " KSEQ(KIN(4) ", " KDENSE("'units': 4") ", {'class_name': 'BatchNormalization', 'config': {}}, "
+	{"{'keras': " KSEQ(KIN(4) ", " KDENSE("'units': 4") ", {'class_name': 'LayerNormalization', 'config': {}}, "
 			   KDENSE("'units': 1")) ", " LOSS "}",
-	 API_VALIDATION_FAILED, "keras.config.layers[2].class_name", "BatchNormalization"},
+	 API_VALIDATION_FAILED, "keras.config.layers[2].class_name", "LayerNormalization"},
 	/* no input shape anywhere */
 	{"{'keras': " KSEQ(KDENSE("'units': 4") ", " KDENSE("'units': 1")) ", " LOSS "}", API_VALIDATION_FAILED,
 	 "input_dim", "input shape"},
