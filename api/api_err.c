@@ -54,7 +54,7 @@ const char *api_code_name(enum api_code code)
 /* Copies s, replacing every byte that does not start a valid UTF-8 sequence
  * with '?': messages quote request bytes (a CSV cell, a key) and may have
  * been cut to fit their buffer in the middle of a character. */
-static void utf8_clean(const char *s, char *out, size_t size)
+void api_utf8_clean(const char *s, char *out, size_t size)
 {
 	size_t o = 0, n = strlen(s);
 
@@ -85,8 +85,8 @@ char *api_err_json(const struct api_err *err)
 
 	if (!e)
 		goto fail;
-	utf8_clean(err->message[0] ? err->message : api_code_name(err->code), message, sizeof message);
-	utf8_clean(err->field, field, sizeof field);
+	api_utf8_clean(err->message[0] ? err->message : api_code_name(err->code), message, sizeof message);
+	api_utf8_clean(err->field, field, sizeof field);
 	cJSON_AddStringToObject(e, "code", api_code_name(err->code));
 	cJSON_AddStringToObject(e, "message", message);
 	if (field[0])

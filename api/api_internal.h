@@ -84,6 +84,10 @@ void api_float_fix_json(cJSON *root, const char *body, size_t len);
 /* The value itself, for arrays of numbers. */
 bool api_number_value(const cJSON *item, double *out);
 bool api_utf8_valid(const char *s, size_t len);
+/* Copies s into out (size bytes), every byte that does not start a valid
+ * UTF-8 sequence replaced by '?': messages quote request bytes and may have
+ * been cut to fit their buffer in the middle of a character. */
+void api_utf8_clean(const char *s, char *out, size_t size);
 
 /* cJSON helpers for encoders. cJSON prints numbers with 15 significant
  * digits when they compare equal within a tolerance, which changes large

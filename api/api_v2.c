@@ -342,9 +342,11 @@ char *api_v2_server_encode(const char *version)
 char *api_v2_error_json(const struct api_err *err)
 {
 	struct api_buf b = {0};
+	char message[sizeof err->message];
 
+	api_utf8_clean(err->message[0] ? err->message : api_code_name(err->code), message, sizeof message);
 	api_buf_puts(&b, "{\"error\":");
-	put_string(&b, err->message);
+	put_string(&b, message);
 	api_buf_puts(&b, "}");
 	return api_buf_finish(&b);
 }

@@ -24,7 +24,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(nn_spec_check(&def.spec, &n_params, NULL) == NN_OK, "an accepted model fails nn_spec_check");
 	FUZZ_CHECK(n_params >= 1 && n_params <= NN_MAX_PARAMS, "n_params %llu", (unsigned long long)n_params);
 	FUZZ_CHECK(def.spec.n_layers >= 1 && def.spec.n_layers <= NN_MAX_LAYERS, "n_layers %u", def.spec.n_layers);
-	FUZZ_CHECK(fuzz_name_ok(def.name), "an accepted model has an invalid name");
+	FUZZ_CHECK(!def.name[0] || (fuzz_name_ok(def.name) && api_model_name_valid(def.name)),
+		   "an accepted model has an invalid name");
 	canon = api_model_def_encode(&def);
 	FUZZ_CHECK(canon != NULL, "api_model_def_encode returned NULL");
 	memset(&err, 0, sizeof err);
