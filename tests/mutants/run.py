@@ -28,7 +28,7 @@ sys.dont_write_bytecode = True
 from mutants import MUTANTS  # noqa: E402
 
 SOURCE_DIRS = ("server", "api", "core")
-COPY = ("Makefile", "api", "core", "server", "migrations", "web", "tests")
+COPY = ("Makefile", "api", "core", "server", "migrations", "web", "docs", "tests")
 MAKE_VARS = ["CFLAGS=-O2 -g -Wno-error"]
 TEST_TIMEOUT = 300
 
