@@ -105,7 +105,7 @@ def try_writes(srv, model_id, tag, rounds=60):
     for i in range(rounds):
         for what, method, path, body in (
                 ("dataset", "POST", "/v1/datasets", small_dataset(i)),
-                ("model", "POST", "/v1/models", fitdlib.tutorial_model(name="%s-%d" % (tag, i))),
+                ("model", "POST", "/v1/models", fitdlib.tutorial_model()),
                 ("stored prediction", "POST", "/v1/models/%d/predict" % model_id,
                  {"instances": [[0.1, 0.2, 0.3, 0.4]] * 50})):
             try:
@@ -159,8 +159,8 @@ def job_epoch(srv, job_id):
 def setup(srv):
     x, y = fitdlib.blobs(n=1000)
     ds = srv.post("/v1/datasets", {"name": "train", "x": x, "y": y}).json["id"]
-    m = srv.post("/v1/models", fitdlib.tutorial_model(name="writer")).json["id"]
-    long_model = srv.post("/v1/models", fitdlib.tutorial_model(name="long")).json["id"]
+    m = srv.post("/v1/models", fitdlib.tutorial_model()).json["id"]
+    long_model = srv.post("/v1/models", fitdlib.tutorial_model()).json["id"]
     job = srv.post("/v1/jobs", {"model_id": long_model, "dataset_id": ds, "epochs": 1000000,
                                 "batch_size": 8}).json["id"]
     fitdlib.wait_for(lambda: job_epoch(srv, job) > 3, 30, "the long job to commit epochs")
@@ -209,7 +209,7 @@ def disk_full(rep, binary, d, mb):
         rep.figure("disk full: the refusal", "%s %s" % (refused[1], refused[2].decode("utf-8", "replace")))
     # every kind of write, now that the disk is surely full
     kinds = {}
-    other = srv.post("/v1/models", fitdlib.tutorial_model(name="other")).status
+    other = srv.post("/v1/models", fitdlib.tutorial_model()).status
     kinds["POST /v1/models"] = other
     kinds["POST /v1/datasets"] = srv.post("/v1/datasets", small_dataset(999)).status
     kinds["POST predict (stored)"] = srv.post("/v1/models/%d/predict" % m, {"instances": [[1, 2, 3, 4]] * 200}).status

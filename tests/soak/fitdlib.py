@@ -288,12 +288,16 @@ def wait_job(srv, job_id, timeout=60, statuses=("succeeded", "failed", "cancelle
 # ---- bodies ---------------------------------------------------------------------------------------
 
 
-def tutorial_model(input_dim=4, outputs=4, hidden=(25, 15), name="tutorial", seed=42):
+def tutorial_model(input_dim=4, outputs=4, hidden=(25, 15), name=None, seed=42):
+    """The tutorial model's body; unnamed unless a name is given (names are
+    unique: a second model of the same name is a 409)."""
     layers = [{"type": "dense", "units": u, "activation": "relu"} for u in hidden]
     layers.append({"type": "dense", "units": outputs, "activation": "softmax"})
-    body = {"name": name, "input_dim": input_dim, "layers": layers,
+    body = {"input_dim": input_dim, "layers": layers,
             "loss": "sparse_categorical_crossentropy",
             "optimizer": {"type": "adam", "learning_rate": 0.001}, "metrics": ["accuracy"]}
+    if name is not None:
+        body["name"] = name
     if seed is not None:
         body["seed"] = seed
     return body

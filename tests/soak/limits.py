@@ -186,7 +186,7 @@ class Driver:
         if k < 97:
             return "POST", "/v1/datasets", {"name": "small", "x": [[1, 2, 3, 4]] * 4, "y": [0, 1, 2, 3]}
         if k < 99:
-            return "POST", "/v1/models", fitdlib.tutorial_model(name="mem", seed=k)
+            return "POST", "/v1/models", fitdlib.tutorial_model(seed=k)
         return "DELETE", "/v1/datasets/999999", None
 
     def run(self, n, threads):
