@@ -10,7 +10,7 @@
 #   disk          disk full (loop-mounted ext4), read-only database, RLIMIT_FSIZE
 #   idempotency   10 rounds of 50 concurrent POSTs with one key
 #   limits        hostile sizes refused (latency printed); RSS over 50,000 requests
-# --quick (< 90 s): slowloris 5 s, 16 vanishing uploads, crash loop 5 cycles + the poisonous job,
+# --quick (< 90 s): slowloris 5 s, 24 vanishing uploads, crash loop 5 cycles + the poisonous job,
 #   idempotency 2 rounds, limits without the 100,000 requests.
 #
 # Builds the release binary first (make build/fitd). Every suite starts its
