@@ -100,11 +100,9 @@ static void linger(struct predq *q)
 static void *writer(void *arg)
 {
 	struct predq *q = arg;
-	struct db *db = db_thread();
+	struct db *db = NULL;
 	size_t last_n = 0; /* predictions in the last batch */
 
-	if (db)
-		db_autocheckpoint_off(db);
 	for (;;) {
 		struct predq_item *batch, *last;
 		size_t n = 1;
@@ -130,6 +128,10 @@ static void *writer(void *arg)
 		last->next = NULL;
 		last_n = n;
 		pthread_mutex_unlock(&q->lock);
+		/* each batch: a connection opened read-only is reopened once writable */
+		db = db_thread();
+		if (db)
+			db_autocheckpoint_off(db);
 		write_batch(db, batch);
 		pthread_mutex_lock(&q->lock);
 		if (q->wal_full) {
@@ -164,6 +166,7 @@ static void *checkpointer(void *arg)
 			break;
 		pthread_mutex_unlock(&q->lock);
 		wal = 0;
+		db = db_thread();
 		if (db)
 			db_checkpoint(db, &wal, NULL); /* an I/O error shows in the next commit */
 		pthread_mutex_lock(&q->lock);

@@ -351,16 +351,16 @@ out:
 static void *worker_main(void *arg)
 {
 	struct worker_pool *pool = arg;
-	struct db *db = db_thread();
 
 	while (!jobq_stopping(pool->q)) {
+		/* each time: a connection opened read-only is reopened once writable */
+		struct db *db = db_thread();
 		struct run_state *s;
 		struct api_err err = {0};
 		int rc;
 
 		if (!db) {
 			jobq_wait_work(pool->q, 1000);
-			db = db_thread();
 			continue;
 		}
 		s = calloc(1, sizeof *s);

@@ -17,6 +17,8 @@
 #include "server/store/db_internal.h"
 
 #define BUSY_TIMEOUT_MS 10000
+/* How often a read-only connection tries to become writable again. */
+#define REOPEN_INTERVAL_MS 1000
 
 static char db_path[1024] = "./fitd.db";
 /* Set when a write fails because the file cannot be written (disk full,
@@ -58,6 +60,10 @@ struct db *db_open(const char *path, char *msg, size_t size)
 		sqlite3_free(emsg);
 		goto fail;
 	}
+	/* SQLite opens read-only, silently, a file it cannot open for writing
+	 * (an immutable file, a read-only mount): db_thread reopens later. */
+	db->readonly = sqlite3_db_readonly(db->h, "main") == 1;
+	clock_gettime(CLOCK_MONOTONIC, &db->opened);
 	return db;
 fail:
 	db_close(db);
@@ -84,6 +90,48 @@ static void thread_key_init(void)
 	pthread_key_create(&thread_key, thread_close);
 }
 
+static bool statement_active(struct db *db)
+{
+	for (sqlite3_stmt *st = sqlite3_next_stmt(db->h, NULL); st; st = sqlite3_next_stmt(db->h, st))
+		if (sqlite3_stmt_busy(st))
+			return true;
+	return false;
+}
+
+/* A connection opened while the file could not be written stays read-only
+ * for good: every write on its thread would answer 503 after the disk came
+ * back. Before each write, and once a second besides, when nothing is in
+ * flight on it, it is replaced in place (the same struct db) by a new one if
+ * that one can write. */
+static void reopen_if_writable(struct db *db, bool writing_next)
+{
+	struct timespec now;
+	struct db *fresh;
+	char msg[512];
+
+	if (!db->readonly || db->writing || statement_active(db))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!writing_next && (now.tv_sec - db->opened.tv_sec) * 1000 + (now.tv_nsec - db->opened.tv_nsec) / 1000000 <
+				     REOPEN_INTERVAL_MS)
+		return;
+	db->opened = now;
+	fresh = db_open(db_path, msg, sizeof msg);
+	if (!fresh || fresh->readonly) {
+		db_close(fresh);
+		return;
+	}
+	for (int i = 0; i < db->n_cached; i++)
+		sqlite3_finalize(db->cache[i].stmt);
+	sqlite3_close(db->h);
+	db->h = fresh->h;
+	db->n_cached = 0;
+	db->readonly = false;
+	if (db->no_autocheckpoint)
+		sqlite3_wal_autocheckpoint(db->h, 0);
+	free(fresh); /* its handle now belongs to db; its cache is empty */
+}
+
 struct db *db_thread(void)
 {
 	struct db *db;
@@ -91,8 +139,10 @@ struct db *db_thread(void)
 
 	pthread_once(&thread_once, thread_key_init);
 	db = pthread_getspecific(thread_key);
-	if (db)
+	if (db) {
+		reopen_if_writable(db, false);
 		return db;
+	}
 	db = db_open(db_path, msg, sizeof msg);
 	if (!db) {
 		fprintf(stderr, "fitd: %s\n", msg);
@@ -251,6 +301,7 @@ static void release_write_lock(struct db *db)
 
 void db_autocheckpoint_off(struct db *db)
 {
+	db->no_autocheckpoint = true;
 	sqlite3_wal_autocheckpoint(db->h, 0);
 }
 
@@ -264,6 +315,7 @@ int db_checkpoint(struct db *db, int *wal_frames, int *copied_frames)
 
 int db_begin(struct db *db, struct api_err *err)
 {
+	reopen_if_writable(db, true);
 	pthread_mutex_lock(&write_lock);
 	db->writing = true;
 	if (exec_sql(db, "BEGIN IMMEDIATE", err)) {

@@ -7,6 +7,7 @@
 #define FITD_DB_INTERNAL_H
 
 #include <sqlite3.h>
+#include <time.h>
 
 #include "server/store/db.h"
 
@@ -24,6 +25,9 @@ struct db {
 	} cache[DB_STMT_CACHE];
 	int n_cached;
 	bool writing;  /* holds the process's write lock (inside db_begin .. db_commit) */
+	bool readonly; /* SQLite fell back to a read-only open: the file was not writable */
+	bool no_autocheckpoint;
+	struct timespec opened; /* CLOCK_MONOTONIC */
 };
 
 /* The prepared statement for sql (a string literal: cached by address),

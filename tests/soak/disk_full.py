@@ -17,10 +17,15 @@ Needs root for the loop mount and chattr; without them only part 3 runs.
    SIGTERM exits 0, integrity_check is ok, and no refused write left a row.
 2. Read-only database: chattr +i on the database and its WAL (root cannot
    write them; open descriptors included): writes answer 503 with a clear
-   message, reads keep working; chattr -i: writes succeed again. Then fitd is
+   message, reads keep working; chattr -i: writes succeed again (SQLite opens
+   a file it cannot write read-only, silently: such a connection must not
+   stay so). Then fitd is
    started on a read-only mount (mount -o remount,ro): it must either serve
    reads with 503 for writes or refuse to start with a clear message (which
-   of the two is reported).
+   of the two is reported); when it serves, the mount goes back to rw and
+   writes and a job must succeed without a restart. Last, a fresh fitd whose
+   HTTP threads first read while the files are immutable: once writable,
+   concurrent writes must all succeed.
 3. A file-size limit (RLIMIT_FSIZE, set on the running fitd with prlimit;
    fitd ignores SIGXFSZ): writes answer 503, the process survives, reads work;
    the limit lifted, writes succeed.
@@ -33,6 +38,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import traceback
 
@@ -179,8 +185,29 @@ def count_rows(db_path, d):
     return ok, detail, counts, partial
 
 
+def burst(fn, n=32):
+    """fn() from n threads at once, so that every HTTP thread of fitd serves
+    some; returns the results."""
+    out = []
+
+    def one():
+        try:
+            out.append(fn())
+        except OSError as e:
+            out.append(repr(e))
+    threads = [threading.Thread(target=one) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
+
+
 def finish_job(rep, srv, job, label):
     r = srv.post("/v1/jobs/%d/cancel" % job)
+    rep.check("%s: the cancel is accepted" % label, r.status == 200, "%s %s" % (r.status, r.body[:200]))
+    if r.status != 200:
+        srv.post("/v1/jobs/%d/cancel" % job)  # the job must end for the checks that follow
     j = fitdlib.wait_job(srv, job, 60)
     hist = [e["epoch"] for e in srv.get("/v1/jobs/%d/history" % job).json["epochs"]]
     rep.check("%s: the long job cancels cleanly with history 1..epoch, each once" % label,
@@ -316,6 +343,16 @@ def read_only(rep, binary, d, mnt, db):
             rep.check("read-only mount at start-up: serves reads, refuses writes with 503",
                       not bad and r.status == 503, "reads %r, write %s %s" % (bad[:2], r.status, r.body[:160]))
             rep.figure("read-only mount at start-up", "starts; write -> %s %s" % (r.status, r.body[:200].decode()))
+            # every connection was opened read-only: remounted rw, fitd writes again
+            # and its worker trains, without a restart
+            sh("mount", "-o", "remount,rw", mnt)
+            writes = burst(lambda: srv.post("/v1/models", fitdlib.tutorial_model()).status)
+            rep.check("read-only mount at start-up: remounted rw, concurrent POSTs all 201 without a restart",
+                      set(writes) == {201}, "statuses %s" % sorted(map(str, writes)))
+            r = srv.post("/v1/jobs", {"model_id": m, "dataset_id": ds, "epochs": 2})
+            j = fitdlib.wait_job(srv, r.json["id"], 60) if r.status == 202 else {"status": r.status}
+            rep.check("read-only mount at start-up: remounted rw, a job trains to the end",
+                      j["status"] == "succeeded", "job %s" % j.get("status"))
             srv.stop()
         else:
             msg = srv.log().strip().splitlines()[-1:] or ["(no message)"]
@@ -326,6 +363,28 @@ def read_only(rep, binary, d, mnt, db):
                                                                                         msg[0]))
     finally:
         sh("mount", "-o", "remount,rw", mnt, check=False)
+
+
+def read_only_first_use(rep, binary, d, db):
+    """A fresh fitd whose HTTP threads first touch the database while it is
+    read-only: SQLite then opens their connections read-only, silently."""
+    srv = Fitd(db, binary=binary, workers=1, log_dir=d).start()
+    m = srv.post("/v1/models", fitdlib.tutorial_model()).json["id"]
+    files = [f for f in (db, db + "-wal") if os.path.exists(f)]
+    for f in files:
+        sh("chattr", "+i", f)
+        IMMUTABLE.append(f)
+    reads = burst(lambda: srv.get("/v1/models/%d" % m).status)
+    rep.check("read-only at first use: concurrent reads answer 200", set(reads) == {200},
+              "statuses %s" % sorted(set(map(str, reads))))
+    for f in files:
+        sh("chattr", "-i", f)
+        IMMUTABLE.remove(f)
+    writes = burst(lambda: srv.post("/v1/models", fitdlib.tutorial_model()).status)
+    rep.check("read-only at first use: once writable, every HTTP thread writes (concurrent POSTs all 201)",
+              set(writes) == {201}, "statuses %s" % " ".join(map(str, sorted(writes))))
+    code = srv.stop()
+    rep.check("read-only at first use: SIGTERM exits 0", code == 0, "exit %s" % code)
 
 
 def fsize_limit(rep, binary, d):
@@ -378,6 +437,7 @@ def main():
             try:
                 mnt, db = disk_full(rep, a.binary, d, a.mb)
                 read_only(rep, a.binary, d, mnt, db)
+                read_only_first_use(rep, a.binary, d, db)
             except RuntimeError as e:
                 if "mount" in str(e) and not MOUNTS:
                     print("cannot loop-mount here (%s): disk-full part skipped" % e)
