@@ -224,6 +224,37 @@ class TestReadyz(FitdCase):
         self.assertStatus(c.get("/readyz"), 200)
         srv.stop()
 
+    def test_threads_that_first_read_a_read_only_file_write_once_it_is_writable(self):
+        """SQLite opens a file it cannot write read-only, silently. The HTTP
+        threads of a fresh server first touch the database while its files
+        are immutable (chattr +i: root cannot write them either); once the
+        flag is gone, every thread must write again, without a restart."""
+        srv = self.server(name="ro-first-use", workers=1)
+        c = srv.client
+        model = self.create_model(c, mlp_body(input_dim=4, hidden=(4,)))
+        files = [f for f in (srv.db, srv.db + "-wal") if os.path.exists(f)]
+
+        def burst(fn, n=32):
+            out = []
+            threads = [threading.Thread(target=lambda: out.append(fn())) for _ in range(n)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(T(60))
+            return sorted(out)
+        for f in files:
+            r = subprocess.run(["chattr", "+i", f], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, "precondition: chattr +i (root, on ext4): %s" % r.stderr)
+        try:
+            self.assertEqual(set(burst(lambda: c.get("/v1/models/%d" % model["id"]).status)), {200})
+            self.assertError(c.post("/v1/models", mlp_body(input_dim=4, hidden=(4,))), 503, "unavailable", ANY)
+        finally:
+            for f in files:
+                subprocess.run(["chattr", "-i", f], check=True)
+        statuses = burst(lambda: c.post("/v1/models", mlp_body(input_dim=4, hidden=(4,))).status)
+        self.assertEqual(statuses, [201] * 32)
+        srv.stop()
+
 
 class TestDurability(FitdCase):
     def test_an_acknowledged_write_was_flushed(self):
