@@ -1,15 +1,20 @@
 #!/usr/bin/env python3
 """csv_ingest.py — CSV upload speed end to end, next to NumPy on the same file.
 
-Generates two 60,000 x 785 CSV files (784 features and a label, like MNIST):
+Generates three 60,000 x 785 CSV files (784 features and a label, like MNIST):
+  dec4    random decimals of 4 places in [0, 1), "0.5488" (329 MB: the size of
+          the file issue 12 names)
   ints    cells 0..255, 81% of them 0 as in MNIST's pixels (about 108 MB)
-  floats  random decimals of 9 significant digits in [0, 1)  (about 520 MB)
-then, for each file, uploads it with `curl --data-binary` (text/csv) to a
-fresh fitd (fresh database) and reports MB/s end to end (curl's wall time,
-HTTP receive, parse, statistics and SQLite writes included), the server's CPU
-seconds for it (user + system: the one-core figure on a shared machine) and
-its peak RSS; and reads the same file with NumPy's loadtxt (and np.fromstring,
-pandas.read_csv when present), in the same run, on the same machine.
+  floats  random decimals of 9 significant digits in [0, 1)  (about 565 MB)
+then, for each file, uploads it to a fresh fitd (fresh database) twice over:
+with `curl --data-binary @file` and with `curl -X POST -T file` (which streams
+the file; --data-binary first reads it whole into curl's memory), and reports
+MB/s end to end (curl's wall time, HTTP receive, parse, statistics and SQLite
+writes included), the server's CPU seconds for it (user + system: the
+one-core figure on a shared machine) and its peak RSS. The client's own floor
+is measured too: each curl command sending the file to a sink that only reads
+and discards it. NumPy's loadtxt (and np.fromstring, pandas.read_csv when
+present) reads the same file, in the same run, on the same machine.
 
   /usr/bin/python3 bench/csv_ingest.py [--binary build/fitd] [--baseline OTHER_FITD]
         [--rows 60000] [--runs 3] [--keep DIR] [--only ints|floats] [--fromstring-max-mb 200]
@@ -65,7 +70,9 @@ def generate(path, kind, rows, seed=1):
         f.write(",".join("p%d" % i for i in range(FEATURES)) + ",label\n")
         block = []
         for r in range(rows):
-            if kind == "ints":
+            if kind == "dec4":
+                cells = ["0.%04d" % rng.randrange(10000) for _ in range(FEATURES)]
+            elif kind == "ints":
                 # MNIST: about 81% of the pixels are 0, the rest spread over 1..255
                 cells = [ints[rng.randrange(1, 256)] if rng.random() < 0.19 else "0" for _ in range(FEATURES)]
             else:
@@ -118,22 +125,66 @@ class Server:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def upload(binary, path, workdir):
+CURL = {"data-binary": lambda path: ["--data-binary", "@" + path],
+        "stream": lambda path: ["-X", "POST", "-T", path]}
+
+SINK = r"""
+import socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(1)
+print(s.getsockname()[1], flush=True)
+c, _ = s.accept()
+buf = bytearray(1 << 20)
+head = b""
+while b"\r\n\r\n" not in head:
+    head += c.recv(65536)
+h, _, rest = head.partition(b"\r\n\r\n")
+length = int([l.split(b":")[1] for l in h.split(b"\r\n") if l.lower().startswith(b"content-length")][0])
+if b"100-continue" in h.lower():
+    c.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+left = length - len(rest)
+while left > 0:
+    n = c.recv_into(buf)
+    if not n:
+        break
+    left -= n
+c.sendall(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+c.close()
+"""
+
+
+def curl(port, path, mode):
+    """Wall seconds of one curl upload of path; raises unless it answers 201."""
+    t0 = time.perf_counter()
+    out = subprocess.run(["curl", "-sS", "-o", "-", "-w", "\n%{http_code}"] + CURL[mode](path) +
+                         ["-H", "Content-Type: text/csv",
+                          "http://127.0.0.1:%d/v1/datasets?name=bench&label=label" % port],
+                         capture_output=True, check=True)
+    secs = time.perf_counter() - t0
+    body, _, code = out.stdout.decode().rpartition("\n")
+    if code != "201":
+        raise RuntimeError("upload answered %s: %s" % (code, body[:300]))
+    return secs
+
+
+def client_floor(path, mode):
+    """Wall seconds of curl sending path to a sink that reads and discards it."""
+    sink = subprocess.Popen([sys.executable, "-c", SINK], stdout=subprocess.PIPE, text=True)
+    try:
+        return curl(int(sink.stdout.readline()), path, mode)
+    finally:
+        sink.wait(timeout=30)
+
+
+def upload(binary, path, workdir, mode):
     """Wall seconds of one upload to a fresh server, the server's CPU seconds
     for it, and its peak RSS in MB."""
     srv = Server(binary, workdir)
     try:
         time.sleep(0.2)
         cpu0 = srv.cpu_seconds()
-        t0 = time.perf_counter()
-        out = subprocess.run(["curl", "-sS", "-o", "-", "-w", "\n%{http_code}", "--data-binary", "@" + path,
-                              "-H", "Content-Type: text/csv",
-                              "http://127.0.0.1:%d/v1/datasets?name=bench&label=label" % srv.port],
-                             capture_output=True, check=True)
-        secs = time.perf_counter() - t0
-        body, _, code = out.stdout.decode().rpartition("\n")
-        if code != "201":
-            raise RuntimeError("upload answered %s: %s" % (code, body[:300]))
+        secs = curl(srv.port, path, mode)
         return secs, srv.cpu_seconds() - cpu0, srv.peak_rss_mb()
     finally:
         srv.stop()
@@ -218,7 +269,7 @@ def main():
     ap.add_argument("--rows", type=int, default=60000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--keep", help="folder for the generated files (kept and reused)")
-    ap.add_argument("--only", choices=("ints", "floats"))
+    ap.add_argument("--only", choices=("dec4", "ints", "floats"))
     ap.add_argument("--parse-only", action="store_true",
                     help="also the CSV reader alone, in process (bench/csv_parse.c), MB per CPU-second")
     ap.add_argument("--baseline-src", help="with --parse-only: the tree of the baseline (its api/ sources)")
@@ -239,7 +290,7 @@ def main():
             build_parser(tree, out)
             parsers.append((label, out))
     try:
-        for kind in ("ints", "floats"):
+        for kind in ("dec4", "ints", "floats"):
             if args.only and kind != args.only:
                 continue
             path = os.path.join(workdir, "%s_%d.csv" % (kind, args.rows))
@@ -248,11 +299,14 @@ def main():
             size = os.path.getsize(path)
             print("\n%s: %s, %.1f MB" % (kind, os.path.basename(path), size / 1e6))
             rows = []
-            for label, binary in binaries:
-                results = [upload(binary, path, workdir) for _ in range(args.runs)]
-                secs = (min(r[0] for r in results), min(r[1] for r in results))
-                rss = max(r[2] for r in results)
-                rows.append((label + " (curl --data-binary)", secs, "server peak RSS %.0f MB" % rss))
+            for mode, flag in (("data-binary", "--data-binary"), ("stream", "-T")):
+                for label, binary in binaries:
+                    results = [upload(binary, path, workdir, mode) for _ in range(args.runs)]
+                    secs = (min(r[0] for r in results), min(r[1] for r in results))
+                    rss = max(r[2] for r in results)
+                    rows.append(("%s (curl %s)" % (label, flag), secs, "server peak RSS %.0f MB" % rss))
+                wall = min(client_floor(path, mode) for _ in range(args.runs))
+                rows.append(("curl %s to a sink" % flag, (wall, float("nan")), "the client's own floor"))
             for label, parser in parsers:
                 cpu = parse_only(parser, path)
                 rows.append((label + " (in process)", (cpu, cpu), "CPU time, no HTTP/SQLite"))
@@ -267,10 +321,12 @@ def main():
                     continue
                 in_process = "in process" in label
                 wall_ratio = "%5.2fx" % (ref[0] / secs[0]) if ref and not in_process else "-"
-                cpu_ratio = "%5.2fx" % (ref[1] / secs[1]) if ref else ""
-                print("  %-40s %8s %9s %8.2f %9.1f %12s %12s  %s" % (
+                no_cpu = secs[1] != secs[1]  # NaN: not measured
+                cpu_ratio = "-" if no_cpu else "%5.2fx" % (ref[1] / secs[1]) if ref else ""
+                print("  %-40s %8s %9s %8s %9s %12s %12s  %s" % (
                     label, "-" if in_process else "%.2f" % secs[0],
-                    "-" if in_process else "%.1f" % (size / 1e6 / secs[0]), secs[1], size / 1e6 / secs[1],
+                    "-" if in_process else "%.1f" % (size / 1e6 / secs[0]),
+                    "-" if no_cpu else "%.2f" % secs[1], "-" if no_cpu else "%.1f" % (size / 1e6 / secs[1]),
                     wall_ratio, cpu_ratio, note))
             sys.stdout.flush()
     finally:

@@ -4,11 +4,14 @@
  * A JSON body is buffered (bounded by --max-body-mb) and decoded whole. A CSV
  * body is streamed: each chunk of bytes goes to the incremental CSV reader,
  * complete rows fill a ~4 MiB block, and each full block is committed under
- * a dataset row that stays invisible until the upload ends well. A client
+ * a dataset row that stays invisible until the upload ends well. Blocks are
+ * committed by a writer thread of the upload while the next one is parsed
+ * (two blocks in memory at most), so the disk and the parser work at once. A client
  * that vanishes, or a bad cell, deletes the partial rows (and start-up
  * recovery does it if the process dies), so no half-written dataset is ever
  * visible.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +21,21 @@
 #include "server/routes/route.h"
 
 #define BLOCK_BYTES (4u << 20)
+
+/* The upload's writer thread and the one block handed to it. */
+struct chunk_writer {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	bool busy;            /* a block is handed over and not yet committed */
+	bool closing;
+	bool failed;          /* err holds the first failure; no block is written after it */
+	int64_t dataset_id;
+	uint32_t n_features;
+	float *x, *y;         /* the block handed over (or the spare buffers) */
+	uint32_t rows, seq;
+	struct api_err err;
+};
 
 struct csv_upload {
 	struct http_req *r;
@@ -30,27 +48,149 @@ struct csv_upload {
 	float *x, *y;         /* the block being filled */
 	uint32_t rows, block_rows, seq;
 	struct api_y_stats stats;
-	struct hash *hash;    /* of the body, for Idempotency-Key */
+	struct hash *hash;    /* of the body, when an Idempotency-Key came with it */
 	enum api_task task;
 	struct api_err err;
+	struct chunk_writer *writer; /* started at the first full block */
 };
+
+static void *writer_main(void *arg)
+{
+	struct chunk_writer *w = arg;
+	struct db *db = db_thread();
+
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		struct api_err err = {0};
+		int rc;
+
+		while (!w->busy && !w->closing)
+			pthread_cond_wait(&w->cv, &w->lock);
+		if (!w->busy)
+			break;
+		pthread_mutex_unlock(&w->lock);
+		/* the block is the writer's until busy is cleared */
+		rc = !db ? api_fail(&err, API_UNAVAILABLE, NULL, "cannot open the database")
+			 : w->failed ? 0
+				     : db_upload_chunk(db, w->dataset_id, w->seq, w->rows, w->x,
+						       (size_t)w->rows * w->n_features, w->y, w->rows, &err);
+		pthread_mutex_lock(&w->lock);
+		if (rc && !w->failed) {
+			w->failed = true;
+			w->err = err;
+		}
+		w->busy = false;
+		pthread_cond_broadcast(&w->cv);
+	}
+	pthread_mutex_unlock(&w->lock);
+	db_thread_close();
+	return NULL;
+}
+
+static struct chunk_writer *writer_start(struct csv_upload *u)
+{
+	struct chunk_writer *w = calloc(1, sizeof *w);
+
+	if (!w)
+		return NULL;
+	w->dataset_id = u->dataset_id;
+	w->n_features = u->n_features;
+	w->x = malloc((size_t)u->block_rows * u->n_features * sizeof(float));
+	w->y = malloc((size_t)u->block_rows * sizeof(float));
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	if (!w->x || !w->y || pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+		pthread_cond_destroy(&w->cv);
+		pthread_mutex_destroy(&w->lock);
+		free(w->x);
+		free(w->y);
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+/* Waits until the block handed over is committed; -1 with *err if a block failed. */
+static int writer_drain(struct chunk_writer *w, struct api_err *err)
+{
+	int rc = 0;
+
+	if (!w)
+		return 0;
+	pthread_mutex_lock(&w->lock);
+	while (w->busy)
+		pthread_cond_wait(&w->cv, &w->lock);
+	if (w->failed) {
+		*err = w->err;
+		rc = -1;
+	}
+	pthread_mutex_unlock(&w->lock);
+	return rc;
+}
+
+static void writer_stop(struct chunk_writer *w)
+{
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->closing = true;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	pthread_cond_destroy(&w->cv);
+	pthread_mutex_destroy(&w->lock);
+	free(w->x);
+	free(w->y);
+	free(w);
+}
 
 /* Deletes the rows of an upload that will not be published, before the
  * error is answered: a client that sees the 4xx finds nothing left behind. */
 static void abort_upload(struct csv_upload *u)
 {
+	struct api_err ignored;
+
+	writer_drain(u->writer, &ignored); /* no block lands after the delete */
 	if (u->dataset_id && !u->published)
 		db_upload_abort(u->db, u->dataset_id);
 	u->dataset_id = 0;
 }
 
-static int flush_block(struct csv_upload *u, struct api_err *err)
+/* Hands the block to the writer thread (the last one of a one-block upload
+ * is written here: no thread for it). */
+static int flush_block(struct csv_upload *u, bool last, struct api_err *err)
 {
+	struct chunk_writer *w;
+	float *swap;
+
 	if (u->rows == 0)
 		return 0;
-	if (db_upload_chunk(u->db, u->dataset_id, u->seq, u->rows, u->x, (size_t)u->rows * u->n_features, u->y, u->rows,
-			    err))
+	if (!u->writer && last) {
+		if (db_upload_chunk(u->db, u->dataset_id, u->seq, u->rows, u->x, (size_t)u->rows * u->n_features, u->y,
+				    u->rows, err))
+			return -1;
+		u->seq++;
+		u->rows = 0;
+		return 0;
+	}
+	if (!u->writer && !(u->writer = writer_start(u)))
+		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory (or threads)");
+	w = u->writer;
+	pthread_mutex_lock(&w->lock);
+	while (w->busy)
+		pthread_cond_wait(&w->cv, &w->lock);
+	if (w->failed) {
+		*err = w->err;
+		pthread_mutex_unlock(&w->lock);
 		return -1;
+	}
+	swap = w->x, w->x = u->x, u->x = swap;
+	swap = w->y, w->y = u->y, u->y = swap;
+	w->rows = u->rows;
+	w->seq = u->seq;
+	w->busy = true;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->lock);
 	u->seq++;
 	u->rows = 0;
 	return 0;
@@ -76,7 +216,7 @@ static int on_row(void *ctx, const float *features, uint32_t n_features, float l
 	u->y[u->rows] = label;
 	api_y_stats_add(&u->stats, &label);
 	if (++u->rows == u->block_rows)
-		return flush_block(u, err);
+		return flush_block(u, false, err);
 	return 0;
 }
 
@@ -86,7 +226,8 @@ static int csv_sink(struct http_req *r, void *ctx, const char *data, size_t len)
 
 	if (u->err.code != API_OK)
 		return -1;
-	hash_update(u->hash, data, len);
+	if (u->hash)
+		hash_update(u->hash, data, len);
 	if (api_csv_feed(u->csv, data, len, &u->err)) {
 		abort_upload(u);
 		http_reply_error(r, &u->err);
@@ -100,8 +241,10 @@ static void csv_free(void *ctx)
 	struct csv_upload *u = ctx;
 
 	abort_upload(u);
+	writer_stop(u->writer);
 	api_csv_destroy(u->csv);
-	hash_final(u->hash, (unsigned char[32]){0});
+	if (u->hash)
+		hash_final(u->hash, (unsigned char[32]){0});
 	free(u->x);
 	free(u->y);
 	free(u);
@@ -196,16 +339,19 @@ static void begin_csv(struct http_req *r)
 	u->db = route_db(r);
 	snprintf(u->name, sizeof u->name, "%s", name ? name : "dataset");
 	api_y_stats_init(&u->stats, 0);
-	/* The options are part of the request an Idempotency-Key stands for. */
-	u->hash = hash_begin();
-	for (size_t i = 0; i < 5; i++) {
-		const char *v = (const char *[]){name, label, header, delimiter, task}[i];
+	/* The options are part of the request an Idempotency-Key stands for;
+	 * without a key nothing needs the body's hash. */
+	if (http_header(r, "Idempotency-Key")) {
+		u->hash = hash_begin();
+		for (size_t i = 0; u->hash && i < 5; i++) {
+			const char *v = (const char *[]){name, label, header, delimiter, task}[i];
 
-		v = v ? v : "";
-		hash_update(u->hash, v, strlen(v) + 1);
+			v = v ? v : "";
+			hash_update(u->hash, v, strlen(v) + 1);
+		}
 	}
 	u->csv = api_csv_create(&opts, on_row, u);
-	if (!u->db || !u->csv || !u->hash) {
+	if (!u->db || !u->csv || (!u->hash && http_header(r, "Idempotency-Key"))) {
 		if (u->db)
 			http_fail(r, API_UNAVAILABLE, NULL, "out of memory");
 		csv_free(u);
@@ -264,7 +410,7 @@ static void finish_csv(struct http_req *r, struct csv_upload *u)
 		u->hash = NULL;
 		hash_final(h, idem->hash);
 	}
-	if (api_csv_finish(u->csv, &u->err) || flush_block(u, &u->err)) {
+	if (api_csv_finish(u->csv, &u->err) || flush_block(u, true, &u->err) || writer_drain(u->writer, &u->err)) {
 		abort_upload(u);
 		http_reply_error(r, &u->err);
 		return;

@@ -35,7 +35,12 @@ void db_set_path(const char *path)
 
 struct db *db_open(const char *path, char *msg, size_t size)
 {
+	/* page_size takes effect on a new, empty file only (before WAL fixes
+	 * it): 16 KiB pages write a dataset's blobs in a quarter of the
+	 * syscalls and WAL frames of the default 4 KiB (a 329 MB CSV uploads in
+	 * 1.06 s instead of 1.34 s, bench/csv_ingest.py). */
 	static const char *const pragmas =
+		"PRAGMA page_size=16384;"
 		"PRAGMA journal_mode=WAL;"
 		"PRAGMA synchronous=FULL;"
 		"PRAGMA foreign_keys=ON;"

@@ -142,6 +142,42 @@ class TestDatasets(FitdCase):
         r2 = self.c.post("/v1/models/%d/evaluate" % m["id"], {"dataset_id": j["id"]})
         self.assertEqual(r2.json["loss"], r.json["loss"])
 
+    def test_csv_many_blocks_in_order(self):
+        """A CSV of 2.5 blocks (a block is ~4 MiB of float32: 262,144 rows of
+        3 features and a label), committed by the upload's writer thread while
+        the next block is parsed: every row comes back where it was, the rows
+        either side of each block boundary included, and the columns'
+        statistics count every row once. Sent again with an Idempotency-Key
+        (the body is then hashed), it answers the same dataset."""
+        per_block = (4 << 20) // 16
+        n = per_block * 5 // 2 + 7
+
+        def row(i):
+            return (i % 1000, i // 1000, i % 7, i % 13)
+        body = ("a,b,c,y\n" + "".join("%d,%d,%d,%d\n" % row(i) for i in range(n))).encode()
+        r = self.c.post("/v1/datasets?name=blocks&label=y&task=regression", body=body,
+                        headers={"Content-Type": "text/csv"})
+        self.assertStatus(r, 201)
+        d = r.json
+        self.assertEqual(d["n_samples"], n)
+        for off in (0, per_block - 2, 2 * per_block - 2, n - 3):
+            got = self.c.get("/v1/datasets/%d/rows?offset=%d&limit=4" % (d["id"], off)).json["rows"]
+            want = [dict(zip("abcy", map(float, row(i)))) for i in range(off, min(off + 4, n))]
+            self.assertEqual(got, want, "rows from %d" % off)
+        cols = {c["name"]: c for c in self.c.get("/v1/datasets/%d" % d["id"]).json["columns"]}
+        self.assertEqual(cols["b"]["count"], n)
+        self.assertEqual(cols["b"]["max"], (n - 1) // 1000)
+        self.assertAlmostEqual(cols["c"]["mean"], sum(i % 7 for i in range(n)) / n, places=6)
+        key = {"Content-Type": "text/csv", "Idempotency-Key": "blocks-%d" % d["id"]}
+        first = self.c.post("/v1/datasets?name=blocks2&label=y&task=regression", body=body, headers=key)
+        self.assertStatus(first, 201)
+        again = self.c.post("/v1/datasets?name=blocks2&label=y&task=regression", body=body, headers=key)
+        self.assertStatus(again, 201)
+        self.assertEqual(again.json["id"], first.json["id"])
+        self.assertEqual(first.json["n_samples"], n)
+        self.assertStatus(self.c.delete("/v1/datasets/%d" % d["id"]), 204)
+        self.assertStatus(self.c.delete("/v1/datasets/%d" % first.json["id"]), 204)
+
     def test_names_utf8_and_url_encoded(self):
         r = self.c.post("/v1/datasets", {"name": "données ✓", "x": [[1]], "y": [0]})
         self.assertStatus(r, 201)
