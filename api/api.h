@@ -290,10 +290,12 @@ struct api_prep {
 	uint32_t n_cols, width;
 	struct api_prep_col *cols;
 };
-/* From a dataset's stored columns and its first n_train rows (x: rows of
- * n_features stored values: numbers, category indices of that dataset, NaN). */
-int api_prep_build(const char *columns, const float *x, size_t n_train, uint32_t n_features, struct api_prep *p,
-		   struct api_err *err);
+/* From a dataset's stored columns and its training rows: those of its n rows
+ * (x: rows of n_features stored values: numbers, category indices of that
+ * dataset, NaN) whose skip byte is 0 (skip NULL: all n; the validation rows
+ * are skipped, nn_split_val_rows marks them). */
+int api_prep_build(const char *columns, const float *x, size_t n, const uint8_t *skip, uint32_t n_features,
+		   struct api_prep *p, struct api_err *err);
 /* Encodes n stored rows of a dataset (its columns JSON) into out (n x p->width);
  * 422 naming dataset_id when its feature columns are not the model's. */
 int api_prep_apply(const struct api_prep *p, const char *columns, const float *x, size_t n, uint32_t n_features,

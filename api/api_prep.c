@@ -74,8 +74,8 @@ static const char *category_value(const cJSON *col, int k)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-int api_prep_build(const char *columns, const float *x, size_t n_train, uint32_t n_features, struct api_prep *p,
-		   struct api_err *err)
+int api_prep_build(const char *columns, const float *x, size_t n, const uint8_t *skip, uint32_t n_features,
+		   struct api_prep *p, struct api_err *err)
 {
 	cJSON *features = feature_columns(columns, n_features, err);
 	const cJSON *col;
@@ -102,9 +102,11 @@ int api_prep_build(const char *columns, const float *x, size_t n_train, uint32_t
 
 			/* the categories the training rows hold, in the dataset's order */
 			memset(used, 0, API_CSV_MAX_CATEGORIES * sizeof *used);
-			for (size_t r = 0; r < n_train; r++) {
+			for (size_t r = 0; r < n; r++) {
 				float v = x[r * n_features + j];
 
+				if (skip && skip[r])
+					continue;
 				if (!isnan(v) && v >= 0 && v < (float)n_cats && v < API_CSV_MAX_CATEGORIES)
 					used[(int)v] = true;
 			}
@@ -124,17 +126,17 @@ int api_prep_build(const char *columns, const float *x, size_t n_train, uint32_t
 			p->width += c->n_cats;
 		} else {
 			double sum = 0;
-			size_t n = 0;
+			size_t seen = 0;
 
-			for (size_t r = 0; r < n_train; r++) {
+			for (size_t r = 0; r < n; r++) {
 				float v = x[r * n_features + j];
 
-				if (!isnan(v)) {
+				if (!isnan(v) && !(skip && skip[r])) {
 					sum += v;
-					n++;
+					seen++;
 				}
 			}
-			c->mean = n ? sum / (double)n : 0;
+			c->mean = seen ? sum / (double)seen : 0;
 			p->width++;
 		}
 		j++;

@@ -520,6 +520,15 @@ struct nn_train *nn_train_create(struct nn_model *m, const struct nn_data *train
 				 const struct nn_data *val, const struct nn_fit_opts *opts,
 				 int *status);
 void nn_train_destroy(struct nn_train *t);
+/* The rows nn_train_create keeps for validation when it gets no val: is_val
+ * (train->n bytes) gets 1 for each row opts's validation_split, split and
+ * seed take, 0 for the training rows (all 0 without a split), so that what
+ * is learned from the training rows alone (the server's preprocessing) can
+ * be learned from them before the trainer exists. NN_OK, NN_EINVAL for a
+ * split that leaves either part empty or a stratified split of a
+ * regression, NN_ENOMEM. */
+int nn_split_val_rows(const struct nn_model_spec *spec, const struct nn_data *train,
+		      const struct nn_fit_opts *opts, uint8_t *is_val);
 
 /* Runs the next epoch and fills *log. Checks *cancel (may be NULL) before
  * every batch. Returns NN_OK; NN_ECANCELLED (the model holds the weights of a

@@ -285,6 +285,29 @@ out:
 	return st;
 }
 
+int nn_split_val_rows(const struct nn_model_spec *spec, const struct nn_data *train,
+		      const struct nn_fit_opts *opts, uint8_t *is_val)
+{
+	if (!spec || !train || !opts || !is_val || !opts_valid(opts))
+		return NN_EINVAL;
+	memset(is_val, 0, train->n);
+	if (opts->validation_split <= 0.0)
+		return NN_OK;
+	/* the sizes nn_train_create takes */
+	size_t n_train = (size_t)floor((double)train->n * (1.0 - opts->validation_split));
+	if (n_train > train->n)
+		n_train = train->n;
+	size_t n_val = train->n - n_train;
+	if (n_train == 0 || n_val == 0 ||
+	    (opts->split == NN_SPLIT_STRATIFIED && nn_spec_task(spec) == NN_TASK_REGRESSION))
+		return NN_EINVAL;
+	if (opts->split == NN_SPLIT_TAIL) {
+		memset(is_val + n_train, 1, n_val);
+		return NN_OK;
+	}
+	return pick_val_rows(spec, train, n_val, opts->split, opts->seed, is_val);
+}
+
 /* A random or stratified split: t->base gets the training rows, t->val_x
  * and t->val_y a copy of the validation rows, both in data order. */
 static int split_rows(struct nn_train *t, const struct nn_data *d, size_t n_val)

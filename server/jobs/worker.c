@@ -134,11 +134,24 @@ static int preprocess(struct db *db, struct run_state *s, struct api_err *err)
 	if (rc == 0 && text) {
 		rc = api_prep_decode(text, &prep, err);
 	} else if (rc == 0) {
-		if (!req->validation_dataset_id && req->fit.validation_split > 0)
-			n_train = (size_t)floor((double)n_train * (1.0 - req->fit.validation_split));
-		rc = db_dataset_columns(db, req->dataset_id, &columns, &names, err);
+		/* learned from the training rows alone: the split's validation rows
+		 * (the tail, random or stratified ones) are skipped */
+		struct nn_data all = data_view(&s->train_info, s->train_x, s->train_y);
+		uint8_t *is_val = NULL;
+
+		if (!req->validation_dataset_id && req->fit.validation_split > 0) {
+			if (!(is_val = malloc(n_train ? n_train : 1)))
+				rc = api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
+			else if (nn_split_val_rows(&s->run.model.def.spec, &all, &req->fit, is_val) != NN_OK)
+				rc = api_fail(err, API_VALIDATION_FAILED, "validation_split",
+					      "the validation split leaves no training or no validation rows");
+		}
 		if (rc == 0)
-			rc = api_prep_build(columns, s->train_x, n_train, s->train_info.n_features, &prep, err);
+			rc = db_dataset_columns(db, req->dataset_id, &columns, &names, err);
+		if (rc == 0)
+			rc = api_prep_build(columns, s->train_x, n_train, is_val, s->train_info.n_features, &prep,
+					    err);
+		free(is_val);
 		if (rc == 0 && !(text = api_prep_encode(&prep)))
 			rc = api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
 		if (rc == 0)

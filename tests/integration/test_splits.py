@@ -65,6 +65,30 @@ class TestSplits(FitdCase):
         _, job3, _ = self.run_job({"seed": 3}, model_seed=77, name="explicit")
         self.assertEqual(job3["seed"], 3)
 
+    def test_preprocessing_learns_from_the_training_rows_of_the_split(self):
+        """A CSV's imputed means come from the training rows only, whichever
+        rows the split took. Sorted classes, feature a = the class, b with a
+        missing cell (so the model imputes): a stratified 0.2 split trains on
+        40 rows of each class, whose mean of a is exactly 1; the first 80% of
+        the rows (what the tail would leave) have 50 + 50 + 20 rows, mean 0.75."""
+        lines = ["a,b,label"]
+        for c in range(3):
+            for i in range(50):
+                b = "" if (c, i) == (1, 7) else str(i % 5)
+                lines.append("%d,%s,c%d" % (c, b, c))
+        r = self.c.post("/v1/datasets?name=sorted-csv&label=label", body="\n".join(lines) + "\n",
+                        headers={"Content-Type": "text/csv"})
+        self.assertStatus(r, 201)
+        for mode, want in (("stratified", 1.0), ("tail", 0.75)):
+            model = self.create_model(self.c, mlp_body(input_dim=2, hidden=(4,), outputs=3))
+            job = self.submit_job(self.c, {"model_id": model["id"], "dataset_id": r.json["id"], "epochs": 1,
+                                           "validation_split": 0.2, "validation_split_mode": mode})
+            done = self.wait_job(self.c, job["id"], timeout=T(120))
+            self.assertEqual(done["status"], "succeeded", done.get("error"))
+            prep = self.c.get("/v1/models/%d" % model["id"]).json["preprocessing"]
+            self.assertEqual(prep["columns"][0]["name"], "a")
+            self.assertAlmostEqual(prep["columns"][0]["impute"], want, places=12, msg=mode)
+
     def test_refused(self):
         model = self.create_model(self.c, mlp_body(input_dim=4, hidden=(8,), outputs=3, name="refused"))
         base = {"model_id": model["id"], "dataset_id": self.data["id"]}

@@ -30,7 +30,7 @@ START_TEST(test_build_apply_roundtrip)
 	float out[4 * 3];
 	char *text, *again;
 
-	ck_assert_int_eq(api_prep_build(train_cols, x, 3, 2, &p, &err), 0);
+	ck_assert_int_eq(api_prep_build(train_cols, x, 3, NULL, 2, &p, &err), 0);
 	ck_assert_uint_eq(p.n_cols, 2);
 	ck_assert(!p.cols[0].categorical);
 	ck_assert(p.cols[0].mean == 2.5); /* (1 + 4) / 2: the tail's 100 and the NaN are not in it */
@@ -83,14 +83,14 @@ START_TEST(test_build_apply_roundtrip)
 	}
 	api_prep_free(&p);
 	/* damaged or absent columns */
-	ck_assert_int_eq(api_prep_build(NULL, x, 1, 2, &p, &err), -1);
-	ck_assert_int_eq(api_prep_build("[{]", x, 1, 2, &p, &err), -1);
+	ck_assert_int_eq(api_prep_build(NULL, x, 1, NULL, 2, &p, &err), -1);
+	ck_assert_int_eq(api_prep_build("[{]", x, 1, NULL, 2, &p, &err), -1);
 	ck_assert_int_eq(api_prep_decode("{}", &p, &err), -1);
 	/* a column every training cell of which is missing imputes 0 */
 	{
 		const float nx[] = {NAN, 0};
 
-		ck_assert_int_eq(api_prep_build(train_cols, nx, 1, 2, &p, &err), 0);
+		ck_assert_int_eq(api_prep_build(train_cols, nx, 1, NULL, 2, &p, &err), 0);
 		ck_assert(p.cols[0].mean == 0);
 		api_prep_free(&p);
 	}

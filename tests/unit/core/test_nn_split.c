@@ -187,12 +187,57 @@ START_TEST(test_random_split_seeded)
 }
 END_TEST
 
+/* nn_split_val_rows marks, before any trainer exists, exactly the rows the
+ * trainer then validates on: the complement of nn_train_rows (random,
+ * stratified) or the tail; refuses what nn_train_create refuses. */
+START_TEST(test_split_val_rows_match_the_trainer)
+{
+	static const uint32_t sizes[3] = {7, 13, 30};
+	float x[MAXN * 2], y[MAXN];
+	size_t n;
+	data_by_class(x, y, sizes, 3, &n);
+	struct nn_model *m = classifier(3);
+	struct nn_data d = {x, y, n, 2, 1};
+	enum nn_split modes[3] = {NN_SPLIT_TAIL, NN_SPLIT_RANDOM, NN_SPLIT_STRATIFIED};
+	uint8_t is_val[MAXN];
+	for (int i = 0; i < 3; i++) {
+		for (uint64_t seed = 1; seed < 6; seed++) {
+			struct nn_fit_opts o = {.epochs = 1, .batch_size = 8, .seed = seed, .validation_split = 0.3,
+						.split = modes[i]};
+			ck_assert_int_eq(nn_split_val_rows(&m->spec, &d, &o, is_val), NN_OK);
+			struct nn_train *t = nn_train_create(m, &d, NULL, &o, NULL);
+			ck_assert_ptr_nonnull(t);
+			uint8_t want[MAXN];
+			memset(want, 1, n);
+			const size_t *rows = nn_train_rows(t);
+			for (size_t k = 0; k < nn_train_n_train(t); k++)
+				want[rows ? rows[k] : k] = 0;
+			ck_assert_msg(memcmp(is_val, want, n) == 0, "split %d, seed %llu", i, (unsigned long long)seed);
+			nn_train_destroy(t);
+		}
+	}
+	/* no split: every row trains */
+	struct nn_fit_opts none = {.epochs = 1, .batch_size = 8, .seed = 1};
+	memset(is_val, 7, sizeof is_val);
+	ck_assert_int_eq(nn_split_val_rows(&m->spec, &d, &none, is_val), NN_OK);
+	for (size_t r = 0; r < n; r++)
+		ck_assert_uint_eq(is_val[r], 0);
+	/* a split that leaves nothing to validate on */
+	struct nn_fit_opts tiny = {.epochs = 1, .batch_size = 8, .seed = 1, .validation_split = 1e-17,
+				   .split = NN_SPLIT_RANDOM};
+	ck_assert_int_eq(nn_split_val_rows(&m->spec, &d, &tiny, is_val), NN_EINVAL);
+	ck_assert_ptr_null(nn_train_create(m, &d, NULL, &tiny, NULL));
+	nn_model_destroy(m);
+}
+END_TEST
+
 Suite *suite_nn_split(void)
 {
 	Suite *s = suite_create("nn_split");
 	TCase *tc = tcase_create("split");
 	tcase_add_test(tc, test_stratified_quotas);
 	tcase_add_test(tc, test_random_split_seeded);
+	tcase_add_test(tc, test_split_val_rows_match_the_trainer);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -661,20 +661,34 @@ static int wal_frames_after_writes(bool autocheckpoint)
 	ck_assert_ptr_nonnull(state);
 	if (!autocheckpoint)
 		db_autocheckpoint_off(db);
-	for (int i = 0; i < 5; i++) {
+	/* 20 MiB: past 1000 pages of 16 KiB (fitd's page size) */
+	for (int i = 0; i < 20; i++) {
 		state[i] = (uint8_t)(i + 1);
 		model_info(&m, MODEL_JSON);
-		m.def.name[0] = '\0'; /* names are unique; these five go unnamed */
+		m.def.name[0] = '\0'; /* names are unique; these go unnamed */
 		ck_assert_msg(db_model_create(db, &m, state, len, NULL, &err) == 0, "%s", err.message);
 	}
 	ck_assert_int_eq(db_checkpoint(db, &wal, &copied), 0);
 	ck_assert_int_eq(copied, wal);
-	ck_assert_int_eq(peek_int(t.db, "SELECT count(*) FROM models"), 5);
+	ck_assert_int_eq(peek_int(t.db, "SELECT count(*) FROM models"), 20);
 	free(state);
 	db_close(db);
 	tmp_remove(&t);
 	return wal;
 }
+
+/* A new database gets 16 KiB pages (a dataset block is a quarter of the
+ * WAL frames of 4 KiB ones). */
+START_TEST(test_new_database_page_size)
+{
+	struct tmp t;
+	struct db *db = fresh_db(&t);
+
+	ck_assert_int_eq(peek_int(t.db, "PRAGMA page_size"), 16384);
+	db_close(db);
+	tmp_remove(&t);
+}
+END_TEST
 
 /* SQLite checkpoints inside the commit that takes the log past 1000 pages; a
  * connection with db_autocheckpoint_off never does, and db_checkpoint does
@@ -710,6 +724,7 @@ Suite *suite_db(void)
 	tcase_add_test(ops, test_model_store_operations);
 	tcase_add_test(ops, test_model_idempotency_key);
 	tcase_add_test(ops, test_autocheckpoint_off_and_checkpoint);
+	tcase_add_test(ops, test_new_database_page_size);
 	tcase_set_timeout(ops, 30);
 	suite_add_tcase(s, ops);
 	return s;
