@@ -222,11 +222,12 @@ double nn_loss_batch(const struct nn_model *m, struct nn_work *w, const float *y
 		     bool grad, double *correct);
 
 /* nn_loss_batch with a weight per row (weights[n]; NULL = all 1): row r's
- * loss, gradient and correct count are multiplied by weights[r]; the
- * gradient stays that of the sum divided by n. *weight_sum (may be NULL)
- * gets the sum of the weights added. */
+ * loss and gradient are multiplied by weights[r]; the gradient stays that of
+ * the sum divided by n. The correct count is not weighted: Keras 3 passes
+ * sample weights (class_weight's included) to the loss and to
+ * weighted_metrics only, never to compile's metrics, accuracy among them. */
 double nn_loss_batch_weighted(const struct nn_model *m, struct nn_work *w, const float *y, size_t n,
-			      const float *weights, bool grad, double *correct, double *weight_sum);
+			      const float *weights, bool grad, double *correct);
 
 /* Backward pass after nn_forward (training workspace) and nn_loss_batch with
  * grad: writes every parameter gradient into m->grads (L2 terms included) and,

@@ -724,13 +724,10 @@ double nn_loss_batch(const struct nn_model *m, struct nn_work *w, const float *y
 }
 
 double nn_loss_batch_weighted(const struct nn_model *m, struct nn_work *w, const float *y, size_t n,
-			      const float *weights, bool grad, double *correct, double *weight_sum)
+			      const float *weights, bool grad, double *correct)
 {
-	if (!weights) {
-		if (weight_sum)
-			*weight_sum += (double)n;
+	if (!weights)
 		return nn_loss_batch(m, w, y, n, grad, correct);
-	}
 	assert(n > 0 && n <= w->max_rows);
 	assert(!grad || w->training);
 	const struct nn_loss_ops *ops = &nn_loss_table[m->spec.loss.kind];
@@ -754,9 +751,7 @@ double nn_loss_batch_weighted(const struct nn_model *m, struct nn_work *w, const
 			.grad = grad ? w->grad[0] + r * k : NULL,
 		};
 		if (correct && ops->correct)
-			*correct += wt * ops->correct(&io);
-		if (weight_sum)
-			*weight_sum += wt;
+			*correct += ops->correct(&io); /* a metric: not weighted */
 		total += wt * ops->loss(&io);
 	}
 	return total;

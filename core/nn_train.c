@@ -646,7 +646,7 @@ static int train_epoch(struct nn_train *t, const atomic_int *cancel, struct nn_e
 		}
 	}
 
-	double loss_sum = 0.0, correct = 0.0, weight_sum = 0.0;
+	double loss_sum = 0.0, correct = 0.0;
 	if (t->tm)
 		nn_metrics_reset(t->tm);
 	for (size_t start = 0; start < n; start += t->batch) {
@@ -665,8 +665,7 @@ static int train_epoch(struct nn_train *t, const atomic_int *cancel, struct nn_e
 		nn_forward(m, &t->work, x, rows, &t->rng);
 		if (t->w_batch)
 			class_weights(&t->opts, y, rows, y_dim, t->w_batch);
-		double sum = nn_loss_batch_weighted(m, &t->work, y, rows, t->w_batch, true, &correct,
-						    &weight_sum);
+		double sum = nn_loss_batch_weighted(m, &t->work, y, rows, t->w_batch, true, &correct);
 		if (t->tm) /* Keras: the training outputs of each batch, before its update */
 			nn_metrics_add(t->tm, t->work.out, y, rows);
 		double penalty = nn_backward(m, &t->work, rows, NULL);
@@ -694,8 +693,8 @@ static int train_epoch(struct nn_train *t, const atomic_int *cancel, struct nn_e
 	log->epoch = t->epochs_done;
 	log->loss = loss_sum / (double)n;
 	log->has_metric = t->has_metric;
-	/* unweighted, weight_sum is n; all weights 0 give 0 (divide_no_nan) */
-	log->metric = !t->has_metric ? NAN : weight_sum > 0.0 ? correct / weight_sum : 0.0;
+	/* accuracy is not weighted by class_weight (Keras's compiled metrics) */
+	log->metric = !t->has_metric ? NAN : correct / (double)n;
 	log->has_val = t->has_val;
 	log->val_loss = log->val_metric = NAN;
 	if (t->has_val) {

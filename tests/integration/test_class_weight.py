@@ -1,6 +1,6 @@
 """class_weight on a job (issue 14 item 1): the History of a job trained
-through the HTTP API with class weights — loss, weighted accuracy, the
-unweighted val_loss — and its final weights against PyTorch in float64
+through the HTTP API with class weights — the weighted loss, the accuracy
+(unweighted, as Keras 3's compiled metrics), the unweighted val_loss — and its final weights against PyTorch in float64
 running the same batches with Keras 3's class_weight rules
 (tests/integration/torch_class_weight.py under Debian's /usr/bin/python3),
 for sparse labels, one-hot rows and binary targets; and the 422s of a
@@ -79,8 +79,8 @@ class TestClassWeight(FitdCase):
                 self.assertAlmostEqual(row[key], want[key][e], delta=1e-5 * want[key][e],
                                        msg="%s epoch %d %s: fitd %r, torch %r" % (form, e + 1, key, row[key],
                                                                                 want[key][e]))
-            # a weighted share of rows: a row within float32 noise of the
-            # threshold could flip; none is that close in this data
+            # a share of rows (not weighted): a row within float32 noise of
+            # the threshold could flip; none is that close in this data
             self.assertAlmostEqual(row["accuracy"], want["accuracy"][e], delta=1e-9,
                                    msg="%s epoch %d accuracy" % (form, e + 1))
             self.assertAlmostEqual(row["val_accuracy"], want["val_accuracy"][e], delta=1e-9)

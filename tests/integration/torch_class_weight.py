@@ -14,8 +14,9 @@ Keras 3's class_weight, written out from its rules rather than its code: a
 row's class is its label, the argmax of a one-hot row, or a single target
 rounded half to even; its sample weight is class_weight[class] (1 when not
 named); a batch's loss is sum(w l) / rows (sum_over_batch_size); History's
-loss is the batch losses' mean weighted by batch size; the accuracy is the
-weighted mean sum(w hit) / sum(w); validation is unweighted. Trains in
+loss is the batch losses' mean weighted by batch size; the accuracy is not
+weighted (Keras 3 gives compile's metrics no sample weights: only the loss and
+weighted_metrics get them), nor is validation. Trains in
 float64, batches in order (shuffle false). Writes {"loss", "accuracy",
 "val_loss", "val_accuracy": per epoch, "layers": the final weights,
 "unweighted_loss": the epoch losses the same run reports without class
@@ -79,15 +80,14 @@ def train(req, cw):
     step = 0
     out = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []}
     for _ in range(req["epochs"]):
-        total, hits, wsum = 0.0, 0.0, 0.0
+        total, hits = 0.0, 0.0
         for start in range(0, n, bs):
             xb, yb = xt[start:start + bs], yt[start:start + bs]
             w = torch.tensor([cw.get(c, 1.0) for c in row_classes(form, yb)], dtype=torch.float64)
             rows, hit = per_row(form, forward(params, acts, xb), yb)
             loss = (w * rows).sum() / len(xb)
             total += float(loss) * len(xb)
-            hits += float((w * hit).sum())
-            wsum += float(w.sum())
+            hits += float(hit.sum())
             for q in params:
                 q.grad = None
             loss.backward()
@@ -97,7 +97,7 @@ def train(req, cw):
                 for q in params:
                     q -= lr * q.grad
         out["loss"].append(total / n)
-        out["accuracy"].append(hits / wsum if wsum > 0 else 0.0)
+        out["accuracy"].append(hits / n)
         if n_val:
             with torch.no_grad():
                 rows, hit = per_row(form, forward(params, acts, xv), yv)

@@ -570,11 +570,12 @@ END_TEST
 /* ---- class_weight --------------------------------------------------------------------- */
 
 /* One dense layer (softmax, or sigmoid for binary), plain SGD, one full
- * batch of 12 rows: the weighted loss, the weighted accuracy and the update
+ * batch of 12 rows: the weighted loss, the accuracy and the update
  * W -= lr dL/dW are computed here by hand in double, independently of
  * nn_loss.c: per row w_r = class_weight[class_r], loss = sum(w_r l_r) / 12
  * (Keras's sum_over_batch_size divides by the rows, not by sum(w)),
- * accuracy = sum(w_r hit_r) / sum(w_r), dL/dz_r = w_r (p_r - t_r) / 12.
+ * accuracy = sum(hit_r) / 12 (Keras 3 gives compile's metrics no sample
+ * weights), dL/dz_r = w_r (p_r - t_r) / 12.
  * _i: 0 sparse labels, 1 one-hot (with a soft row whose first maximum
  * decides its class), 2 binary (with a 0.5 target, which rounds half to
  * even to class 0 as numpy's round does). */
@@ -630,7 +631,7 @@ START_TEST(test_class_weight_loss_and_step)
 	const double cw[3] = {0.5, 3.0, 1.0};
 
 	/* the reference, in double from the float inputs and weights */
-	double loss = 0.0, hits = 0.0, wsum = 0.0, gk[D * 3] = {0}, gb[3] = {0};
+	double loss = 0.0, hits = 0.0, hits_w = 0.0, wsum = 0.0, gk[D * 3] = {0}, gb[3] = {0};
 	for (size_t r = 0; r < N; r++) {
 		double z[3], p[3], wr = cw[cls[r]];
 		for (uint32_t j = 0; j < k; j++) {
@@ -643,7 +644,8 @@ START_TEST(test_class_weight_loss_and_step)
 			double t = y[r];
 			p[0] = 1.0 / (1.0 + exp(-z[0]));
 			loss += wr * -(t * log(p[0]) + (1.0 - t) * log(1.0 - p[0]));
-			hits += wr * ((p[0] > 0.5) == (t > 0.5));
+			hits += (p[0] > 0.5) == (t > 0.5);
+			hits_w += wr * ((p[0] > 0.5) == (t > 0.5));
 			dz[0] = wr * (p[0] - t) / N;
 		} else {
 			double mx = fmax(z[0], fmax(z[1], z[2])), s = 0.0;
@@ -661,7 +663,9 @@ START_TEST(test_class_weight_loss_and_step)
 				dz[j] = wr * (p[j] - t) / N;
 			}
 			loss += wr * l;
-			hits += wr * (am == (form == 0 ? cls[r] : (uint32_t)(r == 3 ? 1 : cls[r])));
+			bool hit = am == (form == 0 ? cls[r] : (uint32_t)(r == 3 ? 1 : cls[r]));
+			hits += hit;
+			hits_w += wr * hit;
 		}
 		wsum += wr;
 		for (uint32_t j = 0; j < k; j++) {
@@ -678,8 +682,9 @@ START_TEST(test_class_weight_loss_and_step)
 	ck_assert_int_eq(h.n, 1);
 	/* float32 forward pass against double: a few ulps of each row's loss */
 	ck_assert_double_eq_tol(h.log[0].loss, loss, 1e-5 * loss);
-	ck_assert_double_eq_tol(h.log[0].metric, hits / wsum, 1e-12);
-	/* the unweighted values differ by far more than the tolerances */
+	ck_assert_double_eq_tol(h.log[0].metric, hits / N, 1e-12);
+	/* precondition: the weighted accuracy would differ by more than the tolerance */
+	ck_assert_double_gt(fabs(hits_w / wsum - hits / N), 1e-3);
 	ck_assert(fabs(wsum - N) > 1.0);
 	const float *w1 = nn_model_params(m);
 	for (uint32_t i = 0; i < D * k + k; i++) {
