@@ -411,6 +411,15 @@ void api_buf_float(struct api_buf *b, float v)
 	api_buf_put(b, tmp, (size_t)n);
 }
 
+void api_buf_floats(struct api_buf *b, const float *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			api_buf_put(b, ",", 1);
+		api_buf_float(b, v[i]);
+	}
+}
+
 char *api_buf_finish(struct api_buf *b)
 {
 	char *text = NULL;

@@ -219,11 +219,7 @@ static void put_matrix(struct api_buf *b, const float *v, size_t n, uint32_t wid
 	api_buf_put(b, "[", 1);
 	for (size_t i = 0; i < n; i++) {
 		api_buf_puts(b, i ? ",[" : "[");
-		for (uint32_t j = 0; j < width; j++) {
-			if (j)
-				api_buf_put(b, ",", 1);
-			api_buf_float(b, v[i * width + j]);
-		}
+		api_buf_floats(b, v + i * width, width);
 		api_buf_put(b, "]", 1);
 	}
 	api_buf_put(b, "]", 1);
