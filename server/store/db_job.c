@@ -332,21 +332,14 @@ int db_job_counts(struct db *db, uint64_t counts[API_JOB_N_STATUS], struct api_e
 	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err);
 }
 
-int db_job_events(struct db *db, int64_t id, int64_t after, size_t max, struct db_event **events, size_t *n,
-		  bool *final, struct api_err *err)
+int db_events_read(struct db *db, const char *sql, int64_t id, int64_t after, size_t max, db_event_data_fn data_of,
+		   struct db_event **events, size_t *n, struct api_err *err)
 {
-	static const char sql[] =
-		"SELECT seq, kind, data FROM job_events WHERE job_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3";
-	struct api_job_info job;
 	sqlite3_stmt *st;
 	int rc;
 
-	*events = NULL;
 	*n = 0;
-	/* Status first: events committed before a final status are all visible below. */
-	if (db_job_get(db, id, &job, err))
-		return -1;
-	*events = calloc(max, sizeof **events);
+	*events = calloc(max ? max : 1, sizeof **events);
 	if (!*events)
 		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
 	st = db_stmt(db, sql, err);
@@ -362,7 +355,7 @@ int db_job_events(struct db *db, int64_t id, int64_t after, size_t max, struct d
 
 		e->seq = sqlite3_column_int64(st, 0);
 		e->status = kind && strcmp(kind, "status") == 0;
-		e->data = strdup(data ? data : "{}");
+		e->data = data_of(st, data ? data : "{}");
 		if (!e->data) {
 			sqlite3_reset(st);
 			api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
@@ -375,13 +368,35 @@ int db_job_events(struct db *db, int64_t id, int64_t after, size_t max, struct d
 		db_fail(db, rc, err);
 		goto fail;
 	}
-	*final = api_job_final(job.status) && *n < max;
 	return 0;
 fail:
 	db_events_free(*events, *n);
 	*events = NULL;
 	*n = 0;
 	return -1;
+}
+
+/* A job's event is its stored data as it is. */
+static char *job_event_data(sqlite3_stmt *st, const char *data)
+{
+	(void)st;
+	return strdup(data);
+}
+
+int db_job_events(struct db *db, int64_t id, int64_t after, size_t max, struct db_event **events, size_t *n,
+		  bool *final, struct api_err *err)
+{
+	static const char sql[] =
+		"SELECT seq, kind, data FROM job_events WHERE job_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3";
+	struct api_job_info job;
+
+	*events = NULL;
+	*n = 0;
+	/* Status first: events committed before a final status are all visible below. */
+	if (db_job_get(db, id, &job, err) || db_events_read(db, sql, id, after, max, job_event_data, events, n, err))
+		return -1;
+	*final = api_job_final(job.status) && *n < max;
+	return 0;
 }
 
 void db_events_free(struct db_event *events, size_t n)
