@@ -964,15 +964,10 @@ static char *export_keras(const struct api_model_def *def, const float *params, 
 		}
 		if (l->kind != NN_LAYER_DENSE)
 			continue;
-		api_buf_puts(&b, first ? "[" : ",[");
+		api_buf_puts(&b, first ? "" : ",");
 		first = false;
-		for (uint32_t r = 0; r < in; r++) {
-			api_buf_puts(&b, r ? ",[" : "[");
-			api_buf_floats(&b, p, l->units);
-			p += l->units;
-			api_buf_put(&b, "]", 1);
-		}
-		api_buf_put(&b, "]", 1);
+		api_buf_matrix(&b, p, in, l->units);
+		p += (size_t)in * l->units;
 		if (l->use_bias) {
 			api_buf_puts(&b, ",[");
 			api_buf_floats(&b, p, l->units);

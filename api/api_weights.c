@@ -114,15 +114,10 @@ char *api_weights_encode(const struct nn_model_spec *spec, const float *params)
 		}
 		if (l->kind != NN_LAYER_DENSE)
 			continue;
-		api_buf_puts(&b, first_layer ? "{\"kernel\":[" : ",{\"kernel\":[");
+		api_buf_puts(&b, first_layer ? "{\"kernel\":" : ",{\"kernel\":");
 		first_layer = false;
-		for (uint32_t r = 0; r < in; r++) {
-			api_buf_puts(&b, r ? ",[" : "[");
-			api_buf_floats(&b, p, l->units);
-			p += l->units;
-			api_buf_put(&b, "]", 1);
-		}
-		api_buf_put(&b, "]", 1);
+		api_buf_matrix(&b, p, in, l->units);
+		p += (size_t)in * l->units;
 		if (l->use_bias) {
 			api_buf_puts(&b, ",\"bias\":[");
 			api_buf_floats(&b, p, l->units);
