@@ -510,6 +510,30 @@ int db_job_claim(struct db *db, struct db_run *run, struct api_err *err)
 	return rc;
 }
 
+/* Binds the job (?1), the epoch's number, loss, accuracy, val_loss and
+ * val_accuracy (?2 .. ?6) and its metrics' JSON (?metrics_col, NULL when it
+ * has none) to st. */
+static int bind_epoch(sqlite3_stmt *st, int64_t job_id, const struct api_epoch *e, int metrics_col,
+		      struct api_err *err)
+{
+	bool oom;
+	char *metrics = api_epoch_metrics_encode(e, &oom);
+
+	if (oom)
+		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
+	if (metrics)
+		sqlite3_bind_text(st, metrics_col, metrics, -1, free);
+	else
+		sqlite3_bind_null(st, metrics_col);
+	sqlite3_bind_int64(st, 1, job_id);
+	sqlite3_bind_int64(st, 2, e->epoch);
+	db_bind_real(st, 3, e->loss);
+	db_bind_real(st, 4, e->accuracy);
+	db_bind_real(st, 5, e->val_loss);
+	db_bind_real(st, 6, e->val_accuracy);
+	return 0;
+}
+
 static int insert_epoch(struct db *db, int64_t job_id, const struct api_epoch *e, struct api_err *err)
 {
 	static const char sql[] =
@@ -517,25 +541,11 @@ static int insert_epoch(struct db *db, int64_t job_id, const struct api_epoch *e
 		"learning_rate) "
 		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 	sqlite3_stmt *st = db_stmt(db, sql, err);
-	char *json, *metrics;
-	bool oom;
+	char *json;
 	int rc;
 
-	if (!st)
+	if (!st || bind_epoch(st, job_id, e, 8, err))
 		return -1;
-	metrics = api_epoch_metrics_encode(e, &oom);
-	if (oom)
-		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
-	if (metrics)
-		sqlite3_bind_text(st, 8, metrics, -1, free);
-	else
-		sqlite3_bind_null(st, 8);
-	sqlite3_bind_int64(st, 1, job_id);
-	sqlite3_bind_int64(st, 2, e->epoch);
-	db_bind_real(st, 3, e->loss);
-	db_bind_real(st, 4, e->accuracy);
-	db_bind_real(st, 5, e->val_loss);
-	db_bind_real(st, 6, e->val_accuracy);
 	sqlite3_bind_double(st, 7, e->seconds);
 	db_bind_real(st, 9, e->learning_rate);
 	if (db_exec_stmt(db, st, err))
@@ -564,24 +574,9 @@ static int write_progress(struct db *db, int64_t job_id, const struct db_commit 
 		" WHERE id = (SELECT model_id FROM jobs WHERE id = ?1)";
 	const struct api_epoch *last = &c->epochs[c->n_epochs - 1];
 	sqlite3_stmt *st = db_stmt(db, job_sql, err);
-	char *metrics;
-	bool oom;
 
-	if (!st)
+	if (!st || bind_epoch(st, job_id, last, 10, err))
 		return -1;
-	metrics = api_epoch_metrics_encode(last, &oom);
-	if (oom)
-		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
-	if (metrics)
-		sqlite3_bind_text(st, 10, metrics, -1, free);
-	else
-		sqlite3_bind_null(st, 10);
-	sqlite3_bind_int64(st, 1, job_id);
-	sqlite3_bind_int64(st, 2, last->epoch);
-	db_bind_real(st, 3, last->loss);
-	db_bind_real(st, 4, last->accuracy);
-	db_bind_real(st, 5, last->val_loss);
-	db_bind_real(st, 6, last->val_accuracy);
 	sqlite3_bind_blob64(st, 7, c->checkpoint, c->checkpoint_len, SQLITE_STATIC);
 	db_bind_real(st, 8, c->samples_per_second);
 	sqlite3_bind_text(st, 9, c->kernels ? c->kernels : "", -1, SQLITE_STATIC);
