@@ -940,11 +940,8 @@ static char *export_keras(const struct api_model_def *def, const float *params, 
 			for (int part = 0; part < 2; part++) {
 				api_buf_puts(&b, first ? "[" : ",[");
 				first = false;
-				for (uint32_t c = 0; c < in; c++) {
-					if (c)
-						api_buf_put(&b, ",", 1);
-					api_buf_float(&b, *p++);
-				}
+				api_buf_floats(&b, p, in);
+				p += in;
 				api_buf_put(&b, "]", 1);
 			}
 			api_buf_put(&b, ",", 1);
@@ -959,36 +956,22 @@ static char *export_keras(const struct api_model_def *def, const float *params, 
 			for (size_t part = 0; part < bn_size(l, in) / in; part++) {
 				api_buf_puts(&b, first ? "[" : ",[");
 				first = false;
-				for (uint32_t c = 0; c < in; c++) {
-					if (c)
-						api_buf_put(&b, ",", 1);
-					api_buf_float(&b, *p++);
-				}
+				api_buf_floats(&b, p, in);
+				p += in;
 				api_buf_put(&b, "]", 1);
 			}
 			continue;
 		}
 		if (l->kind != NN_LAYER_DENSE)
 			continue;
-		api_buf_puts(&b, first ? "[" : ",[");
+		api_buf_puts(&b, first ? "" : ",");
 		first = false;
-		for (uint32_t r = 0; r < in; r++) {
-			api_buf_puts(&b, r ? ",[" : "[");
-			for (uint32_t c = 0; c < l->units; c++) {
-				if (c)
-					api_buf_put(&b, ",", 1);
-				api_buf_float(&b, *p++);
-			}
-			api_buf_put(&b, "]", 1);
-		}
-		api_buf_put(&b, "]", 1);
+		api_buf_matrix(&b, p, in, l->units);
+		p += (size_t)in * l->units;
 		if (l->use_bias) {
 			api_buf_puts(&b, ",[");
-			for (uint32_t c = 0; c < l->units; c++) {
-				if (c)
-					api_buf_put(&b, ",", 1);
-				api_buf_float(&b, *p++);
-			}
+			api_buf_floats(&b, p, l->units);
+			p += l->units;
 			api_buf_put(&b, "]", 1);
 		}
 	}

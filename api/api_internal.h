@@ -11,6 +11,14 @@
 
 #include "api/api.h"
 
+/* ---- numeric output ----------------------------------------------------------- */
+
+/* v[0..n) as api_buf_float writes each, comma-separated, no brackets:
+ * "1,2.5,null" (nothing for n == 0). */
+void api_buf_floats(struct api_buf *b, const float *v, size_t n);
+/* v[0..rows * cols) row-major as rows arrays of cols: "[[1,2],[3,4]]". */
+void api_buf_matrix(struct api_buf *b, const float *v, size_t rows, uint32_t cols);
+
 /* ---- strict JSON reading ---------------------------------------------------- */
 
 /* Parses len bytes (need not be NUL-terminated). Returns a new tree (free with

@@ -411,6 +411,26 @@ void api_buf_float(struct api_buf *b, float v)
 	api_buf_put(b, tmp, (size_t)n);
 }
 
+void api_buf_floats(struct api_buf *b, const float *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			api_buf_put(b, ",", 1);
+		api_buf_float(b, v[i]);
+	}
+}
+
+void api_buf_matrix(struct api_buf *b, const float *v, size_t rows, uint32_t cols)
+{
+	api_buf_put(b, "[", 1);
+	for (size_t i = 0; i < rows; i++) {
+		api_buf_puts(b, i ? ",[" : "[");
+		api_buf_floats(b, v + i * cols, cols);
+		api_buf_put(b, "]", 1);
+	}
+	api_buf_put(b, "]", 1);
+}
+
 char *api_buf_finish(struct api_buf *b)
 {
 	char *text = NULL;

@@ -213,22 +213,6 @@ char *api_columns_feature_names(const char *columns)
 	return text;
 }
 
-/* [[a, b], [c, d]] of n rows of width floats. */
-static void put_matrix(struct api_buf *b, const float *v, size_t n, uint32_t width)
-{
-	api_buf_put(b, "[", 1);
-	for (size_t i = 0; i < n; i++) {
-		api_buf_puts(b, i ? ",[" : "[");
-		for (uint32_t j = 0; j < width; j++) {
-			if (j)
-				api_buf_put(b, ",", 1);
-			api_buf_float(b, v[i * width + j]);
-		}
-		api_buf_put(b, "]", 1);
-	}
-	api_buf_put(b, "]", 1);
-}
-
 static void put_classes(struct api_buf *b, const int32_t *classes, size_t n)
 {
 	api_buf_put(b, "[", 1);
@@ -254,7 +238,7 @@ char *api_predictions_encode_named(int64_t id, const float *out, size_t n, uint3
 	if (id > 0)
 		api_buf_printf(&b, "\"id\":%lld,", (long long)id);
 	api_buf_puts(&b, "\"predictions\":");
-	put_matrix(&b, out, n, outputs);
+	api_buf_matrix(&b, out, n, outputs);
 	api_buf_puts(&b, ",\"classes\":[");
 	for (size_t i = 0; i < n; i++) {
 		const cJSON *name = classes[i] >= 0 && classes[i] < n_names ? cJSON_GetArrayItem(names, classes[i]) : NULL;
@@ -305,7 +289,7 @@ char *api_predictions_encode(int64_t id, const float *out, size_t n, uint32_t ou
 	if (id > 0)
 		api_buf_printf(&b, "\"id\":%lld,", (long long)id);
 	api_buf_puts(&b, "\"predictions\":");
-	put_matrix(&b, out, n, outputs);
+	api_buf_matrix(&b, out, n, outputs);
 	if (classes) {
 		api_buf_puts(&b, ",\"classes\":");
 		put_classes(&b, classes, n);
@@ -318,9 +302,9 @@ static void put_prediction(struct api_buf *b, const struct api_prediction_info *
 {
 	api_buf_printf(b, "{\"id\":%lld,\"model_id\":%lld,\"n\":%u,\"instances\":", (long long)p->id,
 		       (long long)p->model_id, p->n);
-	put_matrix(b, p->inputs, p->n, p->input_dim);
+	api_buf_matrix(b, p->inputs, p->n, p->input_dim);
 	api_buf_puts(b, ",\"predictions\":");
-	put_matrix(b, p->outputs_v, p->n, p->outputs);
+	api_buf_matrix(b, p->outputs_v, p->n, p->outputs);
 	if (p->classes) {
 		api_buf_puts(b, ",\"classes\":");
 		put_classes(b, p->classes, p->n);

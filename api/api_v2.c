@@ -286,11 +286,7 @@ char *api_v2_infer_encode(const char *model_name, const char *model_version, con
 	}
 	api_buf_printf(&b, ",\"outputs\":[{\"name\":\"" API_V2_OUTPUT "\",\"shape\":[%zu,%u],\"datatype\":\"FP32\","
 			   "\"data\":[", n, outputs);
-	for (size_t i = 0; i < n * outputs; i++) {
-		if (i)
-			api_buf_put(&b, ",", 1);
-		api_buf_float(&b, out[i]);
-	}
+	api_buf_floats(&b, out, n * outputs);
 	api_buf_puts(&b, "]}]}");
 	return api_buf_finish(&b);
 }

@@ -87,11 +87,8 @@ char *api_weights_encode(const struct nn_model_spec *spec, const float *params)
 			first_layer = false;
 			for (int part = 0; part < 2; part++) {
 				api_buf_puts(&b, names[part]);
-				for (uint32_t c = 0; c < in; c++) {
-					if (c)
-						api_buf_put(&b, ",", 1);
-					api_buf_float(&b, *p++);
-				}
+				api_buf_floats(&b, p, in);
+				p += in;
 			}
 			api_buf_puts(&b, "],\"count\":");
 			api_buf_float(&b, *p++);
@@ -109,36 +106,22 @@ char *api_weights_encode(const struct nn_model_spec *spec, const float *params)
 					continue;
 				api_buf_printf(&b, "%s\"%s\":[", first_part ? "" : "],", bn_parts[part]);
 				first_part = false;
-				for (uint32_t c = 0; c < in; c++) {
-					if (c)
-						api_buf_put(&b, ",", 1);
-					api_buf_float(&b, *p++);
-				}
+				api_buf_floats(&b, p, in);
+				p += in;
 			}
 			api_buf_puts(&b, "]}");
 			continue;
 		}
 		if (l->kind != NN_LAYER_DENSE)
 			continue;
-		api_buf_puts(&b, first_layer ? "{\"kernel\":[" : ",{\"kernel\":[");
+		api_buf_puts(&b, first_layer ? "{\"kernel\":" : ",{\"kernel\":");
 		first_layer = false;
-		for (uint32_t r = 0; r < in; r++) {
-			api_buf_puts(&b, r ? ",[" : "[");
-			for (uint32_t c = 0; c < l->units; c++) {
-				if (c)
-					api_buf_put(&b, ",", 1);
-				api_buf_float(&b, *p++);
-			}
-			api_buf_put(&b, "]", 1);
-		}
-		api_buf_put(&b, "]", 1);
+		api_buf_matrix(&b, p, in, l->units);
+		p += (size_t)in * l->units;
 		if (l->use_bias) {
 			api_buf_puts(&b, ",\"bias\":[");
-			for (uint32_t c = 0; c < l->units; c++) {
-				if (c)
-					api_buf_put(&b, ",", 1);
-				api_buf_float(&b, *p++);
-			}
+			api_buf_floats(&b, p, l->units);
+			p += l->units;
 			api_buf_put(&b, "]", 1);
 		}
 		api_buf_put(&b, "}", 1);

@@ -170,6 +170,26 @@ struct db_idem *route_idem(struct http_req *r, const char *route, const char *bo
 	return idem;
 }
 
+bool route_idem_replayed(struct http_req *r, struct db *db, const char *route, const char *body, size_t len,
+			 struct route_idem_buf *buf, struct db_idem **idem,
+			 void (*reply)(struct http_req *r, struct db *db, int64_t id, int status), int status)
+{
+	struct api_err err = {0};
+	bool bad_key;
+	int64_t id;
+	int rc;
+
+	*idem = route_idem(r, route, body, len, &buf->idem, buf->key, sizeof buf->key, &bad_key);
+	if (bad_key)
+		return true;
+	rc = db_idem_lookup(db, *idem, &id, &err);
+	if (rc == 1)
+		reply(r, db, id, status);
+	else if (rc < 0)
+		http_reply_error(r, &err);
+	return rc != 0;
+}
+
 uint64_t route_random_seed(void)
 {
 	uint32_t v = 0;

@@ -42,6 +42,19 @@ bool route_query_version(struct http_req *r, uint32_t *version);
  * NULL when there is no key, or sets *failed after replying 422 to a bad key. */
 struct db_idem *route_idem(struct http_req *r, const char *route, const char *body, size_t len,
 			   struct db_idem *idem, char *key_buf, size_t key_size, bool *failed);
+/* An Idempotency-Key's copy and its struct db_idem, for route_idem_replayed. */
+struct route_idem_buf {
+	struct db_idem idem;
+	char key[256];
+};
+/* The start of a creating POST: route_idem over body, then db_idem_lookup.
+ * True when the request is answered here: a bad key (422), a failed lookup,
+ * or a key used before, whose resource reply(r, db, id, status) sends again.
+ * Otherwise false with *idem the key to store with the new resource (in buf;
+ * NULL when there is none). */
+bool route_idem_replayed(struct http_req *r, struct db *db, const char *route, const char *body, size_t len,
+			 struct route_idem_buf *buf, struct db_idem **idem,
+			 void (*reply)(struct http_req *r, struct db *db, int64_t id, int status), int status);
 /* A random seed for a model or job that gave none. */
 uint64_t route_random_seed(void);
 /* Paging from ?limit=&offset=; replies 422 and returns false when bad. */

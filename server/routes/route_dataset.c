@@ -457,14 +457,12 @@ void route_dataset_create(struct http_req *r)
 	struct csv_upload *u = http_sink_ctx(r);
 	struct api_dataset_body body;
 	enum api_task task;
-	struct db_idem idem_buf, *idem;
+	struct route_idem_buf idem_buf;
+	struct db_idem *idem;
 	struct api_err err = {0};
 	const char *data;
 	struct db *db;
-	char key[256];
-	bool bad_key;
 	size_t len;
-	int64_t id;
 	int rc;
 
 	if (u) {
@@ -489,15 +487,9 @@ void route_dataset_create(struct http_req *r)
 	if (!db)
 		return;
 	data = http_body(r, &len);
-	idem = route_idem(r, "datasets", data, len, &idem_buf, key, sizeof key, &bad_key);
-	if (bad_key)
+	if (route_idem_replayed(r, db, "datasets", data, len, &idem_buf, &idem, reply_dataset, 201))
 		return;
-	rc = db_idem_lookup(db, idem, &id, &err);
-	if (rc == 1) {
-		reply_dataset(r, db, id, 201);
-		return;
-	}
-	if (rc < 0 || api_dataset_decode(data, len, &app->limits, &body, &err)) {
+	if (api_dataset_decode(data, len, &app->limits, &body, &err)) {
 		http_reply_error(r, &err);
 		return;
 	}

@@ -119,28 +119,21 @@ void route_job_create(struct http_req *r)
 	struct app *app = route_app(r);
 	struct api_job_req req;
 	struct api_job_info job;
-	struct db_idem idem_buf, *idem;
+	struct route_idem_buf idem_buf;
+	struct db_idem *idem;
 	struct api_err err = {0};
 	struct db *db = route_db(r);
 	const char *body;
-	char key[256], *options;
-	bool bad_key;
+	char *options;
 	size_t len;
-	int64_t id;
 	int rc;
 
 	if (!db)
 		return;
 	body = http_body(r, &len);
-	idem = route_idem(r, "jobs", body, len, &idem_buf, key, sizeof key, &bad_key);
-	if (bad_key)
+	if (route_idem_replayed(r, db, "jobs", body, len, &idem_buf, &idem, reply_job, 202))
 		return;
-	rc = db_idem_lookup(db, idem, &id, &err);
-	if (rc == 1) {
-		reply_job(r, db, id, 202);
-		return;
-	}
-	if (rc < 0 || api_job_decode(body, len, &req, &err)) {
+	if (api_job_decode(body, len, &req, &err)) {
 		http_reply_error(r, &err);
 		return;
 	}

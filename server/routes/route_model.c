@@ -92,29 +92,20 @@ static void create_model(struct http_req *r, struct db *db, const char *body, si
 void route_model_create(struct http_req *r)
 {
 	struct api_model_info info;
-	struct db_idem idem_buf, *idem;
+	struct route_idem_buf idem_buf;
+	struct db_idem *idem;
 	struct api_err err = {0};
 	struct db *db = route_db(r);
 	const char *body;
 	size_t len;
-	char key[256];
-	bool bad_key;
-	int64_t id;
-	int rc;
 
 	if (!db)
 		return;
 	body = http_body(r, &len);
-	idem = route_idem(r, "models", body, len, &idem_buf, key, sizeof key, &bad_key);
-	if (bad_key)
+	if (route_idem_replayed(r, db, "models", body, len, &idem_buf, &idem, reply_model, 201))
 		return;
-	rc = db_idem_lookup(db, idem, &id, &err);
-	if (rc == 1) {
-		reply_model(r, db, id, 201);
-		return;
-	}
 	memset(&info, 0, sizeof info);
-	if (rc < 0 || api_model_decode(body, len, &info.def, &err)) {
+	if (api_model_decode(body, len, &info.def, &err)) {
 		http_reply_error(r, &err);
 		return;
 	}

@@ -142,12 +142,11 @@ void route_sweep_create(struct http_req *r)
 	struct api_sweep_seeds seeds = {route_random_seed(), route_random_seed(), route_random_seed()};
 	struct db_sweep_state *states = NULL;
 	struct api_sweep_req req = {0};
-	struct db_idem idem_buf, *idem;
+	struct route_idem_buf idem_buf;
+	struct db_idem *idem;
 	struct api_err err = {0};
 	struct db *db = route_db(r);
 	const char *body;
-	char key[256];
-	bool bad_key;
 	size_t len;
 	int64_t id;
 	int rc;
@@ -155,15 +154,9 @@ void route_sweep_create(struct http_req *r)
 	if (!db)
 		return;
 	body = http_body(r, &len);
-	idem = route_idem(r, "sweeps", body, len, &idem_buf, key, sizeof key, &bad_key);
-	if (bad_key)
+	if (route_idem_replayed(r, db, "sweeps", body, len, &idem_buf, &idem, reply_sweep, 202))
 		return;
-	rc = db_idem_lookup(db, idem, &id, &err);
-	if (rc == 1) {
-		reply_sweep(r, db, id, 202);
-		return;
-	}
-	if (rc < 0 || api_sweep_decode(body, len, &seeds, &req, &err)) {
+	if (api_sweep_decode(body, len, &seeds, &req, &err)) {
 		http_reply_error(r, &err);
 		return;
 	}

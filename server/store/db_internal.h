@@ -87,6 +87,14 @@ int db_page(struct db *db, const char *count_sql, const char *rows_sql, uint32_t
  * transaction: 1 there means a retry (the caller rolls back and answers with
  * *id). */
 int db_idem_record(struct db *db, const struct db_idem *idem, int64_t id, struct api_err *err);
+/* An event row's data column (never NULL: "{}" stands for NULL) made into the
+ * event's data: new, NULL when out of memory. */
+typedef char *(*db_event_data_fn)(sqlite3_stmt *st, const char *data);
+/* The events of sql (?1 id, ?2 after, ?3 max; columns seq, kind, data, then
+ * what data_of reads) into a new array *events[0..*n) (free with
+ * db_events_free); on failure *events is NULL and *n 0. */
+int db_events_read(struct db *db, const char *sql, int64_t id, int64_t after, size_t max, db_event_data_fn data_of,
+		   struct db_event **events, size_t *n, struct api_err *err);
 /* Inserts a status event with the job's current JSON (inside a transaction). */
 int db_job_status_event(struct db *db, int64_t job_id, struct api_err *err);
 

@@ -332,21 +332,14 @@ int db_job_counts(struct db *db, uint64_t counts[API_JOB_N_STATUS], struct api_e
 	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err);
 }
 
-int db_job_events(struct db *db, int64_t id, int64_t after, size_t max, struct db_event **events, size_t *n,
-		  bool *final, struct api_err *err)
+int db_events_read(struct db *db, const char *sql, int64_t id, int64_t after, size_t max, db_event_data_fn data_of,
+		   struct db_event **events, size_t *n, struct api_err *err)
 {
-	static const char sql[] =
-		"SELECT seq, kind, data FROM job_events WHERE job_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3";
-	struct api_job_info job;
 	sqlite3_stmt *st;
 	int rc;
 
-	*events = NULL;
 	*n = 0;
-	/* Status first: events committed before a final status are all visible below. */
-	if (db_job_get(db, id, &job, err))
-		return -1;
-	*events = calloc(max, sizeof **events);
+	*events = calloc(max ? max : 1, sizeof **events);
 	if (!*events)
 		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
 	st = db_stmt(db, sql, err);
@@ -362,7 +355,7 @@ int db_job_events(struct db *db, int64_t id, int64_t after, size_t max, struct d
 
 		e->seq = sqlite3_column_int64(st, 0);
 		e->status = kind && strcmp(kind, "status") == 0;
-		e->data = strdup(data ? data : "{}");
+		e->data = data_of(st, data ? data : "{}");
 		if (!e->data) {
 			sqlite3_reset(st);
 			api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
@@ -375,13 +368,35 @@ int db_job_events(struct db *db, int64_t id, int64_t after, size_t max, struct d
 		db_fail(db, rc, err);
 		goto fail;
 	}
-	*final = api_job_final(job.status) && *n < max;
 	return 0;
 fail:
 	db_events_free(*events, *n);
 	*events = NULL;
 	*n = 0;
 	return -1;
+}
+
+/* A job's event is its stored data as it is. */
+static char *job_event_data(sqlite3_stmt *st, const char *data)
+{
+	(void)st;
+	return strdup(data);
+}
+
+int db_job_events(struct db *db, int64_t id, int64_t after, size_t max, struct db_event **events, size_t *n,
+		  bool *final, struct api_err *err)
+{
+	static const char sql[] =
+		"SELECT seq, kind, data FROM job_events WHERE job_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3";
+	struct api_job_info job;
+
+	*events = NULL;
+	*n = 0;
+	/* Status first: events committed before a final status are all visible below. */
+	if (db_job_get(db, id, &job, err) || db_events_read(db, sql, id, after, max, job_event_data, events, n, err))
+		return -1;
+	*final = api_job_final(job.status) && *n < max;
+	return 0;
 }
 
 void db_events_free(struct db_event *events, size_t n)
@@ -495,6 +510,30 @@ int db_job_claim(struct db *db, struct db_run *run, struct api_err *err)
 	return rc;
 }
 
+/* Binds the job (?1), the epoch's number, loss, accuracy, val_loss and
+ * val_accuracy (?2 .. ?6) and its metrics' JSON (?metrics_col, NULL when it
+ * has none) to st. */
+static int bind_epoch(sqlite3_stmt *st, int64_t job_id, const struct api_epoch *e, int metrics_col,
+		      struct api_err *err)
+{
+	bool oom;
+	char *metrics = api_epoch_metrics_encode(e, &oom);
+
+	if (oom)
+		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
+	if (metrics)
+		sqlite3_bind_text(st, metrics_col, metrics, -1, free);
+	else
+		sqlite3_bind_null(st, metrics_col);
+	sqlite3_bind_int64(st, 1, job_id);
+	sqlite3_bind_int64(st, 2, e->epoch);
+	db_bind_real(st, 3, e->loss);
+	db_bind_real(st, 4, e->accuracy);
+	db_bind_real(st, 5, e->val_loss);
+	db_bind_real(st, 6, e->val_accuracy);
+	return 0;
+}
+
 static int insert_epoch(struct db *db, int64_t job_id, const struct api_epoch *e, struct api_err *err)
 {
 	static const char sql[] =
@@ -502,25 +541,11 @@ static int insert_epoch(struct db *db, int64_t job_id, const struct api_epoch *e
 		"learning_rate) "
 		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 	sqlite3_stmt *st = db_stmt(db, sql, err);
-	char *json, *metrics;
-	bool oom;
+	char *json;
 	int rc;
 
-	if (!st)
+	if (!st || bind_epoch(st, job_id, e, 8, err))
 		return -1;
-	metrics = api_epoch_metrics_encode(e, &oom);
-	if (oom)
-		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
-	if (metrics)
-		sqlite3_bind_text(st, 8, metrics, -1, free);
-	else
-		sqlite3_bind_null(st, 8);
-	sqlite3_bind_int64(st, 1, job_id);
-	sqlite3_bind_int64(st, 2, e->epoch);
-	db_bind_real(st, 3, e->loss);
-	db_bind_real(st, 4, e->accuracy);
-	db_bind_real(st, 5, e->val_loss);
-	db_bind_real(st, 6, e->val_accuracy);
 	sqlite3_bind_double(st, 7, e->seconds);
 	db_bind_real(st, 9, e->learning_rate);
 	if (db_exec_stmt(db, st, err))
@@ -549,24 +574,9 @@ static int write_progress(struct db *db, int64_t job_id, const struct db_commit 
 		" WHERE id = (SELECT model_id FROM jobs WHERE id = ?1)";
 	const struct api_epoch *last = &c->epochs[c->n_epochs - 1];
 	sqlite3_stmt *st = db_stmt(db, job_sql, err);
-	char *metrics;
-	bool oom;
 
-	if (!st)
+	if (!st || bind_epoch(st, job_id, last, 10, err))
 		return -1;
-	metrics = api_epoch_metrics_encode(last, &oom);
-	if (oom)
-		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
-	if (metrics)
-		sqlite3_bind_text(st, 10, metrics, -1, free);
-	else
-		sqlite3_bind_null(st, 10);
-	sqlite3_bind_int64(st, 1, job_id);
-	sqlite3_bind_int64(st, 2, last->epoch);
-	db_bind_real(st, 3, last->loss);
-	db_bind_real(st, 4, last->accuracy);
-	db_bind_real(st, 5, last->val_loss);
-	db_bind_real(st, 6, last->val_accuracy);
 	sqlite3_bind_blob64(st, 7, c->checkpoint, c->checkpoint_len, SQLITE_STATIC);
 	db_bind_real(st, 8, c->samples_per_second);
 	sqlite3_bind_text(st, 9, c->kernels ? c->kernels : "", -1, SQLITE_STATIC);

@@ -471,6 +471,12 @@ int db_sweep_delete(struct db *db, int64_t id, int64_t **models, size_t *n_model
 
 /* ---- events ------------------------------------------------------------------------------------ */
 
+/* A sweep's event wraps its job's data with the point and the job (columns 4 and 3). */
+static char *sweep_event_data(sqlite3_stmt *st, const char *data)
+{
+	return api_sweep_event_encode((uint32_t)sqlite3_column_int64(st, 4), sqlite3_column_int64(st, 3), data);
+}
+
 int db_sweep_events(struct db *db, int64_t id, int64_t after, size_t max, struct db_event **events, size_t *n,
 		    bool *final, struct api_err *err)
 {
@@ -482,7 +488,6 @@ int db_sweep_events(struct db *db, int64_t id, int64_t after, size_t max, struct
 		"e.job_id = p.job_id WHERE p.sweep_id = ?1 AND e.rowid > ?2 ORDER BY e.rowid LIMIT ?3";
 	uint64_t active = 0;
 	sqlite3_stmt *st;
-	int rc;
 
 	*events = NULL;
 	*n = 0;
@@ -496,41 +501,8 @@ int db_sweep_events(struct db *db, int64_t id, int64_t after, size_t max, struct
 	sqlite3_bind_int64(st, 1, id);
 	if (db_count(db, st, &active, err))
 		return -1;
-	*events = calloc(max ? max : 1, sizeof **events);
-	if (!*events)
-		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
-	st = db_stmt(db, sql, err);
-	if (!st)
-		goto fail;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, after);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
-	while ((rc = db_step(st)) == SQLITE_ROW) {
-		struct db_event *e = &(*events)[*n];
-		const char *kind = (const char *)sqlite3_column_text(st, 1);
-		const char *data = (const char *)sqlite3_column_text(st, 2);
-
-		e->seq = sqlite3_column_int64(st, 0);
-		e->status = kind && strcmp(kind, "status") == 0;
-		e->data = api_sweep_event_encode((uint32_t)sqlite3_column_int64(st, 4), sqlite3_column_int64(st, 3),
-						 data ? data : "{}");
-		if (!e->data) {
-			sqlite3_reset(st);
-			api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
-			goto fail;
-		}
-		(*n)++;
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		db_fail(db, rc, err);
-		goto fail;
-	}
+	if (db_events_read(db, sql, id, after, max, sweep_event_data, events, n, err))
+		return -1;
 	*final = active == 0 && *n < max;
 	return 0;
-fail:
-	db_events_free(*events, *n);
-	*events = NULL;
-	*n = 0;
-	return -1;
 }

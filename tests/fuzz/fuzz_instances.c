@@ -11,33 +11,9 @@
 #include <math.h>
 
 #include "tests/fuzz/fuzz_common.h"
+#include "tests/fuzz/fuzz_tutorial_model.h"
 
-#define INPUT_DIM 4
 #define MAX_ROWS 10000
-
-static struct nn_model *model;
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	struct nn_model_spec spec = {0};
-	struct nn_rng rng;
-
-	(void)argc, (void)argv;
-	spec.input_dim = INPUT_DIM;
-	spec.n_layers = 3;
-	nn_dense_defaults(&spec.layers[0], 25, NN_ACT_RELU);
-	nn_dense_defaults(&spec.layers[1], 15, NN_ACT_RELU);
-	nn_dense_defaults(&spec.layers[2], 4, NN_ACT_SOFTMAX);
-	spec.loss.kind = NN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY;
-	nn_opt_defaults(NN_OPT_ADAM, &spec.opt);
-	nn_blas_single_threaded();
-	model = nn_model_create(&spec);
-	if (!model)
-		abort();
-	nn_rng_seed(&rng, 42);
-	nn_model_init(model, &rng);
-	return 0;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -48,23 +24,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *json;
 	cJSON *back;
 
-	if (api_instances_decode((const char *)data, size, INPUT_DIM, MAX_ROWS, &x, &n, &err) != 0) {
+	if (api_instances_decode((const char *)data, size, FUZZ_INPUT_DIM, MAX_ROWS, &x, &n, &err) != 0) {
 		fuzz_check_err(&err);
 		FUZZ_CHECK(x == NULL && n == 0, "a refused body leaves rows behind");
 		return 0;
 	}
 	FUZZ_CHECK(n >= 1 && n <= MAX_ROWS && x, "%zu rows accepted", n);
-	for (size_t i = 0; i < n * INPUT_DIM; i++)
+	for (size_t i = 0; i < n * FUZZ_INPUT_DIM; i++)
 		FUZZ_CHECK(isfinite(x[i]), "instance value %zu not finite", i);
-	out = malloc(n * 4 * sizeof *out);
+	out = malloc(n * FUZZ_OUTPUTS * sizeof *out);
 	classes = malloc(n * sizeof *classes);
 	if (!out || !classes)
 		abort();
 	FUZZ_CHECK(nn_predict(model, x, n, out) == NN_OK, "nn_predict failed");
 	FUZZ_CHECK(nn_classes(nn_model_spec(model), out, n, classes) == NN_OK, "nn_classes failed");
 	for (size_t i = 0; i < n; i++)
-		FUZZ_CHECK(classes[i] >= 0 && classes[i] < 4, "class %d", classes[i]);
-	json = api_predictions_encode(0, out, n, 4, classes);
+		FUZZ_CHECK(classes[i] >= 0 && classes[i] < FUZZ_OUTPUTS, "class %d", classes[i]);
+	json = api_predictions_encode(0, out, n, FUZZ_OUTPUTS, classes);
 	FUZZ_CHECK(json && api_utf8_valid(json, strlen(json)), "predictions do not encode");
 	back = cJSON_Parse(json);
 	FUZZ_CHECK(back && cJSON_GetArraySize(cJSON_GetObjectItem(back, "predictions")) == (int)n &&

@@ -15,33 +15,9 @@
 
 #include "api/api_v2.h"
 #include "tests/fuzz/fuzz_common.h"
+#include "tests/fuzz/fuzz_tutorial_model.h"
 
-#define INPUT_DIM 4
 #define MAX_ROWS 10000
-
-static struct nn_model *model;
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	struct nn_model_spec spec = {0};
-	struct nn_rng rng;
-
-	(void)argc, (void)argv;
-	spec.input_dim = INPUT_DIM;
-	spec.n_layers = 3;
-	nn_dense_defaults(&spec.layers[0], 25, NN_ACT_RELU);
-	nn_dense_defaults(&spec.layers[1], 15, NN_ACT_RELU);
-	nn_dense_defaults(&spec.layers[2], 4, NN_ACT_SOFTMAX);
-	spec.loss.kind = NN_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY;
-	nn_opt_defaults(NN_OPT_ADAM, &spec.opt);
-	nn_blas_single_threaded();
-	model = nn_model_create(&spec);
-	if (!model)
-		abort();
-	nn_rng_seed(&rng, 42);
-	nn_model_init(model, &rng);
-	return 0;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -52,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *json;
 	cJSON *back;
 
-	if (api_v2_infer_decode((const char *)data, size, INPUT_DIM, MAX_ROWS, &in, &err) != 0) {
+	if (api_v2_infer_decode((const char *)data, size, FUZZ_INPUT_DIM, MAX_ROWS, &in, &err) != 0) {
 		int status = api_v2_status(err.code);
 
 		fuzz_check_err(&err);
@@ -67,17 +43,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	FUZZ_CHECK(in.n >= 1 && in.n <= MAX_ROWS && in.x, "%zu rows accepted", in.n);
-	for (size_t i = 0; i < in.n * INPUT_DIM; i++)
+	for (size_t i = 0; i < in.n * FUZZ_INPUT_DIM; i++)
 		FUZZ_CHECK(isfinite(in.x[i]), "input value %zu not finite", i);
-	out = malloc(in.n * 4 * sizeof *out);
+	out = malloc(in.n * FUZZ_OUTPUTS * sizeof *out);
 	if (!out)
 		abort();
 	FUZZ_CHECK(nn_predict(model, in.x, in.n, out) == NN_OK, "nn_predict failed");
-	json = api_v2_infer_encode("m", NULL, in.id, out, in.n, 4);
+	json = api_v2_infer_encode("m", NULL, in.id, out, in.n, FUZZ_OUTPUTS);
 	FUZZ_CHECK(json && api_utf8_valid(json, strlen(json)), "the response does not encode");
 	back = cJSON_Parse(json);
 	outs = back ? cJSON_GetArrayItem(cJSON_GetObjectItem(back, "outputs"), 0) : NULL;
-	FUZZ_CHECK(outs && cJSON_GetArraySize(cJSON_GetObjectItem(outs, "data")) == (int)(in.n * 4),
+	FUZZ_CHECK(outs && cJSON_GetArraySize(cJSON_GetObjectItem(outs, "data")) == (int)(in.n * FUZZ_OUTPUTS),
 		   "the response does not parse back with %zu rows", in.n);
 	id = cJSON_GetObjectItem(back, "id");
 	FUZZ_CHECK(in.id ? cJSON_IsString(id) && strcmp(id->valuestring, in.id) == 0 : id == NULL,
