@@ -264,7 +264,7 @@ class TestDurability(FitdCase):
         d = tmpdir("fsync")
         shim = os.path.join(d, "fsync_count.so")
         src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fsync_count.c")
-        subprocess.run(["cc", "-shared", "-fPIC", "-o", shim, src, "-ldl"], check=True)
+        subprocess.run(["cc", "-shared", "-fPIC", "-o", shim, src, "-ldl", "-pthread"], check=True)
         count_file = os.path.join(d, "count")
         srv = self.server(name="fsync", env={"LD_PRELOAD": shim, "FSYNC_COUNT_FILE": count_file})
         c = srv.client
