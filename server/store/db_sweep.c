@@ -484,8 +484,8 @@ int db_sweep_events(struct db *db, int64_t id, int64_t after, size_t max, struct
 	static const char active_sql[] = "SELECT count(*) FROM sweep_points p JOIN jobs j ON j.id = p.job_id "
 					 "WHERE p.sweep_id = ?1 AND j.status IN ('queued', 'running')";
 	static const char sql[] =
-		"SELECT e.rowid, e.kind, e.data, e.job_id, p.idx FROM sweep_points p JOIN job_events e ON "
-		"e.job_id = p.job_id WHERE p.sweep_id = ?1 AND e.rowid > ?2 ORDER BY e.rowid LIMIT ?3";
+		"SELECT e.id, e.kind, e.data, e.job_id, p.idx FROM sweep_points p JOIN job_events e ON "
+		"e.job_id = p.job_id WHERE p.sweep_id = ?1 AND e.id > ?2 ORDER BY e.id LIMIT ?3";
 	uint64_t active = 0;
 	sqlite3_stmt *st;
 

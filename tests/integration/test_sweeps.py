@@ -287,6 +287,31 @@ class TestSweeps(SweepCase):
         self.assertEqual(c.get("/v1/sweeps/abc").status, 404)
 
 
+class TestSweepEventIds(SweepCase):
+    def test_event_ids_are_never_reused(self):
+        """Sweep stream ids are the ids of the points' job events. Deleting
+        the model of the point that holds the newest ones (?cascade=true
+        deletes its job and its events) must not let later events take those
+        ids again: a client that had read up to them would skip the new ones."""
+        srv = self.server(name="sweep-ids", workers=1)
+        c = srv.client
+        train, val = self.iris_sets(c)
+        body = {"model": self.model_template(),
+                "job": {"dataset_id": train, "validation_dataset_id": val, "epochs": 2, "seed": 3},
+                "grid": {"layers[0].units": [4, 8]}, "metric": "val_loss"}
+        first = self.wait_sweep(c, c.post("/v1/sweeps", body).json["id"])
+        events = read_sweep_events(srv.port, first["id"])
+        ids = [int(e["id"]) for e in events]
+        newest = [p for p in first["points"] if p["index"] == events[-1]["data"]["point"]][0]
+        self.assertEqual(max(ids), ids[-1])
+        self.assertStatus(c.delete("/v1/models/%d?cascade=true" % newest["model_id"]), 204)
+        second = self.wait_sweep(c, c.post("/v1/sweeps", body).json["id"])
+        later = [int(e["id"]) for e in read_sweep_events(srv.port, second["id"])]
+        self.assertTrue(later)
+        self.assertGreater(min(later), max(ids), "an event id was given twice")
+        srv.stop()
+
+
 class TestSweepCancel(SweepCase):
     def test_cancel_stops_the_remaining_points(self):
         srv = self.server(name="sweep-cancel", workers=1)
