@@ -8,6 +8,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
@@ -155,6 +156,12 @@ int main(int argc, char **argv)
 			fprintf(stderr, "fitd: %s\n", msg);
 		return rc < 0 ? 2 : 0;
 	}
+	/* Buffers of 1 MiB and more (a CSV upload's 4 MiB blocks, a job's data)
+	 * are mapped and given back to the system when freed. glibc's default
+	 * raises the threshold after the first such free, after which each
+	 * thread's arena keeps its blocks for good: one more step of RSS per
+	 * thread that ever took an upload. */
+	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 	/* may execute fitd again with better BLAS kernels: before any thread */
 	kernels_choose(argv);
 	log_init(cfg.log_format);
