@@ -148,9 +148,10 @@ static void writer_stop(struct chunk_writer *w)
  * error is answered: a client that sees the 4xx finds nothing left behind. */
 static void abort_upload(struct csv_upload *u)
 {
-	struct api_err ignored;
-
-	writer_drain(u->writer, &ignored); /* no block lands after the delete */
+	/* the writer thread ends first (its connection closed): no block lands
+	 * after the delete, and nothing of the upload outlives its rows */
+	writer_stop(u->writer);
+	u->writer = NULL;
 	if (u->dataset_id && !u->published)
 		db_upload_abort(u->db, u->dataset_id);
 	u->dataset_id = 0;
