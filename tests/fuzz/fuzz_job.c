@@ -18,7 +18,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_check_err(&err);
 		return 0;
 	}
-	FUZZ_CHECK(req.model_id >= 1 && req.dataset_id >= 1 && req.validation_dataset_id >= 0, "ids");
+	/* model_id may be a model's name: the route resolves it to an id before
+	 * the options are stored */
+	FUZZ_CHECK((req.model_id >= 1) != (req.model_name[0] != '\0') && req.dataset_id >= 1 &&
+			   req.validation_dataset_id >= 0,
+		   "ids");
+	if (req.model_name[0]) {
+		req.model_id = 1;
+		req.model_name[0] = '\0';
+	}
 	FUZZ_CHECK(req.fit.epochs >= 1 && req.fit.epochs <= NN_MAX_EPOCHS, "epochs %u", req.fit.epochs);
 	FUZZ_CHECK(req.fit.batch_size >= 1 && req.fit.batch_size <= NN_MAX_BATCH, "batch_size %u", req.fit.batch_size);
 	FUZZ_CHECK(req.fit.validation_split >= 0 && req.fit.validation_split < 1, "validation_split %g",
