@@ -13,9 +13,9 @@
 # binary), san (AddressSanitizer + UndefinedBehaviorSanitizer), tsan.
 
 CC       ?= cc
-PKGS     := libmicrohttpd libcjson sqlite3 openblas libcrypto
+PKGS     := libmicrohttpd libcjson sqlite3 libpq openblas libcrypto
 DEB_PKGS := build-essential pkg-config libmicrohttpd-dev libcjson-dev libsqlite3-dev check \
-            libopenblas-dev libssl-dev libjs-chart.js curl python3 sqlite3 python3-torch python3-onnx python3-yaml python3-sklearn
+            libopenblas-dev libssl-dev libpq-dev postgresql-15 libjs-chart.js curl python3 sqlite3 python3-torch python3-onnx python3-yaml python3-sklearn
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)

@@ -97,7 +97,8 @@ static int prepare_database(const struct cfg *cfg)
 		fprintf(stderr, "fitd: %s\n", msg);
 		return -1;
 	}
-	snprintf(dir, sizeof dir, "%s/migrations", cfg->share_dir);
+	/* Each engine has its own numbered migrations. */
+	snprintf(dir, sizeof dir, "%s/migrations/%s", cfg->share_dir, db_is_postgres(cfg->db) ? "postgres" : "sqlite");
 	if (db_migrate(db, dir, msg, sizeof msg)) {
 		fprintf(stderr, "fitd: %s\n", msg);
 		db_close(db);

@@ -1,8 +1,9 @@
 /*
- * db.c — SQLite connections (one per thread), prepared statements, error
- * mapping, transactions and the row helpers every table file uses; backup.
- * Migrations are in db_migrate.c, idempotency keys in db_idem.c, start-up
- * recovery in db_recover.c, one file per table besides.
+ * db.c — connections (one per thread), prepared statements, error mapping,
+ * transactions and the row helpers every table file uses; backup. SQLite is
+ * here; PostgreSQL's side of each call is in db_pg.c. Migrations are in
+ * db_migrate.c, idempotency keys in db_idem.c, start-up recovery in
+ * db_recover.c, one file per table besides.
  */
 #include <assert.h>
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <time.h>
 
 #include "server/store/db_internal.h"
+#include "server/store/db_pg.h"
 
 #define BUSY_TIMEOUT_MS 10000
 /* How often a read-only connection tries to become writable again. */
@@ -31,6 +33,11 @@ static pthread_once_t thread_once = PTHREAD_ONCE_INIT;
 void db_set_path(const char *path)
 {
 	snprintf(db_path, sizeof db_path, "%s", path);
+}
+
+bool db_is_postgres(const char *path)
+{
+	return strncmp(path, "postgresql://", 13) == 0 || strncmp(path, "postgres://", 11) == 0;
 }
 
 struct db *db_open(const char *path, char *msg, size_t size)
@@ -52,6 +59,13 @@ struct db *db_open(const char *path, char *msg, size_t size)
 	if (!db) {
 		snprintf(msg, size, "out of memory");
 		return NULL;
+	}
+	if (db_is_postgres(path)) {
+		db->pg = db_pg_open(path, msg, size);
+		if (!db->pg)
+			goto fail;
+		clock_gettime(CLOCK_MONOTONIC, &db->opened);
+		return db;
 	}
 	rc = sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
@@ -75,13 +89,22 @@ fail:
 	return NULL;
 }
 
+static void finalize_all(struct db *db)
+{
+	for (int i = 0; i < db->n_cached; i++) {
+		sqlite3_finalize(db->cache[i].lite);
+		db_pg_stmt_free(db->cache[i].pg);
+	}
+	db->n_cached = 0;
+}
+
 void db_close(struct db *db)
 {
 	if (!db)
 		return;
-	for (int i = 0; i < db->n_cached; i++)
-		sqlite3_finalize(db->cache[i].stmt);
+	finalize_all(db);
 	sqlite3_close(db->h);
+	db_pg_close(db->pg);
 	free(db);
 }
 
@@ -126,11 +149,9 @@ static void reopen_if_writable(struct db *db, bool writing_next)
 		db_close(fresh);
 		return;
 	}
-	for (int i = 0; i < db->n_cached; i++)
-		sqlite3_finalize(db->cache[i].stmt);
+	finalize_all(db);
 	sqlite3_close(db->h);
 	db->h = fresh->h;
-	db->n_cached = 0;
 	db->readonly = false;
 	if (db->no_autocheckpoint)
 		sqlite3_wal_autocheckpoint(db->h, 0);
@@ -166,30 +187,126 @@ void db_thread_close(void)
 
 /* ---- statements and errors ------------------------------------------------------- */
 
-sqlite3_stmt *db_stmt(struct db *db, const char *sql, struct api_err *err)
+struct db_stmt *db_stmt(struct db *db, const char *sql, struct api_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st;
 	int rc;
 
 	for (int i = 0; i < db->n_cached; i++) {
-		if (db->cache[i].sql == sql) {
-			st = db->cache[i].stmt;
-			sqlite3_reset(st);
-			sqlite3_clear_bindings(st);
+		st = &db->cache[i];
+		if (st->sql == sql) {
+			if (st->lite) {
+				sqlite3_reset(st->lite);
+				sqlite3_clear_bindings(st->lite);
+			} else {
+				db_pg_reset(st->pg);
+				db_pg_clear(st->pg);
+			}
 			return st;
 		}
 	}
-	rc = sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
-	if (rc != SQLITE_OK) {
-		db_fail(db, rc, err);
-		return NULL;
-	}
 	/* A full cache would leak: every SQL string of fitd fits in it. */
 	assert(db->n_cached < DB_STMT_CACHE);
-	db->cache[db->n_cached].sql = sql;
-	db->cache[db->n_cached].stmt = st;
+	st = &db->cache[db->n_cached];
+	*st = (struct db_stmt){.db = db, .sql = sql};
+	if (db->pg) {
+		st->pg = db_pg_prepare(db->pg, sql);
+		if (!st->pg) {
+			db_pg_fail(db->pg, err);
+			return NULL;
+		}
+	} else {
+		rc = sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &st->lite, NULL);
+		if (rc != SQLITE_OK) {
+			db_fail(db, rc, err);
+			return NULL;
+		}
+	}
 	db->n_cached++;
 	return st;
+}
+
+void db_reset(struct db_stmt *st)
+{
+	if (st->lite)
+		sqlite3_reset(st->lite);
+	else
+		db_pg_reset(st->pg);
+}
+
+void db_bind_int64(struct db_stmt *st, int i, int64_t v)
+{
+	if (st->lite)
+		sqlite3_bind_int64(st->lite, i, v);
+	else
+		db_pg_bind_int64(st->pg, i, v);
+}
+
+void db_bind_double(struct db_stmt *st, int i, double v)
+{
+	if (st->lite)
+		sqlite3_bind_double(st->lite, i, v);
+	else
+		db_pg_bind_double(st->pg, i, v);
+}
+
+void db_bind_text(struct db_stmt *st, int i, const char *s)
+{
+	if (st->lite)
+		sqlite3_bind_text(st->lite, i, s, -1, SQLITE_TRANSIENT);
+	else
+		db_pg_bind_text(st->pg, i, s);
+}
+
+void db_bind_blob(struct db_stmt *st, int i, const void *p, size_t n)
+{
+	if (st->lite)
+		sqlite3_bind_blob64(st->lite, i, p, n, SQLITE_STATIC);
+	else
+		db_pg_bind_blob(st->pg, i, p, n);
+}
+
+void db_bind_null(struct db_stmt *st, int i)
+{
+	if (st->lite)
+		sqlite3_bind_null(st->lite, i);
+	else
+		db_pg_bind_null(st->pg, i);
+}
+
+int64_t db_col_int64(struct db_stmt *st, int i)
+{
+	return st->lite ? sqlite3_column_int64(st->lite, i) : db_pg_col_int64(st->pg, i);
+}
+
+int db_col_int(struct db_stmt *st, int i)
+{
+	return (int)db_col_int64(st, i);
+}
+
+double db_col_double(struct db_stmt *st, int i)
+{
+	return st->lite ? sqlite3_column_double(st->lite, i) : db_pg_col_double(st->pg, i);
+}
+
+const char *db_col_str(struct db_stmt *st, int i)
+{
+	return st->lite ? (const char *)sqlite3_column_text(st->lite, i) : db_pg_col_str(st->pg, i);
+}
+
+const void *db_col_blob(struct db_stmt *st, int i)
+{
+	return st->lite ? sqlite3_column_blob(st->lite, i) : db_pg_col_blob(st->pg, i);
+}
+
+size_t db_col_bytes(struct db_stmt *st, int i)
+{
+	return st->lite ? (size_t)sqlite3_column_bytes(st->lite, i) : db_pg_col_bytes(st->pg, i);
+}
+
+bool db_col_null(struct db_stmt *st, int i)
+{
+	return st->lite ? sqlite3_column_type(st->lite, i) == SQLITE_NULL : db_pg_col_null(st->pg, i);
 }
 
 /* The armed fault, if any (db_fault_step). The flag keeps the common path
@@ -210,10 +327,10 @@ void db_fault_step(const char *sql_part, unsigned skip, int rc)
 	pthread_mutex_unlock(&fault_lock);
 }
 
-int db_step(sqlite3_stmt *st)
+int db_step(struct db_stmt *st)
 {
 	if (atomic_load_explicit(&fault_armed, memory_order_relaxed)) {
-		const char *sql = sqlite3_sql(st);
+		const char *sql = st->sql;
 		int rc = SQLITE_OK;
 
 		pthread_mutex_lock(&fault_lock);
@@ -229,11 +346,14 @@ int db_step(sqlite3_stmt *st)
 		if (rc != SQLITE_OK)
 			return rc;
 	}
-	return sqlite3_step(st);
+	return st->lite ? sqlite3_step(st->lite) : db_pg_step(st->pg);
 }
 
 int db_fail(struct db *db, int rc, struct api_err *err)
 {
+	if (db && db->pg)
+		return db_pg_fail(db->pg, err);
+
 	const char *detail = db && db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(rc);
 
 	switch (rc & 0xff) {
@@ -270,21 +390,29 @@ int db_fail(struct db *db, int rc, struct api_err *err)
 	}
 }
 
-int db_exec_stmt(struct db *db, sqlite3_stmt *st, struct api_err *err)
+int db_exec_stmt(struct db *db, struct db_stmt *st, struct api_err *err)
 {
 	int rc = db_step(st);
 
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		db_fail(db, rc, err);
-		sqlite3_reset(st);
-		return -1;
-	}
-	sqlite3_reset(st);
-	return 0;
+	db_reset(st);
+	return rc == DB_DONE || rc == DB_ROW ? 0 : db_fail(db, rc, err);
+}
+
+int db_insert(struct db *db, struct db_stmt *st, int64_t *id, struct api_err *err)
+{
+	int rc = db_step(st);
+
+	if (rc == DB_ROW)
+		*id = db_col_int64(st, 0);
+	db_reset(st);
+	return rc == DB_ROW ? 0 : db_fail(db, rc, err);
 }
 
 static int exec_sql(struct db *db, const char *sql, struct api_err *err)
 {
+	if (db->pg)
+		return db_pg_exec(db->pg, sql) ? db_pg_fail(db->pg, err) : 0;
+
 	int rc = sqlite3_exec(db->h, sql, NULL, NULL, NULL);
 
 	return rc == SQLITE_OK ? 0 : db_fail(db, rc, err);
@@ -307,11 +435,20 @@ static void release_write_lock(struct db *db)
 void db_autocheckpoint_off(struct db *db)
 {
 	db->no_autocheckpoint = true;
-	sqlite3_wal_autocheckpoint(db->h, 0);
+	if (db->h)
+		sqlite3_wal_autocheckpoint(db->h, 0);
 }
 
 int db_checkpoint(struct db *db, int *wal_frames, int *copied_frames)
 {
+	if (db->pg) { /* PostgreSQL checkpoints by itself */
+		if (wal_frames)
+			*wal_frames = 0;
+		if (copied_frames)
+			*copied_frames = 0;
+		return 0;
+	}
+
 	int rc = sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_PASSIVE, wal_frames, copied_frames);
 
 	/* BUSY: another connection is checkpointing; nothing lost, the next call goes on. */
@@ -323,14 +460,18 @@ int db_begin(struct db *db, struct api_err *err)
 	reopen_if_writable(db, true);
 	pthread_mutex_lock(&write_lock);
 	db->writing = true;
-	if (exec_sql(db, "BEGIN IMMEDIATE", err)) {
+	/* PostgreSQL: one writer at a time across every node, as SQLite's
+	 * BEGIN IMMEDIATE gives one file, so the checks a transaction makes
+	 * before it writes (a model has no running job, the queue has room)
+	 * still hold when it commits. */
+	if (exec_sql(db, db->pg ? "BEGIN; SELECT pg_advisory_xact_lock(7236)" : "BEGIN IMMEDIATE", err)) {
 		release_write_lock(db);
 		return -1;
 	}
 	return 0;
 }
 
-int db_write_stmt(struct db *db, sqlite3_stmt *st, struct api_err *err)
+int db_write_stmt(struct db *db, struct db_stmt *st, struct api_err *err)
 {
 	int rc;
 
@@ -338,6 +479,20 @@ int db_write_stmt(struct db *db, sqlite3_stmt *st, struct api_err *err)
 		return db_exec_stmt(db, st, err);
 	pthread_mutex_lock(&write_lock);
 	rc = db_exec_stmt(db, st, err);
+	pthread_mutex_unlock(&write_lock);
+	if (rc == 0)
+		atomic_store(&write_failing, false);
+	return rc;
+}
+
+int db_write_insert(struct db *db, struct db_stmt *st, int64_t *id, struct api_err *err)
+{
+	int rc;
+
+	if (db->writing)
+		return db_insert(db, st, id, err);
+	pthread_mutex_lock(&write_lock);
+	rc = db_insert(db, st, id, err);
 	pthread_mutex_unlock(&write_lock);
 	if (rc == 0)
 		atomic_store(&write_failing, false);
@@ -363,7 +518,9 @@ bool db_writable(void)
 
 void db_rollback(struct db *db)
 {
-	if (!sqlite3_get_autocommit(db->h))
+	if (db->pg)
+		db_pg_rollback(db->pg);
+	else if (!sqlite3_get_autocommit(db->h))
 		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
 	release_write_lock(db);
 }
@@ -382,41 +539,44 @@ int db_transaction(struct db *db, db_tx_fn body, void *ctx, struct api_err *err)
 	return rc;
 }
 
-void db_col_text(sqlite3_stmt *st, int col, char *out, size_t size)
+void db_col_text(struct db_stmt *st, int col, char *out, size_t size)
 {
-	const unsigned char *t = sqlite3_column_text(st, col);
+	const char *t = db_col_str(st, col);
 
-	snprintf(out, size, "%s", t ? (const char *)t : "");
+	snprintf(out, size, "%s", t ? t : "");
 }
 
-double db_col_real(sqlite3_stmt *st, int col)
+double db_col_real(struct db_stmt *st, int col)
 {
-	return sqlite3_column_type(st, col) == SQLITE_NULL ? NAN : sqlite3_column_double(st, col);
+	return db_col_null(st, col) ? NAN : db_col_double(st, col);
 }
 
-int db_bind_real(sqlite3_stmt *st, int col, double v)
+void db_bind_real(struct db_stmt *st, int col, double v)
 {
-	return isfinite(v) ? sqlite3_bind_double(st, col, v) : sqlite3_bind_null(st, col);
+	if (isfinite(v))
+		db_bind_double(st, col, v);
+	else
+		db_bind_null(st, col);
 }
 
 /* The first row of sql (?1 bound to id) through read: 1 when there is one
  * (read's failure aside), 0 when none, -1 with err. */
 static int first_row(struct db *db, const char *sql, int64_t id, db_read_fn read, void *item, struct api_err *err)
 {
-	sqlite3_stmt *st = db_stmt(db, sql, err);
+	struct db_stmt *st = db_stmt(db, sql, err);
 	int rc;
 
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
+	db_bind_int64(st, 1, id);
 	rc = db_step(st);
-	if (rc == SQLITE_ROW) {
+	if (rc == DB_ROW) {
 		rc = read(st, item, err);
-		sqlite3_reset(st);
+		db_reset(st);
 		return rc < 0 ? -1 : 1;
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err);
+	db_reset(st);
+	return rc == DB_DONE ? 0 : db_fail(db, rc, err);
 }
 
 int db_get_by_id(struct db *db, const char *sql, int64_t id, const char *what, db_read_fn read, void *item,
@@ -429,10 +589,10 @@ int db_get_by_id(struct db *db, const char *sql, int64_t id, const char *what, d
 	return rc < 0 ? -1 : 0;
 }
 
-static int read_id(sqlite3_stmt *st, void *item, struct api_err *err)
+static int read_id(struct db_stmt *st, void *item, struct api_err *err)
 {
 	(void)err;
-	*(int64_t *)item = sqlite3_column_int64(st, 0);
+	*(int64_t *)item = db_col_int64(st, 0);
 	return 0;
 }
 
@@ -441,7 +601,7 @@ int db_find_id(struct db *db, const char *sql, int64_t id, int64_t *found, struc
 	return first_row(db, sql, id, read_id, found, err);
 }
 
-static int read_nothing(sqlite3_stmt *st, void *item, struct api_err *err)
+static int read_nothing(struct db_stmt *st, void *item, struct api_err *err)
 {
 	(void)st, (void)item, (void)err;
 	return 0;
@@ -456,41 +616,41 @@ int db_exists(struct db *db, const char *sql, int64_t id, const char *field, con
 	return -1;
 }
 
-int db_count(struct db *db, sqlite3_stmt *st, uint64_t *total, struct api_err *err)
+int db_count(struct db *db, struct db_stmt *st, uint64_t *total, struct api_err *err)
 {
 	int rc = db_step(st);
 
-	*total = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 0 : db_fail(db, rc, err);
+	*total = rc == DB_ROW ? (uint64_t)db_col_int64(st, 0) : 0;
+	db_reset(st);
+	return rc == DB_ROW ? 0 : db_fail(db, rc, err);
 }
 
-int db_read_rows(struct db *db, sqlite3_stmt *st, size_t item_size, uint32_t limit, db_read_fn read,
+int db_read_rows(struct db *db, struct db_stmt *st, size_t item_size, uint32_t limit, db_read_fn read,
 		 void (*drop)(void *item), void **items, size_t *n, struct api_err *err)
 {
 	char *array = calloc(limit ? limit : 1, item_size);
-	int rc = SQLITE_DONE;
+	int rc = DB_DONE;
 
 	*items = NULL;
 	*n = 0;
 	if (!array) {
-		sqlite3_reset(st);
+		db_reset(st);
 		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
 	}
-	while (*n < limit && (rc = db_step(st)) == SQLITE_ROW) {
+	while (*n < limit && (rc = db_step(st)) == DB_ROW) {
 		if (read(st, array + *n * item_size, err))
 			goto fail;
 		(*n)++;
 	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+	if (rc != DB_ROW && rc != DB_DONE) {
 		db_fail(db, rc, err);
 		goto fail;
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 	*items = array;
 	return 0;
 fail:
-	sqlite3_reset(st);
+	db_reset(st);
 	for (size_t i = 0; drop && i < *n; i++)
 		drop(array + i * item_size);
 	free(array);
@@ -501,41 +661,47 @@ fail:
 bool db_ping(struct db *db)
 {
 	struct api_err err;
-	sqlite3_stmt *st = db ? db_stmt(db, "SELECT count(*) FROM sqlite_schema", &err) : NULL;
-	bool ok = st && db_step(st) == SQLITE_ROW;
+	struct db_stmt *st = !db ? NULL
+			     : db_stmt(db, db->pg ? "SELECT 1" : "SELECT count(*) FROM sqlite_schema", &err);
+	bool ok = st && db_step(st) == DB_ROW;
 
 	if (st)
-		sqlite3_reset(st);
+		db_reset(st);
 	return ok;
 }
 
 int db_backup(struct db *db, const char *path, char *msg, size_t size)
 {
-	sqlite3_stmt *st;
+	static const char sql[] = "VACUUM INTO ?1";
+	struct db_stmt st = {.db = db, .sql = sql};
 	int rc;
 
-	if (sqlite3_prepare_v2(db->h, "VACUUM INTO ?1", -1, &st, NULL) != SQLITE_OK) {
+	if (db->pg) {
+		snprintf(msg, size, "backup copies a SQLite file; back PostgreSQL up with pg_dump");
+		return -1;
+	}
+	if (sqlite3_prepare_v2(db->h, sql, -1, &st.lite, NULL) != SQLITE_OK) {
 		snprintf(msg, size, "%s", sqlite3_errmsg(db->h));
 		return -1;
 	}
-	sqlite3_bind_text(st, 1, path, -1, SQLITE_TRANSIENT);
-	rc = db_step(st);
-	if (rc != SQLITE_DONE)
+	db_bind_text(&st, 1, path);
+	rc = db_step(&st);
+	if (rc != DB_DONE)
 		snprintf(msg, size, "backup to %s failed: %s", path, sqlite3_errmsg(db->h));
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : -1;
+	sqlite3_finalize(st.lite);
+	return rc == DB_DONE ? 0 : -1;
 }
 
 int db_page(struct db *db, const char *count_sql, const char *rows_sql, uint32_t limit, uint64_t offset,
 	    size_t item_size, db_read_fn read, void **items, size_t *n, uint64_t *total, struct api_err *err)
 {
-	sqlite3_stmt *st = db_stmt(db, count_sql, err);
+	struct db_stmt *st = db_stmt(db, count_sql, err);
 
 	*items = NULL;
 	*n = 0;
 	if (!st || db_count(db, st, total, err) || !(st = db_stmt(db, rows_sql, err)))
 		return -1;
-	sqlite3_bind_int64(st, 1, limit);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)offset);
+	db_bind_int64(st, 1, limit);
+	db_bind_int64(st, 2, (int64_t)offset);
 	return db_read_rows(db, st, item_size, limit, read, NULL, items, n, err);
 }

@@ -31,6 +31,8 @@ struct db;
 
 /* Sets the database path every db_thread() opens. Call before starting threads. */
 void db_set_path(const char *path);
+/* Is path a PostgreSQL URI (postgresql:// or postgres://) rather than a SQLite file? */
+bool db_is_postgres(const char *path);
 /* Returns a new connection with fitd's pragmas, or NULL with a message. */
 struct db *db_open(const char *path, char *msg, size_t size);
 /* Closes a connection; NULL is a no-op. */

@@ -11,30 +11,30 @@
 
 #define CHUNK_BYTES (4u << 20)
 
-static int read_info(sqlite3_stmt *st, void *item, struct api_err *err)
+static int read_info(struct db_stmt *st, void *item, struct api_err *err)
 {
 	struct api_dataset_info *d = item;
 	const char *kind;
 
 	(void)err;
 	memset(d, 0, sizeof *d);
-	d->id = sqlite3_column_int64(st, 0);
+	d->id = db_col_int64(st, 0);
 	db_col_text(st, 1, d->name, sizeof d->name);
-	d->n_samples = (uint64_t)sqlite3_column_int64(st, 2);
-	d->n_features = (uint32_t)sqlite3_column_int64(st, 3);
-	d->y_dim = (uint32_t)sqlite3_column_int64(st, 4);
-	kind = (const char *)sqlite3_column_text(st, 5);
+	d->n_samples = (uint64_t)db_col_int64(st, 2);
+	d->n_features = (uint32_t)db_col_int64(st, 3);
+	d->y_dim = (uint32_t)db_col_int64(st, 4);
+	kind = db_col_str(st, 5);
 	d->y_kind = kind && strcmp(kind, "class") == 0 ? API_Y_CLASS
 		    : kind && strcmp(kind, "one_hot") == 0 ? API_Y_ONE_HOT
 		    : API_Y_REAL;
-	d->n_classes = (uint32_t)sqlite3_column_int64(st, 6);
-	d->y_min = sqlite3_column_double(st, 7);
-	d->y_max = sqlite3_column_double(st, 8);
-	d->y_integral = sqlite3_column_int(st, 9) != 0;
+	d->n_classes = (uint32_t)db_col_int64(st, 6);
+	d->y_min = db_col_double(st, 7);
+	d->y_max = db_col_double(st, 8);
+	d->y_integral = db_col_int(st, 9) != 0;
 	db_col_text(st, 10, d->created_at, sizeof d->created_at);
-	d->n_categorical = (uint32_t)sqlite3_column_int64(st, 11);
-	d->n_missing = (uint64_t)sqlite3_column_int64(st, 12);
-	d->encoded_width = (uint32_t)sqlite3_column_int64(st, 13);
+	d->n_categorical = (uint32_t)db_col_int64(st, 11);
+	d->n_missing = (uint64_t)db_col_int64(st, 12);
+	d->encoded_width = (uint32_t)db_col_int64(st, 13);
 	return 0;
 }
 
@@ -42,15 +42,15 @@ static int insert_chunk(struct db *db, int64_t id, uint32_t seq, uint32_t n_rows
 			const float *y, size_t y_len, struct api_err *err)
 {
 	static const char sql[] = "INSERT INTO dataset_chunks (dataset_id, seq, n_rows, x, y) VALUES (?1, ?2, ?3, ?4, ?5)";
-	sqlite3_stmt *st = db_stmt(db, sql, err);
+	struct db_stmt *st = db_stmt(db, sql, err);
 
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, seq);
-	sqlite3_bind_int64(st, 3, n_rows);
-	sqlite3_bind_blob64(st, 4, x, x_len * sizeof(float), SQLITE_STATIC);
-	sqlite3_bind_blob64(st, 5, y, y_len * sizeof(float), SQLITE_STATIC);
+	db_bind_int64(st, 1, id);
+	db_bind_int64(st, 2, seq);
+	db_bind_int64(st, 3, n_rows);
+	db_bind_blob(st, 4, x, x_len * sizeof(float));
+	db_bind_blob(st, 5, y, y_len * sizeof(float));
 	return db_write_stmt(db, st, err);
 }
 
@@ -58,18 +58,15 @@ static int insert_dataset(struct db *db, const char *name, const char *state, ui
 			  struct api_err *err)
 {
 	static const char sql[] =
-		"INSERT INTO datasets (name, state, n_features, y_dim, created_at) VALUES (?1, ?2, ?3, 0, " DB_NOW ")";
-	sqlite3_stmt *st = db_stmt(db, sql, err);
+		"INSERT INTO datasets (name, state, n_features, y_dim, created_at) VALUES (?1, ?2, ?3, 0, " DB_NOW ") RETURNING id";
+	struct db_stmt *st = db_stmt(db, sql, err);
 
 	if (!st)
 		return -1;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, n_features);
-	if (db_write_stmt(db, st, err))
-		return -1;
-	*id = sqlite3_last_insert_rowid(db->h);
-	return 0;
+	db_bind_text(st, 1, name);
+	db_bind_text(st, 2, state);
+	db_bind_int64(st, 3, n_features);
+	return db_write_insert(db, st, id, err);
 }
 
 /* Writes the final statistics and makes the dataset visible. */
@@ -79,39 +76,39 @@ static int publish(struct db *db, const struct api_dataset_info *info, struct ap
 		"UPDATE datasets SET state = 'ready', n_samples = ?2, n_features = ?3, y_dim = ?4, y_kind = ?5, "
 		"n_classes = ?6, y_min = ?7, y_max = ?8, y_integral = ?9, n_categorical = ?10, n_missing = ?11, "
 		"encoded_width = ?12 WHERE id = ?1";
-	sqlite3_stmt *st = db_stmt(db, sql, err);
+	struct db_stmt *st = db_stmt(db, sql, err);
 
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, info->id);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)info->n_samples);
-	sqlite3_bind_int64(st, 3, info->n_features);
-	sqlite3_bind_int64(st, 4, info->y_dim);
-	sqlite3_bind_text(st, 5, api_y_kind_name(info->y_kind), -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 6, info->n_classes);
-	sqlite3_bind_double(st, 7, info->y_min);
-	sqlite3_bind_double(st, 8, info->y_max);
-	sqlite3_bind_int(st, 9, info->y_integral);
-	sqlite3_bind_int64(st, 10, info->n_categorical);
-	sqlite3_bind_int64(st, 11, (sqlite3_int64)info->n_missing);
-	sqlite3_bind_int64(st, 12, info->encoded_width);
+	db_bind_int64(st, 1, info->id);
+	db_bind_int64(st, 2, (int64_t)info->n_samples);
+	db_bind_int64(st, 3, info->n_features);
+	db_bind_int64(st, 4, info->y_dim);
+	db_bind_text(st, 5, api_y_kind_name(info->y_kind));
+	db_bind_int64(st, 6, info->n_classes);
+	db_bind_double(st, 7, info->y_min);
+	db_bind_double(st, 8, info->y_max);
+	db_bind_int64(st, 9, info->y_integral);
+	db_bind_int64(st, 10, info->n_categorical);
+	db_bind_int64(st, 11, (int64_t)info->n_missing);
+	db_bind_int64(st, 12, info->encoded_width);
 	return db_exec_stmt(db, st, err);
 }
 
 static int created_at(struct db *db, struct api_dataset_info *info, struct api_err *err)
 {
 	static const char sql[] = "SELECT created_at FROM datasets WHERE id = ?1";
-	sqlite3_stmt *st = db_stmt(db, sql, err);
+	struct db_stmt *st = db_stmt(db, sql, err);
 	int rc;
 
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, info->id);
+	db_bind_int64(st, 1, info->id);
 	rc = db_step(st);
-	if (rc == SQLITE_ROW)
+	if (rc == DB_ROW)
 		db_col_text(st, 0, info->created_at, sizeof info->created_at);
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(db, rc, err);
+	db_reset(st);
+	return rc == DB_ROW || rc == DB_DONE ? 0 : db_fail(db, rc, err);
 }
 
 struct create {
@@ -200,14 +197,14 @@ void db_upload_abort(struct db *db, int64_t id)
 {
 	static const char sql[] = "DELETE FROM datasets WHERE id = ?1 AND state = 'uploading'";
 	struct api_err err;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 
 	if (!db || id <= 0)
 		return;
 	st = db_stmt(db, sql, &err);
 	if (!st)
 		return;
-	sqlite3_bind_int64(st, 1, id);
+	db_bind_int64(st, 1, id);
 	db_write_stmt(db, st, &err);
 }
 
@@ -243,7 +240,7 @@ static int delete_tx(struct db *db, void *ctx, struct api_err *err)
 	static const char del[] = "DELETE FROM datasets WHERE id = ?1 AND state = 'ready'";
 	int64_t id = *(const int64_t *)ctx, job = 0;
 	struct api_dataset_info info;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int rc;
 
 	if (db_dataset_get(db, id, &info, err))
@@ -257,7 +254,7 @@ static int delete_tx(struct db *db, void *ctx, struct api_err *err)
 	st = db_stmt(db, del, err);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
+	db_bind_int64(st, 1, id);
 	return db_exec_stmt(db, st, err);
 }
 
@@ -266,19 +263,49 @@ int db_dataset_delete(struct db *db, int64_t id, struct api_err *err)
 	return db_transaction(db, delete_tx, &id, err);
 }
 
-/* Reads a chunk's blob straight into dst: one copy out of SQLite's page
- * cache, where sqlite3_column_blob would first assemble the overflow pages
- * in a buffer of its own (a job's start-up cost for a large dataset). */
-static int read_chunk(struct db *db, sqlite3_int64 rowid, const char *column, void *dst, size_t bytes,
-		      struct api_err *err)
+/* Reads a chunk's blobs into x and y. SQLite: straight into them, one copy
+ * out of its page cache, where sqlite3_column_blob would first assemble the
+ * overflow pages in a buffer of its own (a job's start-up cost for a large
+ * dataset). PostgreSQL: one chunk's row at a time. */
+static int read_chunk(struct db *db, int64_t id, int64_t seq, int64_t rowid, void *x, size_t x_bytes, void *y,
+		      size_t y_bytes, struct api_err *err)
 {
+	static const char sql[] = "SELECT x, y FROM dataset_chunks WHERE dataset_id = ?1 AND seq = ?2";
+	struct db_stmt *st;
 	sqlite3_blob *blob = NULL;
-	int rc = sqlite3_blob_open(db->h, "main", "dataset_chunks", column, rowid, 0, &blob);
+	int rc;
 
-	if (rc == SQLITE_OK)
-		rc = sqlite3_blob_read(blob, dst, (int)bytes, 0);
-	sqlite3_blob_close(blob);
-	return rc == SQLITE_OK ? 0 : db_fail(db, rc, err);
+	if (!db->pg) {
+		rc = sqlite3_blob_open(db->h, "main", "dataset_chunks", "x", rowid, 0, &blob);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_blob_read(blob, x, (int)x_bytes, 0);
+		sqlite3_blob_close(blob);
+		blob = NULL;
+		if (rc == SQLITE_OK)
+			rc = sqlite3_blob_open(db->h, "main", "dataset_chunks", "y", rowid, 0, &blob);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_blob_read(blob, y, (int)y_bytes, 0);
+		sqlite3_blob_close(blob);
+		return rc == SQLITE_OK ? 0 : db_fail(db, rc, err);
+	}
+	st = db_stmt(db, sql, err);
+	if (!st)
+		return -1;
+	db_bind_int64(st, 1, id);
+	db_bind_int64(st, 2, seq);
+	rc = db_step(st);
+	if (rc == DB_ROW && (db_col_bytes(st, 0) != x_bytes || db_col_bytes(st, 1) != y_bytes)) {
+		db_reset(st);
+		return api_fail(err, API_INTERNAL, NULL, "dataset %lld is damaged: chunk sizes disagree", (long long)id);
+	}
+	if (rc == DB_ROW) {
+		memcpy(x, db_col_blob(st, 0), x_bytes);
+		memcpy(y, db_col_blob(st, 1), y_bytes);
+	}
+	db_reset(st);
+	if (rc == DB_DONE)
+		return api_fail(err, API_INTERNAL, NULL, "dataset %lld is damaged: a chunk vanished", (long long)id);
+	return rc == DB_ROW ? 0 : db_fail(db, rc, err);
 }
 
 int db_dataset_load(struct db *db, int64_t id, struct api_dataset_info *info, float **x, float **y,
@@ -286,10 +313,12 @@ int db_dataset_load(struct db *db, int64_t id, struct api_dataset_info *info, fl
 {
 	/* length() of a blob reads no overflow page; the statement's read
 	 * transaction covers the blob reads made while it steps */
-	static const char sql[] =
-		"SELECT rowid, n_rows, length(x), length(y) FROM dataset_chunks WHERE dataset_id = ?1 ORDER BY seq";
+	static const char lite[] =
+		"SELECT rowid, n_rows, length(x), length(y), seq FROM dataset_chunks WHERE dataset_id = ?1 ORDER BY seq";
+	static const char pg[] =
+		"SELECT 0, n_rows, length(x), length(y), seq FROM dataset_chunks WHERE dataset_id = ?1 ORDER BY seq";
 	size_t y_width, row = 0;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int rc;
 
 	*x = *y = NULL;
@@ -302,30 +331,30 @@ int db_dataset_load(struct db *db, int64_t id, struct api_dataset_info *info, fl
 		api_fail(err, API_UNAVAILABLE, NULL, "out of memory loading dataset %lld", (long long)id);
 		goto fail;
 	}
-	st = db_stmt(db, sql, err);
+	st = db_stmt(db, db->pg ? pg : lite, err);
 	if (!st)
 		goto fail;
-	sqlite3_bind_int64(st, 1, id);
-	while ((rc = db_step(st)) == SQLITE_ROW) {
-		sqlite3_int64 rowid = sqlite3_column_int64(st, 0);
-		size_t n = (size_t)sqlite3_column_int64(st, 1);
+	db_bind_int64(st, 1, id);
+	while ((rc = db_step(st)) == DB_ROW) {
+		int64_t rowid = db_col_int64(st, 0);
+		size_t n = (size_t)db_col_int64(st, 1);
 		size_t x_bytes = n * info->n_features * sizeof(float), y_bytes = n * y_width * sizeof(float);
 
-		if (row + n > info->n_samples || (size_t)sqlite3_column_int64(st, 2) != x_bytes ||
-		    (size_t)sqlite3_column_int64(st, 3) != y_bytes || x_bytes > INT_MAX || y_bytes > INT_MAX) {
-			sqlite3_reset(st);
+		if (row + n > info->n_samples || (size_t)db_col_int64(st, 2) != x_bytes ||
+		    (size_t)db_col_int64(st, 3) != y_bytes || x_bytes > INT_MAX || y_bytes > INT_MAX) {
+			db_reset(st);
 			api_fail(err, API_INTERNAL, NULL, "dataset %lld is damaged: chunk sizes disagree", (long long)id);
 			goto fail;
 		}
-		if (n && (read_chunk(db, rowid, "x", *x + row * info->n_features, x_bytes, err) ||
-			  read_chunk(db, rowid, "y", *y + row * y_width, y_bytes, err))) {
-			sqlite3_reset(st);
+		if (n && read_chunk(db, id, db_col_int64(st, 4), rowid, *x + row * info->n_features, x_bytes,
+				    *y + row * y_width, y_bytes, err)) {
+			db_reset(st);
 			goto fail;
 		}
 		row += n;
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
+	db_reset(st);
+	if (rc != DB_DONE) {
 		db_fail(db, rc, err);
 		goto fail;
 	}
@@ -347,22 +376,22 @@ int db_upload_columns(struct db *db, int64_t id, const char *columns, const char
 {
 	static const char sql[] =
 		"UPDATE datasets SET columns = ?2, class_names = ?3 WHERE id = ?1 AND state = 'uploading'";
-	sqlite3_stmt *st = db_stmt(db, sql, err);
+	struct db_stmt *st = db_stmt(db, sql, err);
 
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, columns, -1, SQLITE_STATIC);
+	db_bind_int64(st, 1, id);
+	db_bind_text(st, 2, columns);
 	if (class_names)
-		sqlite3_bind_text(st, 3, class_names, -1, SQLITE_STATIC);
+		db_bind_text(st, 3, class_names);
 	else
-		sqlite3_bind_null(st, 3);
+		db_bind_null(st, 3);
 	return db_write_stmt(db, st, err);
 }
 
-static char *column_copy(sqlite3_stmt *st, int col, bool *oom)
+static char *column_copy(struct db_stmt *st, int col, bool *oom)
 {
-	const unsigned char *text = sqlite3_column_text(st, col);
+	const char *text = db_col_str(st, col);
 	char *copy;
 
 	if (!text)
@@ -376,29 +405,29 @@ static char *column_copy(sqlite3_stmt *st, int col, bool *oom)
 int db_dataset_columns(struct db *db, int64_t id, char **columns, char **class_names, struct api_err *err)
 {
 	static const char sql[] = "SELECT columns, class_names FROM datasets WHERE id = ?1 AND state = 'ready'";
-	sqlite3_stmt *st = db_stmt(db, sql, err);
+	struct db_stmt *st = db_stmt(db, sql, err);
 	bool oom = false;
 	int rc;
 
 	*columns = *class_names = NULL;
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
+	db_bind_int64(st, 1, id);
 	rc = db_step(st);
-	if (rc == SQLITE_ROW) {
+	if (rc == DB_ROW) {
 		*columns = column_copy(st, 0, &oom);
 		*class_names = column_copy(st, 1, &oom);
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 	if (oom) {
 		free(*columns);
 		free(*class_names);
 		*columns = *class_names = NULL;
 		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
 	}
-	if (rc == SQLITE_DONE)
+	if (rc == DB_DONE)
 		return api_fail(err, API_NOT_FOUND, NULL, "no dataset %lld", (long long)id);
-	return rc == SQLITE_ROW ? 0 : db_fail(db, rc, err);
+	return rc == DB_ROW ? 0 : db_fail(db, rc, err);
 }
 
 int db_dataset_rows(struct db *db, int64_t id, uint64_t offset, uint32_t limit, struct api_dataset_info *info,
@@ -408,7 +437,7 @@ int db_dataset_rows(struct db *db, int64_t id, uint64_t offset, uint32_t limit, 
 		"SELECT n_rows, x, y FROM dataset_chunks WHERE dataset_id = ?1 ORDER BY seq";
 	size_t y_width, want, got = 0;
 	uint64_t first = 0; /* the chunk's first row */
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int rc;
 
 	*x = *y = NULL;
@@ -428,20 +457,20 @@ int db_dataset_rows(struct db *db, int64_t id, uint64_t offset, uint32_t limit, 
 	st = db_stmt(db, sql, err);
 	if (!st)
 		goto fail;
-	sqlite3_bind_int64(st, 1, id);
-	while (got < want && (rc = db_step(st)) == SQLITE_ROW) {
-		uint64_t rows = (uint64_t)sqlite3_column_int64(st, 0), from, to;
+	db_bind_int64(st, 1, id);
+	while (got < want && (rc = db_step(st)) == DB_ROW) {
+		uint64_t rows = (uint64_t)db_col_int64(st, 0), from, to;
 		const float *cx, *cy;
 
 		if (first + rows <= offset + got) {
 			first += rows;
 			continue;
 		}
-		cx = sqlite3_column_blob(st, 1);
-		cy = sqlite3_column_blob(st, 2);
-		if ((uint64_t)sqlite3_column_bytes(st, 1) != rows * info->n_features * sizeof(float) ||
-		    (uint64_t)sqlite3_column_bytes(st, 2) != rows * y_width * sizeof(float) || (rows && (!cx || !cy))) {
-			sqlite3_reset(st);
+		cx = db_col_blob(st, 1);
+		cy = db_col_blob(st, 2);
+		if ((uint64_t)db_col_bytes(st, 1) != rows * info->n_features * sizeof(float) ||
+		    (uint64_t)db_col_bytes(st, 2) != rows * y_width * sizeof(float) || (rows && (!cx || !cy))) {
+			db_reset(st);
 			api_fail(err, API_INTERNAL, NULL, "dataset %lld is damaged: chunk sizes disagree", (long long)id);
 			goto fail;
 		}
@@ -454,8 +483,8 @@ int db_dataset_rows(struct db *db, int64_t id, uint64_t offset, uint32_t limit, 
 		first += rows;
 	}
 	if (got < want) {
-		sqlite3_reset(st);
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		db_reset(st);
+		if (rc != DB_ROW && rc != DB_DONE) {
 			db_fail(db, rc, err);
 			goto fail;
 		}
@@ -463,7 +492,7 @@ int db_dataset_rows(struct db *db, int64_t id, uint64_t offset, uint32_t limit, 
 			 (long long)id);
 		goto fail;
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 	*n = got;
 	return 0;
 fail:
@@ -482,41 +511,39 @@ struct remap {
 /* Chunk by chunk (seq 0, 1, ...): each read is finished before its row is updated. */
 static int remap_tx(struct db *db, void *ctx, struct api_err *err)
 {
-	static const char sel[] = "SELECT rowid, y FROM dataset_chunks WHERE dataset_id = ?1 AND seq = ?2";
-	static const char upd[] = "UPDATE dataset_chunks SET y = ?2 WHERE rowid = ?1";
+	static const char sel[] = "SELECT 0, y FROM dataset_chunks WHERE dataset_id = ?1 AND seq = ?2";
+	static const char upd[] = "UPDATE dataset_chunks SET y = ?3 WHERE dataset_id = ?1 AND seq = ?2";
 	struct remap *m = ctx;
 	float *y = NULL;
 	int rc = -1;
 
 	for (int64_t seq = 0;; seq++) {
-		sqlite3_stmt *st = db_stmt(db, sel, err), *up;
-		sqlite3_int64 rowid;
+		struct db_stmt *st = db_stmt(db, sel, err), *up;
 		size_t n = 0;
 		int step;
 
 		if (!st)
 			goto out;
-		sqlite3_bind_int64(st, 1, m->id);
-		sqlite3_bind_int64(st, 2, seq);
+		db_bind_int64(st, 1, m->id);
+		db_bind_int64(st, 2, seq);
 		step = db_step(st);
-		if (step == SQLITE_DONE) {
-			sqlite3_reset(st);
+		if (step == DB_DONE) {
+			db_reset(st);
 			rc = 0;
 			goto out;
 		}
-		if (step != SQLITE_ROW) {
-			sqlite3_reset(st);
+		if (step != DB_ROW) {
+			db_reset(st);
 			db_fail(db, step, err);
 			goto out;
 		}
-		rowid = sqlite3_column_int64(st, 0);
-		n = (size_t)sqlite3_column_bytes(st, 1) / sizeof(float);
+		n = (size_t)db_col_bytes(st, 1) / sizeof(float);
 		{
 			float *p = realloc(y, (n ? n : 1) * sizeof *p);
-			const float *src = sqlite3_column_blob(st, 1);
+			const float *src = db_col_blob(st, 1);
 
 			if (!p) {
-				sqlite3_reset(st);
+				db_reset(st);
 				api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
 				goto out;
 			}
@@ -524,7 +551,7 @@ static int remap_tx(struct db *db, void *ctx, struct api_err *err)
 			if (n)
 				memcpy(y, src, n * sizeof *y);
 		}
-		sqlite3_reset(st);
+		db_reset(st);
 		for (size_t i = 0; i < n; i++) {
 			if (!(y[i] >= 0 && y[i] < (float)m->n) || y[i] != (float)(uint32_t)y[i]) {
 				api_fail(err, API_INTERNAL, NULL, "upload %lld: a stored class index is damaged",
@@ -536,8 +563,9 @@ static int remap_tx(struct db *db, void *ctx, struct api_err *err)
 		up = db_stmt(db, upd, err);
 		if (!up)
 			goto out;
-		sqlite3_bind_int64(up, 1, rowid);
-		sqlite3_bind_blob64(up, 2, y, n * sizeof(float), SQLITE_STATIC);
+		db_bind_int64(up, 1, m->id);
+		db_bind_int64(up, 2, seq);
+		db_bind_blob(up, 3, y, n * sizeof(float));
 		if (db_exec_stmt(db, up, err))
 			goto out;
 	}

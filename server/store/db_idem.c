@@ -16,7 +16,7 @@ int db_idem_lookup(struct db *db, const struct db_idem *idem, int64_t *id, struc
 {
 	static const char sql[] =
 		"SELECT resource_id, request_hash FROM idempotency_keys WHERE route = ?1 AND key = ?2 AND created_at > ?3";
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int rc;
 
 	if (!idem)
@@ -24,48 +24,49 @@ int db_idem_lookup(struct db *db, const struct db_idem *idem, int64_t *id, struc
 	st = db_stmt(db, sql, err);
 	if (!st)
 		return -1;
-	sqlite3_bind_text(st, 1, idem->route, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, idem->key, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)time(NULL) - IDEM_TTL_S);
+	db_bind_text(st, 1, idem->route);
+	db_bind_text(st, 2, idem->key);
+	db_bind_int64(st, 3, (int64_t)time(NULL) - IDEM_TTL_S);
 	rc = db_step(st);
-	if (rc == SQLITE_ROW) {
-		bool same = sqlite3_column_bytes(st, 1) == 32 && memcmp(sqlite3_column_blob(st, 1), idem->hash, 32) == 0;
+	if (rc == DB_ROW) {
+		bool same = db_col_bytes(st, 1) == 32 && memcmp(db_col_blob(st, 1), idem->hash, 32) == 0;
 
-		*id = sqlite3_column_int64(st, 0);
-		sqlite3_reset(st);
+		*id = db_col_int64(st, 0);
+		db_reset(st);
 		if (!same)
 			return api_fail(err, API_CONFLICT, "Idempotency-Key",
 					"this Idempotency-Key was already used for a different request");
 		return 1;
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err);
+	db_reset(st);
+	return rc == DB_DONE ? 0 : db_fail(db, rc, err);
 }
 
 int db_idem_record(struct db *db, const struct db_idem *idem, int64_t id, struct api_err *err)
 {
 	static const char purge[] = "DELETE FROM idempotency_keys WHERE created_at <= ?1";
 	static const char sql[] =
-		"INSERT OR REPLACE INTO idempotency_keys (route, key, request_hash, resource_id, created_at) "
-		"VALUES (?1, ?2, ?3, ?4, ?5)";
-	sqlite3_stmt *st;
-	sqlite3_int64 now = (sqlite3_int64)time(NULL);
+		"INSERT INTO idempotency_keys (route, key, request_hash, resource_id, created_at) "
+		"VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (route, key) DO UPDATE SET request_hash = excluded.request_hash, "
+		"resource_id = excluded.resource_id, created_at = excluded.created_at";
+	struct db_stmt *st;
+	int64_t now = (int64_t)time(NULL);
 
 	if (!idem)
 		return 0;
 	st = db_stmt(db, purge, err);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, now - IDEM_TTL_S);
+	db_bind_int64(st, 1, now - IDEM_TTL_S);
 	if (db_exec_stmt(db, st, err))
 		return -1;
 	st = db_stmt(db, sql, err);
 	if (!st)
 		return -1;
-	sqlite3_bind_text(st, 1, idem->route, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, idem->key, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 3, idem->hash, 32, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, id);
-	sqlite3_bind_int64(st, 5, now);
+	db_bind_text(st, 1, idem->route);
+	db_bind_text(st, 2, idem->key);
+	db_bind_blob(st, 3, idem->hash, 32);
+	db_bind_int64(st, 4, id);
+	db_bind_int64(st, 5, now);
 	return db_exec_stmt(db, st, err);
 }

@@ -25,27 +25,27 @@
 
 /* The model's status once its job stops: trained when it holds trained weights. */
 #define MODEL_STATUS_AFTER                                                                                       \
-	"UPDATE models SET status = CASE WHEN (SELECT epoch > 0 OR model_was_trained FROM jobs WHERE id = ?1) "      \
+	"UPDATE models SET status = CASE WHEN (SELECT epoch > 0 OR model_was_trained <> 0 FROM jobs WHERE id = ?1) "      \
 	"THEN 'trained' ELSE 'untrained' END, updated_at = " DB_NOW " WHERE id = (SELECT model_id FROM jobs WHERE " \
 	"id = ?1)"
 
-static int read_job(sqlite3_stmt *st, void *item, struct api_err *err)
+static int read_job(struct db_stmt *st, void *item, struct api_err *err)
 {
 	struct api_job_info *j = item;
-	const char *options = (const char *)sqlite3_column_text(st, 4);
-	const char *status = (const char *)sqlite3_column_text(st, 5);
+	const char *options = db_col_str(st, 4);
+	const char *status = db_col_str(st, 5);
 
 	memset(j, 0, sizeof *j);
-	j->id = sqlite3_column_int64(st, 0);
-	j->model_id = sqlite3_column_int64(st, 1);
-	j->dataset_id = sqlite3_column_int64(st, 2);
-	j->validation_dataset_id = sqlite3_column_int64(st, 3);
-	if (!options || api_job_decode(options, (size_t)sqlite3_column_bytes(st, 4), &j->req, err))
+	j->id = db_col_int64(st, 0);
+	j->model_id = db_col_int64(st, 1);
+	j->dataset_id = db_col_int64(st, 2);
+	j->validation_dataset_id = db_col_int64(st, 3);
+	if (!options || api_job_decode(options, (size_t)db_col_bytes(st, 4), &j->req, err))
 		return api_fail(err, API_INTERNAL, NULL, "job %lld has damaged options", (long long)j->id);
 	if (!status || !api_job_status_parse(status, &j->status))
 		j->status = API_JOB_FAILED;
-	j->epoch = (uint32_t)sqlite3_column_int64(st, 6);
-	j->req.fit.epochs = (uint32_t)sqlite3_column_int64(st, 7);
+	j->epoch = (uint32_t)db_col_int64(st, 6);
+	j->req.fit.epochs = (uint32_t)db_col_int64(st, 7);
 	j->last.epoch = j->epoch;
 	j->last.loss = db_col_real(st, 8);
 	j->last.accuracy = db_col_real(st, 9);
@@ -53,18 +53,18 @@ static int read_job(sqlite3_stmt *st, void *item, struct api_err *err)
 	j->last.val_accuracy = db_col_real(st, 11);
 	j->samples_per_second = db_col_real(st, 12);
 	db_col_text(st, 13, j->error, sizeof j->error);
-	j->attempts = (uint32_t)sqlite3_column_int64(st, 14);
+	j->attempts = (uint32_t)db_col_int64(st, 14);
 	db_col_text(st, 15, j->weights_sha256, sizeof j->weights_sha256);
 	db_col_text(st, 16, j->created_at, sizeof j->created_at);
 	db_col_text(st, 17, j->started_at, sizeof j->started_at);
 	db_col_text(st, 18, j->finished_at, sizeof j->finished_at);
 	db_col_text(st, 19, j->kernels, sizeof j->kernels);
 	/* lineage (migration 0005): what the datasets were, also once deleted */
-	j->dataset.id = sqlite3_column_int64(st, 20);
+	j->dataset.id = db_col_int64(st, 20);
 	db_col_text(st, 21, j->dataset.name, sizeof j->dataset.name);
-	j->validation_dataset.id = sqlite3_column_int64(st, 22);
+	j->validation_dataset.id = db_col_int64(st, 22);
 	db_col_text(st, 23, j->validation_dataset.name, sizeof j->validation_dataset.name);
-	switch (api_epoch_metrics_decode((const char *)sqlite3_column_text(st, 24), &j->last)) {
+	switch (api_epoch_metrics_decode(db_col_str(st, 24), &j->last)) {
 	case 0:
 		break;
 	case -2:
@@ -72,8 +72,8 @@ static int read_job(sqlite3_stmt *st, void *item, struct api_err *err)
 	default:
 		return api_fail(err, API_INTERNAL, NULL, "job %lld has damaged metrics", (long long)j->id);
 	}
-	j->best_epoch = (uint32_t)sqlite3_column_int64(st, 25);
-	j->stopped_epoch = (uint32_t)sqlite3_column_int64(st, 26);
+	j->best_epoch = (uint32_t)db_col_int64(st, 25);
+	j->stopped_epoch = (uint32_t)db_col_int64(st, 26);
 	return 0;
 }
 
@@ -87,11 +87,11 @@ int db_job_get(struct db *db, int64_t id, struct api_job_info *info, struct api_
 /* Runs a statement bound to one job id (?1). */
 static int exec_for_job(struct db *db, const char *sql, int64_t id, struct api_err *err)
 {
-	sqlite3_stmt *st = db_stmt(db, sql, err);
+	struct db_stmt *st = db_stmt(db, sql, err);
 
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
+	db_bind_int64(st, 1, id);
 	return db_exec_stmt(db, st, err);
 }
 
@@ -100,13 +100,13 @@ static int insert_event(struct db *db, int64_t job_id, const char *kind, const c
 	static const char sql[] =
 		"INSERT INTO job_events (job_id, seq, kind, data) "
 		"VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM job_events WHERE job_id = ?1), ?2, ?3)";
-	sqlite3_stmt *st = db_stmt(db, sql, err);
+	struct db_stmt *st = db_stmt(db, sql, err);
 
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, job_id);
-	sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, data, -1, SQLITE_STATIC);
+	db_bind_int64(st, 1, job_id);
+	db_bind_text(st, 2, kind);
+	db_bind_text(st, 3, data);
 	return db_exec_stmt(db, st, err);
 }
 
@@ -148,7 +148,7 @@ static int submit_checks(struct db *db, const struct submit *s, struct api_err *
 	const struct api_job_req *req = s->req;
 	int64_t found = 0;
 	uint64_t queued = 0;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int rc;
 
 	if (db_exists(db, model_sql, req->model_id, "model_id", "model", err) ||
@@ -177,10 +177,10 @@ static int submit_tx(struct db *db, void *ctx, struct api_err *err)
 	static const char insert_sql[] =
 		"INSERT INTO jobs (model_id, dataset_id, validation_dataset_id, options, status, epochs, "
 		"model_was_trained, created_at) VALUES (?1, ?2, ?3, ?4, 'queued', ?5, "
-		"(SELECT status = 'trained' FROM models WHERE id = ?1), " DB_NOW ")";
+		"(SELECT CASE WHEN status = 'trained' THEN 1 ELSE 0 END FROM models WHERE id = ?1), " DB_NOW ") RETURNING id";
 	struct submit *s = ctx;
 	const struct api_job_req *req = s->req;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int rc = db_idem_lookup(db, s->idem, &s->id, err);
 
 	if (rc == 1) /* a retry: the job the first request made */
@@ -190,17 +190,16 @@ static int submit_tx(struct db *db, void *ctx, struct api_err *err)
 	st = db_stmt(db, insert_sql, err);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, req->model_id);
-	sqlite3_bind_int64(st, 2, req->dataset_id);
+	db_bind_int64(st, 1, req->model_id);
+	db_bind_int64(st, 2, req->dataset_id);
 	if (req->validation_dataset_id)
-		sqlite3_bind_int64(st, 3, req->validation_dataset_id);
+		db_bind_int64(st, 3, req->validation_dataset_id);
 	else
-		sqlite3_bind_null(st, 3);
-	sqlite3_bind_text(st, 4, s->options, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 5, req->fit.epochs);
-	if (db_exec_stmt(db, st, err))
+		db_bind_null(st, 3);
+	db_bind_text(st, 4, s->options);
+	db_bind_int64(st, 5, req->fit.epochs);
+	if (db_insert(db, st, &s->id, err))
 		return -1;
-	s->id = sqlite3_last_insert_rowid(db->h);
 	return db_job_status_event(db, s->id, err) || db_idem_record(db, s->idem, s->id, err) ||
 			       db_job_get(db, s->id, s->info, err)
 		       ? -1
@@ -221,10 +220,10 @@ int db_job_list(struct db *db, const enum api_job_status *status, int64_t model_
 		struct api_job_info **items, size_t *n, uint64_t *total, struct api_err *err)
 {
 	static const char count[] =
-		"SELECT count(*) FROM jobs WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR model_id = ?2)";
-	static const char sql[] = "SELECT " JOB_COLS " FROM jobs WHERE (?1 IS NULL OR status = ?1) AND "
-				  "(?2 IS NULL OR model_id = ?2) ORDER BY id DESC LIMIT ?3 OFFSET ?4";
-	sqlite3_stmt *st;
+		"SELECT count(*) FROM jobs WHERE (CAST(?1 AS TEXT) IS NULL OR status = ?1) AND (CAST(?2 AS BIGINT) IS NULL OR model_id = ?2)";
+	static const char sql[] = "SELECT " JOB_COLS " FROM jobs WHERE (CAST(?1 AS TEXT) IS NULL OR status = ?1) AND "
+				  "(CAST(?2 AS BIGINT) IS NULL OR model_id = ?2) ORDER BY id DESC LIMIT ?3 OFFSET ?4";
+	struct db_stmt *st;
 
 	*items = NULL;
 	*n = 0;
@@ -233,14 +232,14 @@ int db_job_list(struct db *db, const enum api_job_status *status, int64_t model_
 		if (!st)
 			return -1;
 		if (status)
-			sqlite3_bind_text(st, 1, api_job_status_name(*status), -1, SQLITE_STATIC);
+			db_bind_text(st, 1, api_job_status_name(*status));
 		if (model_id)
-			sqlite3_bind_int64(st, 2, model_id);
+			db_bind_int64(st, 2, model_id);
 		if (q == 0 && db_count(db, st, total, err))
 			return -1;
 	}
-	sqlite3_bind_int64(st, 3, limit);
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)offset);
+	db_bind_int64(st, 3, limit);
+	db_bind_int64(st, 4, (int64_t)offset);
 	return db_read_rows(db, st, sizeof **items, limit, read_job, NULL, (void **)items, n, err);
 }
 
@@ -251,7 +250,7 @@ int db_job_history(struct db *db, int64_t id, struct api_epoch **epochs, size_t 
 		"WHERE job_id = ?1 "
 		"ORDER BY epoch";
 	struct api_job_info job;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	size_t cap;
 	int rc;
 
@@ -266,15 +265,15 @@ int db_job_history(struct db *db, int64_t id, struct api_epoch **epochs, size_t 
 	st = db_stmt(db, sql, err);
 	if (!st)
 		goto fail;
-	sqlite3_bind_int64(st, 1, id);
-	while ((rc = db_step(st)) == SQLITE_ROW) {
+	db_bind_int64(st, 1, id);
+	while ((rc = db_step(st)) == DB_ROW) {
 		struct api_epoch *e;
 
 		if (*n == cap) {
 			struct api_epoch *p = realloc(*epochs, 2 * cap * sizeof *p);
 
 			if (!p) {
-				sqlite3_reset(st);
+				db_reset(st);
 				api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
 				goto fail;
 			}
@@ -282,15 +281,15 @@ int db_job_history(struct db *db, int64_t id, struct api_epoch **epochs, size_t 
 			cap *= 2;
 		}
 		e = &(*epochs)[(*n)++];
-		e->epoch = (uint32_t)sqlite3_column_int64(st, 0);
+		e->epoch = (uint32_t)db_col_int64(st, 0);
 		e->loss = db_col_real(st, 1);
 		e->accuracy = db_col_real(st, 2);
 		e->val_loss = db_col_real(st, 3);
 		e->val_accuracy = db_col_real(st, 4);
 		e->seconds = db_col_real(st, 5);
-		rc = api_epoch_metrics_decode((const char *)sqlite3_column_text(st, 6), e);
+		rc = api_epoch_metrics_decode(db_col_str(st, 6), e);
 		if (rc) {
-			sqlite3_reset(st);
+			db_reset(st);
 			if (rc == -2)
 				api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
 			else
@@ -299,8 +298,8 @@ int db_job_history(struct db *db, int64_t id, struct api_epoch **epochs, size_t 
 		}
 		e->learning_rate = db_col_real(st, 7);
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
+	db_reset(st);
+	if (rc != DB_DONE) {
 		db_fail(db, rc, err);
 		goto fail;
 	}
@@ -315,27 +314,27 @@ fail:
 int db_job_counts(struct db *db, uint64_t counts[API_JOB_N_STATUS], struct api_err *err)
 {
 	static const char sql[] = "SELECT status, count(*) FROM jobs GROUP BY status";
-	sqlite3_stmt *st = db_stmt(db, sql, err);
+	struct db_stmt *st = db_stmt(db, sql, err);
 	int rc;
 
 	memset(counts, 0, API_JOB_N_STATUS * sizeof counts[0]);
 	if (!st)
 		return -1;
-	while ((rc = db_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		enum api_job_status s;
-		const char *name = (const char *)sqlite3_column_text(st, 0);
+		const char *name = db_col_str(st, 0);
 
 		if (name && api_job_status_parse(name, &s))
-			counts[s] = (uint64_t)sqlite3_column_int64(st, 1);
+			counts[s] = (uint64_t)db_col_int64(st, 1);
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err);
+	db_reset(st);
+	return rc == DB_DONE ? 0 : db_fail(db, rc, err);
 }
 
 int db_events_read(struct db *db, const char *sql, int64_t id, int64_t after, size_t max, db_event_data_fn data_of,
 		   struct db_event **events, size_t *n, struct api_err *err)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int rc;
 
 	*n = 0;
@@ -345,26 +344,26 @@ int db_events_read(struct db *db, const char *sql, int64_t id, int64_t after, si
 	st = db_stmt(db, sql, err);
 	if (!st)
 		goto fail;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, after);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
-	while ((rc = db_step(st)) == SQLITE_ROW) {
+	db_bind_int64(st, 1, id);
+	db_bind_int64(st, 2, after);
+	db_bind_int64(st, 3, (int64_t)max);
+	while ((rc = db_step(st)) == DB_ROW) {
 		struct db_event *e = &(*events)[*n];
-		const char *kind = (const char *)sqlite3_column_text(st, 1);
-		const char *data = (const char *)sqlite3_column_text(st, 2);
+		const char *kind = db_col_str(st, 1);
+		const char *data = db_col_str(st, 2);
 
-		e->seq = sqlite3_column_int64(st, 0);
+		e->seq = db_col_int64(st, 0);
 		e->status = kind && strcmp(kind, "status") == 0;
 		e->data = data_of(st, data ? data : "{}");
 		if (!e->data) {
-			sqlite3_reset(st);
+			db_reset(st);
 			api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
 			goto fail;
 		}
 		(*n)++;
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
+	db_reset(st);
+	if (rc != DB_DONE) {
 		db_fail(db, rc, err);
 		goto fail;
 	}
@@ -377,7 +376,7 @@ fail:
 }
 
 /* A job's event is its stored data as it is. */
-static char *job_event_data(sqlite3_stmt *st, const char *data)
+static char *job_event_data(struct db_stmt *st, const char *data)
 {
 	(void)st;
 	return strdup(data);
@@ -435,16 +434,16 @@ bool db_job_cancel_requested(struct db *db, int64_t job_id)
 {
 	static const char sql[] = "SELECT cancel_requested FROM jobs WHERE id = ?1";
 	struct api_err err;
-	sqlite3_stmt *st = db_stmt(db, sql, &err);
+	struct db_stmt *st = db_stmt(db, sql, &err);
 	bool yes = false;
 
 	if (!st)
 		return false;
-	sqlite3_bind_int64(st, 1, job_id);
+	db_bind_int64(st, 1, job_id);
 	/* A failed read answers "no": the worker asks again at the next batch. */
-	if (db_step(st) == SQLITE_ROW)
-		yes = sqlite3_column_int(st, 0) != 0;
-	sqlite3_reset(st);
+	if (db_step(st) == DB_ROW)
+		yes = db_col_int(st, 0) != 0;
+	db_reset(st);
 	return yes;
 }
 
@@ -468,28 +467,28 @@ static int claim_tx(struct db *db, void *ctx, struct api_err *err)
 		" WHERE id = (SELECT model_id FROM jobs WHERE id = ?1)";
 	struct db_run *run = ctx;
 	struct api_job_info job;
-	sqlite3_stmt *st = db_stmt(db, next_sql, err);
+	struct db_stmt *st = db_stmt(db, next_sql, err);
 	int rc;
 
 	if (!st)
 		return -1;
 	rc = db_step(st);
-	if (rc != SQLITE_ROW) {
-		sqlite3_reset(st);
-		return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err);
+	if (rc != DB_ROW) {
+		db_reset(st);
+		return rc == DB_DONE ? 0 : db_fail(db, rc, err);
 	}
-	run->job_id = sqlite3_column_int64(st, 0);
-	run->epoch = (uint32_t)sqlite3_column_int64(st, 2);
-	run->checkpoint_len = (size_t)sqlite3_column_bytes(st, 1);
+	run->job_id = db_col_int64(st, 0);
+	run->epoch = (uint32_t)db_col_int64(st, 2);
+	run->checkpoint_len = (size_t)db_col_bytes(st, 1);
 	if (run->checkpoint_len) {
 		run->checkpoint = malloc(run->checkpoint_len);
 		if (!run->checkpoint) {
-			sqlite3_reset(st);
+			db_reset(st);
 			return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
 		}
-		memcpy(run->checkpoint, sqlite3_column_blob(st, 1), run->checkpoint_len);
+		memcpy(run->checkpoint, db_col_blob(st, 1), run->checkpoint_len);
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 	if (exec_for_job(db, start_sql, run->job_id, err) || exec_for_job(db, model_sql, run->job_id, err) ||
 	    db_job_status_event(db, run->job_id, err) || db_job_get(db, run->job_id, &job, err))
 		return -1;
@@ -513,7 +512,7 @@ int db_job_claim(struct db *db, struct db_run *run, struct api_err *err)
 /* Binds the job (?1), the epoch's number, loss, accuracy, val_loss and
  * val_accuracy (?2 .. ?6) and its metrics' JSON (?metrics_col, NULL when it
  * has none) to st. */
-static int bind_epoch(sqlite3_stmt *st, int64_t job_id, const struct api_epoch *e, int metrics_col,
+static int bind_epoch(struct db_stmt *st, int64_t job_id, const struct api_epoch *e, int metrics_col,
 		      struct api_err *err)
 {
 	bool oom;
@@ -521,12 +520,14 @@ static int bind_epoch(sqlite3_stmt *st, int64_t job_id, const struct api_epoch *
 
 	if (oom)
 		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
-	if (metrics)
-		sqlite3_bind_text(st, metrics_col, metrics, -1, free);
+	if (metrics) {
+		db_bind_text(st, metrics_col, metrics);
+		free(metrics);
+	}
 	else
-		sqlite3_bind_null(st, metrics_col);
-	sqlite3_bind_int64(st, 1, job_id);
-	sqlite3_bind_int64(st, 2, e->epoch);
+		db_bind_null(st, metrics_col);
+	db_bind_int64(st, 1, job_id);
+	db_bind_int64(st, 2, e->epoch);
 	db_bind_real(st, 3, e->loss);
 	db_bind_real(st, 4, e->accuracy);
 	db_bind_real(st, 5, e->val_loss);
@@ -540,13 +541,13 @@ static int insert_epoch(struct db *db, int64_t job_id, const struct api_epoch *e
 		"INSERT INTO job_epochs (job_id, epoch, loss, accuracy, val_loss, val_accuracy, seconds, metrics, "
 		"learning_rate) "
 		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
-	sqlite3_stmt *st = db_stmt(db, sql, err);
+	struct db_stmt *st = db_stmt(db, sql, err);
 	char *json;
 	int rc;
 
 	if (!st || bind_epoch(st, job_id, e, 8, err))
 		return -1;
-	sqlite3_bind_double(st, 7, e->seconds);
+	db_bind_double(st, 7, e->seconds);
 	db_bind_real(st, 9, e->learning_rate);
 	if (db_exec_stmt(db, st, err))
 		return -1;
@@ -573,22 +574,22 @@ static int write_progress(struct db *db, int64_t job_id, const struct db_commit 
 		"UPDATE models SET state = ?2, version = NULL, updated_at = " DB_NOW
 		" WHERE id = (SELECT model_id FROM jobs WHERE id = ?1)";
 	const struct api_epoch *last = &c->epochs[c->n_epochs - 1];
-	sqlite3_stmt *st = db_stmt(db, job_sql, err);
+	struct db_stmt *st = db_stmt(db, job_sql, err);
 
 	if (!st || bind_epoch(st, job_id, last, 10, err))
 		return -1;
-	sqlite3_bind_blob64(st, 7, c->checkpoint, c->checkpoint_len, SQLITE_STATIC);
+	db_bind_blob(st, 7, c->checkpoint, c->checkpoint_len);
 	db_bind_real(st, 8, c->samples_per_second);
-	sqlite3_bind_text(st, 9, c->kernels ? c->kernels : "", -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 11, last->best_epoch);
-	sqlite3_bind_int64(st, 12, last->stop ? last->epoch : 0);
+	db_bind_text(st, 9, c->kernels ? c->kernels : "");
+	db_bind_int64(st, 11, last->best_epoch);
+	db_bind_int64(st, 12, last->stop ? last->epoch : 0);
 	if (db_exec_stmt(db, st, err))
 		return -1;
 	st = db_stmt(db, model_sql, err);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, job_id);
-	sqlite3_bind_blob64(st, 2, c->model_state, c->model_state_len, SQLITE_STATIC);
+	db_bind_int64(st, 1, job_id);
+	db_bind_blob(st, 2, c->model_state, c->model_state_len);
 	return db_exec_stmt(db, st, err);
 }
 
@@ -625,21 +626,21 @@ static int write_end(struct db *db, int64_t job_id, const struct db_commit *c, s
 	static const char cancelled[] = "UPDATE jobs SET status = 'cancelled', finished_at = " DB_NOW
 					", weights_sha256 = CASE WHEN epoch > 0 THEN NULLIF(?2, '') END WHERE id = ?1";
 	/* Stopped by a shutdown: resumable, and the run does not count as a crash. */
-	static const char requeued[] = "UPDATE jobs SET status = 'queued', attempts = MAX(attempts - 1, 0) WHERE id = ?1";
+	static const char requeued[] = "UPDATE jobs SET status = 'queued', attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END WHERE id = ?1";
 	static const char model_after[] = MODEL_STATUS_AFTER;
 	const char *sql = c->end == API_JOB_SUCCEEDED ? succeeded
 			  : c->end == API_JOB_FAILED  ? failed
 			  : c->end == API_JOB_CANCELLED ? cancelled
 			  : requeued;
-	sqlite3_stmt *st = db_stmt(db, sql, err);
+	struct db_stmt *st = db_stmt(db, sql, err);
 
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, job_id);
+	db_bind_int64(st, 1, job_id);
 	if (c->end == API_JOB_SUCCEEDED || c->end == API_JOB_CANCELLED)
-		sqlite3_bind_text(st, 2, c->weights_sha256 ? c->weights_sha256 : "", -1, SQLITE_STATIC);
+		db_bind_text(st, 2, c->weights_sha256 ? c->weights_sha256 : "");
 	else if (c->end == API_JOB_FAILED)
-		sqlite3_bind_text(st, 2, c->error ? c->error : "failed", -1, SQLITE_STATIC);
+		db_bind_text(st, 2, c->error ? c->error : "failed");
 	if (db_exec_stmt(db, st, err))
 		return -1;
 	if (exec_for_job(db, c->end == API_JOB_SUCCEEDED ? model_trained : model_after, job_id, err))

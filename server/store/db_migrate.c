@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "server/store/db_internal.h"
+#include "server/store/db_pg.h"
 
 /* NNNN_name.sql -> NNNN; -1 for any other name. */
 static int version_of(const char *name)
@@ -31,12 +32,43 @@ int db_schema_version(struct db *db)
 	sqlite3_stmt *st;
 	int v = -1;
 
+	if (db->pg)
+		return db_pg_schema_version(db->pg);
 	if (sqlite3_prepare_v2(db->h, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
 		return -1;
-	if (db_step(st) == SQLITE_ROW)
+	if (sqlite3_step(st) == SQLITE_ROW)
 		v = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
 	return v;
+}
+
+static const char *errmsg(struct db *db)
+{
+	return db->pg ? db_pg_errmsg(db->pg) : sqlite3_errmsg(db->h);
+}
+
+/* Applies one file as version v in one transaction: 0, or -1 with why in msg. */
+static int migrate_one(struct db *db, int v, const char *sql, char *msg, size_t size)
+{
+	char pragma[64], *emsg = NULL;
+
+	if (db->pg) {
+		if (db_pg_migrate_one(db->pg, v, sql) == 0)
+			return 0;
+		snprintf(msg, size, "%s", db_pg_errmsg(db->pg));
+		return -1;
+	}
+	snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d;", v);
+	if (sqlite3_exec(db->h, "BEGIN IMMEDIATE", NULL, NULL, &emsg) != SQLITE_OK ||
+	    sqlite3_exec(db->h, sql, NULL, NULL, &emsg) != SQLITE_OK ||
+	    sqlite3_exec(db->h, pragma, NULL, NULL, &emsg) != SQLITE_OK ||
+	    sqlite3_exec(db->h, "COMMIT", NULL, NULL, &emsg) != SQLITE_OK) {
+		snprintf(msg, size, "%s", emsg ? emsg : sqlite3_errmsg(db->h));
+		sqlite3_free(emsg);
+		db_rollback(db);
+		return -1;
+	}
+	return 0;
 }
 
 static char *read_file(const char *path)
@@ -135,9 +167,14 @@ int db_migrate(struct db *db, const char *dir, char *msg, size_t size)
 		}
 	}
 	latest = (int)n;
+	/* Nodes starting together over one PostgreSQL migrate one at a time. */
+	if (db->pg && db_pg_exec(db->pg, "SELECT pg_advisory_lock(7237)")) {
+		snprintf(msg, size, "cannot lock the schema: %s", errmsg(db));
+		goto out;
+	}
 	current = db_schema_version(db);
 	if (current < 0) {
-		snprintf(msg, size, "cannot read the schema version: %s", sqlite3_errmsg(db->h));
+		snprintf(msg, size, "cannot read the schema version: %s", errmsg(db));
 		goto out;
 	}
 	if (current > latest) {
@@ -148,7 +185,7 @@ int db_migrate(struct db *db, const char *dir, char *msg, size_t size)
 		goto out;
 	}
 	for (int v = current + 1; v <= latest; v++) {
-		char path[1200], pragma[64], *sql, *emsg = NULL;
+		char path[1200], *sql, why[512];
 
 		snprintf(path, sizeof path, "%s/%s", dir, list[v - 1].name);
 		sql = read_file(path);
@@ -156,21 +193,17 @@ int db_migrate(struct db *db, const char *dir, char *msg, size_t size)
 			snprintf(msg, size, "cannot read %s", path);
 			goto out;
 		}
-		snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d;", v);
-		if (sqlite3_exec(db->h, "BEGIN IMMEDIATE", NULL, NULL, &emsg) != SQLITE_OK ||
-		    sqlite3_exec(db->h, sql, NULL, NULL, &emsg) != SQLITE_OK ||
-		    sqlite3_exec(db->h, pragma, NULL, NULL, &emsg) != SQLITE_OK ||
-		    sqlite3_exec(db->h, "COMMIT", NULL, NULL, &emsg) != SQLITE_OK) {
-			snprintf(msg, size, "migration %s failed: %s", list[v - 1].name, emsg ? emsg : sqlite3_errmsg(db->h));
-			sqlite3_free(emsg);
+		if (migrate_one(db, v, sql, why, sizeof why)) {
+			snprintf(msg, size, "migration %s failed: %s", list[v - 1].name, why);
 			free(sql);
-			db_rollback(db);
 			goto out;
 		}
 		free(sql);
 	}
 	rc = 0;
 out:
+	if (db->pg)
+		db_pg_exec(db->pg, "SELECT pg_advisory_unlock(7237)");
 	for (size_t i = 0; i < n; i++)
 		free(list[i].name);
 	free(list);

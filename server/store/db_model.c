@@ -12,24 +12,24 @@
 #define MODEL_COLS "id, definition, n_params, status, created_at, updated_at, name, named, version"
 #define STATE_COL 9
 
-static int read_info(sqlite3_stmt *st, void *item, struct api_err *err)
+static int read_info(struct db_stmt *st, void *item, struct api_err *err)
 {
 	struct api_model_info *m = item;
-	const char *def = (const char *)sqlite3_column_text(st, 1);
-	const char *status = (const char *)sqlite3_column_text(st, 3);
+	const char *def = db_col_str(st, 1);
+	const char *status = db_col_str(st, 3);
 
 	memset(m, 0, sizeof *m);
-	m->id = sqlite3_column_int64(st, 0);
-	if (!def || api_model_decode(def, (size_t)sqlite3_column_bytes(st, 1), &m->def, err))
+	m->id = db_col_int64(st, 0);
+	if (!def || api_model_decode(def, (size_t)db_col_bytes(st, 1), &m->def, err))
 		return api_fail(err, API_INTERNAL, NULL, "model %lld has a damaged definition", (long long)m->id);
-	m->n_params = (uint64_t)sqlite3_column_int64(st, 2);
+	m->n_params = (uint64_t)db_col_int64(st, 2);
 	if (!status || !api_model_status_parse(status, &m->status))
 		m->status = API_MODEL_UNTRAINED;
 	db_col_text(st, 4, m->created_at, sizeof m->created_at);
 	db_col_text(st, 5, m->updated_at, sizeof m->updated_at);
 	db_col_text(st, 6, m->def.name, sizeof m->def.name);
-	m->named = sqlite3_column_int(st, 7) != 0;
-	m->version = (uint32_t)sqlite3_column_int64(st, 8);
+	m->named = db_col_int(st, 7) != 0;
+	m->version = (uint32_t)db_col_int64(st, 8);
 	return 0;
 }
 
@@ -37,7 +37,7 @@ static int read_info(sqlite3_stmt *st, void *item, struct api_err *err)
 static int name_taken(struct db *db, const char *name, int64_t id, struct api_err *err)
 {
 	static const char sql[] = "SELECT id FROM models WHERE named = 1 AND name = ?1 AND id <> ?2";
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int64_t other;
 	int rc;
 
@@ -46,16 +46,16 @@ static int name_taken(struct db *db, const char *name, int64_t id, struct api_er
 	st = db_stmt(db, sql, err);
 	if (!st)
 		return -1;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, id);
+	db_bind_text(st, 1, name);
+	db_bind_int64(st, 2, id);
 	rc = db_step(st);
-	other = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
+	other = rc == DB_ROW ? db_col_int64(st, 0) : 0;
+	db_reset(st);
+	if (rc == DB_ROW)
 		return api_fail(err, API_CONFLICT, "name", "a model named %s exists already (id %lld); names are unique",
 				name, (long long)other),
 		       1;
-	return rc == SQLITE_DONE ? 0 : db_fail(db, rc, err);
+	return rc == DB_DONE ? 0 : db_fail(db, rc, err);
 }
 
 /* Is a job queued or running for the model? 1 yes (409 in err), 0 no, -1 error. */
@@ -83,10 +83,10 @@ static int create_tx(struct db *db, void *ctx, struct api_err *err)
 {
 	static const char sql[] =
 		"INSERT INTO models (name, named, definition, n_params, status, state, created_at, updated_at) "
-		"VALUES (?1, ?1 <> '', ?2, ?3, 'untrained', ?4, " DB_NOW ", " DB_NOW ") RETURNING created_at, updated_at";
+		"VALUES (?1, CASE WHEN ?1 <> '' THEN 1 ELSE 0 END, ?2, ?3, 'untrained', ?4, " DB_NOW ", " DB_NOW ") RETURNING id, created_at, updated_at";
 	struct create *c = ctx;
 	struct api_model_info *info = c->info;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int64_t other;
 	int rc = db_idem_lookup(db, c->idem, &other, err);
 
@@ -99,20 +99,20 @@ static int create_tx(struct db *db, void *ctx, struct api_err *err)
 	st = db_stmt(db, sql, err);
 	if (!st)
 		return -1;
-	sqlite3_bind_text(st, 1, info->def.name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, c->def, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)info->n_params);
-	sqlite3_bind_blob64(st, 4, c->state, c->state_len, SQLITE_STATIC);
+	db_bind_text(st, 1, info->def.name);
+	db_bind_text(st, 2, c->def);
+	db_bind_int64(st, 3, (int64_t)info->n_params);
+	db_bind_blob(st, 4, c->state, c->state_len);
 	rc = db_step(st);
-	if (rc != SQLITE_ROW) {
+	if (rc != DB_ROW) {
 		db_fail(db, rc, err);
-		sqlite3_reset(st);
+		db_reset(st);
 		return -1;
 	}
-	db_col_text(st, 0, info->created_at, sizeof info->created_at);
-	db_col_text(st, 1, info->updated_at, sizeof info->updated_at);
-	sqlite3_reset(st);
-	info->id = sqlite3_last_insert_rowid(db->h);
+	info->id = db_col_int64(st, 0);
+	db_col_text(st, 1, info->created_at, sizeof info->created_at);
+	db_col_text(st, 2, info->updated_at, sizeof info->updated_at);
+	db_reset(st);
 	info->status = API_MODEL_UNTRAINED;
 	info->named = info->def.name[0] != '\0';
 	return db_idem_record(db, c->idem, info->id, err);
@@ -145,18 +145,18 @@ struct model_state {
 };
 
 /* The model's columns, then its state blob (column STATE_COL) copied. */
-static int read_with_state(sqlite3_stmt *st, void *item, struct api_err *err)
+static int read_with_state(struct db_stmt *st, void *item, struct api_err *err)
 {
 	struct model_state *ms = item;
 
 	if (read_info(st, ms->info, err))
 		return -1;
-	ms->len = (size_t)sqlite3_column_bytes(st, STATE_COL);
+	ms->len = (size_t)db_col_bytes(st, STATE_COL);
 	ms->state = malloc(ms->len ? ms->len : 1);
 	if (!ms->state)
 		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
 	if (ms->len)
-		memcpy(ms->state, sqlite3_column_blob(st, STATE_COL), ms->len);
+		memcpy(ms->state, db_col_blob(st, STATE_COL), ms->len);
 	return 0;
 }
 
@@ -201,16 +201,16 @@ struct change {
 static int change_tx(struct db *db, void *ctx, struct api_err *err)
 {
 	struct change *c = ctx;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 
 	if (db_exists(db, model_exists, c->id, NULL, "model", err) || model_busy(db, c->id, c->doing, err))
 		return -1;
 	st = db_stmt(db, c->sql, err);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, c->id);
+	db_bind_int64(st, 1, c->id);
 	if (c->state)
-		sqlite3_bind_blob64(st, 2, c->state, c->len, SQLITE_STATIC);
+		db_bind_blob(st, 2, c->state, c->len);
 	return db_exec_stmt(db, st, err);
 }
 
@@ -228,7 +228,7 @@ int db_model_put_state(struct db *db, int64_t id, const uint8_t *state, size_t l
 int db_model_resolve(struct db *db, const char *ref, int64_t *id, struct api_err *err)
 {
 	static const char sql[] = "SELECT id FROM models WHERE named = 1 AND name = ?1";
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int rc;
 
 	if (api_id_parse(ref, id))
@@ -240,14 +240,14 @@ int db_model_resolve(struct db *db, const char *ref, int64_t *id, struct api_err
 	st = db_stmt(db, sql, err);
 	if (!st)
 		return -1;
-	sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
+	db_bind_text(st, 1, ref);
 	rc = db_step(st);
-	if (rc == SQLITE_ROW)
-		*id = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
+	if (rc == DB_ROW)
+		*id = db_col_int64(st, 0);
+	db_reset(st);
+	if (rc == DB_ROW)
 		return 0;
-	if (rc != SQLITE_DONE)
+	if (rc != DB_DONE)
 		return db_fail(db, rc, err);
 	return api_fail(err, API_NOT_FOUND, NULL, "no model named %s", ref);
 }
@@ -260,17 +260,17 @@ struct rename {
 
 static int rename_tx(struct db *db, void *ctx, struct api_err *err)
 {
-	static const char sql[] = "UPDATE models SET name = ?2, named = ?2 <> '', updated_at = " DB_NOW " WHERE id = ?1";
+	static const char sql[] = "UPDATE models SET name = ?2, named = CASE WHEN ?2 <> '' THEN 1 ELSE 0 END, updated_at = " DB_NOW " WHERE id = ?1";
 	struct rename *c = ctx;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 
 	if (db_exists(db, model_exists, c->id, NULL, "model", err) || name_taken(db, c->name, c->id, err))
 		return -1;
 	st = db_stmt(db, sql, err);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, c->id);
-	sqlite3_bind_text(st, 2, c->name, -1, SQLITE_STATIC);
+	db_bind_int64(st, 1, c->id);
+	db_bind_text(st, 2, c->name);
 	if (db_exec_stmt(db, st, err))
 		return -1;
 	return db_model_get(db, c->id, c->info, err);
@@ -295,7 +295,7 @@ static int remove_tx(struct db *db, void *ctx, struct api_err *err)
 	static const char sql[] = "DELETE FROM models WHERE id = ?1";
 	struct remove *c = ctx;
 	int64_t n_jobs = 0, n_versions = 0;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 
 	if (db_exists(db, model_exists, c->id, NULL, "model", err) || model_busy(db, c->id, "delete", err))
 		return -1;
@@ -311,7 +311,7 @@ static int remove_tx(struct db *db, void *ctx, struct api_err *err)
 	st = db_stmt(db, sql, err);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, c->id);
+	db_bind_int64(st, 1, c->id);
 	return db_exec_stmt(db, st, err);
 }
 
@@ -344,7 +344,7 @@ static int put_weights_tx(struct db *db, void *ctx, struct api_err *err)
 	static const char update[] =
 		"UPDATE models SET state = ?3, version = ?2, updated_at = " DB_NOW " WHERE id = ?1";
 	struct put_weights *c = ctx;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int rc;
 
 	if (db_exists(db, model_exists, c->id, NULL, "model", err) ||
@@ -353,21 +353,21 @@ static int put_weights_tx(struct db *db, void *ctx, struct api_err *err)
 	st = db_stmt(db, insert, err);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, c->id);
-	sqlite3_bind_text(st, 2, c->sha, -1, SQLITE_STATIC);
-	sqlite3_bind_blob64(st, 3, c->state, c->len, SQLITE_STATIC);
+	db_bind_int64(st, 1, c->id);
+	db_bind_text(st, 2, c->sha);
+	db_bind_blob(st, 3, c->state, c->len);
 	rc = db_step(st);
-	if (rc == SQLITE_ROW)
-		*c->version = (uint32_t)sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW)
+	if (rc == DB_ROW)
+		*c->version = (uint32_t)db_col_int64(st, 0);
+	db_reset(st);
+	if (rc != DB_ROW)
 		return db_fail(db, rc, err);
 	st = db_stmt(db, update, err);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, c->id);
-	sqlite3_bind_int64(st, 2, *c->version);
-	sqlite3_bind_blob64(st, 3, c->state, c->len, SQLITE_STATIC);
+	db_bind_int64(st, 1, c->id);
+	db_bind_int64(st, 2, *c->version);
+	db_bind_blob(st, 3, c->state, c->len);
 	return db_exec_stmt(db, st, err);
 }
 
@@ -382,33 +382,33 @@ int db_model_put_weights(struct db *db, int64_t id, const uint8_t *state, size_t
 /* One of the model's JSON text columns (sql selects it), copied; NULL when absent. */
 static int model_text(struct db *db, const char *sql, int64_t id, char **out, struct api_err *err)
 {
-	sqlite3_stmt *st = db_stmt(db, sql, err);
-	const unsigned char *text;
+	struct db_stmt *st = db_stmt(db, sql, err);
+	const char *text;
 	int rc;
 
 	*out = NULL;
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
+	db_bind_int64(st, 1, id);
 	rc = db_step(st);
-	if (rc == SQLITE_ROW && (text = sqlite3_column_text(st, 0)) && !(*out = strdup((const char *)text))) {
-		sqlite3_reset(st);
+	if (rc == DB_ROW && (text = db_col_str(st, 0)) && !(*out = strdup(text))) {
+		db_reset(st);
 		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
 	}
-	sqlite3_reset(st);
-	if (rc == SQLITE_DONE)
+	db_reset(st);
+	if (rc == DB_DONE)
 		return api_fail(err, API_NOT_FOUND, NULL, "no model %lld", (long long)id);
-	return rc == SQLITE_ROW ? 0 : db_fail(db, rc, err);
+	return rc == DB_ROW ? 0 : db_fail(db, rc, err);
 }
 
 static int set_model_text(struct db *db, const char *sql, int64_t id, const char *text, struct api_err *err)
 {
-	sqlite3_stmt *st = db_stmt(db, sql, err);
+	struct db_stmt *st = db_stmt(db, sql, err);
 
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+	db_bind_int64(st, 1, id);
+	db_bind_text(st, 2, text);
 	return db_write_stmt(db, st, err);
 }
 

@@ -19,27 +19,27 @@ static int recover_job(struct db *db, int64_t id, int attempts, unsigned max_att
 	static const char fail[] =
 		"UPDATE jobs SET status = 'failed', finished_at = " DB_NOW ", error = ?2 WHERE id = ?1";
 	static const char model_status[] =
-		"UPDATE models SET status = CASE WHEN (SELECT epoch > 0 OR model_was_trained FROM jobs WHERE id = ?1) "
+		"UPDATE models SET status = CASE WHEN (SELECT epoch > 0 OR model_was_trained <> 0 FROM jobs WHERE id = ?1) "
 		"THEN 'trained' ELSE 'untrained' END, updated_at = " DB_NOW
 		" WHERE id = (SELECT model_id FROM jobs WHERE id = ?1)";
 	bool give_up = (unsigned)attempts >= max_attempts;
-	sqlite3_stmt *st = db_stmt(db, give_up ? fail : requeue, err);
+	struct db_stmt *st = db_stmt(db, give_up ? fail : requeue, err);
 	char why[200];
 
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
+	db_bind_int64(st, 1, id);
 	if (give_up) {
 		snprintf(why, sizeof why, "the process died during each of the job's %d runs; it is not retried again",
 			 attempts);
-		sqlite3_bind_text(st, 2, why, -1, SQLITE_TRANSIENT);
+		db_bind_text(st, 2, why);
 	}
 	if (db_exec_stmt(db, st, err))
 		return -1;
 	st = db_stmt(db, model_status, err);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
+	db_bind_int64(st, 1, id);
 	if (db_exec_stmt(db, st, err) || db_job_status_event(db, id, err))
 		return -1;
 	return give_up ? 0 : 1;
@@ -52,7 +52,7 @@ static int recover_tx(struct db *db, void *ctx, struct api_err *err)
 	unsigned max_attempts = *(const unsigned *)ctx;
 	int64_t ids[BATCH];
 	int attempts[BATCH], n, requeued = 0, rc;
-	sqlite3_stmt *st = db_stmt(db, uploads, err);
+	struct db_stmt *st = db_stmt(db, uploads, err);
 
 	if (!st || db_exec_stmt(db, st, err))
 		return -1;
@@ -62,14 +62,14 @@ static int recover_tx(struct db *db, void *ctx, struct api_err *err)
 		st = db_stmt(db, running, err);
 		if (!st)
 			return -1;
-		while (n < BATCH && (rc = db_step(st)) == SQLITE_ROW) {
-			ids[n] = sqlite3_column_int64(st, 0);
-			attempts[n++] = sqlite3_column_int(st, 1);
+		while (n < BATCH && (rc = db_step(st)) == DB_ROW) {
+			ids[n] = db_col_int64(st, 0);
+			attempts[n++] = db_col_int(st, 1);
 		}
-		sqlite3_reset(st);
+		db_reset(st);
 		/* A batch cut short by an error is not the last batch: roll back,
 		 * so that no job stays half recovered. */
-		if (n < BATCH && rc != SQLITE_DONE)
+		if (n < BATCH && rc != DB_DONE)
 			return db_fail(db, rc, err);
 		for (int i = 0; i < n; i++) {
 			rc = recover_job(db, ids[i], attempts[i], max_attempts, err);

@@ -25,16 +25,16 @@ _Static_assert(API_JOB_QUEUED == 0 && API_JOB_RUNNING == 1 && API_JOB_SUCCEEDED 
 		       API_JOB_CANCELLED == 4,
 	       "SWEEP_COLS counts the statuses in enum order");
 
-static int read_sweep(sqlite3_stmt *st, void *item, struct api_err *err)
+static int read_sweep(struct db_stmt *st, void *item, struct api_err *err)
 {
 	struct api_sweep_info *s = item;
-	const char *metric = (const char *)sqlite3_column_text(st, 3);
-	const char *def = (const char *)sqlite3_column_text(st, 5);
-	const char *kind = (const char *)sqlite3_column_text(st, 2);
-	const char *mode = (const char *)sqlite3_column_text(st, 4);
+	const char *metric = db_col_str(st, 3);
+	const char *def = db_col_str(st, 5);
+	const char *kind = db_col_str(st, 2);
+	const char *mode = db_col_str(st, 4);
 
 	memset(s, 0, sizeof *s);
-	s->id = sqlite3_column_int64(st, 0);
+	s->id = db_col_int64(st, 0);
 	db_col_text(st, 1, s->name, sizeof s->name);
 	s->kind = kind && strcmp(kind, "random") == 0 ? API_SWEEP_RANDOM : API_SWEEP_GRID;
 	for (int i = 0; i < 4; i++)
@@ -44,11 +44,11 @@ static int read_sweep(sqlite3_stmt *st, void *item, struct api_err *err)
 	s->definition = strdup(def ? def : "{}");
 	if (!s->definition)
 		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
-	s->n_points = (uint32_t)sqlite3_column_int64(st, 6);
-	s->cancel_requested = sqlite3_column_int(st, 7) != 0;
+	s->n_points = (uint32_t)db_col_int64(st, 6);
+	s->cancel_requested = db_col_int(st, 7) != 0;
 	db_col_text(st, 8, s->created_at, sizeof s->created_at);
 	for (int i = 0; i < API_JOB_N_STATUS; i++)
-		s->counts[i] = (uint64_t)sqlite3_column_int64(st, 9 + i);
+		s->counts[i] = (uint64_t)db_col_int64(st, 9 + i);
 	return 0;
 }
 
@@ -78,7 +78,7 @@ int db_sweep_list(struct db *db, uint32_t limit, uint64_t offset, struct api_swe
 {
 	static const char count[] = "SELECT count(*) FROM sweeps";
 	static const char sql[] = "SELECT " SWEEP_COLS " FROM sweeps s ORDER BY s.id DESC LIMIT ?1 OFFSET ?2";
-	sqlite3_stmt *st = db_stmt(db, count, err);
+	struct db_stmt *st = db_stmt(db, count, err);
 
 	*items = NULL;
 	*n = 0;
@@ -87,8 +87,8 @@ int db_sweep_list(struct db *db, uint32_t limit, uint64_t offset, struct api_swe
 	st = db_stmt(db, sql, err);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, limit);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)offset);
+	db_bind_int64(st, 1, limit);
+	db_bind_int64(st, 2, (int64_t)offset);
 	return db_read_rows(db, st, sizeof **items, limit, read_sweep, drop_sweep, (void **)items, n, err);
 }
 
@@ -107,7 +107,7 @@ static int create_checks(struct db *db, const struct create *c, struct api_err *
 	static const char dataset_sql[] = "SELECT 1 FROM datasets WHERE id = ?1 AND state = 'ready'";
 	static const char queued_sql[] = "SELECT count(*) FROM jobs WHERE status = 'queued'";
 	uint64_t queued = 0;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 
 	for (size_t i = 0; i < c->req->n_points; i++) {
 		const struct api_job_req *j = &c->req->points[i].job;
@@ -132,17 +132,17 @@ static int create_point(struct db *db, const struct create *c, size_t i, struct 
 {
 	static const char model_sql[] =
 		"INSERT INTO models (name, definition, n_params, status, state, created_at, updated_at) "
-		"VALUES (?1, ?2, ?3, 'untrained', ?4, " DB_NOW ", " DB_NOW ")";
+		"VALUES (?1, ?2, ?3, 'untrained', ?4, " DB_NOW ", " DB_NOW ") RETURNING id";
 	static const char job_sql[] =
 		"INSERT INTO jobs (model_id, dataset_id, validation_dataset_id, options, status, epochs, "
-		"model_was_trained, created_at) VALUES (?1, ?2, ?3, ?4, 'queued', ?5, 0, " DB_NOW ")";
+		"model_was_trained, created_at) VALUES (?1, ?2, ?3, ?4, 'queued', ?5, 0, " DB_NOW ") RETURNING id";
 	static const char point_sql[] =
 		"INSERT INTO sweep_points (sweep_id, idx, params, model_id, job_id) VALUES (?1, ?2, ?3, ?4, ?5)";
 	const struct api_sweep_point *pt = &c->req->points[i];
 	struct api_job_req job = pt->job;
 	char *def = api_model_def_encode(&pt->model), *options = NULL;
 	int64_t model_id, job_id;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int rc = -1;
 
 	if (!def) {
@@ -152,13 +152,12 @@ static int create_point(struct db *db, const struct create *c, size_t i, struct 
 	st = db_stmt(db, model_sql, err);
 	if (!st)
 		goto out;
-	sqlite3_bind_text(st, 1, pt->model.name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, def, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)c->states[i].n_params);
-	sqlite3_bind_blob64(st, 4, c->states[i].state, c->states[i].len, SQLITE_STATIC);
-	if (db_exec_stmt(db, st, err))
+	db_bind_text(st, 1, pt->model.name);
+	db_bind_text(st, 2, def);
+	db_bind_int64(st, 3, (int64_t)c->states[i].n_params);
+	db_bind_blob(st, 4, c->states[i].state, c->states[i].len);
+	if (db_insert(db, st, &model_id, err))
 		goto out;
-	model_id = sqlite3_last_insert_rowid(db->h);
 	job.model_id = model_id;
 	options = api_job_req_encode(&job);
 	if (!options) {
@@ -168,27 +167,26 @@ static int create_point(struct db *db, const struct create *c, size_t i, struct 
 	st = db_stmt(db, job_sql, err);
 	if (!st)
 		goto out;
-	sqlite3_bind_int64(st, 1, model_id);
-	sqlite3_bind_int64(st, 2, job.dataset_id);
+	db_bind_int64(st, 1, model_id);
+	db_bind_int64(st, 2, job.dataset_id);
 	if (job.validation_dataset_id)
-		sqlite3_bind_int64(st, 3, job.validation_dataset_id);
+		db_bind_int64(st, 3, job.validation_dataset_id);
 	else
-		sqlite3_bind_null(st, 3);
-	sqlite3_bind_text(st, 4, options, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 5, job.fit.epochs);
-	if (db_exec_stmt(db, st, err))
+		db_bind_null(st, 3);
+	db_bind_text(st, 4, options);
+	db_bind_int64(st, 5, job.fit.epochs);
+	if (db_insert(db, st, &job_id, err))
 		goto out;
-	job_id = sqlite3_last_insert_rowid(db->h);
 	if (db_job_status_event(db, job_id, err))
 		goto out;
 	st = db_stmt(db, point_sql, err);
 	if (!st)
 		goto out;
-	sqlite3_bind_int64(st, 1, c->id);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)i);
-	sqlite3_bind_text(st, 3, pt->params, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, model_id);
-	sqlite3_bind_int64(st, 5, job_id);
+	db_bind_int64(st, 1, c->id);
+	db_bind_int64(st, 2, (int64_t)i);
+	db_bind_text(st, 3, pt->params);
+	db_bind_int64(st, 4, model_id);
+	db_bind_int64(st, 5, job_id);
 	rc = db_exec_stmt(db, st, err);
 out:
 	free(def);
@@ -199,10 +197,10 @@ out:
 static int create_tx(struct db *db, void *ctx, struct api_err *err)
 {
 	static const char sql[] = "INSERT INTO sweeps (name, kind, metric, mode, definition, n_points, created_at) "
-				  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, " DB_NOW ")";
+				  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, " DB_NOW ") RETURNING id";
 	struct create *c = ctx;
 	const struct api_sweep_req *req = c->req;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int rc = db_idem_lookup(db, c->idem, &c->id, err);
 
 	if (rc != 0)
@@ -212,15 +210,14 @@ static int create_tx(struct db *db, void *ctx, struct api_err *err)
 	st = db_stmt(db, sql, err);
 	if (!st)
 		return -1;
-	sqlite3_bind_text(st, 1, req->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, req->kind == API_SWEEP_RANDOM ? "random" : "grid", -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, api_sweep_metric_name(req->metric), -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, req->maximize ? "max" : "min", -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, req->definition, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 6, (sqlite3_int64)req->n_points);
-	if (db_exec_stmt(db, st, err))
+	db_bind_text(st, 1, req->name);
+	db_bind_text(st, 2, req->kind == API_SWEEP_RANDOM ? "random" : "grid");
+	db_bind_text(st, 3, api_sweep_metric_name(req->metric));
+	db_bind_text(st, 4, req->maximize ? "max" : "min");
+	db_bind_text(st, 5, req->definition);
+	db_bind_int64(st, 6, (int64_t)req->n_points);
+	if (db_insert(db, st, &c->id, err))
 		return -1;
-	c->id = sqlite3_last_insert_rowid(db->h);
 	for (size_t i = 0; i < req->n_points; i++)
 		if (create_point(db, c, i, err))
 			return -1;
@@ -254,7 +251,7 @@ static int best_of(struct db *db, struct api_sweep_point_info *p, enum nn_monito
 		"SELECT epoch, m FROM (SELECT epoch, CASE ?2 WHEN 0 THEN loss WHEN 1 THEN val_loss WHEN 2 THEN accuracy "
 		"ELSE val_accuracy END AS m FROM job_epochs WHERE job_id = ?1) WHERE m IS NOT NULL ORDER BY m * ?3, "
 		"epoch LIMIT 1";
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int rc;
 
 	p->best = NAN;
@@ -264,35 +261,35 @@ static int best_of(struct db *db, struct api_sweep_point_info *p, enum nn_monito
 	st = db_stmt(db, sql, err);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, p->job_id);
-	sqlite3_bind_int(st, 2, (int)metric);
-	sqlite3_bind_int(st, 3, maximize ? -1 : 1);
+	db_bind_int64(st, 1, p->job_id);
+	db_bind_int64(st, 2, (int)metric);
+	db_bind_int64(st, 3, maximize ? -1 : 1);
 	rc = db_step(st);
-	if (rc == SQLITE_ROW) {
-		p->best_epoch = (uint32_t)sqlite3_column_int64(st, 0);
-		p->best = sqlite3_column_double(st, 1);
+	if (rc == DB_ROW) {
+		p->best_epoch = (uint32_t)db_col_int64(st, 0);
+		p->best = db_col_double(st, 1);
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(db, rc, err);
+	db_reset(st);
+	return rc == DB_ROW || rc == DB_DONE ? 0 : db_fail(db, rc, err);
 }
 
-static int read_point(sqlite3_stmt *st, void *item, struct api_err *err)
+static int read_point(struct db_stmt *st, void *item, struct api_err *err)
 {
 	struct api_sweep_point_info *p = item;
-	const char *params = (const char *)sqlite3_column_text(st, 1);
-	const char *status = (const char *)sqlite3_column_text(st, 4);
+	const char *params = db_col_str(st, 1);
+	const char *status = db_col_str(st, 4);
 
 	memset(p, 0, sizeof *p);
-	p->index = (uint32_t)sqlite3_column_int64(st, 0);
+	p->index = (uint32_t)db_col_int64(st, 0);
 	p->params = strdup(params ? params : "{}");
 	if (!p->params)
 		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
-	p->model_id = sqlite3_column_int64(st, 2);
-	p->job_id = sqlite3_column_int64(st, 3);
+	p->model_id = db_col_int64(st, 2);
+	p->job_id = db_col_int64(st, 3);
 	if (!status || !api_job_status_parse(status, &p->status))
 		p->status = API_JOB_CANCELLED; /* its job was deleted with its model */
-	p->epoch = (uint32_t)sqlite3_column_int64(st, 5);
-	p->epochs = (uint32_t)sqlite3_column_int64(st, 6);
+	p->epoch = (uint32_t)db_col_int64(st, 5);
+	p->epochs = (uint32_t)db_col_int64(st, 6);
 	return 0;
 }
 
@@ -307,13 +304,13 @@ int db_sweep_points(struct db *db, int64_t id, enum nn_monitor metric, bool maxi
 	static const char sql[] = "SELECT p.idx, p.params, p.model_id, p.job_id, j.status, j.epoch, j.epochs "
 				  "FROM sweep_points p LEFT JOIN jobs j ON j.id = p.job_id WHERE p.sweep_id = ?1 "
 				  "ORDER BY p.idx";
-	sqlite3_stmt *st = db_stmt(db, sql, err);
+	struct db_stmt *st = db_stmt(db, sql, err);
 
 	*points = NULL;
 	*n = 0;
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
+	db_bind_int64(st, 1, id);
 	if (db_read_rows(db, st, sizeof **points, API_SWEEP_MAX_POINTS, read_point, drop_point, (void **)points, n,
 			 err))
 		return -1;
@@ -350,7 +347,7 @@ static int cancel_tx(struct db *db, void *ctx, struct api_err *err)
 	int64_t ids[API_SWEEP_MAX_POINTS];
 	bool running[API_SWEEP_MAX_POINTS];
 	size_t n = 0;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int rc;
 
 	if (db_exists(db, exists_sql, c->id, NULL, "sweep", err))
@@ -358,13 +355,13 @@ static int cancel_tx(struct db *db, void *ctx, struct api_err *err)
 	st = db_stmt(db, jobs_sql, err);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, c->id);
-	while (n < API_SWEEP_MAX_POINTS && (rc = db_step(st)) == SQLITE_ROW) {
-		ids[n] = sqlite3_column_int64(st, 0);
-		running[n++] = sqlite3_column_int(st, 1) != 0;
+	db_bind_int64(st, 1, c->id);
+	while (n < API_SWEEP_MAX_POINTS && (rc = db_step(st)) == DB_ROW) {
+		ids[n] = db_col_int64(st, 0);
+		running[n++] = db_col_int(st, 1) != 0;
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	db_reset(st);
+	if (rc != DB_ROW && rc != DB_DONE)
 		return db_fail(db, rc, err);
 	if (n == 0)
 		return api_fail(err, API_CONFLICT, NULL, "sweep %lld has no queued or running point left to cancel",
@@ -375,14 +372,14 @@ static int cancel_tx(struct db *db, void *ctx, struct api_err *err)
 	st = db_stmt(db, flag_sql, err);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, c->id);
+	db_bind_int64(st, 1, c->id);
 	if (db_exec_stmt(db, st, err))
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		st = db_stmt(db, running[i] ? flag_running : cancel_queued, err);
 		if (!st)
 			return -1;
-		sqlite3_bind_int64(st, 1, ids[i]);
+		db_bind_int64(st, 1, ids[i]);
 		if (db_exec_stmt(db, st, err) || (!running[i] && db_job_status_event(db, ids[i], err)))
 			return -1;
 		if (running[i])
@@ -420,7 +417,7 @@ static int delete_tx(struct db *db, void *ctx, struct api_err *err)
 	static const char drop_sweep[] = "DELETE FROM sweeps WHERE id = ?1";
 	struct cancel *c = ctx; /* id in, the model ids out */
 	int64_t job = 0;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int rc;
 
 	if (db_exists(db, exists_sql, c->id, NULL, "sweep", err))
@@ -437,17 +434,17 @@ static int delete_tx(struct db *db, void *ctx, struct api_err *err)
 	st = db_stmt(db, models_sql, err);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, c->id);
-	while (c->n_running < API_SWEEP_MAX_POINTS && (rc = db_step(st)) == SQLITE_ROW)
-		c->running[c->n_running++] = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	db_bind_int64(st, 1, c->id);
+	while (c->n_running < API_SWEEP_MAX_POINTS && (rc = db_step(st)) == DB_ROW)
+		c->running[c->n_running++] = db_col_int64(st, 0);
+	db_reset(st);
+	if (rc != DB_ROW && rc != DB_DONE)
 		return db_fail(db, rc, err);
 	for (int q = 0; q < 2; q++) {
 		st = db_stmt(db, q == 0 ? drop_models : drop_sweep, err);
 		if (!st)
 			return -1;
-		sqlite3_bind_int64(st, 1, c->id);
+		db_bind_int64(st, 1, c->id);
 		if (db_exec_stmt(db, st, err))
 			return -1;
 	}
@@ -472,9 +469,9 @@ int db_sweep_delete(struct db *db, int64_t id, int64_t **models, size_t *n_model
 /* ---- events ------------------------------------------------------------------------------------ */
 
 /* A sweep's event wraps its job's data with the point and the job (columns 4 and 3). */
-static char *sweep_event_data(sqlite3_stmt *st, const char *data)
+static char *sweep_event_data(struct db_stmt *st, const char *data)
 {
-	return api_sweep_event_encode((uint32_t)sqlite3_column_int64(st, 4), sqlite3_column_int64(st, 3), data);
+	return api_sweep_event_encode((uint32_t)db_col_int64(st, 4), db_col_int64(st, 3), data);
 }
 
 int db_sweep_events(struct db *db, int64_t id, int64_t after, size_t max, struct db_event **events, size_t *n,
@@ -487,7 +484,7 @@ int db_sweep_events(struct db *db, int64_t id, int64_t after, size_t max, struct
 		"SELECT e.id, e.kind, e.data, e.job_id, p.idx FROM sweep_points p JOIN job_events e ON "
 		"e.job_id = p.job_id WHERE p.sweep_id = ?1 AND e.id > ?2 ORDER BY e.id LIMIT ?3";
 	uint64_t active = 0;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 
 	*events = NULL;
 	*n = 0;
@@ -498,7 +495,7 @@ int db_sweep_events(struct db *db, int64_t id, int64_t after, size_t max, struct
 	st = db_stmt(db, active_sql, err);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
+	db_bind_int64(st, 1, id);
 	if (db_count(db, st, &active, err))
 		return -1;
 	if (db_events_read(db, sql, id, after, max, sweep_event_data, events, n, err))

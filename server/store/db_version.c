@@ -16,27 +16,27 @@
 	"v.accuracy, v.val_loss, v.val_accuracy, v.created_at, "                                           \
 	"(SELECT m.version FROM models AS m WHERE m.id = v.model_id) IS v.version"
 
-static int read_version(sqlite3_stmt *st, void *item, struct api_err *err)
+static int read_version(struct db_stmt *st, void *item, struct api_err *err)
 {
 	struct api_version_info *v = item;
-	const char *source = (const char *)sqlite3_column_text(st, 2);
+	const char *source = db_col_str(st, 2);
 
 	memset(v, 0, sizeof *v);
-	v->model_id = sqlite3_column_int64(st, 0);
-	v->version = (uint32_t)sqlite3_column_int64(st, 1);
+	v->model_id = db_col_int64(st, 0);
+	v->version = (uint32_t)db_col_int64(st, 1);
 	if (!source || !api_version_source_parse(source, &v->source))
 		return api_fail(err, API_INTERNAL, NULL, "version %u of model %lld is damaged", v->version,
 				(long long)v->model_id);
-	v->job_id = sqlite3_column_int64(st, 3);
-	v->restored_from = (uint32_t)sqlite3_column_int64(st, 4);
+	v->job_id = db_col_int64(st, 3);
+	v->restored_from = (uint32_t)db_col_int64(st, 4);
 	db_col_text(st, 5, v->weights_sha256, sizeof v->weights_sha256);
-	v->epoch = (uint32_t)sqlite3_column_int64(st, 6);
+	v->epoch = (uint32_t)db_col_int64(st, 6);
 	v->loss = db_col_real(st, 7);
 	v->accuracy = db_col_real(st, 8);
 	v->val_loss = db_col_real(st, 9);
 	v->val_accuracy = db_col_real(st, 10);
 	db_col_text(st, 11, v->created_at, sizeof v->created_at);
-	v->current = sqlite3_column_int(st, 12) != 0;
+	v->current = db_col_int(st, 12) != 0;
 	return 0;
 }
 
@@ -48,7 +48,7 @@ int db_version_list(struct db *db, int64_t model_id, uint32_t limit, uint64_t of
 	static const char count[] = "SELECT count(*) FROM model_versions WHERE model_id = ?1";
 	static const char sql[] = "SELECT " VERSION_COLS " FROM model_versions AS v WHERE v.model_id = ?1 "
 				  "ORDER BY v.version DESC LIMIT ?2 OFFSET ?3";
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	void *page = NULL;
 	int rc;
 
@@ -59,15 +59,15 @@ int db_version_list(struct db *db, int64_t model_id, uint32_t limit, uint64_t of
 	st = db_stmt(db, count, err);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, model_id);
+	db_bind_int64(st, 1, model_id);
 	if (db_count(db, st, total, err))
 		return -1;
 	st = db_stmt(db, sql, err);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, model_id);
-	sqlite3_bind_int64(st, 2, limit);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)offset);
+	db_bind_int64(st, 1, model_id);
+	db_bind_int64(st, 2, limit);
+	db_bind_int64(st, 3, (int64_t)offset);
 	rc = db_read_rows(db, st, sizeof **items, limit, read_version, NULL, &page, n, err);
 	*items = page;
 	return rc;
@@ -78,7 +78,7 @@ int db_version_list(struct db *db, int64_t model_id, uint32_t limit, uint64_t of
 static int version_row(struct db *db, const char *sql, int64_t model_id, uint32_t version, const char *field,
 		       db_read_fn read, void *item, struct api_err *err)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int rc;
 
 	if (db_exists(db, model_exists, model_id, NULL, "model", err))
@@ -86,16 +86,16 @@ static int version_row(struct db *db, const char *sql, int64_t model_id, uint32_
 	st = db_stmt(db, sql, err);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, model_id);
-	sqlite3_bind_int64(st, 2, version);
+	db_bind_int64(st, 1, model_id);
+	db_bind_int64(st, 2, version);
 	rc = db_step(st);
-	if (rc == SQLITE_ROW) {
+	if (rc == DB_ROW) {
 		rc = read(st, item, err);
-		sqlite3_reset(st);
+		db_reset(st);
 		return rc < 0 ? -1 : 0;
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
+	db_reset(st);
+	if (rc != DB_DONE)
 		return db_fail(db, rc, err);
 	return api_fail(err, API_NOT_FOUND, field, "model %lld has no version %u", (long long)model_id, version);
 }
@@ -114,16 +114,16 @@ struct blob {
 	size_t len;
 };
 
-static int read_blob(sqlite3_stmt *st, void *item, struct api_err *err)
+static int read_blob(struct db_stmt *st, void *item, struct api_err *err)
 {
 	struct blob *b = item;
 
-	b->len = (size_t)sqlite3_column_bytes(st, 0);
+	b->len = (size_t)db_col_bytes(st, 0);
 	b->data = malloc(b->len ? b->len : 1);
 	if (!b->data)
 		return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
 	if (b->len)
-		memcpy(b->data, sqlite3_column_blob(st, 0), b->len);
+		memcpy(b->data, db_col_blob(st, 0), b->len);
 	return 0;
 }
 
@@ -166,7 +166,7 @@ static int restore_tx(struct db *db, void *ctx, struct api_err *err)
 		"version = ?2, updated_at = " DB_NOW " WHERE id = ?1";
 	struct restore *c = ctx;
 	struct api_version_info old;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int64_t job = 0;
 	uint32_t made = 0;
 	int rc;
@@ -182,19 +182,19 @@ static int restore_tx(struct db *db, void *ctx, struct api_err *err)
 	st = db_stmt(db, insert, err);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, c->model_id);
-	sqlite3_bind_int64(st, 2, c->version);
+	db_bind_int64(st, 1, c->model_id);
+	db_bind_int64(st, 2, c->version);
 	rc = db_step(st);
-	if (rc == SQLITE_ROW)
-		made = (uint32_t)sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW)
+	if (rc == DB_ROW)
+		made = (uint32_t)db_col_int64(st, 0);
+	db_reset(st);
+	if (rc != DB_ROW)
 		return db_fail(db, rc, err);
 	st = db_stmt(db, update, err);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, c->model_id);
-	sqlite3_bind_int64(st, 2, made);
+	db_bind_int64(st, 1, c->model_id);
+	db_bind_int64(st, 2, made);
 	if (db_exec_stmt(db, st, err))
 		return -1;
 	return db_version_get(db, c->model_id, made, c->out, err);

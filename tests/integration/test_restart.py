@@ -314,7 +314,7 @@ class TestMigrations(FitdCase):
     def test_fresh_database_migrated(self):
         srv = self.server(name="fresh")
         srv.stop()
-        latest = max(int(os.path.basename(p)[:4]) for p in glob.glob(os.path.join(ROOT, "migrations", "[0-9]*.sql")))
+        latest = max(int(os.path.basename(p)[:4]) for p in glob.glob(os.path.join(ROOT, "migrations", "sqlite", "[0-9]*.sql")))
         with sqlite3.connect(srv.db) as db:
             self.assertEqual(db.execute("PRAGMA user_version").fetchone()[0], latest)
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}

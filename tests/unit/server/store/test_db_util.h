@@ -11,7 +11,7 @@
 #include "server/store/db.h"
 
 /* The real migrations: the runner starts from the repository root. */
-#define REAL_MIGRATIONS "migrations"
+#define REAL_MIGRATIONS "migrations/sqlite"
 
 struct tmp {
 	char dir[64];
