@@ -85,6 +85,22 @@ def _pid_alive(pid):
         return False
 
 
+def _children(pid):
+    """The pids whose parent is pid (from /proc)."""
+    kids = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            kids.append(int(name))
+    return kids
+
+
 class PgServer:
     """One PostgreSQL server in one folder.
 
@@ -223,12 +239,26 @@ class PgServer:
         self.pid = self._read_pid()
         self._save_state()
 
-    def kill(self, sig=signal.SIGKILL):
-        """Kills the postmaster (a crash, for tests of recovery); start_again() follows."""
+    def kill(self):
+        """A crash, for tests of recovery: SIGKILL to the postmaster and every
+        process it started, as a power cut would end them; start_again() then
+        starts it on the same folder and port (crash recovery replays the WAL)."""
         pid = self._read_pid()
-        if pid is not None:
-            os.kill(pid, sig)
-            while _pid_alive(pid):
+        if pid is None:
+            return
+        victims = [pid] + _children(pid)
+        for p in victims:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        # Until each is reaped, not only dead: PostgreSQL refuses to start while
+        # the pid its postmaster.pid names exists, and a zombie exists.
+        deadline = time.monotonic() + 60
+        for p in victims:
+            while os.path.exists("/proc/%d" % p):
+                if time.monotonic() > deadline:
+                    raise PgError("process %d of the killed server was not reaped in 60 s" % p)
                 time.sleep(0.05)
 
     def start_again(self):
@@ -239,11 +269,18 @@ class PgServer:
         """pg_ctl stop -m fast, keeping the folder (start_again() brings it back)."""
         if self.dir is None or not os.path.isdir(self.data_dir):
             return
-        pid = self._read_pid()
-        if pid is None or not _pid_alive(pid):
-            return
-        self._run_server_tool([os.path.join(PG_BIN, "pg_ctl"), "stop", "-D", self.data_dir,
-                               "-m", "fast", "-w", "-t", "120"], "pg_ctl stop")
+        if self._read_pid() is None:
+            return      # no postmaster.pid: not running
+        try:
+            self._run_server_tool([os.path.join(PG_BIN, "pg_ctl"), "stop", "-D", self.data_dir,
+                                   "-m", "fast", "-w", "-t", "120"], "pg_ctl stop")
+        except PgError:
+            # A stale postmaster.pid (a killed server) makes pg_ctl fail; only a
+            # server still running is an error. (The file is re-read: a server
+            # starting late may have written its own pid meanwhile.)
+            pid = self._read_pid()
+            if pid is not None and _pid_alive(pid):
+                raise
 
     def stop(self):
         """pg_ctl stop -m fast, then removes the folder. Idempotent."""
