@@ -16,6 +16,12 @@ As a module:
         pg.psql("fitd_test", "SELECT 1")         # -> "1\n"
         pg.restart()                             # pg_ctl restart -m fast
     # stopped (pg_ctl stop -m fast) and the folder removed; also at exit
+    # (and on SIGTERM, when the program has no handler of its own for it)
+
+For tests of PostgreSQL failures: pg.kill() (SIGKILL to every server process,
+a crash), pg.stop_server() (a clean stop keeping the folder), then
+pg.start_again() (same folder, same port, same URIs). pg.psql_file(db, path)
+applies a .sql file in one transaction, as fitd's migration runner does.
 
 As a command (the state later commands need is kept in DIR/pgserver.json):
 
@@ -101,6 +107,21 @@ def _children(pid):
     return kids
 
 
+def _exit_on_sigterm():
+    """SIGTERM (`timeout`, a CI runner giving up) ends the process through
+    sys.exit, so the atexit clean-up stops the server; only when SIGTERM has
+    its default action and we are on the main thread (no handler replaced)."""
+    try:
+        if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _sigterm_exit)
+    except ValueError:
+        pass    # not the main thread
+
+
+def _sigterm_exit(signum, frame):
+    sys.exit(128 + signum)
+
+
 class PgServer:
     """One PostgreSQL server in one folder.
 
@@ -115,6 +136,7 @@ class PgServer:
         self.socket_dir = None
         self.pid = None
         self._atexit = False
+        self._owner_pid = os.getpid()
         self._as_root = os.geteuid() == 0
 
     # -- paths ---------------------------------------------------------------
@@ -220,7 +242,9 @@ class PgServer:
             self._remove_dir()
             raise
         if stop_at_exit and not self._atexit:
+            self._owner_pid = os.getpid()
             atexit.register(self._stop_at_exit)
+            _exit_on_sigterm()
             self._atexit = True
         return self
 
@@ -308,6 +332,8 @@ class PgServer:
             self.dir = None
 
     def _stop_at_exit(self):
+        if os.getpid() != self._owner_pid:
+            return      # a forked child exiting: the server is its parent's
         try:
             self.stop()
         except Exception as e:  # at exit: report, do not mask the real exit status

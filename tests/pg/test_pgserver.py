@@ -166,6 +166,47 @@ class PgServerTest(unittest.TestCase):
         folder, pid = p.stdout.split()
         self.assert_gone(folder, int(pid))
 
+    def test_stopped_on_sigterm(self):
+        # A runner killed by `timeout` (SIGTERM) leaves no server behind either.
+        child = subprocess.Popen([PY, "-c", "import sys, time; sys.path.insert(0, %r)\n"
+                                  "import pgserver\n"
+                                  "pg = pgserver.PgServer().start()\n"
+                                  "print(pg.dir, pg.pid, flush=True)\n"
+                                  "time.sleep(600)\n" % HERE],
+                                 stdout=subprocess.PIPE, universal_newlines=True)
+        try:
+            folder, pid = child.stdout.readline().split()
+            self.assertTrue(pgserver._pid_alive(int(pid)))
+            child.terminate()
+            self.assertEqual(child.wait(timeout=300), 128 + 15)
+        finally:
+            if child.poll() is None:
+                child.kill()
+            child.stdout.close()
+        self.assert_gone(folder, int(pid))
+
+    @unittest.skipUnless(AS_ROOT, "needs root to run as another user")
+    def test_as_an_unprivileged_user(self):
+        # Not root: initdb and pg_ctl run directly, as that user.
+        p = subprocess.run(["runuser", "-u", "nobody", "--", PY, "-c",
+                            "import sys, os; sys.path.insert(0, %r)\n"
+                            "import pgserver\n"
+                            "with pgserver.PgServer() as pg:\n"
+                            "    print(pg.dir, pg.pid, pg.create_database('mine'))\n"
+                            "    sys.stdout.flush()\n"
+                            "    print(pg.psql('mine', 'SELECT current_user, 41 + 1'), end='')\n"
+                            "    pg.restart()\n"
+                            "    print(pg.pid)\n" % HERE],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           universal_newlines=True, timeout=300, cwd="/")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        lines = p.stdout.splitlines()
+        folder, pid, uri = lines[0].split()
+        self.assertTrue(uri.startswith("postgresql:///mine?host=%s&port=" % folder), uri)
+        self.assertEqual(lines[1], "postgres|42")
+        self.assert_gone(folder, int(pid))
+        self.assert_gone(folder, int(lines[2]))
+
     def test_failed_start_raises_with_the_log(self):
         pg = PgServer()
         pg._server_options = lambda: "-c shared_buffers=lots"
