@@ -1,5 +1,5 @@
 -- 0001_init.sql (PostgreSQL) — fitd's schema for the PostgreSQL backend (issue 15):
--- the PostgreSQL 15 translation of the SQLite schema as migrations/0001..0008 leave it.
+-- the PostgreSQL 15 translation of the SQLite schema as its migrations 0001..0008 leave it.
 -- Same tables, columns in the same order, defaults, CHECK and UNIQUE constraints,
 -- foreign keys with the same ON DELETE actions, and indexes by the same names, so the
 -- store's SQL runs unchanged on both engines (`?N` placeholders become `$N`).
@@ -20,7 +20,9 @@
 -- finished_at stay TEXT: ISO-8601 'YYYY-MM-DDTHH:MM:SSZ' strings the store writes (none
 -- has a default; a default of SQLite's strftime('%Y-%m-%dT%H:%M:%SZ','now') would be
 -- to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')). SQLite's trigger
--- jobs_lineage becomes a PL/pgSQL trigger function of the same name.
+-- jobs_lineage becomes a PL/pgSQL trigger function of the same name. (A copy of an
+-- existing database's rows, `fitd migrate-db`, must keep the lineage it copies: disable the
+-- trigger while it inserts jobs, as it must setval() the identities afterwards.)
 --
 -- The runner applies this file in one transaction and records its version in
 -- fitd_schema_version: no BEGIN/COMMIT here, and no version table.
