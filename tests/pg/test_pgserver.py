@@ -188,7 +188,9 @@ class PgServerTest(unittest.TestCase):
     @unittest.skipUnless(AS_ROOT, "needs root to run as another user")
     def test_as_an_unprivileged_user(self):
         # Not root: initdb and pg_ctl run directly, as that user.
-        p = subprocess.run(["runuser", "-u", "nobody", "--", PY, "-c",
+        # (Debian's python: the running one may live where nobody cannot reach,
+        # as a pyenv under /root.)
+        p = subprocess.run(["runuser", "-u", "nobody", "--", "/usr/bin/python3", "-c",
                             "import sys, os; sys.path.insert(0, %r)\n"
                             "import pgserver\n"
                             "with pgserver.PgServer() as pg:\n"
