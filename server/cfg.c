@@ -200,7 +200,11 @@ const char *cfg_usage(void)
 	len = (size_t)snprintf(text, sizeof text,
 			       "usage: fitd [options]          serve the API\n"
 			       "       fitd healthcheck        exit 0 when the server on FITD_PORT answers /healthz\n"
-			       "       fitd backup PATH        copy the database to PATH (which must not exist) while in use\n\n"
+			       "       fitd backup PATH        copy the database to PATH (which must not exist) while in use\n"
+			       "       fitd migrate-db FROM TO copy the fitd database FROM into the new, empty TO (each a\n"
+			       "                               SQLite path or a postgresql:// URI; both migrated first); jobs\n"
+			       "                               running in FROM are copied as running and requeued when a\n"
+			       "                               server starts on TO. Stop FROM's servers first\n\n"
 			       "options (each also read from its environment variable):\n");
 	for (size_t i = 0; i < N_OPTS && len < sizeof text; i++)
 		len += (size_t)snprintf(text + len, sizeof text - len, "  %-22s %-24s %s [default: %s]\n", opts[i].flag,

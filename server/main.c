@@ -3,9 +3,12 @@
  * recovery, workers, HTTP), and an orderly shutdown on SIGTERM/SIGINT.
  *
  * Also two subcommands for containers and operators: `fitd healthcheck`
- * (exit 0 when /healthz answers 200; no curl needed in the image) and
- * `fitd backup PATH` (a consistent copy of the live database).
+ * (exit 0 when /healthz answers 200; no curl needed in the image),
+ * `fitd backup PATH` (a consistent copy of the live database) and
+ * `fitd migrate-db FROM TO` (a copy into a new database, SQLite or
+ * PostgreSQL either side: server/store/db_copy.c).
  */
+#include <sys/stat.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <malloc.h>
@@ -84,6 +87,71 @@ static int backup(const struct cfg *cfg, const char *path)
 	return 0;
 }
 
+/* Opens one side of migrate-db and brings it to the latest schema of its
+ * engine. FROM must already be a fitd database: a missing SQLite file or
+ * one without fitd's schema is refused, not made. */
+static struct db *migrate_db_open(const struct cfg *cfg, const char *which, const char *path, bool must_exist)
+{
+	char msg[1024], dir[1100];
+	struct db *db;
+	struct stat sb;
+
+	if (must_exist && !db_is_postgres(path) && stat(path, &sb) != 0) {
+		fprintf(stderr, "fitd: %s %s: %s\n", which, path, strerror(errno));
+		return NULL;
+	}
+	if (!(db = db_open(path, msg, sizeof msg))) {
+		fprintf(stderr, "fitd: %s: %s\n", which, msg);
+		return NULL;
+	}
+	if (must_exist && db_schema_version(db) <= 0) {
+		fprintf(stderr, "fitd: %s %s is not a fitd database (it has no fitd schema)\n", which, path);
+		db_close(db);
+		return NULL;
+	}
+	snprintf(dir, sizeof dir, "%s/migrations/%s", cfg->share_dir, db_is_postgres(path) ? "postgres" : "sqlite");
+	if (db_migrate(db, dir, msg, sizeof msg)) {
+		fprintf(stderr, "fitd: %s: %s\n", which, msg);
+		db_close(db);
+		return NULL;
+	}
+	return db;
+}
+
+/* fitd migrate-db FROM TO: copies FROM into the new, empty TO. */
+static int migrate_db(const struct cfg *cfg, const char *from_path, const char *to_path)
+{
+	struct db *from = NULL, *to = NULL;
+	struct db_copied *tables = NULL;
+	uint64_t total = 0;
+	size_t n = 0;
+	char msg[1024];
+	int rc = 1;
+
+	if (strcmp(from_path, to_path) == 0) {
+		fprintf(stderr, "fitd: FROM and TO are the same database\n");
+		return 1;
+	}
+	if (!(from = migrate_db_open(cfg, "FROM", from_path, true)) ||
+	    !(to = migrate_db_open(cfg, "TO", to_path, false)))
+		goto out;
+	if (db_copy(from, to, &tables, &n, msg, sizeof msg)) {
+		fprintf(stderr, "fitd: %s\n", msg);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		printf("%-20s %llu rows\n", tables[i].table, (unsigned long long)tables[i].rows);
+		total += tables[i].rows;
+	}
+	printf("copied %llu rows of %zu tables from %s to %s\n", (unsigned long long)total, n, from_path, to_path);
+	rc = 0;
+out:
+	free(tables);
+	db_close(to);
+	db_close(from);
+	return rc;
+}
+
 /* Opens the database, applies migrations, recovers what a crash left. */
 static int prepare_database(const struct cfg *cfg)
 {
@@ -150,6 +218,20 @@ int main(int argc, char **argv)
 			return rc < 0 ? 2 : 0;
 		}
 		return strcmp(sub, "healthcheck") == 0 ? healthcheck(&cfg) : backup(&cfg, argv[2]);
+	}
+	if (argc >= 2 && strcmp(argv[1], "migrate-db") == 0) {
+		if (argc < 4 || argv[2][0] == '-' || argv[3][0] == '-') {
+			fprintf(stderr, "usage: fitd migrate-db FROM TO [--share-dir DIR]\n");
+			return 2;
+		}
+		/* options after FROM TO (argv[3] stands in for cfg_load's argv[0]) */
+		rc = cfg_load(&cfg, argc - 3, argv + 3, msg, sizeof msg);
+		if (rc) {
+			if (rc < 0)
+				fprintf(stderr, "fitd: %s\n", msg);
+			return rc < 0 ? 2 : 0;
+		}
+		return migrate_db(&cfg, argv[2], argv[3]);
 	}
 	rc = cfg_load(&cfg, argc, argv, msg, sizeof msg);
 	if (rc) {

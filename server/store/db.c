@@ -309,6 +309,74 @@ bool db_col_null(struct db_stmt *st, int i)
 	return st->lite ? sqlite3_column_type(st->lite, i) == SQLITE_NULL : db_pg_col_null(st->pg, i);
 }
 
+struct db_stmt *db_stmt_new(struct db *db, const char *sql, struct api_err *err)
+{
+	size_t len = strlen(sql) + 1;
+	struct db_stmt *st = malloc(sizeof *st + len);
+	int rc;
+
+	if (!st) {
+		api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
+		return NULL;
+	}
+	/* the SQL lives with the statement: db_step's fault injection reads it */
+	*st = (struct db_stmt){.db = db, .sql = memcpy((char *)(st + 1), sql, len)};
+	if (db->pg) {
+		st->pg = db_pg_prepare(db->pg, sql);
+		if (!st->pg) {
+			db_pg_fail(db->pg, err);
+			free(st);
+			return NULL;
+		}
+	} else {
+		rc = sqlite3_prepare_v2(db->h, sql, -1, &st->lite, NULL);
+		if (rc != SQLITE_OK) {
+			db_fail(db, rc, err);
+			sqlite3_finalize(st->lite);
+			free(st);
+			return NULL;
+		}
+	}
+	return st;
+}
+
+void db_stmt_free(struct db_stmt *st)
+{
+	if (!st)
+		return;
+	sqlite3_finalize(st->lite);
+	db_pg_stmt_free(st->pg);
+	free(st);
+}
+
+int db_col_count(struct db_stmt *st)
+{
+	return st->lite ? sqlite3_column_count(st->lite) : db_pg_col_count(st->pg);
+}
+
+const char *db_col_name(struct db_stmt *st, int i)
+{
+	return st->lite ? sqlite3_column_name(st->lite, i) : db_pg_col_name(st->pg, i);
+}
+
+enum db_kind db_col_kind(struct db_stmt *st, int i)
+{
+	if (!st->lite)
+		return (enum db_kind)db_pg_col_kind(st->pg, i);
+	switch (sqlite3_column_type(st->lite, i)) {
+	case SQLITE_INTEGER:
+		return DB_KIND_INT;
+	case SQLITE_FLOAT:
+		return DB_KIND_REAL;
+	case SQLITE_TEXT:
+		return DB_KIND_TEXT;
+	case SQLITE_BLOB:
+		return DB_KIND_BLOB;
+	default:
+		return DB_KIND_NULL;
+	}
+}
+
 /* The armed fault, if any (db_fault_step). The flag keeps the common path
  * to one relaxed load. */
 static atomic_bool fault_armed;
@@ -416,6 +484,11 @@ static int exec_sql(struct db *db, const char *sql, struct api_err *err)
 	int rc = sqlite3_exec(db->h, sql, NULL, NULL, NULL);
 
 	return rc == SQLITE_OK ? 0 : db_fail(db, rc, err);
+}
+
+int db_exec_sql(struct db *db, const char *sql, struct api_err *err)
+{
+	return exec_sql(db, sql, err);
 }
 
 /* Writers of this process queue here before BEGIN IMMEDIATE. SQLite's busy

@@ -278,6 +278,20 @@ int db_prediction_list(struct db *db, int64_t model_id, uint32_t limit, uint64_t
 		       struct api_prediction_info **items, size_t *n, uint64_t *total, struct api_err *err);
 void db_prediction_free(struct api_prediction_info *p);
 
+/* ---- copying a database (db_copy.c: fitd migrate-db) ------------------------------------------ */
+
+struct db_copied {
+	char table[64];
+	uint64_t rows;
+};
+/* Copies every row of from into to, both already migrated to the latest
+ * schema of their engine (SQLite or PostgreSQL, either way), in one
+ * transaction on to, which must be empty (every table; refused otherwise,
+ * nothing written). Ids, lineage and id counters are kept (see db_copy.c).
+ * *tables (new, free with free()) gets to's tables in the order copied and
+ * their row counts. 0, or -1 with a message. */
+int db_copy(struct db *from, struct db *to, struct db_copied **tables, size_t *n, char *msg, size_t size);
+
 /* ---- fault injection (tests) ------------------------------------------------------------ */
 
 /* Arms one fault: the (skip + 1)-th step from now of a statement whose SQL

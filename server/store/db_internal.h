@@ -140,6 +140,22 @@ int db_events_read(struct db *db, const char *sql, int64_t id, int64_t after, si
 /* Inserts a status event with the job's current JSON (inside a transaction). */
 int db_job_status_event(struct db *db, int64_t job_id, struct api_err *err);
 
+/* ---- SQL built at run time (db_copy.c) ---------------------------------------------------------- */
+
+/* A statement for SQL text that is not a literal (db_stmt caches by address):
+ * prepared now, outside the cache; free with db_stmt_free. NULL with err. */
+struct db_stmt *db_stmt_new(struct db *db, const char *sql, struct api_err *err);
+void db_stmt_free(struct db_stmt *st);
+/* Runs SQL text (one or more statements, no parameters, rows ignored). */
+int db_exec_sql(struct db *db, const char *sql, struct api_err *err);
+/* The columns of st's result: SQLite knows them once prepared, PostgreSQL
+ * once a step ran. Names stay valid until the next step or reset. */
+int db_col_count(struct db_stmt *st);
+const char *db_col_name(struct db_stmt *st, int i);
+/* The storage class of column i of the current row. */
+enum db_kind { DB_KIND_NULL, DB_KIND_INT, DB_KIND_REAL, DB_KIND_TEXT, DB_KIND_BLOB };
+enum db_kind db_col_kind(struct db_stmt *st, int i);
+
 /* The current UTC time as ISO-8601 text (db_pg.c rewrites it for PostgreSQL). */
 #define DB_NOW "strftime('%Y-%m-%dT%H:%M:%SZ','now')"
 

@@ -24,8 +24,9 @@ enum {
 	OID_NUMERIC = 1700,
 };
 
-/* The store numbers at most this many parameters in one statement. */
-#define MAX_PARAMS 16
+/* The store numbers at most this many parameters in one statement
+ * (migrate-db's INSERTs name every column of a table: jobs has 33). */
+#define MAX_PARAMS 64
 
 struct db_pg {
 	PGconn *c;
@@ -446,6 +447,37 @@ const void *db_pg_col_blob(struct db_pg_stmt *st, int i)
 size_t db_pg_col_bytes(struct db_pg_stmt *st, int i)
 {
 	return db_pg_col_null(st, i) ? 0 : (size_t)PQgetlength(st->res, st->row, i);
+}
+
+int db_pg_col_count(struct db_pg_stmt *st)
+{
+	return st->res ? PQnfields(st->res) : 0;
+}
+
+const char *db_pg_col_name(struct db_pg_stmt *st, int i)
+{
+	return st->res && i >= 0 && i < PQnfields(st->res) ? PQfname(st->res, i) : NULL;
+}
+
+int db_pg_col_kind(struct db_pg_stmt *st, int i)
+{
+	if (db_pg_col_null(st, i))
+		return DB_KIND_NULL;
+	switch (PQftype(st->res, i)) {
+	case OID_INT8:
+	case OID_INT4:
+	case OID_INT2:
+	case OID_BOOL:
+		return DB_KIND_INT;
+	case OID_FLOAT8:
+	case OID_FLOAT4:
+	case OID_NUMERIC:
+		return DB_KIND_REAL;
+	case OID_BYTEA:
+		return DB_KIND_BLOB;
+	default:
+		return DB_KIND_TEXT;
+	}
 }
 
 /* ---- plain SQL, transactions, errors --------------------------------------------------------- */

@@ -53,6 +53,12 @@ const void *db_pg_col_blob(struct db_pg_stmt *st, int i);
 size_t db_pg_col_bytes(struct db_pg_stmt *st, int i);
 bool db_pg_col_null(struct db_pg_stmt *st, int i);
 
+/* The result's columns (valid once a step ran: 0 and NULL before) and the
+ * kind (enum db_kind) of column i of the current row, by its type. */
+int db_pg_col_count(struct db_pg_stmt *st);
+const char *db_pg_col_name(struct db_pg_stmt *st, int i);
+int db_pg_col_kind(struct db_pg_stmt *st, int i);
+
 /* Runs SQL text (one or more statements, no parameters): 0, or -1 with the
  * error kept for db_pg_fail. */
 int db_pg_exec(struct db_pg *pg, const char *sql);
