@@ -55,8 +55,13 @@
 #define MAX_EDGES 256
 #define MAX_TRIGGERS 64
 #define NAME_SIZE 64
-/* Rows a PostgreSQL cursor hands over per FETCH: at most a few 4 MiB chunks. */
-#define FETCH_ROWS "8"
+/* Rows a PostgreSQL cursor hands over per FETCH (libpq holds a whole result
+ * in memory): one at first and while rows are large (dataset_chunks' 4 MiB
+ * blobs, model states), FETCH_MANY once a batch averaged under
+ * SMALL_ROW_BYTES, so a batch stays under about FETCH_MANY * SMALL_ROW_BYTES
+ * plus one row. */
+#define FETCH_MANY "64"
+#define SMALL_ROW_BYTES 65536
 
 struct names {
 	char v[MAX_TABLES][NAME_SIZE];
@@ -484,31 +489,39 @@ static void bind_row(struct db_stmt *ins, struct db_stmt *src, int n)
 	}
 }
 
+/* The bytes of the current row's text and blob values. */
+static uint64_t row_bytes(struct db_stmt *st, int n)
+{
+	uint64_t bytes = 0;
+
+	for (int i = 0; i < n; i++)
+		bytes += db_col_bytes(st, i);
+	return bytes;
+}
+
 /* Copies every row of table, counting them into *rows. */
 static int copy_table(struct copy *c, const char *table, uint64_t *rows, struct api_err *err)
 {
 	char q[2 * NAME_SIZE + 8], sql[3 * NAME_SIZE + 96];
 	bool cursor = c->from->pg != NULL;
-	struct db_stmt *src, *ins = NULL;
-	uint64_t batch = 0;
+	struct db_stmt *src = NULL, *one = NULL, *many = NULL, *ins = NULL;
+	uint64_t batch = 0, batch_bytes = 0;
 	int rc, n = 0, result = -1;
 
 	*rows = 0;
 	if (quote(q, sizeof q, table, err))
 		return -1;
 	if (cursor) {
-		/* PostgreSQL's libpq holds a whole result in memory: a cursor
-		 * hands the table over a few rows at a time. */
 		snprintf(sql, sizeof sql, "DECLARE fitd_copy NO SCROLL CURSOR FOR SELECT * FROM %s", q);
-		if (db_exec_sql(c->from, sql, err))
-			return -1;
-		src = db_stmt_new(c->from, "FETCH " FETCH_ROWS " FROM fitd_copy", err);
+		if (db_exec_sql(c->from, sql, err) || !(one = db_stmt_new(c->from, "FETCH 1 FROM fitd_copy", err)) ||
+		    !(many = db_stmt_new(c->from, "FETCH " FETCH_MANY " FROM fitd_copy", err)))
+			goto out;
+		src = one;
 	} else {
 		snprintf(sql, sizeof sql, "SELECT * FROM %s", q);
-		src = db_stmt_new(c->from, sql, err);
+		if (!(src = db_stmt_new(c->from, sql, err)))
+			goto out;
 	}
-	if (!src)
-		goto out;
 	for (;;) {
 		rc = db_step(src);
 		if (rc == DB_ROW) {
@@ -522,6 +535,8 @@ static int copy_table(struct copy *c, const char *table, uint64_t *rows, struct 
 				goto out;
 			(*rows)++;
 			batch++;
+			if (cursor) /* (SQLite would convert numbers to text to count their bytes) */
+				batch_bytes += row_bytes(src, n);
 			continue;
 		}
 		if (rc != DB_DONE) {
@@ -530,13 +545,20 @@ static int copy_table(struct copy *c, const char *table, uint64_t *rows, struct 
 		}
 		if (!cursor || batch == 0)
 			break;
+		db_reset(src); /* its rows are copied: free them before the next FETCH */
+		src = batch_bytes / batch < SMALL_ROW_BYTES ? many : one;
 		batch = 0;
-		db_reset(src); /* the next FETCH */
+		batch_bytes = 0;
 	}
 	result = 0;
 out:
 	db_stmt_free(ins);
-	db_stmt_free(src);
+	if (cursor) {
+		db_stmt_free(one);
+		db_stmt_free(many);
+	} else {
+		db_stmt_free(src);
+	}
 	if (cursor && result == 0 && db_exec_sql(c->from, "CLOSE fitd_copy", err))
 		result = -1;
 	return result;
