@@ -143,4 +143,11 @@ int db_job_status_event(struct db *db, int64_t job_id, struct api_err *err);
 /* The current UTC time as ISO-8601 text (db_pg.c rewrites it for PostgreSQL). */
 #define DB_NOW "strftime('%Y-%m-%dT%H:%M:%SZ','now')"
 
+/* db_node.c: this node's id and lease settings (db_set_node), the clock
+ * leases are measured in, and the note a claim leaves for db_lease_held. */
+unsigned db_lease_ms(void);
+unsigned db_max_attempts(void);
+int64_t db_now_ms(void);
+void db_lease_claimed(struct db *db);
+
 #endif
