@@ -325,7 +325,7 @@ static uint64_t be(const unsigned char *p, int bytes)
 }
 
 /* A binary numeric: digits in base 10,000, the first at 10,000^weight. */
-static double numeric_value(const unsigned char *p, int len)
+double db_pg_numeric(const unsigned char *p, int len)
 {
 	int ndigits, weight, sign;
 	double v = 0;
@@ -377,7 +377,7 @@ double db_pg_col_double(struct db_pg_stmt *st, int i)
 		return f;
 	}
 	case OID_NUMERIC:
-		return numeric_value(p, len);
+		return db_pg_numeric(p, len);
 	case OID_INT8:
 	case OID_INT4:
 	case OID_INT2:

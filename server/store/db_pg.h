@@ -30,8 +30,12 @@ void db_pg_close(struct db_pg *pg);
  * for db_pg_fail. */
 struct db_pg_stmt *db_pg_prepare(struct db_pg *pg, const char *sql);
 void db_pg_stmt_free(struct db_pg_stmt *st);
-/* The SQL sent to PostgreSQL for sql (new string; NULL when out of memory). */
+/* The SQL sent to PostgreSQL for sql (new string; NULL when out of memory);
+ * *n_params gets the highest ?N. */
 char *db_pg_rewrite(const char *sql, int *n_params);
+/* A numeric in PostgreSQL's binary form (digits in base 10,000, the first
+ * at 10,000^weight) as a double; NaN for NaN or a short value. */
+double db_pg_numeric(const unsigned char *p, int len);
 
 /* Runs the statement on the first call after a reset, then moves row by
  * row: DB_ROW, DB_DONE, or DB_PG_ERROR (the error kept for db_pg_fail). */
