@@ -48,13 +48,16 @@ static int recover_job(struct db *db, int64_t id, int attempts, unsigned max_att
 static int recover_tx(struct db *db, void *ctx, struct api_err *err)
 {
 	/* SQLite: one process, whose start finds what its dead predecessor
-	 * left. PostgreSQL: other nodes' uploads and jobs are alive, or their
-	 * leases end and another node claims them (db_job_claim); a node
-	 * recovers what it left itself, under the same id, before it died. */
+	 * left. PostgreSQL: other nodes' uploads and jobs may be alive. A node
+	 * drops its own dead uploads (under the same id, before it died) and
+	 * those of nodes that stopped or whose heartbeat is older than a lease;
+	 * it requeues its own running jobs, while other nodes' jobs wait for
+	 * their leases to end and the next claim (db_job_claim). */
 	static const char uploads[] = "DELETE FROM datasets WHERE state = 'uploading'";
 	static const char running[] = "SELECT id, attempts FROM jobs WHERE status = 'running' ORDER BY id";
 	static const char uploads_pg[] =
-		"DELETE FROM datasets WHERE state = 'uploading' AND (upload_node = ?1 OR upload_node IS NULL)";
+		"DELETE FROM datasets WHERE state = 'uploading' AND (upload_node = ?1 OR upload_node IS NULL OR "
+		"upload_node NOT IN (SELECT id FROM nodes WHERE stopped = 0 AND heartbeat_ms > ?2))";
 	static const char running_pg[] =
 		"SELECT id, attempts FROM jobs WHERE status = 'running' AND (node = ?1 OR node IS NULL) ORDER BY id";
 	unsigned max_attempts = *(const unsigned *)ctx;
@@ -64,8 +67,10 @@ static int recover_tx(struct db *db, void *ctx, struct api_err *err)
 
 	if (!st)
 		return -1;
-	if (db->pg)
+	if (db->pg) {
 		db_bind_text(st, 1, db_node_id());
+		db_bind_int64(st, 2, db_now_ms() - db_lease_ms());
+	}
 	if (db_exec_stmt(db, st, err))
 		return -1;
 	/* In batches: a crash loop must not leave any running job behind. */

@@ -284,6 +284,7 @@ class Server:
     def __init__(self, args=(), db=None, workers=2, name="fitd", env=None):
         ALL_SERVERS.append(self)
         self.dir = tmpdir(name)
+        self.node_id = "%s-%d" % (re.sub(r"[^A-Za-z0-9._:@-]", "_", name)[:100], len(ALL_SERVERS))
         self.db = db or (fresh_database() if on_postgres() else os.path.join(self.dir, "fitd.db"))
         self.args = list(args)
         self.workers = workers
@@ -298,8 +299,9 @@ class Server:
     # The command line of a run; --workers and --share-dir come first so a
     # test's own args can override them.
     def command(self):
+        # A node id that stays the same across restarts (the default names the pid with --port 0).
         return [Config.binary, "--port", "0", "--db", self.db, "--workers", str(self.workers),
-                "--share-dir", ROOT] + self.args
+                "--share-dir", ROOT, "--node-id", self.node_id] + self.args
 
     def start(self, wait_ready=True, timeout=None):
         assert self.proc is None or self.proc.poll() is not None, "already running"
