@@ -465,6 +465,8 @@ int db_begin(struct db *db, struct api_err *err)
 	 * before it writes (a model has no running job, the queue has room)
 	 * still hold when it commits. */
 	if (exec_sql(db, db->pg ? "BEGIN; SELECT pg_advisory_xact_lock(7236)" : "BEGIN IMMEDIATE", err)) {
+		if (db->pg) /* BEGIN may have run before the lock failed */
+			db_pg_rollback(db->pg);
 		release_write_lock(db);
 		return -1;
 	}

@@ -31,6 +31,7 @@ struct db_pg {
 	PGconn *c;
 	unsigned generation;  /* bumped by every reset: statements prepare again */
 	unsigned n_prepared;  /* names statements s1, s2, ... */
+	bool in_tx;           /* between a BEGIN and its COMMIT or ROLLBACK */
 	char sqlstate[6];     /* of the last error, "" when the connection failed */
 	char msg[512];
 };
@@ -104,6 +105,13 @@ static bool reconnect(struct db_pg *pg)
 {
 	if (PQstatus(pg->c) == CONNECTION_OK)
 		return true;
+	/* A transaction's statements must not go on in a new session's
+	 * autocommit: they fail until the caller rolls back. */
+	if (pg->in_tx) {
+		snprintf(pg->sqlstate, sizeof pg->sqlstate, "08006"); /* connection_failure */
+		snprintf(pg->msg, sizeof pg->msg, "the connection was lost during a transaction");
+		return false;
+	}
 	PQreset(pg->c);
 	if (PQstatus(pg->c) != CONNECTION_OK) {
 		keep_error(pg, NULL);
@@ -465,6 +473,10 @@ int db_pg_exec(struct db_pg *pg, const char *sql)
 		return -1;
 	}
 	PQclear(res);
+	if (strncmp(sql, "BEGIN", 5) == 0)
+		pg->in_tx = true;
+	else if (strcmp(sql, "COMMIT") == 0 || strcmp(sql, "ROLLBACK") == 0)
+		pg->in_tx = false;
 	return 0;
 }
 
@@ -474,6 +486,8 @@ void db_pg_rollback(struct db_pg *pg)
 
 	if (t == PQTRANS_INTRANS || t == PQTRANS_INERROR)
 		PQclear(PQexec(pg->c, "ROLLBACK"));
+	/* on a lost connection the server rolled back: the next statement may reconnect */
+	pg->in_tx = false;
 }
 
 const char *db_pg_errmsg(struct db_pg *pg)
