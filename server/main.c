@@ -132,6 +132,11 @@ static void redact_uri(const char *db, char *out, size_t size)
 		snprintf(out, size, "%.*s:***%s", (int)(colon - db), db, at);
 }
 
+static void publish_events(void *ctx)
+{
+	jobq_publish(ctx);
+}
+
 static void wake_streams(void *ctx)
 {
 	struct app *app = ctx;
@@ -146,6 +151,7 @@ int main(int argc, char **argv)
 	struct app app = {0};
 	struct worker_pool *workers = NULL;
 	struct heartbeat *heartbeat;
+	struct db_listener *listener;
 	char shown_db[sizeof cfg.db];
 	sigset_t signals;
 	char msg[1024];
@@ -227,6 +233,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	jobq_set_listener(app.jobq, wake_streams, &app);
+	/* PostgreSQL: other nodes' job events wake this node's streams at once */
+	listener = db_listen_start(publish_events, app.jobq);
 	heartbeat = heartbeat_start(app.jobq, cfg.workers, cfg.heartbeat_ms);
 	if (!heartbeat) {
 		fprintf(stderr, "fitd: cannot start the heartbeat\n");
@@ -265,6 +273,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < DRAIN_SECONDS * 10 && http_active(app.http) > 0; i++)
 		usleep(100000);
 	predq_stop(app.predq);
+	db_listen_stop(listener);
 	jobq_set_listener(app.jobq, NULL, NULL);
 	http_stop(app.http);
 	jobq_destroy(app.jobq);

@@ -26,6 +26,7 @@
 #include "api/api.h"
 
 struct db;
+struct db_listener;
 
 /* ---- connections ------------------------------------------------------------- */
 
@@ -313,6 +314,14 @@ int db_model_revision(struct db *db, int64_t id, int64_t *revision, struct api_e
 /* Does the database serve several nodes (PostgreSQL)? Then a node's caches
  * check what other nodes may have changed. */
 bool db_shared(struct db *db);
+
+/* Job events from every node as they commit: on PostgreSQL a thread
+ * LISTENs to the events' channel and calls fn(ctx) for each batch of
+ * notifications (SSE streams and cancel waiters then read the committed
+ * event log; without notifications, an unreachable server, or on SQLite,
+ * they read it once a second as before). NULL on SQLite: nothing to do. */
+struct db_listener *db_listen_start(void (*fn)(void *ctx), void *ctx);
+void db_listen_stop(struct db_listener *l);
 
 /* ---- fault injection (tests) ------------------------------------------------------------ */
 

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "server/store/db_internal.h"
+#include "server/store/db_pg.h"
 
 #define JOB_COLS                                                                                    \
 	"id, model_id, dataset_id, validation_dataset_id, options, status, epoch, epochs, loss, accuracy, " \
@@ -109,7 +110,10 @@ static int insert_event(struct db *db, int64_t job_id, const char *kind, const c
 	db_bind_int64(st, 1, job_id);
 	db_bind_text(st, 2, kind);
 	db_bind_text(st, 3, data);
-	return db_exec_stmt(db, st, err);
+	if (db_exec_stmt(db, st, err))
+		return -1;
+	/* PostgreSQL: tell every node's listener (delivered at the commit) */
+	return db->pg && db_pg_exec(db->pg, "NOTIFY " DB_PG_CHANNEL) ? db_pg_fail(db->pg, err) : 0;
 }
 
 int db_job_status_event(struct db *db, int64_t job_id, struct api_err *err)

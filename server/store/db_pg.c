@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <poll.h>
+
 #include <libpq-fe.h>
 
 #include "server/store/db_internal.h"
@@ -539,4 +541,37 @@ int db_pg_migrate_one(struct db_pg *pg, int v, const char *sql)
 		return -1;
 	}
 	return 0;
+}
+
+/* ---- notifications ------------------------------------------------------------------------------- */
+
+int db_pg_wait_notify(struct db_pg **pg, const char *uri, unsigned ms)
+{
+	struct pollfd p;
+	PGnotify *n;
+	int got = 0;
+
+	if (*pg && PQstatus((*pg)->c) != CONNECTION_OK) {
+		db_pg_close(*pg);
+		*pg = NULL;
+	}
+	if (!*pg) {
+		char msg[512];
+
+		*pg = db_pg_open(uri, msg, sizeof msg);
+		if (!*pg || db_pg_exec(*pg, "LISTEN " DB_PG_CHANNEL)) {
+			db_pg_close(*pg);
+			*pg = NULL;
+			poll(NULL, 0, (int)ms);
+			return -1;
+		}
+	}
+	p = (struct pollfd){.fd = PQsocket((*pg)->c), .events = POLLIN};
+	if (poll(&p, 1, (int)ms) > 0 && !PQconsumeInput((*pg)->c))
+		return -1; /* the next call reconnects */
+	while ((n = PQnotifies((*pg)->c)) != NULL) {
+		got = 1;
+		PQfreemem(n);
+	}
+	return got;
 }

@@ -69,6 +69,15 @@ int db_pg_fail(struct db_pg *pg, struct api_err *err);
 /* The last error's text (for start-up messages). */
 const char *db_pg_errmsg(struct db_pg *pg);
 
+/* The channel job events are announced on (NOTIFY in the event's transaction). */
+#define DB_PG_CHANNEL "fitd_job_events"
+
+/* Waits up to ms for a notification on a connection that LISTENs to
+ * DB_PG_CHANNEL (made, or made again after a failure, on demand): 1 when
+ * one or more arrived, 0 when none, -1 when the server cannot be reached
+ * (after waiting ms). */
+int db_pg_wait_notify(struct db_pg **pg, const char *uri, unsigned ms);
+
 /* The schema version (fitd_schema_version, made when missing), or -1. */
 int db_pg_schema_version(struct db_pg *pg);
 /* Applies one migration file as version v in one transaction: 0 or -1. */
