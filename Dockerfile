@@ -4,8 +4,9 @@
 #   docker run -d -p 8080:8080 -v fitd-data:/data -e FITD_API_KEY=secret fitd
 #
 # Two stages on debian:bookworm-slim: `build` compiles with the project's own
-# Makefile; the runtime stage holds only the shared libraries, the binary,
-# migrations/, web/, docs/openapi.json (served at /openapi.json) and Debian's
+# Makefile; the runtime stage holds only the shared libraries (libpq5 for a
+# FITD_DB that is a postgresql:// URI), the binary, migrations/ (sqlite/ and
+# postgres/), web/, docs/openapi.json (served at /openapi.json) and Debian's
 # Chart.js (served at /vendor/chart.js/).
 # Tested with podman by tests/container/run.sh (`make test-container`).
 
@@ -15,7 +16,7 @@ ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
         build-essential pkg-config \
-        libmicrohttpd-dev libcjson-dev libsqlite3-dev libopenblas-dev libssl-dev \
+        libmicrohttpd-dev libcjson-dev libsqlite3-dev libpq-dev libopenblas-dev libssl-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -32,7 +33,7 @@ FROM debian:bookworm-slim
 ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-        libmicrohttpd12 libcjson1 libsqlite3-0 libopenblas0-pthread libssl3 libjs-chart.js \
+        libmicrohttpd12 libcjson1 libsqlite3-0 libpq5 libopenblas0-pthread libssl3 libjs-chart.js \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 fitd \
  && useradd --system --uid 10001 --gid fitd --home-dir /data --no-create-home \

@@ -38,7 +38,7 @@ UNIT_SRC   := $(sort $(shell find tests/unit -name 'test_*.c'))
 
 B := build
 
-.PHONY: all run test check-layers check-docs openapi-json test-unit test-san test-integration test-tsan test-web test-soak-quick \
+.PHONY: all run test check-layers check-docs check-schema openapi-json test-unit test-san test-integration test-pg test-tsan test-web test-soak-quick \
         test-container test-mutants bench fuzz soak deps clean
 all: $(B)/fitd
 
@@ -93,7 +93,7 @@ run: deps
 # ---- tests -----------------------------------------------------------------------
 # CK_FORK=no under the sanitizers so that LeakSanitizer sees the whole process.
 test: deps
-	$(MAKE) check-layers check-docs test-unit test-san test-integration test-web test-soak-quick
+	$(MAKE) check-layers check-docs check-schema test-unit test-san test-integration test-web test-soak-quick
 
 # The folders' rules (docs/STYLE.md): core <- api <- server, libmicrohttpd only
 # in server/http, SQL only in server/store, jobs never HTTP. The self-test
@@ -111,6 +111,11 @@ check-docs: $(B)/fitd
 	/usr/bin/python3 tests/docs/yaml2json.py --check
 	bash tests/docs/lint.sh
 
+# The PostgreSQL schema (migrations/postgres) against SQLite's (migrations/sqlite),
+# on a real PostgreSQL 15 started for it: the same tables, columns, keys, indexes.
+check-schema:
+	/usr/bin/python3 tests/pg/check_schema.py
+
 # The server has no YAML parser: it serves this generated, committed twin.
 openapi-json:
 	/usr/bin/python3 tests/docs/yaml2json.py
@@ -126,6 +131,13 @@ test-san: $(B)/unit-san
 
 test-integration: $(B)/fitd
 	python3 tests/integration/run.py --binary ./$(B)/fitd
+
+# The whole integration suite again with every server on a fresh database of one
+# real PostgreSQL 15 (tests/pg/pgserver.py), the multi-node suite at full size, and
+# the test server's own checks. make test runs the multi-node suite's quick version.
+test-pg: $(B)/fitd
+	/usr/bin/python3 tests/pg/test_pgserver.py
+	FITD_TEST_FULL=1 python3 tests/integration/run.py --binary ./$(B)/fitd --backend postgres
 
 test-tsan: $(B)/fitd-tsan
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \

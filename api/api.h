@@ -125,6 +125,7 @@ void api_buf_free(struct api_buf *b);
 
 /* Current time as RFC 3339 UTC is produced by the server; api only carries it. */
 #define API_TIME_LEN 24
+#define API_NODE_ID_MAX 127
 #define API_NAME_MAX 128
 /* Does a finite double round to a finite float32? */
 bool api_fits_float(double v);
@@ -512,12 +513,35 @@ struct api_job_info {
 	char finished_at[API_TIME_LEN];
 	uint32_t best_epoch;           /* early stopping's best epoch, 0 = none */
 	uint32_t stopped_epoch;        /* the epoch early stopping ended training after, 0 = it did not */
+	char node[API_NODE_ID_MAX + 1];/* the node running it, "" when not running */
+	char nodes[1024];              /* the nodes it ran on, comma-separated, in order */
 };
 char *api_job_encode(const struct api_job_info *j);
 char *api_job_list_encode(const struct api_job_info *items, size_t n, uint64_t total);
 /* One epoch row as a single line of JSON (history items and SSE data). */
 char *api_epoch_encode(const struct api_epoch *e);
 char *api_history_encode(int64_t job_id, const struct api_epoch *epochs, size_t n);
+
+/* ---- nodes (issue 15) ---------------------------------------------------------------------- */
+
+/* A node id (--node-id): 1..API_NODE_ID_MAX bytes of ASCII letters, digits
+ * and . _ - : @ (no comma: a job lists its nodes comma-separated). */
+bool api_node_id_valid(const char *id);
+
+struct api_node_info {
+	char id[API_NODE_ID_MAX + 1];
+	uint32_t workers;
+	char started_at[API_TIME_LEN];
+	char heartbeat_at[API_TIME_LEN];
+	int64_t heartbeat_ms;          /* the last heartbeat, unix milliseconds */
+	bool stopped;                  /* it stopped gracefully */
+	int64_t *running;              /* the jobs it runs (new array) */
+	size_t n_running;
+};
+void api_node_free(struct api_node_info *n);
+/* {"items": [...], "total": n}. A node is alive when it did not stop and
+ * its last heartbeat is younger than lease_ttl_ms at now_ms. */
+char *api_node_list_encode(const struct api_node_info *items, size_t n, int64_t now_ms, unsigned lease_ttl_ms);
 
 /* ---- predictions and evaluation ------------------------------------------------------- */
 

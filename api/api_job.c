@@ -547,6 +547,23 @@ static void add_time(cJSON *o, const char *key, const char *t)
 		cJSON_AddNullToObject(o, key);
 }
 
+/* "nodes": the comma-separated list as an array of ids. */
+static void add_nodes(cJSON *o, const char *list)
+{
+	cJSON *arr = cJSON_AddArrayToObject(o, "nodes");
+	char id[API_NODE_ID_MAX + 1];
+
+	for (const char *p = list; *p;) {
+		size_t n = strcspn(p, ",");
+
+		snprintf(id, sizeof id, "%.*s", (int)(n < sizeof id ? n : sizeof id - 1), p);
+		api_json_append(arr, cJSON_CreateString(id));
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+}
+
 /* {"id", "name", "deleted"}: a dataset the job used, readable after it was
  * deleted (current_id is then 0); null when unknown. */
 static void add_lineage(cJSON *o, const char *key, const struct api_job_dataset *d, int64_t current_id)
@@ -608,6 +625,8 @@ static cJSON *job_json(const struct api_job_info *j)
 	cJSON_AddBoolToObject(o, "early_stopped", j->stopped_epoch != 0);
 	add_time(o, "weights_sha256", j->weights_sha256);
 	add_time(o, "kernels", j->kernels);
+	add_time(o, "node", j->node);
+	add_nodes(o, j->nodes);
 	add_lineage(o, "dataset", &j->dataset, j->dataset_id);
 	if (j->validation_dataset.id)
 		add_lineage(o, "validation_dataset", &j->validation_dataset, j->validation_dataset_id);

@@ -43,7 +43,7 @@ static const struct opt opts[] = {
 	{"--port", "FITD_PORT", OPT_PORT, offsetof(struct cfg, port), 0, 0, 65535, "8080", NULL,
 	 "TCP port (0 picks a free one)"},
 	{"--bind", "FITD_BIND", STR(bind), "127.0.0.1", NULL, "address to listen on"},
-	{"--db", "FITD_DB", STR(db), "./fitd.db", NULL, "SQLite database file"},
+	{"--db", "FITD_DB", STR(db), "./fitd.db", NULL, "SQLite database file, or a postgresql:// URI"},
 	{"--workers", "FITD_WORKERS", UINT(workers, 1, 256), NULL, "number of cores",
 	 "training worker threads (the CPUs available, a container's CPU quota included)"},
 	{"--threads", "FITD_THREADS", UINT(threads, 1, 1024), NULL, "number of cores",
@@ -76,6 +76,13 @@ static const struct opt opts[] = {
 	 "folder holding migrations/, web/ and docs/openapi.json"},
 	{"--vendor-dir", "FITD_VENDOR_DIR", STR(vendor_dir), "/usr/share/javascript", NULL,
 	 "folder of packaged JavaScript libraries"},
+	{"--node-id", "FITD_NODE_ID", STR(node_id), NULL, "<hostname>:<port>",
+	 "this node's id in GET /v1/nodes and in its jobs' leases"},
+	{"--lease-ttl-ms", "FITD_LEASE_TTL_MS", UINT(lease_ttl_ms, 1000, 3600000), "10000", NULL,
+	 "a running job's lease: on PostgreSQL another node resumes the job this long after its node's last "
+	 "heartbeat"},
+	{"--heartbeat-ms", "FITD_HEARTBEAT_MS", UINT(heartbeat_ms, 100, 600000), "2000", NULL,
+	 "how often a node records its heartbeat and renews its jobs' leases (less than --lease-ttl-ms)"},
 };
 #undef STR
 #undef UINT
@@ -256,5 +263,20 @@ int cfg_load(struct cfg *cfg, int argc, char **argv, char *msg, size_t size)
 	}
 	if (!cfg->share_dir[0])
 		default_share_dir(cfg);
+	if (cfg->heartbeat_ms >= cfg->lease_ttl_ms) {
+		snprintf(msg, size, "--heartbeat-ms (%u) must be less than --lease-ttl-ms (%u)", cfg->heartbeat_ms,
+			 cfg->lease_ttl_ms);
+		return -1;
+	}
+	if (!cfg->node_id[0]) {
+		char host[256] = "localhost";
+
+		gethostname(host, sizeof host - 1);
+		host[sizeof host - 1] = '\0';
+		if (cfg->port)
+			snprintf(cfg->node_id, sizeof cfg->node_id, "%.100s:%u", host, cfg->port);
+		else /* --port 0: the port is not known yet */
+			snprintf(cfg->node_id, sizeof cfg->node_id, "%.100s:pid%ld", host, (long)getpid());
+	}
 	return 0;
 }

@@ -33,6 +33,9 @@ struct cfg {
 	enum cfg_log_format log_format;/* --log-format */
 	char share_dir[1024];          /* --share-dir */
 	char vendor_dir[1024];         /* --vendor-dir */
+	char node_id[128];             /* --node-id */
+	unsigned lease_ttl_ms;         /* --lease-ttl-ms */
+	unsigned heartbeat_ms;         /* --heartbeat-ms */
 };
 
 /* Fills *cfg from the environment, then argv (argv[0] is skipped). Returns 0,

@@ -26,6 +26,7 @@
 #include "server/cfg.h"
 #include "server/store/db.h"
 #include "server/http/http.h"
+#include "server/jobs/heartbeat.h"
 #include "server/jobs/jobq.h"
 #include "server/kernels.h"
 #include "server/log.h"
@@ -186,6 +187,24 @@ static int prepare_database(const struct cfg *cfg)
 	return 0;
 }
 
+/* The database as the log shows it: a URI's password replaced by "***". */
+static void redact_uri(const char *db, char *out, size_t size)
+{
+	const char *scheme = strstr(db, "://"), *at, *colon;
+
+	snprintf(out, size, "%s", db);
+	if (!scheme || !(at = strchr(scheme + 3, '@')))
+		return;
+	colon = memchr(scheme + 3, ':', (size_t)(at - (scheme + 3)));
+	if (colon)
+		snprintf(out, size, "%.*s:***%s", (int)(colon - db), db, at);
+}
+
+static void publish_events(void *ctx)
+{
+	jobq_publish(ctx);
+}
+
 static void wake_streams(void *ctx)
 {
 	struct app *app = ctx;
@@ -199,6 +218,9 @@ int main(int argc, char **argv)
 	struct cfg cfg;
 	struct app app = {0};
 	struct worker_pool *workers = NULL;
+	struct heartbeat *heartbeat;
+	struct db_listener *listener;
+	char shown_db[sizeof cfg.db];
 	sigset_t signals;
 	char msg[1024];
 	int sig = 0, rc;
@@ -257,7 +279,13 @@ int main(int argc, char **argv)
 	/* Past a file-size limit, a write must fail (503 to the client), not kill us. */
 	signal(SIGXFSZ, SIG_IGN);
 	nn_blas_single_threaded();
+	if (!api_node_id_valid(cfg.node_id)) {
+		fprintf(stderr, "fitd: --node-id %s: use 1 to %d letters, digits and . _ - : @\n", cfg.node_id,
+			API_NODE_ID_MAX);
+		return 1;
+	}
 	db_set_path(cfg.db);
+	db_set_node(cfg.node_id, cfg.lease_ttl_ms, MAX_ATTEMPTS);
 	if (prepare_database(&cfg))
 		return 1;
 
@@ -287,17 +315,29 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	jobq_set_listener(app.jobq, wake_streams, &app);
+	/* PostgreSQL: other nodes' job events wake this node's streams at once */
+	listener = db_listen_start(publish_events, app.jobq);
+	heartbeat = heartbeat_start(app.jobq, cfg.workers, cfg.heartbeat_ms);
+	if (!heartbeat) {
+		fprintf(stderr, "fitd: cannot start the heartbeat\n");
+		http_stop(app.http);
+		predq_stop(app.predq);
+		jobq_destroy(app.jobq);
+		return 1;
+	}
 	workers = worker_start(app.jobq, app.mcache, app.par, cfg.workers, cfg.commit_interval_ms);
 	if (!workers) {
 		fprintf(stderr, "fitd: cannot start the workers\n");
+		heartbeat_stop(heartbeat);
 		http_stop(app.http);
 		predq_stop(app.predq);
 		jobq_destroy(app.jobq);
 		return 1;
 	}
 	atomic_store(&app.workers_running, true);
-	log_message("fitd listening on http://%s:%u (database %s, %u workers, %u threads, %s)", cfg.bind,
-		    http_port(app.http), cfg.db, cfg.workers, cfg.threads, nn_blas_name());
+	redact_uri(cfg.db, shown_db, sizeof shown_db);
+	log_message("fitd listening on http://%s:%u (database %s, node %s, %u workers, %u threads, %s)", cfg.bind,
+		    http_port(app.http), shown_db, cfg.node_id, cfg.workers, cfg.threads, nn_blas_name());
 	log_message("BLAS kernels %s: %s", kernels_name(), kernels_reason());
 
 	while (sigwait(&signals, &sig) != 0)
@@ -309,10 +349,13 @@ int main(int argc, char **argv)
 	http_quiesce(app.http);
 	atomic_store(&app.workers_running, false);
 	worker_stop(workers);
+	/* the workers gave their jobs back: the node is stopped */
+	heartbeat_stop(heartbeat);
 	par_stop(app.par);
 	for (int i = 0; i < DRAIN_SECONDS * 10 && http_active(app.http) > 0; i++)
 		usleep(100000);
 	predq_stop(app.predq);
+	db_listen_stop(listener);
 	jobq_set_listener(app.jobq, NULL, NULL);
 	http_stop(app.http);
 	jobq_destroy(app.jobq);

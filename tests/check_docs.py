@@ -9,6 +9,9 @@
   docs/openapi.yaml query     == each route's query parameters (the table's last column)
   README.md "Configuration"   == the configuration table of `fitd --help`
                                  (flag, variable and default of every row, in order)
+  compose.postgres.yaml       a postgres service and fitd-1..3 built from the
+                                 Dockerfile, each with its own FITD_NODE_ID and a
+                                 postgresql:// FITD_DB, published on 127.0.0.1
 
 Usage: check_docs.py [--binary build/fitd]   (the binary prints the configuration table)
 Exit status 0 when everything agrees, 1 with one line per difference.
@@ -184,6 +187,60 @@ def compare(what, doc, code, problems):
         problems.append("%s: same rows, different order" % what)
 
 
+def load_yaml(rel):
+    """A YAML file as Python data: PyYAML here, or Debian's python3-yaml
+    through /usr/bin/python3 when this interpreter has no yaml module."""
+    try:
+        import yaml
+    except ImportError:
+        import json
+        out = subprocess.run(["/usr/bin/python3", "-c",
+                              "import json, sys, yaml; json.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)",
+                              os.path.join(ROOT, rel)], capture_output=True, text=True, check=True).stdout
+        return json.loads(out)
+    with open(os.path.join(ROOT, rel), encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def compose_postgres_problems(rel="compose.postgres.yaml"):
+    """compose.postgres.yaml: PostgreSQL and three fitd nodes over it."""
+    problems = []
+    services = (load_yaml(rel) or {}).get("services") or {}
+    want = ["postgres", "fitd-1", "fitd-2", "fitd-3"]
+    for name in want:
+        if name not in services:
+            problems.append("%s: no service %s" % (rel, name))
+    pg = services.get("postgres") or {}
+    if not str(pg.get("image", "")).startswith("postgres:15"):
+        problems.append("%s: postgres runs %r, expected postgres:15" % (rel, pg.get("image")))
+    if "pg_isready" not in " ".join(map(str, (pg.get("healthcheck") or {}).get("test") or [])):
+        problems.append("%s: postgres has no pg_isready health check" % rel)
+    node_ids = []
+    for name in want[1:]:
+        if name not in services:
+            continue
+        svc = services[name] or {}
+        env = svc.get("environment") or {}
+        if isinstance(env, list):
+            env = dict(item.split("=", 1) for item in env)
+        node_ids.append(env.get("FITD_NODE_ID"))
+        if not env.get("FITD_NODE_ID"):
+            problems.append("%s: %s has no FITD_NODE_ID" % (rel, name))
+        if not str(env.get("FITD_DB", "")).startswith("postgresql://"):
+            problems.append("%s: %s's FITD_DB %r is not a postgresql:// URI" % (rel, name, env.get("FITD_DB")))
+        if svc.get("build") not in (".", {"context": "."}):
+            problems.append("%s: %s is not built from the Dockerfile (build: .)" % (rel, name))
+        if (((svc.get("depends_on") or {}).get("postgres") or {}).get("condition")) != "service_healthy":
+            problems.append("%s: %s does not wait for postgres to be healthy" % (rel, name))
+        ports = [str(p) for p in svc.get("ports") or []]
+        if not ports or not all(p.startswith("127.0.0.1:") for p in ports):
+            problems.append("%s: %s publishes %s, expected 127.0.0.1 only" % (rel, name, ports))
+    given = [n for n in node_ids if n]
+    if len(set(given)) != len(given):
+        problems.append("%s: FITD_NODE_ID repeats: %s" % (rel, node_ids))
+    return problems
+
+
 def main(argv):
     binary = os.path.join(ROOT, "build", "fitd")
     if len(argv) == 3 and argv[1] == "--binary":
@@ -205,9 +262,10 @@ def main(argv):
     readme = [(f, e, normal(d)) for f, e, d in readme_options()]
     code = [(f, e, normal(d) if d is not None else None) for f, e, d in opts]
     compare("README.md configuration", readme, code, problems)
+    problems += compose_postgres_problems()
     for p in problems:
         print(p)
-    print("check_docs: %s" % ("docs/API.md, docs/openapi.yaml and README.md match the code" if not problems
+    print("check_docs: %s" % ("docs/API.md, docs/openapi.yaml, README.md and compose.postgres.yaml match the code" if not problems
                               else "%d difference(s)" % len(problems)))
     return 1 if problems else 0
 

@@ -147,6 +147,15 @@ void jobq_run_end(struct jobq *q, int64_t job_id)
 	(void)found;
 }
 
+void jobq_stop_running(struct jobq *q)
+{
+	pthread_mutex_lock(&q->lock);
+	for (unsigned i = 0; i < q->n_slots; i++)
+		if (q->slots[i].job_id)
+			atomic_store(&q->slots[i].flag, JOBQ_SHUTDOWN);
+	pthread_mutex_unlock(&q->lock);
+}
+
 bool jobq_cancel(struct jobq *q, int64_t job_id)
 {
 	bool found = false;

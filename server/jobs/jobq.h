@@ -37,6 +37,10 @@ bool jobq_stopping(struct jobq *q);
  * worker). */
 atomic_int *jobq_run_begin(struct jobq *q, int64_t job_id);
 void jobq_run_end(struct jobq *q, int64_t job_id);
+/* Stops every running job at its next batch boundary, to resume later
+ * (JOBQ_SHUTDOWN), and leaves the workers running: a node that lost its
+ * leases gives its jobs up. */
+void jobq_stop_running(struct jobq *q);
 /* Sets a running job's flag to JOBQ_CANCEL; false when it is not running here. */
 bool jobq_cancel(struct jobq *q, int64_t job_id);
 /* Latest training throughput of a running job, for /metrics. */

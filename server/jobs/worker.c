@@ -270,7 +270,8 @@ static int commit(struct worker_pool *pool, struct db *db, struct run_state *s, 
 		}
 		if (attempt == 0 || attempt % 60 == 0)
 			log_job(s->run.job_id, "commit-failed", err.message);
-		if (err.code != API_UNAVAILABLE || jobq_stopping(pool->q))
+		/* past the lease another node may have claimed the job: give it up */
+		if (err.code != API_UNAVAILABLE || jobq_stopping(pool->q) || !db_lease_held())
 			return -1;
 		usleep(COMMIT_RETRY_US);
 	}

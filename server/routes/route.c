@@ -18,6 +18,7 @@ const struct http_route route_table[] = {
 	{"GET", "/readyz", route_readyz, NULL, HTTP_PUBLIC, NULL},
 	{"GET", "/metrics", route_metrics, NULL, 0, NULL},
 	{"GET", "/v1/info", route_info, NULL, 0, NULL},
+	{"GET", "/v1/nodes", route_nodes, NULL, 0, NULL},
 	{"GET", "/openapi.json", route_openapi, NULL, HTTP_PUBLIC, NULL},
 
 	{"POST", "/v1/datasets", route_dataset_create, route_dataset_begin, 0, "name label header delimiter task"},

@@ -105,6 +105,8 @@ void route_healthz(struct http_req *r);
 void route_readyz(struct http_req *r);
 void route_info(struct http_req *r);
 void route_metrics(struct http_req *r);
+/* GET /v1/nodes: the nodes sharing the database, their workers and running jobs. */
+void route_nodes(struct http_req *r);
 void route_web(struct http_req *r);
 /* GET /openapi.json (public): the OpenAPI document loaded at start-up. */
 void route_openapi(struct http_req *r);

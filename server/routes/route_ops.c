@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "server/hash.h"
@@ -63,6 +64,30 @@ void route_info(struct http_req *r)
 	};
 
 	http_reply_json(r, 200, api_info_encode(&info));
+}
+
+void route_nodes(struct http_req *r)
+{
+	const struct app *app = route_app(r);
+	struct api_node_info *items;
+	struct api_err err = {0};
+	struct db *db = route_db(r);
+	struct timespec now;
+	size_t n;
+
+	if (!db)
+		return;
+	if (db_node_list(db, &items, &n, &err)) {
+		http_reply_error(r, &err);
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	http_reply_json(r, 200,
+			api_node_list_encode(items, n, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000,
+					     app->cfg->lease_ttl_ms));
+	for (size_t i = 0; i < n; i++)
+		api_node_free(&items[i]);
+	free(items);
 }
 
 void route_metrics(struct http_req *r)

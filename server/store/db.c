@@ -538,6 +538,8 @@ int db_begin(struct db *db, struct api_err *err)
 	 * before it writes (a model has no running job, the queue has room)
 	 * still hold when it commits. */
 	if (exec_sql(db, db->pg ? "BEGIN; SELECT pg_advisory_xact_lock(7236)" : "BEGIN IMMEDIATE", err)) {
+		if (db->pg) /* BEGIN may have run before the lock failed */
+			db_pg_rollback(db->pg);
 		release_write_lock(db);
 		return -1;
 	}
@@ -777,4 +779,49 @@ int db_page(struct db *db, const char *count_sql, const char *rows_sql, uint32_t
 	db_bind_int64(st, 1, limit);
 	db_bind_int64(st, 2, (int64_t)offset);
 	return db_read_rows(db, st, item_size, limit, read, NULL, items, n, err);
+}
+
+/* ---- cross-node notifications (PostgreSQL) --------------------------------------------------- */
+
+struct db_listener {
+	pthread_t thread;
+	atomic_bool stop;
+	void (*fn)(void *ctx);
+	void *ctx;
+};
+
+static void *listen_main(void *arg)
+{
+	struct db_listener *l = arg;
+	struct db_pg *pg = NULL;
+
+	while (!atomic_load(&l->stop))
+		if (db_pg_wait_notify(&pg, db_path, 250) == 1)
+			l->fn(l->ctx);
+	db_pg_close(pg);
+	return NULL;
+}
+
+struct db_listener *db_listen_start(void (*fn)(void *ctx), void *ctx)
+{
+	struct db_listener *l;
+
+	if (!db_is_postgres(db_path) || !(l = calloc(1, sizeof *l)))
+		return NULL;
+	l->fn = fn;
+	l->ctx = ctx;
+	if (pthread_create(&l->thread, NULL, listen_main, l) != 0) {
+		free(l);
+		return NULL;
+	}
+	return l;
+}
+
+void db_listen_stop(struct db_listener *l)
+{
+	if (!l)
+		return;
+	atomic_store(&l->stop, true);
+	pthread_join(l->thread, NULL);
+	free(l);
 }

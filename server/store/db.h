@@ -26,6 +26,7 @@
 #include "api/api.h"
 
 struct db;
+struct db_listener;
 
 /* ---- connections ------------------------------------------------------------- */
 
@@ -233,8 +234,12 @@ struct db_run {
 };
 void db_run_free(struct db_run *run);
 
-/* Claims the oldest queued job (queued -> running, attempts + 1) and loads
- * it. Returns 1 with *run filled, 0 when none is queued, -1 on error. */
+/* Claims the oldest queued job (queued -> running, attempts + 1, leased to
+ * this node) and loads it. On PostgreSQL a running job whose lease has
+ * ended (its node died or lost the database) is claimed too, and resumes
+ * from its last committed epoch; one whose runs reached max_attempts is
+ * failed instead. Returns 1 with *run filled, 0 when none is queued, -1 on
+ * error. */
 int db_job_claim(struct db *db, struct db_run *run, struct api_err *err);
 
 /* A group of finished epochs and the state after the last of them. */
@@ -254,7 +259,9 @@ struct db_commit {
 				      * transaction */
 	const char *kernels;         /* the BLAS kernel set these epochs ran on */
 };
-/* Commits epochs, state and an optional end in one transaction. */
+/* Commits epochs, state and an optional end in one transaction, fenced by
+ * the lease: 409 when the job is no longer running on this node (another
+ * node claimed it after this one's lease ended). */
 int db_job_commit(struct db *db, int64_t job_id, const struct db_commit *c, struct api_err *err);
 /* Is a cancel requested for this job (set by db_job_cancel)? */
 bool db_job_cancel_requested(struct db *db, int64_t job_id);
@@ -291,6 +298,44 @@ struct db_copied {
  * *tables (new, free with free()) gets to's tables in the order copied and
  * their row counts. 0, or -1 with a message. */
 int db_copy(struct db *from, struct db *to, struct db_copied **tables, size_t *n, char *msg, size_t size);
+
+/* ---- nodes and leases (db_node.c) ------------------------------------------------------------ */
+
+/* This process's node: its id, how long a running job's lease lasts past a
+ * heartbeat, and how many runs a job gets before a crash or a lost lease
+ * fails it. Claims, commits, heartbeats and start-up recovery use them. Call
+ * before starting threads. */
+void db_set_node(const char *id, unsigned lease_ttl_ms, unsigned max_attempts);
+const char *db_node_id(void);
+/* The node's heartbeat, in one transaction: its row (made on first call)
+ * and the leases of the jobs it runs, renewed. *cancel (may be NULL) gets
+ * the ids of its running jobs a cancel was requested for, from any node
+ * (new array, free with free()). */
+int db_node_heartbeat(struct db *db, unsigned workers, int64_t **cancel, size_t *n_cancel, struct api_err *err);
+/* Marks the node stopped (a graceful stop; its jobs were given back). */
+int db_node_stop(struct db *db, struct api_err *err);
+/* May this node's workers still write their jobs? Always on SQLite (one
+ * process, whose restart recovers); on PostgreSQL while the last heartbeat
+ * that renewed the leases is younger than the lease: past it another node
+ * may have claimed the jobs. Thread-safe. */
+bool db_lease_held(void);
+/* Every node, ordered by id: its row and the jobs it runs (free each with
+ * api_node_free, then the array). */
+int db_node_list(struct db *db, struct api_node_info **items, size_t *n, struct api_err *err);
+/* A model's revision, bumped by every change of its state or definition
+ * (a cache on one node tells another node's writes by it). */
+int db_model_revision(struct db *db, int64_t id, int64_t *revision, struct api_err *err);
+/* Does the database serve several nodes (PostgreSQL)? Then a node's caches
+ * check what other nodes may have changed. */
+bool db_shared(struct db *db);
+
+/* Job events from every node as they commit: on PostgreSQL a thread
+ * LISTENs to the events' channel and calls fn(ctx) for each batch of
+ * notifications (SSE streams and cancel waiters then read the committed
+ * event log; without notifications, an unreachable server, or on SQLite,
+ * they read it once a second as before). NULL on SQLite: nothing to do. */
+struct db_listener *db_listen_start(void (*fn)(void *ctx), void *ctx);
+void db_listen_stop(struct db_listener *l);
 
 /* ---- fault injection (tests) ------------------------------------------------------------ */
 

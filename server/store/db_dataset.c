@@ -58,7 +58,8 @@ static int insert_dataset(struct db *db, const char *name, const char *state, ui
 			  struct api_err *err)
 {
 	static const char sql[] =
-		"INSERT INTO datasets (name, state, n_features, y_dim, created_at) VALUES (?1, ?2, ?3, 0, " DB_NOW ") RETURNING id";
+		"INSERT INTO datasets (name, state, n_features, y_dim, created_at, upload_node) "
+		"VALUES (?1, ?2, ?3, 0, " DB_NOW ", ?4) RETURNING id";
 	struct db_stmt *st = db_stmt(db, sql, err);
 
 	if (!st)
@@ -66,6 +67,7 @@ static int insert_dataset(struct db *db, const char *name, const char *state, ui
 	db_bind_text(st, 1, name);
 	db_bind_text(st, 2, state);
 	db_bind_int64(st, 3, n_features);
+	db_bind_text(st, 4, db_node_id());
 	return db_write_insert(db, st, id, err);
 }
 

@@ -159,4 +159,11 @@ enum db_kind db_col_kind(struct db_stmt *st, int i);
 /* The current UTC time as ISO-8601 text (db_pg.c rewrites it for PostgreSQL). */
 #define DB_NOW "strftime('%Y-%m-%dT%H:%M:%SZ','now')"
 
+/* db_node.c: this node's id and lease settings (db_set_node), the clock
+ * leases are measured in, and the note a claim leaves for db_lease_held. */
+unsigned db_lease_ms(void);
+unsigned db_max_attempts(void);
+int64_t db_now_ms(void);
+void db_lease_claimed(struct db *db);
+
 #endif

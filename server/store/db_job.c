@@ -16,12 +16,13 @@
 #include <string.h>
 
 #include "server/store/db_internal.h"
+#include "server/store/db_pg.h"
 
 #define JOB_COLS                                                                                    \
 	"id, model_id, dataset_id, validation_dataset_id, options, status, epoch, epochs, loss, accuracy, " \
 	"val_loss, val_accuracy, samples_per_second, error, attempts, weights_sha256, created_at, "        \
 	"started_at, finished_at, kernels, dataset_ref, dataset_name, validation_dataset_ref, "           \
-	"validation_dataset_name, metrics, best_epoch, stopped_epoch"
+	"validation_dataset_name, metrics, best_epoch, stopped_epoch, node, nodes"
 
 /* The model's status once its job stops: trained when it holds trained weights. */
 #define MODEL_STATUS_AFTER                                                                                       \
@@ -74,6 +75,8 @@ static int read_job(struct db_stmt *st, void *item, struct api_err *err)
 	}
 	j->best_epoch = (uint32_t)db_col_int64(st, 25);
 	j->stopped_epoch = (uint32_t)db_col_int64(st, 26);
+	db_col_text(st, 27, j->node, sizeof j->node);
+	db_col_text(st, 28, j->nodes, sizeof j->nodes);
 	return 0;
 }
 
@@ -107,7 +110,10 @@ static int insert_event(struct db *db, int64_t job_id, const char *kind, const c
 	db_bind_int64(st, 1, job_id);
 	db_bind_text(st, 2, kind);
 	db_bind_text(st, 3, data);
-	return db_exec_stmt(db, st, err);
+	if (db_exec_stmt(db, st, err))
+		return -1;
+	/* PostgreSQL: tell every node's listener (delivered at the commit) */
+	return db->pg && db_pg_exec(db->pg, "NOTIFY " DB_PG_CHANNEL) ? db_pg_fail(db->pg, err) : 0;
 }
 
 int db_job_status_event(struct db *db, int64_t job_id, struct api_err *err)
@@ -456,45 +462,104 @@ void db_run_free(struct db_run *run)
 	memset(run, 0, sizeof *run);
 }
 
+/* Fails a job whose lease ended once too often (its runs killed or cut off
+ * max_attempts nodes). */
+static int fail_abandoned(struct db *db, int64_t id, int64_t attempts, struct api_err *err)
+{
+	static const char fail_sql[] = "UPDATE jobs SET status = 'failed', finished_at = " DB_NOW
+				       ", error = ?2, node = NULL, lease_expires_ms = NULL WHERE id = ?1";
+	static const char model_after[] = MODEL_STATUS_AFTER;
+	struct db_stmt *st = db_stmt(db, fail_sql, err);
+	char why[200];
+
+	if (!st)
+		return -1;
+	snprintf(why, sizeof why,
+		 "the node running the job stopped renewing its lease during each of its %lld runs; it is not retried "
+		 "again",
+		 (long long)attempts);
+	db_bind_int64(st, 1, id);
+	db_bind_text(st, 2, why);
+	if (db_exec_stmt(db, st, err) || exec_for_job(db, model_after, id, err))
+		return -1;
+	return db_job_status_event(db, id, err);
+}
+
 static int claim_tx(struct db *db, void *ctx, struct api_err *err)
 {
-	static const char next_sql[] = "SELECT id, checkpoint, epoch FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1";
+	/* SQLite: the one process claims queued jobs (its start-up recovery
+	 * requeues what a dead process left running). PostgreSQL: a running
+	 * job whose lease ended too, the oldest first. */
+	static const char next_lite[] =
+		"SELECT id, checkpoint, epoch, status, attempts FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1";
+	static const char next_pg[] =
+		"SELECT id, checkpoint, epoch, status, attempts FROM jobs WHERE status = 'queued' OR "
+		"(status = 'running' AND lease_expires_ms < ?1) ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED";
+	/* A job claimed again after its lease ended keeps a cancel that was
+	 * requested meanwhile: its worker sees it before the first batch. */
 	static const char start_sql[] =
-		"UPDATE jobs SET status = 'running', attempts = attempts + 1, cancel_requested = 0, "
-		"started_at = COALESCE(started_at, " DB_NOW ") WHERE id = ?1";
+		"UPDATE jobs SET cancel_requested = CASE WHEN status = 'running' THEN cancel_requested ELSE 0 END, "
+		"status = 'running', attempts = attempts + 1, started_at = COALESCE(started_at, " DB_NOW "), "
+		"node = ?2, lease_expires_ms = ?3, nodes = CASE WHEN nodes = '' THEN ?2 "
+		"WHEN instr(',' || nodes || ',', ',' || ?2 || ',') > 0 THEN nodes ELSE nodes || ',' || ?2 END WHERE id = ?1";
 	static const char model_sql[] =
 		"UPDATE models SET status = 'training', updated_at = " DB_NOW
 		" WHERE id = (SELECT model_id FROM jobs WHERE id = ?1)";
 	struct db_run *run = ctx;
 	struct api_job_info job;
-	struct db_stmt *st = db_stmt(db, next_sql, err);
+	struct db_stmt *st;
+	int64_t attempts;
+	bool abandoned;
 	int rc;
 
-	if (!st)
-		return -1;
-	rc = db_step(st);
-	if (rc != DB_ROW) {
-		db_reset(st);
-		return rc == DB_DONE ? 0 : db_fail(db, rc, err);
-	}
-	run->job_id = db_col_int64(st, 0);
-	run->epoch = (uint32_t)db_col_int64(st, 2);
-	run->checkpoint_len = (size_t)db_col_bytes(st, 1);
-	if (run->checkpoint_len) {
-		run->checkpoint = malloc(run->checkpoint_len);
-		if (!run->checkpoint) {
+	for (;;) {
+		int64_t now = db_now_ms();
+
+		st = db_stmt(db, db->pg ? next_pg : next_lite, err);
+		if (!st)
+			return -1;
+		if (db->pg)
+			db_bind_int64(st, 1, now);
+		rc = db_step(st);
+		if (rc != DB_ROW) {
 			db_reset(st);
-			return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
+			return rc == DB_DONE ? 0 : db_fail(db, rc, err);
 		}
-		memcpy(run->checkpoint, db_col_blob(st, 1), run->checkpoint_len);
+		run->job_id = db_col_int64(st, 0);
+		run->epoch = (uint32_t)db_col_int64(st, 2);
+		abandoned = strcmp(db_col_str(st, 3), "running") == 0;
+		attempts = db_col_int64(st, 4);
+		if (abandoned && attempts >= (int64_t)db_max_attempts()) {
+			db_reset(st);
+			if (fail_abandoned(db, run->job_id, attempts, err))
+				return -1;
+			continue;
+		}
+		run->checkpoint_len = (size_t)db_col_bytes(st, 1);
+		if (run->checkpoint_len) {
+			run->checkpoint = malloc(run->checkpoint_len);
+			if (!run->checkpoint) {
+				db_reset(st);
+				return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
+			}
+			memcpy(run->checkpoint, db_col_blob(st, 1), run->checkpoint_len);
+		}
+		db_reset(st);
+		st = db_stmt(db, start_sql, err);
+		if (!st)
+			return -1;
+		db_bind_int64(st, 1, run->job_id);
+		db_bind_text(st, 2, db_node_id());
+		db_bind_int64(st, 3, now + db_lease_ms());
+		break;
 	}
-	db_reset(st);
-	if (exec_for_job(db, start_sql, run->job_id, err) || exec_for_job(db, model_sql, run->job_id, err) ||
+	if (db_exec_stmt(db, st, err) || exec_for_job(db, model_sql, run->job_id, err) ||
 	    db_job_status_event(db, run->job_id, err) || db_job_get(db, run->job_id, &job, err))
 		return -1;
 	run->req = job.req;
 	if (db_model_get_state(db, job.model_id, &run->model, &run->model_state, &run->model_state_len, err))
 		return -1;
+	db_lease_claimed(db);
 	return 1;
 }
 
@@ -617,16 +682,20 @@ static int write_version(struct db *db, int64_t job_id, struct api_err *err)
 static int write_end(struct db *db, int64_t job_id, const struct db_commit *c, struct api_err *err)
 {
 	static const char succeeded[] =
-		"UPDATE jobs SET status = 'succeeded', finished_at = " DB_NOW ", weights_sha256 = ?2 WHERE id = ?1";
+		"UPDATE jobs SET status = 'succeeded', finished_at = " DB_NOW ", weights_sha256 = ?2, node = NULL, "
+		"lease_expires_ms = NULL WHERE id = ?1";
 	static const char model_trained[] =
 		"UPDATE models SET status = 'trained', updated_at = " DB_NOW
 		" WHERE id = (SELECT model_id FROM jobs WHERE id = ?1)";
-	static const char failed[] = "UPDATE jobs SET status = 'failed', finished_at = " DB_NOW ", error = ?2 WHERE id = ?1";
+	static const char failed[] = "UPDATE jobs SET status = 'failed', finished_at = " DB_NOW
+				     ", error = ?2, node = NULL, lease_expires_ms = NULL WHERE id = ?1";
 	/* A cancelled job that committed an epoch changed the weights: their hash. */
 	static const char cancelled[] = "UPDATE jobs SET status = 'cancelled', finished_at = " DB_NOW
-					", weights_sha256 = CASE WHEN epoch > 0 THEN NULLIF(?2, '') END WHERE id = ?1";
+					", weights_sha256 = CASE WHEN epoch > 0 THEN NULLIF(?2, '') END, node = NULL, "
+					"lease_expires_ms = NULL WHERE id = ?1";
 	/* Stopped by a shutdown: resumable, and the run does not count as a crash. */
-	static const char requeued[] = "UPDATE jobs SET status = 'queued', attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END WHERE id = ?1";
+	static const char requeued[] = "UPDATE jobs SET status = 'queued', attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, "
+				       "node = NULL, lease_expires_ms = NULL WHERE id = ?1";
 	static const char model_after[] = MODEL_STATUS_AFTER;
 	const char *sql = c->end == API_JOB_SUCCEEDED ? succeeded
 			  : c->end == API_JOB_FAILED  ? failed
@@ -655,10 +724,38 @@ struct job_commit {
 	const struct db_commit *c;
 };
 
+/* The fence: the job still runs on this node (its lease did not end and
+ * pass to another node). 409 otherwise. */
+static int fence(struct db *db, int64_t job_id, struct api_err *err)
+{
+	static const char sql[] = "SELECT node FROM jobs WHERE id = ?1 AND status = 'running'";
+	struct db_stmt *st = db_stmt(db, sql, err);
+	char node[API_NODE_ID_MAX + 1] = "";
+	int rc;
+
+	if (!st)
+		return -1;
+	db_bind_int64(st, 1, job_id);
+	rc = db_step(st);
+	if (rc == DB_ROW)
+		db_col_text(st, 0, node, sizeof node);
+	db_reset(st);
+	if (rc != DB_ROW && rc != DB_DONE)
+		return db_fail(db, rc, err);
+	if (strcmp(node, db_node_id()) != 0)
+		return api_fail(err, API_CONFLICT, NULL,
+				"job %lld is no longer running on node %s: its lease ended%s%s%s", (long long)job_id,
+				db_node_id(), node[0] ? " (node " : "", node, node[0] ? " runs it now)" : "");
+	return 0;
+}
+
 static int commit_tx(struct db *db, void *ctx, struct api_err *err)
 {
 	const struct db_commit *c = ((const struct job_commit *)ctx)->c;
 	int64_t job_id = ((const struct job_commit *)ctx)->job_id;
+
+	if (fence(db, job_id, err))
+		return -1;
 
 	for (size_t i = 0; i < c->n_epochs; i++)
 		if (insert_epoch(db, job_id, &c->epochs[i], err))

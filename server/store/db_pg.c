@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <poll.h>
+
 #include <libpq-fe.h>
 
 #include "server/store/db_internal.h"
@@ -32,6 +34,7 @@ struct db_pg {
 	PGconn *c;
 	unsigned generation;  /* bumped by every reset: statements prepare again */
 	unsigned n_prepared;  /* names statements s1, s2, ... */
+	bool in_tx;           /* between a BEGIN and its COMMIT or ROLLBACK */
 	char sqlstate[6];     /* of the last error, "" when the connection failed */
 	char msg[512];
 };
@@ -105,6 +108,13 @@ static bool reconnect(struct db_pg *pg)
 {
 	if (PQstatus(pg->c) == CONNECTION_OK)
 		return true;
+	/* A transaction's statements must not go on in a new session's
+	 * autocommit: they fail until the caller rolls back. */
+	if (pg->in_tx) {
+		snprintf(pg->sqlstate, sizeof pg->sqlstate, "08006"); /* connection_failure */
+		snprintf(pg->msg, sizeof pg->msg, "the connection was lost during a transaction");
+		return false;
+	}
 	PQreset(pg->c);
 	if (PQstatus(pg->c) != CONNECTION_OK) {
 		keep_error(pg, NULL);
@@ -326,7 +336,7 @@ static uint64_t be(const unsigned char *p, int bytes)
 }
 
 /* A binary numeric: digits in base 10,000, the first at 10,000^weight. */
-static double numeric_value(const unsigned char *p, int len)
+double db_pg_numeric(const unsigned char *p, int len)
 {
 	int ndigits, weight, sign;
 	double v = 0;
@@ -378,7 +388,7 @@ double db_pg_col_double(struct db_pg_stmt *st, int i)
 		return f;
 	}
 	case OID_NUMERIC:
-		return numeric_value(p, len);
+		return db_pg_numeric(p, len);
 	case OID_INT8:
 	case OID_INT4:
 	case OID_INT2:
@@ -497,6 +507,10 @@ int db_pg_exec(struct db_pg *pg, const char *sql)
 		return -1;
 	}
 	PQclear(res);
+	if (strncmp(sql, "BEGIN", 5) == 0)
+		pg->in_tx = true;
+	else if (strcmp(sql, "COMMIT") == 0 || strcmp(sql, "ROLLBACK") == 0)
+		pg->in_tx = false;
 	return 0;
 }
 
@@ -506,6 +520,8 @@ void db_pg_rollback(struct db_pg *pg)
 
 	if (t == PQTRANS_INTRANS || t == PQTRANS_INERROR)
 		PQclear(PQexec(pg->c, "ROLLBACK"));
+	/* on a lost connection the server rolled back: the next statement may reconnect */
+	pg->in_tx = false;
 }
 
 const char *db_pg_errmsg(struct db_pg *pg)
@@ -557,4 +573,37 @@ int db_pg_migrate_one(struct db_pg *pg, int v, const char *sql)
 		return -1;
 	}
 	return 0;
+}
+
+/* ---- notifications ------------------------------------------------------------------------------- */
+
+int db_pg_wait_notify(struct db_pg **pg, const char *uri, unsigned ms)
+{
+	struct pollfd p;
+	PGnotify *n;
+	int got = 0;
+
+	if (*pg && PQstatus((*pg)->c) != CONNECTION_OK) {
+		db_pg_close(*pg);
+		*pg = NULL;
+	}
+	if (!*pg) {
+		char msg[512];
+
+		*pg = db_pg_open(uri, msg, sizeof msg);
+		if (!*pg || db_pg_exec(*pg, "LISTEN " DB_PG_CHANNEL)) {
+			db_pg_close(*pg);
+			*pg = NULL;
+			poll(NULL, 0, (int)ms);
+			return -1;
+		}
+	}
+	p = (struct pollfd){.fd = PQsocket((*pg)->c), .events = POLLIN};
+	if (poll(&p, 1, (int)ms) > 0 && !PQconsumeInput((*pg)->c))
+		return -1; /* the next call reconnects */
+	while ((n = PQnotifies((*pg)->c)) != NULL) {
+		got = 1;
+		PQfreemem(n);
+	}
+	return got;
 }

@@ -30,8 +30,12 @@ void db_pg_close(struct db_pg *pg);
  * for db_pg_fail. */
 struct db_pg_stmt *db_pg_prepare(struct db_pg *pg, const char *sql);
 void db_pg_stmt_free(struct db_pg_stmt *st);
-/* The SQL sent to PostgreSQL for sql (new string; NULL when out of memory). */
+/* The SQL sent to PostgreSQL for sql (new string; NULL when out of memory);
+ * *n_params gets the highest ?N. */
 char *db_pg_rewrite(const char *sql, int *n_params);
+/* A numeric in PostgreSQL's binary form (digits in base 10,000, the first
+ * at 10,000^weight) as a double; NaN for NaN or a short value. */
+double db_pg_numeric(const unsigned char *p, int len);
 
 /* Runs the statement on the first call after a reset, then moves row by
  * row: DB_ROW, DB_DONE, or DB_PG_ERROR (the error kept for db_pg_fail). */
@@ -70,6 +74,15 @@ void db_pg_rollback(struct db_pg *pg);
 int db_pg_fail(struct db_pg *pg, struct api_err *err);
 /* The last error's text (for start-up messages). */
 const char *db_pg_errmsg(struct db_pg *pg);
+
+/* The channel job events are announced on (NOTIFY in the event's transaction). */
+#define DB_PG_CHANNEL "fitd_job_events"
+
+/* Waits up to ms for a notification on a connection that LISTENs to
+ * DB_PG_CHANNEL (made, or made again after a failure, on demand): 1 when
+ * one or more arrived, 0 when none, -1 when the server cannot be reached
+ * (after waiting ms). */
+int db_pg_wait_notify(struct db_pg **pg, const char *uri, unsigned ms);
 
 /* The schema version (fitd_schema_version, made when missing), or -1. */
 int db_pg_schema_version(struct db_pg *pg);

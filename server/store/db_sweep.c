@@ -249,7 +249,7 @@ static int best_of(struct db *db, struct api_sweep_point_info *p, enum nn_monito
 {
 	static const char sql[] =
 		"SELECT epoch, m FROM (SELECT epoch, CASE CAST(?2 AS INTEGER) WHEN 0 THEN loss WHEN 1 THEN val_loss WHEN 2 THEN accuracy "
-		"ELSE val_accuracy END AS m FROM job_epochs WHERE job_id = ?1) AS e WHERE m IS NOT NULL ORDER BY m * ?3, "
+		"ELSE val_accuracy END AS m FROM job_epochs WHERE job_id = ?1) AS e WHERE m IS NOT NULL ORDER BY m * CAST(?3 AS INTEGER), "
 		"epoch LIMIT 1";
 	struct db_stmt *st;
 	int rc;

@@ -14,7 +14,7 @@
 #define VERSION_COLS                                                                                        \
 	"v.model_id, v.version, v.source, v.job_id, v.restored_from, v.weights_sha256, v.epoch, v.loss, "  \
 	"v.accuracy, v.val_loss, v.val_accuracy, v.created_at, "                                           \
-	"(SELECT m.version FROM models AS m WHERE m.id = v.model_id) = v.version"
+	"(SELECT m.version FROM models AS m WHERE m.id = v.model_id) IS NOT DISTINCT FROM v.version"
 
 static int read_version(struct db_stmt *st, void *item, struct api_err *err)
 {

@@ -12,6 +12,7 @@ struct mcache_ref {
 	int64_t id;              /* 0: free slot (or an uncached, private load) */
 	struct nn_model *model;
 	struct api_model_info info;
+	int64_t revision;        /* the model's revision when loaded (checked on a shared database) */
 	unsigned refs;
 	bool cached;             /* lives in the table; else freed on release */
 	bool stale;              /* invalidated while referenced: free on last release */
@@ -64,7 +65,10 @@ static struct mcache_ref *load(struct db *db, int64_t id, struct api_err *err)
 		api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
 		return NULL;
 	}
-	if (db_model_get_state(db, id, &ref->info, &state, &len, err))
+	/* The revision first: a change landing between the two reads leaves
+	 * an older revision with the newer state, which the next get reloads. */
+	if ((db_shared(db) && db_model_revision(db, id, &ref->revision, err)) ||
+	    db_model_get_state(db, id, &ref->info, &state, &len, err))
 		goto fail;
 	ref->model = nn_model_create(&ref->info.def.spec);
 	if (!ref->model) {
@@ -126,6 +130,24 @@ struct mcache_ref *mcache_get(struct mcache *c, struct db *db, int64_t id, const
 	}
 	epoch = c->epoch;
 	pthread_mutex_unlock(&c->lock);
+	/* Over a database several nodes share, another node may have changed
+	 * the model: one small read tells. */
+	if (ref && db_shared(db)) {
+		int64_t revision;
+
+		if (db_model_revision(db, id, &revision, err)) {
+			mcache_release(c, ref);
+			return NULL;
+		}
+		if (revision != ref->revision) {
+			mcache_release(c, ref);
+			mcache_invalidate(c, id);
+			ref = NULL;
+			pthread_mutex_lock(&c->lock);
+			epoch = c->epoch;
+			pthread_mutex_unlock(&c->lock);
+		}
+	}
 	if (!ref) {
 		ref = load(db, id, err);
 		if (!ref)

@@ -9,6 +9,8 @@
  * PUT weights, delete) goes through this process and calls
  * mcache_invalidate, which drops the entry and bumps a global epoch; a
  * reader that loaded a model while an invalidation ran does not cache it.
+ * On a database several nodes share (db_shared), a hit also compares the
+ * model's revision with the one it loaded: another node's write reloads it.
  * Thread-safe.
  */
 #ifndef FITD_MCACHE_H

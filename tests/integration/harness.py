@@ -22,12 +22,14 @@ import socket
 import sqlite3
 import struct
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 import unittest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "pg"))
 
 
 class Config:
@@ -37,6 +39,57 @@ class Config:
     slow = False
     tmp_root = None      # every server's folder lives under it
     verbose = False
+    pg = None            # a pgserver.PgServer when the run is on PostgreSQL
+    pg_databases = 0
+
+
+def start_postgres():
+    """Runs every later Server on a fresh database of one real PostgreSQL."""
+    import pgserver
+    Config.pg = pgserver.PgServer()
+    Config.pg.start()
+
+
+def stop_postgres():
+    if Config.pg:
+        Config.pg.stop()
+        Config.pg = None
+
+
+def on_postgres():
+    return Config.pg is not None
+
+
+def sqlite_only(why):
+    """Skips a test (or class) on PostgreSQL: it reads or damages SQLite's own files."""
+    return lambda obj: _skip_on_pg(obj, why)
+
+
+def _skip_on_pg(obj, why):
+    if isinstance(obj, type):
+        setup = obj.setUpClass.__func__
+
+        def setUpClass(cls):
+            if on_postgres():
+                raise unittest.SkipTest("SQLite only: " + why)
+            setup(cls)
+        obj.setUpClass = classmethod(setUpClass)
+        return obj
+
+    def run(self, *a, **kw):
+        if on_postgres():
+            raise unittest.SkipTest("SQLite only: " + why)
+        return obj(self, *a, **kw)
+    run.__name__ = obj.__name__
+    run.__doc__ = obj.__doc__
+    return run
+
+
+def fresh_database():
+    """A new database for a server: a file name in its folder, or a new
+    PostgreSQL database's URI."""
+    Config.pg_databases += 1
+    return Config.pg.create_database("fitd_%d" % Config.pg_databases)
 
 
 def T(seconds):
@@ -231,7 +284,8 @@ class Server:
     def __init__(self, args=(), db=None, workers=2, name="fitd", env=None):
         ALL_SERVERS.append(self)
         self.dir = tmpdir(name)
-        self.db = db or os.path.join(self.dir, "fitd.db")
+        self.node_id = "%s-%d" % (re.sub(r"[^A-Za-z0-9._:@-]", "_", name)[:100], len(ALL_SERVERS))
+        self.db = db or (fresh_database() if on_postgres() else os.path.join(self.dir, "fitd.db"))
         self.args = list(args)
         self.workers = workers
         self.env = env
@@ -245,8 +299,9 @@ class Server:
     # The command line of a run; --workers and --share-dir come first so a
     # test's own args can override them.
     def command(self):
+        # A node id that stays the same across restarts (the default names the pid with --port 0).
         return [Config.binary, "--port", "0", "--db", self.db, "--workers", str(self.workers),
-                "--share-dir", ROOT] + self.args
+                "--share-dir", ROOT, "--node-id", self.node_id] + self.args
 
     def start(self, wait_ready=True, timeout=None):
         assert self.proc is None or self.proc.poll() is not None, "already running"
@@ -358,9 +413,28 @@ class Server:
             self.proc.wait()
 
 
+def _pg_value(text):
+    if text == "":
+        return None
+    if text.startswith("\\x"):
+        return bytes.fromhex(text[2:])
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
 def db_query(path, sql):
     """One query on a read-only connection that is closed at once, so that
-    it never holds a lock or a snapshot across the server's work."""
+    it never holds a lock or a snapshot across the server's work. On
+    PostgreSQL (path is a URI) through psql: numbers come back as numbers,
+    bytea as bytes, NULL (and "") as None."""
+    if path.startswith("postgresql://"):
+        out = subprocess.run(["psql", "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-F", "\x1f", "-d", path,
+                              "-c", sql], capture_output=True, text=True, check=True).stdout
+        return [tuple(_pg_value(v) for v in line.split("\x1f")) for line in out.split("\n") if line]
     con = sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=10)
     try:
         return con.execute(sql).fetchall()

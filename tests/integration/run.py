@@ -1,19 +1,23 @@
 #!/usr/bin/env python3
 """run.py — fitd's HTTP integration tests against the real binary.
 
-    python3 tests/integration/run.py --binary ./build/fitd [-k PATTERN] [--slow-ok] [-v]
+    python3 tests/integration/run.py --binary ./build/fitd [-k PATTERN] [--slow-ok] [-v] [--backend postgres]
 
 Every test_*.py next to this file is loaded (unittest). -k keeps the tests
 whose full name (module.Class.test_name) contains PATTERN (shell wildcards
 allowed; repeat -k for several). --slow-ok widens every timeout five times,
 for ThreadSanitizer builds. A failing test prints its traceback and the
 logs of the fitd processes it started. Exits 1 when any test fails.
+--backend postgres runs the same tests with each server on a fresh database
+of one real PostgreSQL 15 (tests/pg/pgserver.py); tests of SQLite's own
+files are skipped there (harness.sqlite_only).
 """
 import argparse
 import glob
 import importlib
 import os
 import shutil
+import signal
 import sys
 import time
 import traceback
@@ -130,7 +134,11 @@ def main():
     ap.add_argument("-v", "--verbose", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folders (databases, logs)")
     ap.add_argument("--list", action="store_true", help="list the tests and exit")
+    ap.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite",
+                    help="postgres: every server gets a fresh database of one real PostgreSQL 15 started for the run")
     args = ap.parse_args()
+    # A runner stopped with SIGTERM (a CI timeout) still stops its servers.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
 
     binary = os.path.abspath(args.binary)
     if not os.access(binary, os.X_OK):
@@ -150,7 +158,10 @@ def main():
     if n == 0:
         print("run.py: no test matches %s" % " ".join(args.patterns), file=sys.stderr)
         return 2
-    print("fitd integration tests: %d tests against %s%s" % (n, binary, " (slow: timeouts x5)" if args.slow_ok else ""))
+    if args.backend == "postgres":
+        harness.start_postgres()
+    print("fitd integration tests: %d tests against %s on %s%s" % (n, binary, args.backend,
+                                                                   " (slow: timeouts x5)" if args.slow_ok else ""))
     start = time.monotonic()
     result = Result(sys.stdout, args.verbose)
     try:
@@ -158,6 +169,7 @@ def main():
     finally:
         for s in harness.ALL_SERVERS:
             s.cleanup()
+        harness.stop_postgres()
     wall = time.monotonic() - start
 
     bad = [(name, word) for name, word, _ in result.lines if word in ("FAIL", "ERROR")]

@@ -13,7 +13,7 @@ import subprocess
 import threading
 import time
 
-from harness import ANY, FitdCase, Response, T, blobs, db_query, mlp_body, tmpdir
+from harness import sqlite_only, ANY, FitdCase, Response, T, blobs, db_query, mlp_body, tmpdir
 
 N_FEATURES = 64
 # A row of 64 features and a label is 260 bytes stored: the server commits a
@@ -198,6 +198,7 @@ class TestReadyz(FitdCase):
         self.assertIn(b'"n_samples":1000', answer)
         self.assertEqual(srv.wait_exit(T(30)), 0)
 
+    @sqlite_only("makes the database files immutable")
     def test_503_while_the_database_cannot_be_written(self):
         srv = self.server(name="unwritable", workers=1)
         c = srv.client
@@ -224,6 +225,7 @@ class TestReadyz(FitdCase):
         self.assertStatus(c.get("/readyz"), 200)
         srv.stop()
 
+    @sqlite_only("makes the database files immutable")
     def test_threads_that_first_read_a_read_only_file_write_once_it_is_writable(self):
         """SQLite opens a file it cannot write read-only, silently. The HTTP
         threads of a fresh server first touch the database while its files
@@ -256,6 +258,7 @@ class TestReadyz(FitdCase):
         srv.stop()
 
 
+@sqlite_only("counts the fsyncs of the database file")
 class TestDurability(FitdCase):
     def test_an_acknowledged_write_was_flushed(self):
         """A 201 comes after the commit reached the disk: fsync or fdatasync

@@ -11,7 +11,7 @@ import sqlite3
 import threading
 import time
 
-from harness import (ROOT, Config, FitdCase, Server, T, blobs, db_query, hist_values, mlp_body, weights_sha256)
+from harness import (sqlite_only, ROOT, Config, FitdCase, Server, T, blobs, db_query, hist_values, mlp_body, weights_sha256)
 from test_sse import read_events
 
 # Many short epochs (about a millisecond each here): commits come in groups
@@ -292,6 +292,7 @@ class TestCrashResume(ResumeCase):
         srv.stop()
 
 
+@sqlite_only("reads and writes SQLite's user_version")
 class TestMigrations(FitdCase):
     def test_newer_database_refused(self):
         srv = Server(name="newer")

@@ -84,6 +84,22 @@ static int count_migrations(const char *dir)
 	return n;
 }
 
+/* Copies every NNNN_name.sql of the real migrations into the test's folder. */
+static void copy_all_real_migrations(struct tmp *t)
+{
+	DIR *d = opendir(REAL_MIGRATIONS);
+	struct dirent *e;
+
+	ck_assert_msg(d != NULL, "cannot read %s (run from the repository root)", REAL_MIGRATIONS);
+	while ((e = readdir(d)) != NULL) {
+		size_t len = strlen(e->d_name);
+
+		if (len >= 10 && e->d_name[4] == '_' && strcmp(e->d_name + len - 4, ".sql") == 0)
+			copy_real_migration(t, e->d_name);
+	}
+	closedir(d);
+}
+
 /* ---- an independent look at the file ------------------------------------------------------ */
 
 /* The first column of the first row of sql as text, into out ("" when none). */
@@ -195,13 +211,13 @@ START_TEST(test_migrate_idempotent)
 }
 END_TEST
 
-/* A database made by the schema of the day (0001..0003), with data in it,
+/* A database made by the schema of the day (every real migration), with data in it,
  * upgrades in place to a schema with one more migration; its rows survive, and it ends up with the
  * same schema as a database created at the new version directly. */
 START_TEST(test_upgrade_from_first_schema)
 {
 	static const char add_note[] =
-		"-- 0004: a test migration, as a later fitd would ship one\n"
+		"-- a test migration, as a later fitd would ship one\n"
 		"ALTER TABLE datasets ADD COLUMN note TEXT NOT NULL DEFAULT 'none';\n"
 		"CREATE TABLE notes_log (id INTEGER PRIMARY KEY, text TEXT NOT NULL);\n"
 		"UPDATE datasets SET note = 'kept: ' || name;\n";
@@ -212,14 +228,15 @@ START_TEST(test_upgrade_from_first_schema)
 	float x[6] = {1, 2, 3, 4, 5, 6}, y[3] = {0, 1, 2}, *bx, *by;
 	char note[64], *upgraded, *direct;
 
+	int latest = count_migrations(REAL_MIGRATIONS);
+	char next_name[64];
+
 	tmp_make(&t);
-	/* the schema the dataset code needs (0003 added the columns of CSV uploads) */
-	copy_real_migration(&t, "0001_init.sql");
-	copy_real_migration(&t, "0002_job_kernels.sql");
-	copy_real_migration(&t, "0003_dataset_columns.sql");
+	/* the schema the dataset code needs: all of today's */
+	copy_all_real_migrations(&t);
 	db = open_db(t.db);
 	migrate_ok(db, t.mig);
-	ck_assert_int_eq(db_schema_version(db), 3);
+	ck_assert_int_eq(db_schema_version(db), latest);
 	memset(&info, 0, sizeof info);
 	snprintf(info.name, sizeof info.name, "before-upgrade");
 	info.n_samples = 3;
@@ -233,10 +250,11 @@ START_TEST(test_upgrade_from_first_schema)
 	ck_assert(!has_column(t.db, "datasets", "note"));
 
 	/* a newer fitd starts on the same file */
-	write_file(t.mig, "0004_add_note.sql", add_note);
+	snprintf(next_name, sizeof next_name, "%04d_add_note.sql", latest + 1);
+	write_file(t.mig, next_name, add_note);
 	db = open_db(t.db);
 	migrate_ok(db, t.mig);
-	ck_assert_int_eq(db_schema_version(db), 4);
+	ck_assert_int_eq(db_schema_version(db), latest + 1);
 	ck_assert_msg(db_dataset_load(db, info.id, &back, &bx, &by, &err) == 0, "%s", err.message);
 	db_close(db);
 	ck_assert_str_eq(back.name, "before-upgrade");
@@ -249,9 +267,9 @@ START_TEST(test_upgrade_from_first_schema)
 	ck_assert(has_table(t.db, "notes_log"));
 	peek_text(t.db, "SELECT note FROM datasets", note, sizeof note);
 	ck_assert_str_eq(note, "kept: before-upgrade");
-	ck_assert_int_eq(peek_int(t.db, "PRAGMA user_version"), 4);
+	ck_assert_int_eq(peek_int(t.db, "PRAGMA user_version"), latest + 1);
 
-	/* the same schema as a database created at version 4 */
+	/* the same schema as a database created at that version */
 	tmp_make(&fresh);
 	db = open_db(fresh.db);
 	migrate_ok(db, t.mig);

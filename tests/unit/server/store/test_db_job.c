@@ -219,6 +219,62 @@ START_TEST(test_commit_failed_and_parked)
 }
 END_TEST
 
+/* A claim leases the job to this node; a commit from another node (one
+ * whose lease ended and passed on) is refused and changes nothing; the job
+ * lists the nodes it ran on, and its node goes once it ends. */
+START_TEST(test_commit_fenced_by_the_lease)
+{
+	struct fixture f;
+	struct db_run run;
+	struct api_err err = {0};
+	struct api_epoch e = epoch_row(1);
+	uint8_t state[4] = {0};
+	struct db_commit c = {.epochs = &e, .n_epochs = 1, .model_state = state, .model_state_len = sizeof state,
+			      .samples_per_second = NAN, .end = API_JOB_RUNNING};
+	struct api_job_info info;
+	int64_t id;
+
+	setup(&f);
+	db_set_node("node-a", 10000, 3);
+	id = submit(&f, f.model_id, 5);
+	ck_assert_int_eq(db_job_claim(f.db, &run, &err), 1);
+	db_run_free(&run);
+	ck_assert_msg(db_job_get(f.db, id, &info, &err) == 0, "%s", err.message);
+	ck_assert_str_eq(info.node, "node-a");
+	ck_assert_str_eq(info.nodes, "node-a");
+	ck_assert_int_ge(peek_int(f.t.db, "SELECT lease_expires_ms FROM jobs WHERE id = 1"), 1);
+
+	db_set_node("node-b", 10000, 3);
+	ck_assert_int_eq(db_job_commit(f.db, id, &c, &err), -1);
+	ck_assert_int_eq(err.code, API_CONFLICT);
+	ck_assert_msg(strstr(err.message, "node-a") != NULL, "%s", err.message);
+	ck_assert_int_eq(peek_int(f.t.db, "SELECT count(*) FROM job_epochs"), 0);
+
+	db_set_node("node-a", 10000, 3);
+	ck_assert_msg(db_job_commit(f.db, id, &c, &err) == 0, "%s", err.message);
+	/* parked by a graceful stop: given back, no node */
+	c.n_epochs = 0;
+	c.end = API_JOB_QUEUED;
+	ck_assert_msg(db_job_commit(f.db, id, &c, &err) == 0, "%s", err.message);
+	ck_assert_msg(db_job_get(f.db, id, &info, &err) == 0, "%s", err.message);
+	ck_assert_str_eq(info.node, "");
+	ck_assert_int_eq(peek_int(f.t.db, "SELECT count(*) FROM jobs WHERE lease_expires_ms IS NULL"), 1);
+	/* resumed on another node: both listed, in order, each once */
+	db_set_node("node-b", 10000, 3);
+	ck_assert_int_eq(db_job_claim(f.db, &run, &err), 1);
+	db_run_free(&run);
+	c.end = API_JOB_QUEUED;
+	ck_assert_msg(db_job_commit(f.db, id, &c, &err) == 0, "%s", err.message);
+	db_set_node("node-a", 10000, 3);
+	ck_assert_int_eq(db_job_claim(f.db, &run, &err), 1);
+	db_run_free(&run);
+	ck_assert_msg(db_job_get(f.db, id, &info, &err) == 0, "%s", err.message);
+	ck_assert_str_eq(info.nodes, "node-a,node-b");
+	db_set_node("local", 10000, 3);
+	teardown(&f);
+}
+END_TEST
+
 /* ---- submit's checks ------------------------------------------------------------------------ */
 
 START_TEST(test_submit_conflict_and_queue_full)
@@ -445,6 +501,7 @@ Suite *suite_db_job(void)
 	tcase_add_test(queue, test_submit_conflict_and_queue_full);
 	tcase_add_test(queue, test_cancel_queued_and_running);
 	tcase_add_test(queue, test_events_in_order_and_final);
+	tcase_add_test(queue, test_commit_fenced_by_the_lease);
 	tcase_add_test(recovery, test_recover_across_batches);
 	tcase_add_test(recovery, test_recover_step_error_commits_nothing);
 	tcase_add_test(recovery, test_fault_hook_matches_its_statement_only);
