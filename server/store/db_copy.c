@@ -18,7 +18,9 @@
  *         is migrated to the latest schema, then refused unless every table
  *         is empty.
  *   Prints each table and its row count, exit 0; on error `fitd: ...`,
- *   exit 1, and TO is left as it was (the copy is one transaction on TO).
+ *   exit 1, and no row is written to TO (the copy is one transaction on
+ *   TO; TO keeps the schema its migration made, empty, so the same command
+ *   can run again).
  *   Jobs are copied as they are: a job found running (FROM's server was
  *   stopped mid-run or crashed) is requeued by the next start's recovery on
  *   TO, as it would have been on FROM.

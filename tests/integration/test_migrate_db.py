@@ -274,6 +274,14 @@ class TestMigrateDb(FitdCase):
         self.assertSameAnswers(want, self.snapshot(c), "SQLite copy of the PostgreSQL copy")
         c.stop()
 
+        # PostgreSQL -> PostgreSQL
+        uri2 = self.new_pg()
+        p = self.migrate(uri, uri2)
+        self.assertEqual(self.reported_counts(p.stdout), back_counts, p.stdout)
+        d = self.server(name="mig-pg2", db=uri2)
+        self.assertSameAnswers(want, self.snapshot(d), "PostgreSQL copy of the PostgreSQL copy")
+        d.stop()
+
         # Retries and new resources on the copy, against the original doing the same.
         a.start()
         b.start()
