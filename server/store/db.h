@@ -293,8 +293,9 @@ struct db_copied {
 };
 /* Copies every row of from into to, both already migrated to the latest
  * schema of their engine (SQLite or PostgreSQL, either way), in one
- * transaction on to, which must be empty (every table; refused otherwise,
- * nothing written). Ids, lineage and id counters are kept (see db_copy.c).
+ * transaction on to, which must be empty (every table but nodes; refused
+ * otherwise, nothing written). Ids, lineage and id counters are kept (see
+ * db_copy.c).
  * *tables (new, free with free()) gets to's tables in the order copied and
  * their row counts. 0, or -1 with a message. */
 int db_copy(struct db *from, struct db *to, struct db_copied **tables, size_t *n, char *msg, size_t size);

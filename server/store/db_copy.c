@@ -16,7 +16,8 @@
  *   TO    a new database: a SQLite path (made when missing) or the URI of an
  *         existing, empty PostgreSQL database (CREATE DATABASE it first). It
  *         is migrated to the latest schema, then refused unless every table
- *         is empty.
+ *         is empty (but nodes: a server started on it to make the schema
+ *         leaves its node's row, which stays).
  *   Prints each table and its row count, exit 0; on error `fitd: ...`,
  *   exit 1, and no row is written to TO (the copy is one transaction on
  *   TO; TO keeps the schema its migration made, empty, so the same command
@@ -64,6 +65,20 @@
  * plus one row. */
 #define FETCH_MANY "64"
 #define SMALL_ROW_BYTES 65536
+
+/* Tables that say which processes ran on a database, not what it holds: a
+ * server started on the new, empty TO before the copy (to make its schema)
+ * left its node's row there. TO may already have rows in them; FROM's rows
+ * are added, but not one whose key TO has. */
+static const char *const bookkeeping[] = {"nodes"};
+
+static bool is_bookkeeping(const char *table)
+{
+	for (size_t i = 0; i < sizeof bookkeeping / sizeof bookkeeping[0]; i++)
+		if (strcmp(table, bookkeeping[i]) == 0)
+			return true;
+	return false;
+}
 
 struct names {
 	char v[MAX_TABLES][NAME_SIZE];
@@ -270,6 +285,17 @@ static int query_int(struct db *db, const char *sql, bool cached, const char *a,
 	return rc == DB_ROW || rc == DB_DONE ? 0 : db_fail(db, rc, err);
 }
 
+/* The count(*) of table. */
+static int count_rows(struct db *db, const char *table, int64_t *n, struct api_err *err)
+{
+	char q[2 * NAME_SIZE + 8], sql[3 * NAME_SIZE + 32];
+
+	if (quote(q, sizeof q, table, err))
+		return -1;
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", q);
+	return query_int(db, sql, false, NULL, NULL, n, err);
+}
+
 /* The column of table that numbers its rows from a counter — a PostgreSQL
  * identity, or the INTEGER PRIMARY KEY of a SQLite AUTOINCREMENT table —
  * into col; "" when it has none. */
@@ -456,7 +482,7 @@ static struct db_stmt *insert_for(struct copy *c, const char *table, struct db_s
 	len += (size_t)snprintf(sql + len, cap - len, ") VALUES (");
 	for (int i = 0; i < n; i++)
 		len += (size_t)snprintf(sql + len, cap - len, "%s?%d", i ? ", " : "", i + 1);
-	snprintf(sql + len, cap - len, ")");
+	snprintf(sql + len, cap - len, ")%s", is_bookkeeping(table) ? " ON CONFLICT DO NOTHING" : "");
 	st = db_stmt_new(c->to, sql, err);
 out:
 	free(sql);
@@ -596,7 +622,7 @@ static int copy_all(struct copy *c, char *msg, size_t size)
 	}
 	/* TO must be new. */
 	for (size_t i = 0; i < c->order.n; i++) {
-		int rows = has_rows(c->to, c->order.v[i], &err);
+		int rows = is_bookkeeping(c->order.v[i]) ? 0 : has_rows(c->to, c->order.v[i], &err);
 
 		if (rows < 0)
 			goto fail_to;
@@ -613,11 +639,21 @@ static int copy_all(struct copy *c, char *msg, size_t size)
 	for (size_t i = 0; i < c->order.n; i++) {
 		char col[NAME_SIZE];
 
+		int64_t before = 0, after = 0;
+
 		table = c->order.v[i];
 		memcpy(c->report[i].table, table, NAME_SIZE);
 		c->report[i].rows = 0;
+		if (is_bookkeeping(table) && count_rows(c->to, table, &before, &err))
+			goto fail_table;
 		if (has(&from_tables, table) && copy_table(c, table, &c->report[i].rows, &err))
 			goto fail_table;
+		/* the rows added, those TO had already left out */
+		if (is_bookkeeping(table)) {
+			if (count_rows(c->to, table, &after, &err))
+				goto fail_table;
+			c->report[i].rows = (uint64_t)(after - before);
+		}
 		if (counter_column(c->to, table, col, &err) || (col[0] && set_counter(c, table, col, &err)))
 			goto fail_table;
 	}

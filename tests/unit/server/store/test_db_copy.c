@@ -6,6 +6,7 @@
  * a job's lineage kept although the jobs_lineage trigger would rewrite it
  * (and the trigger back and working afterwards), AUTOINCREMENT counters past
  * a deleted id, tables reported in foreign-key order; a TO with rows refused
+ * (a node's row there is no data: it stays, FROM's nodes added beside it)
  * and a failing insert rolling everything back. Read back through an
  * independent connection.
  */
@@ -186,6 +187,30 @@ START_TEST(test_to_with_rows_is_refused)
 }
 END_TEST
 
+START_TEST(test_nodes_of_to_stay)
+{
+	struct fixture f;
+	struct db_copied *t;
+	size_t n;
+	char msg[512];
+
+	setup(&f);
+	peek_exec(f.from_t.db, "INSERT INTO nodes (id, workers, started_at, heartbeat_at, heartbeat_ms, stopped) "
+			       "VALUES ('a:8080', 2, 's', 'h', 1, 1), ('b:8080', 3, 's', 'h', 2, 1)");
+	/* a server started on TO to make its schema: not data, and its row wins */
+	peek_exec(f.to_t.db, "INSERT INTO nodes (id, workers, started_at, heartbeat_at, heartbeat_ms, stopped) "
+			     "VALUES ('a:8080', 8, 's2', 'h2', 9, 0)");
+	ck_assert_msg(db_copy(f.from, f.to, &t, &n, msg, sizeof msg) == 0, "%s", msg);
+	ck_assert_int_eq((int)t[report_index(t, n, "nodes")].rows, 1);
+	ck_assert_int_eq((int)t[report_index(t, n, "jobs")].rows, 2);
+	free(t);
+	ck_assert_int_eq(peek_int(f.to_t.db, "SELECT workers FROM nodes WHERE id = 'a:8080'"), 8);
+	ck_assert_int_eq(peek_int(f.to_t.db, "SELECT workers FROM nodes WHERE id = 'b:8080'"), 3);
+	ck_assert_int_eq(peek_int(f.to_t.db, "SELECT count(*) FROM nodes"), 2);
+	teardown(&f);
+}
+END_TEST
+
 START_TEST(test_failure_writes_nothing)
 {
 	struct fixture f;
@@ -229,6 +254,7 @@ Suite *suite_db_copy(void)
 
 	tcase_add_test(tc, test_copy_keeps_everything);
 	tcase_add_test(tc, test_to_with_rows_is_refused);
+	tcase_add_test(tc, test_nodes_of_to_stay);
 	tcase_add_test(tc, test_failure_writes_nothing);
 	suite_add_tcase(s, tc);
 	return s;
