@@ -2,13 +2,12 @@
  * main.c — fitd's entry point: configuration, start-up (migrations, crash
  * recovery, workers, HTTP), and an orderly shutdown on SIGTERM/SIGINT.
  *
- * Also two subcommands for containers and operators: `fitd healthcheck`
+ * Also subcommands for containers and operators: `fitd healthcheck`
  * (exit 0 when /healthz answers 200; no curl needed in the image),
  * `fitd backup PATH` (a consistent copy of the live database) and
  * `fitd migrate-db FROM TO` (a copy into a new database, SQLite or
  * PostgreSQL either side: server/store/db_copy.c).
  */
-#include <sys/stat.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <malloc.h>
@@ -19,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
