@@ -11,7 +11,9 @@ resource the first one made, and numbers new resources as the original
 server does (after the copied ids, a deleted id not handed out again). A TO
 that is not empty is refused with nothing written; a missing FROM is a clear
 error that creates nothing (a node's row, which a server started on TO to make
-its schema leaves, does not count). A dataset of 80 MB is copied each way in far less
+its schema leaves, does not count). A job running when its SQLite server was
+killed is copied as running and resumed by a PostgreSQL server on the copy to
+the weights the original file's restart reaches. A dataset of 80 MB is copied each way in far less
 memory than its size: rows are streamed."""
 import http.client
 import os
@@ -383,6 +385,39 @@ class TestMigrateDb(FitdCase):
             s = self.server(name="mig-big-copy", db=db)
             self.assertSameAnswers(want, self.snapshot(s), "a copy of the large dataset")
             s.stop()
+
+    def test_running_job_of_a_crashed_server_resumes_on_the_copy(self):
+        """A SQLite server killed mid-training leaves its job running: the copy
+        takes it as it is, and a PostgreSQL server on the copy resumes it (once
+        the dead node's lease ends) to the same weights and history as the
+        original file's own restart does."""
+        a = self.server(name="mig-crash", db=os.path.join(harness.tmpdir("mig-crash"), "fitd.db"),
+                        args=["--commit-interval-ms", "50"])
+        c = a.client
+        epochs = 400 if Config.slow else 1500
+        data = self.create_dataset(c, *blobs(n=400, features=16, classes=4, seed=8), name="crash")
+        model = self.create_model(c, mlp_body(input_dim=16, hidden=(32, 32), outputs=4, seed=3, name="crash"))
+        job = self.submit_job(c, {"model_id": model["id"], "dataset_id": data["id"], "epochs": epochs,
+                                  "batch_size": 32, "seed": 6})["id"]
+        j = self.wait_job(c, job, statuses=("running",), min_epoch=epochs // 10, timeout=T(60))
+        self.assertLess(j["epoch"], epochs, "the job ended before the crash")
+        a.kill()
+        self.assertEqual(db_query(a.db, "SELECT status FROM jobs WHERE id = %d" % job), [("running",)])
+        uri = self.new_pg()
+        self.migrate(a.db, uri)
+        b = self.server(name="mig-crash-pg", db=uri, args=["--commit-interval-ms", "50"])
+        a.start()
+        done = {}
+        for srv in (a, b):
+            d = self.wait_job(srv.client, job, timeout=T(180))
+            self.assertEqual(d["status"], "succeeded", d)
+            self.assertEqual(d["epoch"], epochs)
+            done[srv] = (d["weights_sha256"], [(e["epoch"], e["loss"], e.get("accuracy")) for e in
+                                               self.history(srv.client, job)],
+                         srv.client.get("/v1/models/%d/weights" % model["id"]).body)
+        self.assertEqual(done[b], done[a], "the copy resumed the job to other weights or history")
+        a.stop()
+        b.stop()
 
     def test_missing_from_and_bad_arguments(self):
         folder = harness.tmpdir("mig-err")
