@@ -1,20 +1,23 @@
-"""fitd migrate-db FROM TO (issue 15): a SQLite database built through a real
-server — JSON and CSV datasets (text columns, a text label), named models,
-finished jobs with their history and SSE events, model versions (job, PUT
-weights, restore), stored predictions, a sweep, Idempotency-Keys, a deleted
-dataset — is copied into a fresh PostgreSQL database (a real PostgreSQL 15,
-tests/pg/pgserver.py), then back into a new SQLite file. A server on each copy
-answers every GET (lists and items, rows, weights, versions, history, event
-streams, predictions, sweeps, exports) with the same bytes as the original,
-predicts the same, answers a retried Idempotency-Key request with the
-resource the first one made, and numbers new resources as the original
-server does (after the copied ids, a deleted id not handed out again). A TO
-that is not empty is refused with nothing written; a missing FROM is a clear
-error that creates nothing (a node's row, which a server started on TO to make
-its schema leaves, does not count). A job running when its SQLite server was
-killed is copied as running and resumed by a PostgreSQL server on the copy to
-the weights the original file's restart reaches. A dataset of 80 MB is copied each way in far less
-memory than its size: rows are streamed."""
+"""fitd migrate-db FROM TO (issue 15).
+
+A SQLite database built through a real server — JSON and CSV datasets (text
+columns, a text label), named models, finished jobs with their history and
+SSE events, model versions (job, PUT weights, restore), stored predictions, a
+sweep, Idempotency-Keys, a deleted dataset — is copied into a PostgreSQL
+database (a real PostgreSQL 15, tests/pg/pgserver.py) on which a server had
+made the schema (its node's row is no data: the copy goes in beside it), then
+back into a new SQLite file and into a second PostgreSQL database. A server
+on each copy answers every GET (lists and items, rows, weights, versions,
+history, event streams, predictions, sweeps, exports) with the same bytes as
+the original, predicts the same, answers a retried Idempotency-Key request
+with the resource the first one made, and numbers new resources as the
+original server does (after the copied ids; a deleted id not handed out
+again). A TO with rows is refused with nothing written; a missing or
+non-fitd FROM, an unreachable PostgreSQL and bad arguments are clear errors.
+A job running when its SQLite server was killed is copied as running, and a
+PostgreSQL server on the copy resumes it to the weights and history the
+original file's restart reaches. A dataset of 80 MB is copied each way in
+less than half its size of memory: rows are streamed."""
 import http.client
 import os
 import subprocess
