@@ -210,8 +210,8 @@ const char *cfg_usage(void)
 			       "       fitd backup PATH        copy the database to PATH (which must not exist) while in use\n"
 			       "       fitd migrate-db FROM TO copy the fitd database FROM into the new, empty TO (each a\n"
 			       "                               SQLite path or a postgresql:// URI; both migrated first); jobs\n"
-			       "                               running in FROM are copied as running and requeued when a\n"
-			       "                               server starts on TO. Stop FROM's servers first\n\n"
+			       "                               running in FROM (a crashed server) are copied as running and\n"
+			       "                               resume on TO. Stop FROM's servers first\n\n"
 			       "options (each also read from its environment variable):\n");
 	for (size_t i = 0; i < N_OPTS && len < sizeof text; i++)
 		len += (size_t)snprintf(text + len, sizeof text - len, "  %-22s %-24s %s [default: %s]\n", opts[i].flag,

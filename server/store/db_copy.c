@@ -22,9 +22,11 @@
  *   exit 1, and no row is written to TO (the copy is one transaction on
  *   TO; TO keeps the schema its migration made, empty, so the same command
  *   can run again).
- *   Jobs are copied as they are: a job found running (FROM's server was
- *   stopped mid-run or crashed) is requeued by the next start's recovery on
- *   TO, as it would have been on FROM.
+ *   Jobs are copied as they are: a job found running (FROM's server
+ *   crashed mid-run) resumes on TO as it would have on FROM — SQLite: the
+ *   next start's recovery requeues it; PostgreSQL: a node claims it once
+ *   the dead node's lease has ended. FROM's migration may write to FROM
+ *   (an older schema is upgraded in place, as a server start would).
  *
  * HOW (main.c opens and migrates both; db_copy does the rest)
  *   - Tables come from TO's catalog (pg_class / sqlite_schema; not the
@@ -33,10 +35,10 @@
  *     catalog's foreign keys). A table FROM has and TO lacks is an error if
  *     it has rows; TO's tables FROM lacks stay empty.
  *   - FROM is read in one snapshot (SQLite: a read transaction; PostgreSQL:
- *     REPEATABLE READ, READ ONLY), row by row (PostgreSQL: a cursor fetched
- *     a few rows at a time), never a whole table in memory: dataset_chunks
- *     rows hold 4 MiB blobs. Every column is copied by name, the value as
- *     the engine stored it (integer, real, text, blob or NULL).
+ *     REPEATABLE READ, READ ONLY), row by row (PostgreSQL: a cursor, one
+ *     row per FETCH while rows are large), never a whole table in memory:
+ *     dataset_chunks rows hold 4 MiB blobs. Every column is copied by name,
+ *     the value as the engine stored it (integer, real, text, blob or NULL).
  *   - TO is written in one transaction (db_begin: SQLite's BEGIN IMMEDIATE,
  *     PostgreSQL's writer lock), its user triggers off for the copy (the
  *     jobs_lineage trigger would rewrite the lineage being copied):
