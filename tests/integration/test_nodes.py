@@ -536,15 +536,57 @@ class TestMultiNode(NodeCase):
         figure("PostgreSQL restart (pg_ctl restart -m fast) took %.2f s; answers meanwhile: %s" % (
             took, ", ".join("%d x %d" % (n, st) for st, n in sorted(statuses.items()))))
 
-        done = self.wait_job(b.client, job["id"], timeout=T(300))
+        done = self.wait_job(b.client, job["id"], timeout=T(90))
         self.assertEqual(done["status"], "succeeded", done)
         self.assertHistoryComplete(self.history(a.client, job["id"]), epochs, "every epoch once through the restart")
         refs = collect()
         self.assertEqual(done["weights_sha256"], refs[5], "the job trained through a PostgreSQL restart differs "
                                                          "from the same job alone on SQLite")
         figure("PostgreSQL restart: the job ended after %d run(s) on %s" % (done["attempts"], done["nodes"]))
+        self.after_outage(servers)
+
+    def after_outage(self, servers):
+        """The database is back: every node answers (each of its HTTP
+        threads, so many requests) and lists every node alive; each node
+        then stops cleanly."""
         for name, s in servers.items():
             self.wait_for(lambda: all(n["alive"] for n in self.nodes(s.client).values()), T(30),
                           "every node alive again through node %s" % name)
-        a.stop()
-        b.stop()
+            for _ in range(20):
+                self.assertStatus(s.client.get("/v1/nodes"), 200, "GET /v1/nodes through node %s once the database "
+                                                                   "is back" % name)
+        for s in servers.values():
+            s.stop()
+
+    def test_e_postgres_down_longer_than_the_lease(self):
+        """PostgreSQL stopped for three leases mid-training: meanwhile writes
+        answer 503 unavailable, the nodes' leases end and the job stops;
+        once it is back the job is claimed again and ends as if never
+        interrupted."""
+        epochs = 2 * EPOCHS
+        collect = self.references([6], epochs=epochs)
+        db, (a, b) = self.cluster(["a", "b"])
+        servers = {"a": a, "b": b}
+        x, y = epoch_data()
+        data = self.create_dataset(a.client, x, y, name="outage")
+        model = self.create_model(b.client, epoch_model(6))
+        job = self.submit_job(a.client, epoch_job(model["id"], data["id"], epochs=epochs))
+        j = self.wait_job(a.client, job["id"], statuses=("running",), min_epoch=3, timeout=T(60))
+        self.assertLess(j["epoch"], epochs - 5, "the job is nearly done before the outage")
+        self.pg.stop_server()
+        try:
+            time.sleep(3 * LEASE_TTL_MS / 1000)
+            for name, s in servers.items():
+                r = s.client.post("/v1/models", epoch_model(7))
+                self.assertError(r, 503, "unavailable", ANY, "a write through node %s while PostgreSQL is down" % name)
+        finally:
+            self.pg.start_again()
+        done = self.wait_job(b.client, job["id"], timeout=T(90))
+        self.assertEqual(done["status"], "succeeded", done)
+        self.assertHistoryComplete(self.history(a.client, job["id"]), epochs, "every epoch once through the outage")
+        refs = collect()
+        self.assertEqual(done["weights_sha256"], refs[6], "the job trained through a PostgreSQL outage differs "
+                                                         "from the same job alone on SQLite")
+        figure("PostgreSQL down %.1f s: the job ended after %d run(s) on %s" % (
+            3 * LEASE_TTL_MS / 1000, done["attempts"], done["nodes"]))
+        self.after_outage(servers)
