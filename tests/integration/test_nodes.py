@@ -146,17 +146,20 @@ class NodeCase(FitdCase):
         """wait_job for a job around a database outage: a 503 unavailable
         (with its JSON error body) is an answer the poll may get and retry;
         anything else but 200 fails."""
-        box = {}
-
-        def check():
+        last = None
+        deadline = time.monotonic() + timeout
+        while True:
             r = client.get("/v1/jobs/%d" % job_id)
             if r.status == 503:
                 self.assertError(r, 503, "unavailable", ANY)
-                return None
-            self.assertStatus(r, 200)
-            box["job"] = r.json
-            return r.json if r.json["status"] in FINAL else None
-        return self.wait_for(check, timeout, "job %d to end (last seen: %r)" % (job_id, box), interval=0.05)
+            else:
+                self.assertStatus(r, 200)
+                last = r.json
+                if last["status"] in FINAL:
+                    return last
+            if time.monotonic() > deadline:
+                self.fail("timed out after %.0f s waiting for job %d to end (last: %r)" % (timeout, job_id, last))
+            time.sleep(0.05)
 
     def answers_once_back(self, servers):
         """Once the database is back, each request through each node
