@@ -264,10 +264,10 @@ class TestMultiNode(NodeCase):
             release_pg(cls.pg)
             cls.pg = None
 
-    def cluster(self, ids):
+    def cluster(self, ids, extra=()):
         db = new_database(self.pg)
         # one after the other: the first applies the migrations
-        return db, [self.node(db, i) for i in ids]
+        return db, [self.node(db, i, extra=extra) for i in ids]
 
     def three_nodes(self):
         db, (a, b, c) = self.cluster(["a", "b", "c"])
@@ -445,7 +445,8 @@ class TestMultiNode(NodeCase):
 
     def test_c_two_nodes_racing(self):
         count = 1000 if FULL else 100
-        db, (a, b) = self.cluster(["a", "b"])
+        # every job is submitted before most are done: room in the queue for all
+        db, (a, b) = self.cluster(["a", "b"], extra=["--queue", str(count + 10)])
         clients = [a.client, b.client]
         x, y = blobs(n=32, features=4, classes=2, seed=6)
         data = self.create_dataset(a.client, x, y, name="tiny")
