@@ -342,7 +342,7 @@ class TestMultiNode(NodeCase):
         job = self.submit_job(a.client, epoch_job(model["id"], data["id"]))
         running = self.wait_job(a.client, job["id"], statuses=("running",), timeout=T(30))
         watcher = every[sorted(set(every) - {running["node"]})[0]]
-        r, events, raw = read_events(watcher.port, job["id"], timeout=T(60))
+        r, events, raw = read_events(watcher.port, job["id"], timeout=T(30))
         self.assertEqual(r.status, 200, raw)
         epochs = [json.loads(e["data"])["epoch"] for e in events if e.get("event") == "epoch"]
         self.assertEqual(epochs, list(range(1, EPOCHS + 1)), "SSE epochs through a node not running the job")
@@ -564,7 +564,7 @@ class TestMultiNode(NodeCase):
             took, ", ".join("%d x %d" % (n, st) for st, n in sorted(statuses.items()))))
 
         self.answers_once_back(servers)
-        done = self.wait_end(b.client, job["id"], timeout=T(90))
+        done = self.wait_end(b.client, job["id"], timeout=T(60))
         self.assertEqual(done["status"], "succeeded", done)
         self.assertHistoryComplete(self.history(a.client, job["id"]), epochs, "every epoch once through the restart")
         refs = collect()
@@ -612,7 +612,7 @@ class TestMultiNode(NodeCase):
         finally:
             self.pg.start_again()
         self.answers_once_back(servers)
-        done = self.wait_end(b.client, job["id"], timeout=T(90))
+        done = self.wait_end(b.client, job["id"], timeout=T(60))
         self.assertEqual(done["status"], "succeeded", done)
         self.assertHistoryComplete(self.history(a.client, job["id"]), epochs, "every epoch once through the outage")
         refs = collect()
