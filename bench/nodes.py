@@ -40,6 +40,7 @@ import harness  # noqa: E402
 import pgserver  # noqa: E402
 
 TTL_MS, HEARTBEAT_MS = 3000, 500
+EPOCHS = 60  # of 20,000 rows: a few seconds of training
 
 
 def cpu_name():
@@ -126,7 +127,7 @@ def training_rate(server):
     x, y = harness.blobs(n=20000, features=32, classes=10, seed=5)
     ds = ok(c.post("/v1/datasets", {"name": "train", "x": x, "y": y}), 201)["id"]
     m = ok(c.post("/v1/models", harness.mlp_body(input_dim=32, hidden=(64, 64), outputs=10, seed=1)), 201)["id"]
-    j = ok(c.post("/v1/jobs", {"model_id": m, "dataset_id": ds, "epochs": 5, "batch_size": 32}), 202)["id"]
+    j = ok(c.post("/v1/jobs", {"model_id": m, "dataset_id": ds, "epochs": EPOCHS, "batch_size": 32}), 202)["id"]
     wait_jobs(c, [j], 600)
     job = ok(c.get("/v1/jobs/%d" % j), 200)
     return job["samples_per_second"], job["weights_sha256"]
@@ -140,11 +141,13 @@ def failover(pg, reference_sha):
         x, y = harness.blobs(n=20000, features=32, classes=10, seed=5)
         ds = ok(c.post("/v1/datasets", {"name": "train", "x": x, "y": y}), 201)["id"]
         m = ok(c.post("/v1/models", harness.mlp_body(input_dim=32, hidden=(64, 64), outputs=10, seed=1)), 201)["id"]
-        j = ok(c.post("/v1/jobs", {"model_id": m, "dataset_id": ds, "epochs": 5, "batch_size": 32}), 202)["id"]
+        j = ok(c.post("/v1/jobs", {"model_id": m, "dataset_id": ds, "epochs": EPOCHS, "batch_size": 32}), 202)["id"]
         while True:
             job = ok(c.get("/v1/jobs/%d" % j), 200)
-            if job["status"] == "running" and job["epoch"] >= 1:
+            if job["status"] == "running" and job["epoch"] >= EPOCHS // 3:
                 break
+            if job["status"] != "queued" and job["status"] != "running":
+                raise SystemExit("nodes.py: the failover job ended before the kill: %r" % job)
             time.sleep(0.02)
         victim = next(s for s in servers if s.node_id == job["node"])
         other = next(s for s in servers if s is not victim)
@@ -204,7 +207,7 @@ def main():
         for key in ("read_p50", "read_p99", "write_p50", "write_p99"):
             print("  %-10s SQLite %7.2f   PostgreSQL %7.2f   %.2fx" % (key, lat_sqlite[key], lat_pg[key],
                                                                    lat_pg[key] / lat_sqlite[key]))
-        print("\ntraining, 20,000 x 32 -> 64 -> 64 -> 10, batch 32, 5 epochs:")
+        print("\ntraining, 20,000 x 32 -> 64 -> 64 -> 10, batch 32, %d epochs:" % EPOCHS)
         print("  SQLite %.0f samples/s, PostgreSQL %.0f samples/s: %.3fx; weights equal: %s" %
               (train_sqlite, train_pg, train_pg / train_sqlite, sha_pg == reference_sha))
         again, same, nodes, attempts = failover(pg, reference_sha)

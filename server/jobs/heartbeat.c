@@ -26,10 +26,10 @@ static void beat(struct heartbeat *hb)
 {
 	struct db *db = db_thread();
 	struct api_err err = {0};
-	int64_t *cancel = NULL;
-	size_t n = 0;
+	int64_t *cancel = NULL, running[256];
+	size_t n = 0, n_running = jobq_running(hb->q, running, sizeof running / sizeof running[0]);
 
-	if (db && db_node_heartbeat(db, hb->workers, &cancel, &n, &err) == 0) {
+	if (db && db_node_heartbeat(db, hb->workers, running, n_running, &cancel, &n, &err) == 0) {
 		for (size_t i = 0; i < n; i++)
 			jobq_cancel(hb->q, cancel[i]);
 		free(cancel);

@@ -147,6 +147,18 @@ void jobq_run_end(struct jobq *q, int64_t job_id)
 	(void)found;
 }
 
+size_t jobq_running(struct jobq *q, int64_t *ids, size_t max)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&q->lock);
+	for (unsigned i = 0; i < q->n_slots && n < max; i++)
+		if (q->slots[i].job_id)
+			ids[n++] = q->slots[i].job_id;
+	pthread_mutex_unlock(&q->lock);
+	return n;
+}
+
 void jobq_stop_running(struct jobq *q)
 {
 	pthread_mutex_lock(&q->lock);

@@ -41,6 +41,8 @@ void jobq_run_end(struct jobq *q, int64_t job_id);
  * (JOBQ_SHUTDOWN), and leaves the workers running: a node that lost its
  * leases gives its jobs up. */
 void jobq_stop_running(struct jobq *q);
+/* The ids of the jobs running here (at most max) into ids; returns how many. */
+size_t jobq_running(struct jobq *q, int64_t *ids, size_t max);
 /* Sets a running job's flag to JOBQ_CANCEL; false when it is not running here. */
 bool jobq_cancel(struct jobq *q, int64_t job_id);
 /* Latest training throughput of a running job, for /metrics. */

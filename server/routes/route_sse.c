@@ -21,6 +21,11 @@ struct sse {
 	int64_t last_seq;        /* last event sent */
 	unsigned long seen_gen;  /* jobq generation of the last look */
 	bool looked;
+	/* Several nodes share the database: another node's events may come
+	 * without this node's generation changing (no notification): look at
+	 * the log on every tick, at most once a second. */
+	bool shared;
+	time_t looked_at;
 	bool more;               /* the last look filled a whole page: look again */
 	bool final_sent;
 	time_t last_write;
@@ -83,9 +88,10 @@ static ssize_t sse_read(void *ctx, char *buf, size_t max)
 		api_buf_clear(&s->out);
 		if (s->final_sent)
 			return -1;
-		if (!s->looked || gen != s->seen_gen || s->more) {
+		if (!s->looked || gen != s->seen_gen || s->more || (s->shared && now != s->looked_at)) {
 			s->looked = true;
 			s->seen_gen = gen;
+			s->looked_at = now;
 			if (sse_fetch(s, &final))
 				return -1;
 			s->final_sent = final;
@@ -126,6 +132,7 @@ void route_events_stream(struct http_req *r, int64_t id, route_events_fn fetch)
 		return;
 	}
 	s->app = route_app(r);
+	s->shared = db_thread() && db_shared(db_thread()); /* the caller has read the job: not NULL */
 	s->id = id;
 	s->fetch = fetch;
 	s->last_seq = after;

@@ -309,10 +309,13 @@ int db_copy(struct db *from, struct db *to, struct db_copied **tables, size_t *n
 void db_set_node(const char *id, unsigned lease_ttl_ms, unsigned max_attempts);
 const char *db_node_id(void);
 /* The node's heartbeat, in one transaction: its row (made on first call)
- * and the leases of the jobs it runs, renewed. *cancel (may be NULL) gets
- * the ids of its running jobs a cancel was requested for, from any node
- * (new array, free with free()). */
-int db_node_heartbeat(struct db *db, unsigned workers, int64_t **cancel, size_t *n_cancel, struct api_err *err);
+ * and the leases of the jobs its workers run (running[0..n_running), those
+ * still leased to it), renewed: a job whose worker gave it up keeps the
+ * lease it has, and is claimed again once it ends. *cancel (may be NULL)
+ * gets the ids of those jobs a cancel was requested for, from any node (new
+ * array, free with free()). */
+int db_node_heartbeat(struct db *db, unsigned workers, const int64_t *running, size_t n_running, int64_t **cancel,
+		      size_t *n_cancel, struct api_err *err);
 /* Marks the node stopped (a graceful stop; its jobs were given back). */
 int db_node_stop(struct db *db, struct api_err *err);
 /* May this node's workers still write their jobs? Always on SQLite (one

@@ -86,6 +86,8 @@ void db_lease_claimed(struct db *db)
 
 struct beat {
 	unsigned workers;
+	const int64_t *running;
+	size_t n_running;
 	int64_t now;
 	int64_t *cancel;
 	size_t n_cancel;
@@ -98,9 +100,9 @@ static int heartbeat_tx(struct db *db, void *ctx, struct api_err *err)
 		"VALUES (?1, ?2, " DB_NOW ", " DB_NOW ", ?3, 0) ON CONFLICT (id) DO UPDATE SET workers = excluded.workers, "
 		"heartbeat_at = excluded.heartbeat_at, heartbeat_ms = excluded.heartbeat_ms, stopped = 0";
 	static const char lease_sql[] =
-		"UPDATE jobs SET lease_expires_ms = ?2 WHERE node = ?1 AND status = 'running'";
+		"UPDATE jobs SET lease_expires_ms = ?2 WHERE id = ?3 AND node = ?1 AND status = 'running'";
 	static const char cancel_sql[] =
-		"SELECT id FROM jobs WHERE node = ?1 AND status = 'running' AND cancel_requested <> 0 ORDER BY id";
+		"SELECT cancel_requested FROM jobs WHERE id = ?2 AND node = ?1 AND status = 'running'";
 	struct beat *b = ctx;
 	struct db_stmt *st = db_stmt(db, node_sql, err);
 	int rc;
@@ -110,31 +112,42 @@ static int heartbeat_tx(struct db *db, void *ctx, struct api_err *err)
 	db_bind_text(st, 1, node_id);
 	db_bind_int64(st, 2, b->workers);
 	db_bind_int64(st, 3, b->now);
-	if (db_exec_stmt(db, st, err) || !(st = db_stmt(db, lease_sql, err)))
+	if (db_exec_stmt(db, st, err))
 		return -1;
-	db_bind_text(st, 1, node_id);
-	db_bind_int64(st, 2, b->now + lease_ms);
-	if (db_exec_stmt(db, st, err) || !(st = db_stmt(db, cancel_sql, err)))
-		return -1;
-	db_bind_text(st, 1, node_id);
-	while ((rc = db_step(st)) == DB_ROW) {
-		int64_t *grown = realloc(b->cancel, (b->n_cancel + 1) * sizeof *grown);
+	for (size_t i = 0; i < b->n_running; i++) {
+		bool cancel;
 
-		if (!grown) {
-			db_reset(st);
-			return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
+		if (!(st = db_stmt(db, lease_sql, err)))
+			return -1;
+		db_bind_text(st, 1, node_id);
+		db_bind_int64(st, 2, b->now + lease_ms);
+		db_bind_int64(st, 3, b->running[i]);
+		if (db_exec_stmt(db, st, err) || !(st = db_stmt(db, cancel_sql, err)))
+			return -1;
+		db_bind_text(st, 1, node_id);
+		db_bind_int64(st, 2, b->running[i]);
+		rc = db_step(st);
+		cancel = rc == DB_ROW && db_col_int64(st, 0) != 0;
+		db_reset(st);
+		if (rc != DB_ROW && rc != DB_DONE)
+			return db_fail(db, rc, err);
+		if (cancel) {
+			int64_t *grown = realloc(b->cancel, (b->n_cancel + 1) * sizeof *grown);
+
+			if (!grown)
+				return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
+			b->cancel = grown;
+			b->cancel[b->n_cancel++] = b->running[i];
 		}
-		b->cancel = grown;
-		b->cancel[b->n_cancel++] = db_col_int64(st, 0);
 	}
-	db_reset(st);
-	return rc == DB_DONE ? 0 : db_fail(db, rc, err);
+	return 0;
 }
 
-int db_node_heartbeat(struct db *db, unsigned workers, int64_t **cancel, size_t *n_cancel, struct api_err *err)
+int db_node_heartbeat(struct db *db, unsigned workers, const int64_t *running, size_t n_running, int64_t **cancel,
+		      size_t *n_cancel, struct api_err *err)
 {
 	int64_t started = monotonic_ms();
-	struct beat b = {workers, db_now_ms(), NULL, 0};
+	struct beat b = {workers, running, n_running, db_now_ms(), NULL, 0};
 	int rc;
 
 	atomic_store(&shared_db, db->pg != NULL);

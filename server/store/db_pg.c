@@ -106,6 +106,18 @@ void db_pg_close(struct db_pg *pg)
  * prepared on it is prepared again. Returns false when it is still down. */
 static bool reconnect(struct db_pg *pg)
 {
+	/* An idle connection has nothing to read, unless its server went away
+	 * meanwhile (a restart sends a FATAL message, a crash closes the
+	 * socket): reading it then marks it bad, and it is reset here instead
+	 * of failing the next statement. */
+	if (!pg->in_tx && PQstatus(pg->c) == CONNECTION_OK) {
+		struct pollfd p = {.fd = PQsocket(pg->c), .events = POLLIN};
+
+		/* the message, then the end of the stream: a read each */
+		for (int k = 0; k < 4 && PQstatus(pg->c) == CONNECTION_OK && poll(&p, 1, 0) > 0; k++)
+			if (!PQconsumeInput(pg->c))
+				break;
+	}
 	if (PQstatus(pg->c) == CONNECTION_OK)
 		return true;
 	/* A transaction's statements must not go on in a new session's

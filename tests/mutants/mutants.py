@@ -410,4 +410,9 @@ MUTANTS = [
          replace="\"FETCH ALL FROM fitd_copy\"",
          also=[("\"FETCH \" FETCH_MANY \" FROM fitd_copy\"", "\"FETCH ALL FROM fitd_copy\"")],
          tests=[("it", "test_large_dataset_is_streamed")]),
+    dict(name="PostgreSQL: a job whose lease ended is never claimed again",
+         file="db_job.c",
+         find="\"(status = 'running' AND lease_expires_ms < ?1) ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED\"",
+         replace="\"(status = 'running' AND lease_expires_ms < ?1 - ?1) ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED\"",
+         tests=[("it", "test_b_sigkill_mid_epoch")]),
 ]
