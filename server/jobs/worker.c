@@ -245,6 +245,7 @@ static int commit(struct worker_pool *pool, struct db *db, struct run_state *s, 
 		.error = error,
 		.weights_sha256 = sha,
 		.kernels = kernels_name(),
+		.attempt = s->run.attempt,
 	};
 	struct api_err err = {0};
 

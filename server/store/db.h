@@ -231,6 +231,7 @@ struct db_run {
 	uint8_t *checkpoint;      /* trainer state after the last committed epoch, NULL at the start */
 	size_t checkpoint_len;
 	uint32_t epoch;           /* epochs committed */
+	uint32_t attempt;         /* which run of the job this claim is (its attempts count after the claim) */
 };
 void db_run_free(struct db_run *run);
 
@@ -258,6 +259,7 @@ struct db_commit {
 				      * epoch keeps it); the end then records a model version in the same
 				      * transaction */
 	const char *kernels;         /* the BLAS kernel set these epochs ran on */
+	uint32_t attempt;            /* the claim's db_run.attempt: the fence (0: the node's lease only) */
 };
 /* Commits epochs, state and an optional end in one transaction, fenced by
  * the lease: 409 when the job is no longer running on this node (another

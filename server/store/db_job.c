@@ -551,6 +551,7 @@ static int claim_tx(struct db *db, void *ctx, struct api_err *err)
 		db_bind_int64(st, 1, run->job_id);
 		db_bind_text(st, 2, db_node_id());
 		db_bind_int64(st, 3, now + db_lease_ms());
+		run->attempt = (uint32_t)attempts + 1;
 		break;
 	}
 	if (db_exec_stmt(db, st, err) || exec_for_job(db, model_sql, run->job_id, err) ||
@@ -724,24 +725,31 @@ struct job_commit {
 	const struct db_commit *c;
 };
 
-/* The fence: the job still runs on this node (its lease did not end and
- * pass to another node). 409 otherwise. */
-static int fence(struct db *db, int64_t job_id, struct api_err *err)
+/* The fence: the job still runs on this node, in the run that claimed it
+ * (its lease did not end and pass to another node, or to another worker of
+ * this one). 409 otherwise. */
+static int fence(struct db *db, int64_t job_id, uint32_t attempt, struct api_err *err)
 {
-	static const char sql[] = "SELECT node FROM jobs WHERE id = ?1 AND status = 'running'";
+	static const char sql[] = "SELECT node, attempts FROM jobs WHERE id = ?1 AND status = 'running'";
 	struct db_stmt *st = db_stmt(db, sql, err);
 	char node[API_NODE_ID_MAX + 1] = "";
+	int64_t attempts = 0;
 	int rc;
 
 	if (!st)
 		return -1;
 	db_bind_int64(st, 1, job_id);
 	rc = db_step(st);
-	if (rc == DB_ROW)
+	if (rc == DB_ROW) {
 		db_col_text(st, 0, node, sizeof node);
+		attempts = db_col_int64(st, 1);
+	}
 	db_reset(st);
 	if (rc != DB_ROW && rc != DB_DONE)
 		return db_fail(db, rc, err);
+	if (rc == DB_ROW && attempt && attempts != attempt)
+		return api_fail(err, API_CONFLICT, NULL, "job %lld is no longer in run %u: its lease ended and run %lld "
+				"claimed it", (long long)job_id, attempt, (long long)attempts);
 	if (strcmp(node, db_node_id()) != 0)
 		return api_fail(err, API_CONFLICT, NULL,
 				"job %lld is no longer running on node %s: its lease ended%s%s%s", (long long)job_id,
@@ -754,7 +762,7 @@ static int commit_tx(struct db *db, void *ctx, struct api_err *err)
 	const struct db_commit *c = ((const struct job_commit *)ctx)->c;
 	int64_t job_id = ((const struct job_commit *)ctx)->job_id;
 
-	if (fence(db, job_id, err))
+	if (fence(db, job_id, c->attempt, err))
 		return -1;
 
 	for (size_t i = 0; i < c->n_epochs; i++)

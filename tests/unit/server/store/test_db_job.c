@@ -238,7 +238,13 @@ START_TEST(test_commit_fenced_by_the_lease)
 	db_set_node("node-a", 10000, 3);
 	id = submit(&f, f.model_id, 5);
 	ck_assert_int_eq(db_job_claim(f.db, &run, &err), 1);
+	ck_assert_uint_eq(run.attempt, 1);
 	db_run_free(&run);
+	/* another run of the job (a later claim) holds it: this one is fenced off */
+	c.attempt = 2;
+	ck_assert_int_eq(db_job_commit(f.db, id, &c, &err), -1);
+	ck_assert_int_eq(err.code, API_CONFLICT);
+	c.attempt = 1;
 	ck_assert_msg(db_job_get(f.db, id, &info, &err) == 0, "%s", err.message);
 	ck_assert_str_eq(info.node, "node-a");
 	ck_assert_str_eq(info.nodes, "node-a");
