@@ -84,6 +84,18 @@ void db_lease_claimed(struct db *db)
 		atomic_store(&renewed_at, monotonic_ms());
 }
 
+/* Appends v to the array *ids of *n; false when out of memory. */
+static bool append_id(int64_t **ids, size_t *n, int64_t v)
+{
+	int64_t *grown = realloc(*ids, (*n + 1) * sizeof *grown);
+
+	if (!grown)
+		return false;
+	*ids = grown;
+	(*ids)[(*n)++] = v;
+	return true;
+}
+
 struct beat {
 	unsigned workers;
 	const int64_t *running;
@@ -131,14 +143,8 @@ static int heartbeat_tx(struct db *db, void *ctx, struct api_err *err)
 		db_reset(st);
 		if (rc != DB_ROW && rc != DB_DONE)
 			return db_fail(db, rc, err);
-		if (cancel) {
-			int64_t *grown = realloc(b->cancel, (b->n_cancel + 1) * sizeof *grown);
-
-			if (!grown)
-				return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
-			b->cancel = grown;
-			b->cancel[b->n_cancel++] = b->running[i];
-		}
+		if (cancel && !append_id(&b->cancel, &b->n_cancel, b->running[i]))
+			return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
 	}
 	return 0;
 }
@@ -207,14 +213,10 @@ static int node_jobs(struct db *db, struct api_node_info *n, struct api_err *err
 		return -1;
 	db_bind_text(st, 1, n->id);
 	while ((rc = db_step(st)) == DB_ROW) {
-		int64_t *grown = realloc(n->running, (n->n_running + 1) * sizeof *grown);
-
-		if (!grown) {
+		if (!append_id(&n->running, &n->n_running, db_col_int64(st, 0))) {
 			db_reset(st);
 			return api_fail(err, API_UNAVAILABLE, NULL, "out of memory");
 		}
-		n->running = grown;
-		n->running[n->n_running++] = db_col_int64(st, 0);
 	}
 	db_reset(st);
 	return rc == DB_DONE ? 0 : db_fail(db, rc, err);
