@@ -200,9 +200,12 @@ static void redact_uri(const char *db, char *out, size_t size)
 		snprintf(out, size, "%.*s:***%s", (int)(colon - db), db, at);
 }
 
+/* Another node committed job events: wake the streams and cancel waiters,
+ * and an idle worker (the event may be a job queued there). */
 static void publish_events(void *ctx)
 {
 	jobq_publish(ctx);
+	jobq_notify(ctx);
 }
 
 static void wake_streams(void *ctx)
