@@ -389,7 +389,7 @@ static void *worker_main(void *arg)
 		} else {
 			if (rc < 0)
 				log_message("worker: cannot claim a job: %s", err.message);
-			jobq_wait_work(pool->q, 1000);
+			jobq_wait_work(pool->q, rc < 0 ? 1000 : db_claim_wait_ms(db, 1000));
 		}
 		run_free(s);
 		free(s);

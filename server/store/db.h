@@ -320,6 +320,10 @@ int db_node_heartbeat(struct db *db, unsigned workers, const int64_t *running, s
 		      size_t *n_cancel, struct api_err *err);
 /* Marks the node stopped (a graceful stop; its jobs were given back). */
 int db_node_stop(struct db *db, struct api_err *err);
+/* How long an idle worker may sleep before it looks for work again: cap,
+ * or on PostgreSQL until the next running job's lease ends (at least 1 ms),
+ * so a dead node's job is claimed as its lease ends. */
+unsigned db_claim_wait_ms(struct db *db, unsigned cap);
 /* May this node's workers still write their jobs? Always on SQLite (one
  * process, whose restart recovers); on PostgreSQL while the last heartbeat
  * that renewed the leases is younger than the lease: past it another node

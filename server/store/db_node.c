@@ -69,6 +69,21 @@ bool db_shared(struct db *db)
 	return db->pg != NULL;
 }
 
+unsigned db_claim_wait_ms(struct db *db, unsigned cap)
+{
+	static const char sql[] = "SELECT min(lease_expires_ms) FROM jobs WHERE status = 'running'";
+	struct api_err err;
+	struct db_stmt *st;
+	int64_t wait = cap;
+
+	if (!db->pg || !(st = db_stmt(db, sql, &err)))
+		return cap;
+	if (db_step(st) == DB_ROW && !db_col_null(st, 0))
+		wait = db_col_int64(st, 0) - db_now_ms() + 1;
+	db_reset(st);
+	return wait < 1 ? 1 : wait > cap ? cap : (unsigned)wait;
+}
+
 bool db_lease_held(void)
 {
 	long long at = atomic_load(&renewed_at);
