@@ -189,8 +189,14 @@ class PgServerTest(unittest.TestCase):
     def test_as_an_unprivileged_user(self):
         # Not root: initdb and pg_ctl run directly, as that user.
         # (Debian's python: the running one may live where nobody cannot reach,
-        # as a pyenv under /root.)
-        p = subprocess.run(["runuser", "-u", "nobody", "--", "/usr/bin/python3", "-c",
+        # as a pyenv under /root; and a copy of pgserver.py that user can read:
+        # the checkout may sit in a folder only root enters, as CI's fresh clone.)
+        readable = tempfile.mkdtemp(prefix="fitd-pgserver-")
+        self.addCleanup(shutil.rmtree, readable, True)
+        shutil.copy(os.path.join(HERE, "pgserver.py"), readable)
+        os.chmod(readable, 0o755)
+        os.chmod(os.path.join(readable, "pgserver.py"), 0o644)
+        p = subprocess.run(["runuser", "-u", "nobody", "--", "/usr/bin/python3", "-B", "-c",
                             "import sys, os; sys.path.insert(0, %r)\n"
                             "import pgserver\n"
                             "with pgserver.PgServer() as pg:\n"
@@ -198,7 +204,7 @@ class PgServerTest(unittest.TestCase):
                             "    sys.stdout.flush()\n"
                             "    print(pg.psql('mine', 'SELECT current_user, 41 + 1'), end='')\n"
                             "    pg.restart()\n"
-                            "    print(pg.pid)\n" % HERE],
+                            "    print(pg.pid)\n" % readable],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            universal_newlines=True, timeout=300, cwd="/")
         self.assertEqual(p.returncode, 0, p.stderr)
