@@ -248,10 +248,14 @@ SIZE=$(jq -r '.Size' "$WORK/image.json")
 ok "image config: user $(jq -r .Config.User "$WORK/image.json"), healthcheck, SIGTERM, 8080, /data; size $((SIZE / 1000000)) MB"
 
 # ---- helpers ----------------------------------------------------------------------
+# Below the kernel's ephemeral range: a port in it may be held by a client
+# connection (or its TIME_WAIT) that nothing listens on, and bind then fails.
 free_port() {
-	local p
+	local p low=32768
+	read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+	[ "$low" -gt 20100 ] || low=32768
 	for _ in $(seq 100); do
-		p=$((20000 + RANDOM % 40000))
+		p=$((20000 + RANDOM % (low - 20000)))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return

@@ -408,7 +408,7 @@ class TestMultiNode(NodeCase):
         def moved():
             jj = self.job(live, victim_job)
             return jj if jj["status"] != "running" or jj["node"] != victim else None
-        jj = self.wait_for(moved, T(120), "the killed node's job to run elsewhere", interval=0.02)
+        jj = self.wait_for(moved, T(40), "the killed node's job to run elsewhere", interval=0.02)
         again = time.monotonic() - killed
         self.assertIn(jj["status"], ("running", "succeeded"), jj)
         figure("SIGKILL -> job %d running again on node %s: %.2f s (lease ttl %d ms, heartbeat %d ms, claim poll "
