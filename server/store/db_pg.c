@@ -49,6 +49,7 @@ struct db_pg_stmt {
 	int lengths[MAX_PARAMS];
 	int formats[MAX_PARAMS];
 	char *owned[MAX_PARAMS]; /* text copies of values, freed on rebind */
+	bool oom;             /* a copy failed: the next step fails instead of running with a NULL */
 	PGresult *res;        /* the run's rows, NULL before the first step */
 	int row;
 	char scratch[4][32];  /* numbers read as text */
@@ -257,6 +258,7 @@ void db_pg_clear(struct db_pg_stmt *st)
 		st->lengths[i] = 0;
 		st->formats[i] = 0;
 	}
+	st->oom = false;
 }
 
 int db_pg_step(struct db_pg_stmt *st)
@@ -266,6 +268,11 @@ int db_pg_step(struct db_pg_stmt *st)
 	if (!st->res) {
 		ExecStatusType status;
 
+		if (st->oom) {
+			snprintf(pg->sqlstate, sizeof pg->sqlstate, "53200"); /* out_of_memory */
+			snprintf(pg->msg, sizeof pg->msg, "out of memory");
+			return DB_PG_ERROR;
+		}
 		if (!reconnect(pg) || (st->generation != pg->generation && !prepare(st)))
 			return DB_PG_ERROR;
 		st->res = PQexecPrepared(pg->c, st->name, st->n_params, st->values, st->lengths, st->formats, 1);
@@ -299,7 +306,8 @@ static void bind_text_copy(struct db_pg_stmt *st, int i, const char *text)
 {
 	char *copy = strdup(text);
 
-	/* Out of memory: the parameter stays NULL and the statement fails on a constraint or matches nothing. */
+	if (!copy)
+		st->oom = true;
 	bind(st, i, copy, copy, 0, 0);
 }
 
